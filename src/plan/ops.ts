@@ -1,0 +1,97 @@
+/**
+ * The launch plan: the contract between the TypeScript planner and tsrun-init (C).
+ *
+ * Binary layout (all integers little-endian):
+ *   header : "TSRP" (4 bytes) | u32 version (=1) | u32 record count
+ *   record : u32 op | u32 nint | u32 nstr | u32 paylen
+ *            nint x u64            (signed values are two's complement)
+ *            nstr x NUL-terminated strings
+ *            paylen = 8*nint + sum(len(str)+1)
+ *
+ * tsrun-init executes the records in order. Every value is resolved here; the C side only checks
+ * that each record has the int/string counts its table entry expects ("-1" = variable) and runs it.
+ * The C table in src/init/ops.c mirrors this file: keep the numbers in step.
+ *
+ * Records before CLONE run in the first process (stage 0, still in the caller's namespaces);
+ * CLONE forks the container init, and every later record runs in that child.
+ */
+export const enum Op {
+  /** ints: nstype · strs: path. open(path) + setns(fd, nstype). Stage 0 (before CLONE). */
+  SETNS = 1,
+  /** ints: flags, foreground. clone(flags|SIGCHLD). Stage 0 writes "pid <n>\n" on the sync fd, then
+   *  exits 0 (foreground=0) or waits for the child and exits with its status, 128+N on signal N
+   *  (foreground=1). The child goes on with the next record. */
+  CLONE = 2,
+  /** strs: tag. Child writes "sync <tag>\n" and blocks until it reads "go\n" (anything else or EOF: exit). */
+  SYNC = 3,
+  /** ints: flags. unshare(flags). */
+  UNSHARE = 4,
+  /** strs: path, content. open(path, O_WRONLY) and write content (sysctl, timens_offsets). */
+  WRITE_FILE = 5,
+  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3): become root of a new user ns. */
+  SETRESID = 6,
+  /** strs: name. sethostname. */
+  SETHOSTNAME = 7,
+  /** strs: name. setdomainname. */
+  SETDOMAINNAME = 8,
+  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file) · strs: source, target, fstype, data, root.
+   *  Create target first when asked (parents 0755, a file is created empty), refusing a target whose
+   *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.
+   *  Then mount(source, target, fstype, flags, data). */
+  MOUNT = 9,
+  /** ints: mode (S_IFCHR|perm ...), major, minor, uid, gid · strs: path. mknod + chown; an existing
+   *  node is replaced. */
+  MKNOD = 10,
+  /** ints: ignoreExisting · strs: target, linkpath. symlink(target, linkpath). */
+  SYMLINK = 11,
+  /** strs: rootfs. chdir(rootfs); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
+  PIVOT_ROOT = 12,
+  /** strs: rootfs. chdir(rootfs); mount(rootfs, "/", MS_MOVE); chroot("."); chdir("/") (--no-pivot). */
+  MOVE_ROOT = 13,
+  /** strs: path. Keep open(path, O_PATH|O_CLOEXEC) of the exec fifo for WAIT_FIFO. */
+  OPEN_FIFO = 14,
+  /** ints: resource, soft, hard. setrlimit (u64 max = RLIM_INFINITY). */
+  RLIMIT = 15,
+  /** prctl(PR_SET_NO_NEW_PRIVS, 1). */
+  NO_NEW_PRIVS = 16,
+  /** ints: keepMask, lastCap. Drop every capability 0..lastCap not in keepMask from the bounding set. */
+  CAP_BOUNDING = 17,
+  /** ints: on. prctl(PR_SET_KEEPCAPS, on). */
+  KEEPCAPS = 18,
+  /** ints: uid, gid, setgroups (0/1), gid... setgroups(gids) when asked, setresgid, setresuid. */
+  SETUSER = 19,
+  /** ints: effective, permitted, inheritable (bit masks). capset. */
+  CAPSET = 20,
+  /** ints: mask. Raise each ambient capability in mask. */
+  AMBIENT = 21,
+  /** ints: mask. umask. */
+  UMASK = 22,
+  /** strs: path. chdir. */
+  CHDIR = 23,
+  /** ints: from. Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
+  CLOEXEC_FROM = 24,
+  /** strs: searchPath, file. Resolve file as execvp would with searchPath (a file with a '/' is used
+   *  as given); missing or not executable: error `exec: "<file>": executable file not found in $PATH`
+   *  (or `...: no such file or directory` / `permission denied` for a path). Keeps the result for EXEC. */
+  FIND_EXEC = 25,
+  /** Child writes "ready\n" on the sync fd and closes it. */
+  READY = 26,
+  /** open("/proc/self/fd/<fifo>", O_WRONLY) (blocks until `start` opens it), write "0", close. */
+  WAIT_FIFO = 27,
+  /** ints: argc · strs: argv[0..argc-1], then env. execve(found path, argv, env). */
+  EXEC = 28,
+  /** Bring `lo` up in the current network namespace (ioctl SIOCSIFFLAGS). */
+  LOOPBACK_UP = 29,
+  /** setsid(). */
+  SETSID = 30,
+}
+
+export const PLAN_MAGIC = "TSRP";
+export const PLAN_VERSION = 1;
+
+/** One record of the plan, as built by the planner and encoded by encode.ts. */
+export interface PlanRecord {
+  op: Op;
+  ints?: (number | bigint)[];
+  strs?: string[];
+}
