@@ -1,0 +1,42 @@
+/**
+ * Typed errors. Each carries what it is about (a config field, a path, a container id) so the CLI can
+ * print one clear line and the JSON log can carry the same text.
+ */
+export class TsrunError extends Error {
+  /** Process exit status the CLI uses for this error. */
+  exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The config (or a bundle file) is wrong: `field` is its JSON path, e.g. `/process/args`. */
+export class ConfigError extends TsrunError {
+  constructor(readonly field: string, detail: string) {
+    super(field ? `config.json ${field}: ${detail}` : `config.json: ${detail}`);
+  }
+}
+
+/** A file or directory the user named cannot be used. */
+export class PathError extends TsrunError {
+  constructor(readonly path: string, detail: string) {
+    super(`${path}: ${detail}`);
+  }
+}
+
+/** The operation is not allowed in the container's current state, or the container is unknown. */
+export class ContainerStateError extends TsrunError {
+  constructor(readonly id: string, detail: string) {
+    super(`container ${id}: ${detail}`);
+  }
+}
+
+/** Bad command-line usage (unknown signal, missing id, ...). */
+export class UsageError extends TsrunError {}
+
+/** tsrun-init reported a failure while building the container (message is its own text). */
+export class InitError extends TsrunError {}
+
+/** The host cannot do what was asked (missing kernel feature, no systemd, ...). */
+export class HostError extends TsrunError {}
