@@ -25,10 +25,14 @@ export class PathError extends TsrunError {
   }
 }
 
-/** The operation is not allowed in the container's current state, or the container is unknown. */
+/**
+ * The operation is not allowed in the container's current state, or the container is unknown.
+ * Messages keep the phrases managers match on: "does not exist", "container not running",
+ * "already exists".
+ */
 export class ContainerStateError extends TsrunError {
-  constructor(readonly id: string, detail: string) {
-    super(`container ${id}: ${detail}`);
+  constructor(readonly id: string, message: string) {
+    super(message);
   }
 }
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The build: schema validator (ajv standalone), tsrun-init (static C), the CLI (one Bun executable)
+// and the library bundle for Node. Each step is skipped when its output is newer than its inputs.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
+process.chdir(top);
+const bun = join(top, "node_modules/@oven/bun-linux-x64/bin/bun");
+const force = process.argv.includes("--force");
+
+function newest(dir, re) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) { if (e.name !== "generated") t = Math.max(t, newest(p, re)); }
+    else if (re.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+function stale(out, inputs) {
+  if (force || !existsSync(out)) return true;
+  return Math.max(...inputs) > statSync(out).mtimeMs;
+}
+function step(name, fn) {
+  const t0 = Date.now();
+  fn();
+  console.log(`build: ${name} (${Date.now() - t0} ms)`);
+}
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit" });
+
+mkdirSync("bin", { recursive: true });
+const schemaTime = newest("schemas", /\.json$/);
+if (stale("src/spec/generated/validate-config.js", [schemaTime, statSync("src/build/gen-validator.mjs").mtimeMs])) {
+  step("schema validator", () => run(process.execPath, ["src/build/gen-validator.mjs"]));
+}
+if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
+  const sources = readdirSync("src/init").filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
+  step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
+}
+const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime);
+if (stale("bin/tsrun", [tsTime])) {
+  step("bin/tsrun", () => run(bun, ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "src/cli/tsrun.ts", "--outfile", "bin/tsrun"]));
+}
+if (stale("dist/index.js", [tsTime])) {
+  step("dist/index.js", () => run(bun, ["build", "--target=node", "--format=esm", "--outdir", "dist", "src/index.ts"]));
+}

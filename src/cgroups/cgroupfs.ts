@@ -1,0 +1,117 @@
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HostError } from "../errors.js";
+import { type CgroupHierarchy, hostHierarchies } from "./hierarchy.js";
+
+/**
+ * The cgroupfs driver: the container's cgroup is the same path in every mounted hierarchy.
+ * Creation records which directories it made so that removal takes away exactly those.
+ */
+export class CgroupSet {
+  constructor(readonly path: string, readonly hierarchies: CgroupHierarchy[] = hostHierarchies()) {}
+
+  dirs(): string[] {
+    return this.hierarchies.map((h) => join(h.mountPoint, this.path));
+  }
+
+  /** mkdir -p in every hierarchy; returns the top-most directory created in each (for cleanup). */
+  create(): string[] {
+    const made: string[] = [];
+    for (const h of this.hierarchies) {
+      const dir = join(h.mountPoint, this.path);
+      try {
+        const first = mkdirSync(dir, { recursive: true });
+        if (first) made.push(first);
+        if (h.version === 1 && h.controllers.split(",").includes("cpuset")) inheritCpuset(h.mountPoint, this.path);
+      } catch (e) {
+        this.removeDirs(made);
+        throw new HostError(`cannot create cgroup ${dir}: ${(e as Error).message}`);
+      }
+    }
+    return made;
+  }
+
+  /** Move a process into the cgroup in every hierarchy. */
+  join(pid: number): void {
+    for (const dir of this.dirs()) {
+      try {
+        writeFileSync(join(dir, "cgroup.procs"), String(pid));
+      } catch (e) {
+        throw new HostError(`cannot move pid ${pid} into cgroup ${dir}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Host pids of every process in the cgroup (from the first hierarchy that has the directory). */
+  pids(): number[] {
+    for (const dir of this.dirs()) {
+      try {
+        return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+      } catch {
+        // try the next hierarchy
+      }
+    }
+    return [];
+  }
+
+  /**
+   * Remove the container's cgroup (and any sub-cgroups the container made), then the parents that
+   * `created` says tsrun made, when they are empty. Missing directories are fine.
+   */
+  remove(created: readonly string[] = []): void {
+    const errors: string[] = [];
+    for (const dir of this.dirs()) {
+      try {
+        removeTree(dir);
+      } catch (e) {
+        errors.push(`${dir}: ${(e as Error).message}`);
+      }
+    }
+    this.removeDirs(created);
+    if (errors.length) throw new HostError(`cannot remove cgroup: ${errors.join("; ")}`);
+  }
+
+  /** rmdir each dir in `tops` and the paths below it that lead to the container's cgroup, deepest first. */
+  private removeDirs(tops: readonly string[]): void {
+    for (const dir of this.dirs()) {
+      const top = tops.find((t) => dir === t || dir.startsWith(t + "/"));
+      if (!top) continue;
+      for (let d = dir; d.length >= top.length; d = d.slice(0, d.lastIndexOf("/"))) {
+        try {
+          rmdirSync(d);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== "ENOENT") break; // not empty (another container) or busy: stop here
+        }
+      }
+    }
+  }
+}
+
+/** rmdir a cgroup directory and its sub-cgroups, children first (cgroup dirs hold only control files). */
+function removeTree(dir: string): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  for (const ent of entries) if (ent.isDirectory()) removeTree(join(dir, ent.name));
+  rmdirSync(dir);
+}
+
+/**
+ * A new v1 cpuset cgroup starts with empty cpuset.cpus/mems, and no process may join it then (ENOSPC):
+ * fill each level from its parent, top down, as the v2 cpuset does by itself.
+ */
+function inheritCpuset(mountPoint: string, path: string): void {
+  let parent = mountPoint;
+  for (const part of path.split("/").filter(Boolean)) {
+    const dir = join(parent, part);
+    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+      if (readFileSync(join(dir, file), "utf8").trim() === "") writeFileSync(join(dir, file), readFileSync(join(parent, file), "utf8").trim());
+    }
+    parent = dir;
+  }
+}

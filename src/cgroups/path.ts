@@ -1,0 +1,22 @@
+import { posix } from "node:path";
+import { ConfigError, HostError } from "../errors.js";
+import { existsSync } from "node:fs";
+
+/**
+ * The container's cgroup path inside each hierarchy. `linux.cgroupsPath` absolute is used as given
+ * (podman's /libpod_parent/libpod-<id>, ctr's /<ns>/<id>); relative is taken from the hierarchy root
+ * too (as runc's cgroupfs driver does); absent means /tsrun/<id>.
+ */
+export function cgroupPathFor(id: string, cgroupsPath: string | undefined, systemd: boolean): string {
+  if (systemd) {
+    if (!existsSync("/run/systemd/system")) {
+      throw new HostError("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); use the cgroupfs driver (omit --systemd-cgroup)");
+    }
+    throw new HostError("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver");
+  }
+  if (cgroupsPath === undefined || cgroupsPath === "") return `/tsrun/${id}`;
+  const p = posix.normalize(posix.join("/", cgroupsPath));
+  if (p === "/") throw new ConfigError("/linux/cgroupsPath", "must name a cgroup below the root");
+  if (cgroupsPath.split("/").includes("..")) throw new ConfigError("/linux/cgroupsPath", `must not contain "..": ${cgroupsPath}`);
+  return p;
+}

@@ -1,0 +1,47 @@
+import { UsageError } from "../errors.js";
+import type { LogFormat } from "./log.js";
+
+/** runc's global flags, given before the verb. */
+export interface GlobalFlags {
+  root?: string;
+  log?: string;
+  logFormat: LogFormat;
+  debug: boolean;
+  systemdCgroup: boolean;
+}
+
+const WITH_VALUE = new Set(["--root", "--log", "--log-format", "--criu", "--rootless"]);
+const BOOLEAN = new Set(["--debug", "--systemd-cgroup"]);
+
+/** Split argv into global flags and the rest (verb and its arguments). Pure. */
+export function parseGlobals(argv: readonly string[]): { globals: GlobalFlags; rest: string[] } {
+  const g: GlobalFlags = { logFormat: "text", debug: false, systemdCgroup: false };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--") || arg === "--help" || arg === "--version") break;
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (BOOLEAN.has(name)) {
+      const v = eq > 0 ? arg.slice(eq + 1) : "true";
+      if (name === "--debug") g.debug = v !== "false";
+      else g.systemdCgroup = v !== "false";
+      continue;
+    }
+    if (!WITH_VALUE.has(name)) throw new UsageError(`unknown global flag ${name} (see tsrun --help)`);
+    let value: string;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`flag ${name} needs a value`);
+      value = argv[++i];
+    }
+    if (name === "--root") g.root = value;
+    else if (name === "--log") g.log = value;
+    else if (name === "--log-format") {
+      if (value !== "text" && value !== "json") throw new UsageError(`--log-format must be text or json, not "${value}"`);
+      g.logFormat = value;
+    }
+    // --criu and --rootless are accepted for compatibility and have no effect.
+  }
+  return { globals: g, rest: argv.slice(i) };
+}

@@ -1,0 +1,42 @@
+import { appendFileSync } from "node:fs";
+
+export type LogFormat = "text" | "json";
+
+/**
+ * The --log file (runc's format: JSON lines {"level","msg","time"} or logfmt text), and the one line
+ * on stderr that every failure prints. Managers read the last error line of the file.
+ */
+export class Logger {
+  constructor(
+    readonly file: string | undefined,
+    readonly format: LogFormat,
+    readonly debugEnabled: boolean,
+  ) {}
+
+  private write(level: "error" | "warning" | "debug", msg: string): void {
+    if (!this.file) return;
+    const time = new Date().toISOString();
+    const line = this.format === "json" ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+    try {
+      appendFileSync(this.file, line + "\n");
+    } catch (e) {
+      process.stderr.write(`tsrun: cannot write log file ${this.file}: ${(e as Error).message}\n`);
+    }
+  }
+
+  error(msg: string): void {
+    process.stderr.write(`tsrun: ${msg}\n`);
+    this.write("error", msg);
+  }
+
+  warn(msg: string): void {
+    process.stderr.write(`tsrun: warning: ${msg}\n`);
+    this.write("warning", msg);
+  }
+
+  debug = (msg: string): void => {
+    if (!this.debugEnabled) return;
+    if (!this.file) process.stderr.write(`tsrun: debug: ${msg}\n`);
+    this.write("debug", msg);
+  };
+}

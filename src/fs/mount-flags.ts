@@ -1,0 +1,30 @@
+/** Linux mount(2) flag values (include/uapi/linux/mount.h). */
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  SYNCHRONOUS: 0x10,
+  REMOUNT: 0x20,
+  MANDLOCK: 0x40,
+  DIRSYNC: 0x80,
+  NOSYMFOLLOW: 0x100,
+  NOATIME: 0x400,
+  NODIRATIME: 0x800,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  SILENT: 0x8000,
+  UNBINDABLE: 0x20000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+  IVERSION: 0x800000,
+  STRICTATIME: 0x1000000,
+  LAZYTIME: 0x2000000,
+} as const;
+
+/** Flags that a bind mount only takes through a second, MS_REMOUNT|MS_BIND call. */
+export const BIND_REMOUNT_FLAGS =
+  MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;

@@ -1,0 +1,26 @@
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TsrunError } from "../errors.js";
+
+/**
+ * Where tsrun-init is: $TSRUN_INIT, else next to the running tsrun executable (bin/tsrun ->
+ * bin/tsrun-init), else bin/ of the source tree (library use on Node).
+ */
+export function initPath(): string {
+  const fromEnv = process.env.TSRUN_INIT;
+  if (fromEnv) return fromEnv;
+  const candidates: string[] = [];
+  try {
+    candidates.push(join(dirname(realpathSync(process.execPath)), "tsrun-init"));
+  } catch {
+    // no execPath to follow
+  }
+  try {
+    candidates.push(join(dirname(fileURLToPath(import.meta.url)), "../../bin/tsrun-init"));
+  } catch {
+    // bundled: import.meta.url may not be a file URL
+  }
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new TsrunError(`tsrun-init not found (looked in ${candidates.join(", ")}); run the build, or set TSRUN_INIT`);
+}

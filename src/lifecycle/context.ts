@@ -1,0 +1,12 @@
+import { StateStore } from "../state/store.js";
+
+/** What every operation needs from the global flags. */
+export interface RuntimeContext {
+  store: StateStore;
+  systemdCgroup: boolean;
+  debug: (msg: string) => void;
+}
+
+export function makeContext(root?: string, opts: Partial<Omit<RuntimeContext, "store">> = {}): RuntimeContext {
+  return { store: new StateStore(root), systemdCgroup: opts.systemdCgroup ?? false, debug: opts.debug ?? (() => {}) };
+}

@@ -1,0 +1,151 @@
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { TsrunError } from "../errors.js";
+import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { hostHierarchies } from "../cgroups/hierarchy.js";
+import { cgroupPathFor } from "../cgroups/path.js";
+import { launchInit, waitForExit } from "../init/launch.js";
+import { initPath } from "../init/locate.js";
+import { buildPlan, idMapText } from "../plan/build.js";
+import { encodePlan } from "../plan/encode.js";
+import { refuseUnsupported } from "../plan/unsupported.js";
+import { loadBundle } from "../spec/load.js";
+import { readProcStat } from "../state/proc.js";
+import { type ContainerRecord, checkId } from "../state/store.js";
+import type { RuntimeContext } from "./context.js";
+import { faultAt } from "./faults.js";
+import { hostCapabilities, lastCap } from "./host.js";
+import { UndoStack } from "./undo.js";
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** `run` without --detach: the caller waits for the container's exit status through `exited`. */
+  foreground?: boolean;
+  /** Tests only: make create fail after the named step (see faults.ts). */
+  failAfter?: string;
+}
+
+export interface Created {
+  record: ContainerRecord;
+  /** Foreground: the container's exit status (128+N when killed by signal N). */
+  exited: Promise<number>;
+}
+
+/**
+ * create (runtime.md): everything up to the point where the user process is about to be executed.
+ * Each step pushes its undo; a failure anywhere unwinds them all, so nothing is left behind.
+ */
+export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  const id = checkId(opts.id);
+  const { store } = ctx;
+  const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
+  refuseUnsupported(spec as Record<string, any>);
+  const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
+  const undo = new UndoStack();
+  const failAfter = opts.failAfter;
+  try {
+    store.claim(id);
+    undo.push("remove state directory", () => store.remove(id));
+    faultAt("claim", failAfter);
+
+    const self = readProcStat(process.pid);
+    const record: ContainerRecord = {
+      ociVersion: spec.ociVersion,
+      id,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: "root",
+      annotations: (spec.annotations as Record<string, string> | undefined) ?? {},
+      status: "creating",
+      pid: 0,
+      pidStartTime: 0,
+      creatorPid: process.pid,
+      creatorStartTime: self?.startTime ?? 0,
+      cgroupPath,
+      cgroupCreated: [],
+      hasProcess: spec.process !== undefined,
+    };
+    store.write(record);
+    faultAt("state", failAfter);
+
+    const cgroup = new CgroupSet(cgroupPath);
+    record.cgroupCreated = cgroup.create();
+    undo.push("remove cgroup", () => cgroup.remove(record.cgroupCreated));
+    store.write(record);
+    faultAt("cgroup", failAfter);
+
+    const plan = buildPlan({
+      spec,
+      rootfs,
+      bundle,
+      fifoPath: store.fifoPath(id),
+      noPivot: opts.noPivot ?? false,
+      preserveFds: opts.preserveFds ?? 0,
+      foreground: opts.foreground ?? false,
+      cgroupPath,
+      hierarchies: hostHierarchies(),
+      hostCaps: hostCapabilities(),
+      lastCap: lastCap(),
+    });
+    ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
+    faultAt("plan", failAfter);
+
+    const init = initPath();
+    const launched = await launchInit({
+      initPath: init,
+      plan: encodePlan(plan.records),
+      preserveFds: opts.preserveFds ?? 0,
+      foreground: opts.foreground ?? false,
+      onSync: (_tag, pid) => {
+        if (plan.namespaces.newUser) {
+          // Host root writes the maps, so setgroups need not be denied.
+          writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
+          writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
+        }
+        cgroup.join(pid);
+      },
+    });
+    undo.push("kill container init", () => {
+      try {
+        process.kill(launched.pid, "SIGKILL");
+      } catch {
+        return; // already gone
+      }
+      waitForExit(init, launched.pid, 5000);
+    });
+    faultAt("launch", failAfter);
+
+    const st = readProcStat(launched.pid);
+    if (!st) throw new TsrunError(`container init (pid ${launched.pid}) died before it was recorded`);
+    record.pid = launched.pid;
+    record.pidStartTime = st.startTime;
+    record.status = "created";
+    store.write(record);
+    faultAt("record", failAfter);
+
+    if (opts.pidFile) {
+      writePidFile(resolve(opts.pidFile), launched.pid);
+      const file = resolve(opts.pidFile);
+      undo.push("remove pid file", () => unlinkSync(file));
+    }
+    faultAt("pidfile", failAfter);
+    undo.commit();
+    return { record, exited: launched.exited };
+  } catch (e) {
+    const failures = await undo.unwind();
+    for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);
+    throw e;
+  }
+}
+
+/** The pid with no trailing newline (containerd parses it with Atoi), written atomically. */
+export function writePidFile(file: string, pid: number): void {
+  const tmp = `${dirname(file)}/.${process.pid}.tsrun-pid.tmp`;
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, file);
+}

@@ -1,0 +1,25 @@
+import { constants } from "node:os";
+import { UsageError } from "../errors.js";
+
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
+
+/** A signal given as TERM, SIGTERM, 15, RTMIN+3, SIGRTMAX-1 (any case) -> its number. Pure. */
+export function parseSignal(text: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n >= 1 && n <= SIGRTMAX) return n;
+    throw new UsageError(`invalid signal "${text}": numbers go from 1 to ${SIGRTMAX}`);
+  }
+  const name = t.toUpperCase().replace(/^SIG/, "");
+  const rt = /^RT(MIN|MAX)([+-]\d+)?$/.exec(name);
+  if (rt) {
+    const n = (rt[1] === "MIN" ? SIGRTMIN : SIGRTMAX) + Number(rt[2] ?? 0);
+    if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+  } else {
+    const n = (constants.signals as Record<string, number>)[`SIG${name}`];
+    if (n !== undefined) return n;
+  }
+  throw new UsageError(`invalid signal "${text}"`);
+}

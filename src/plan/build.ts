@@ -1,0 +1,231 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../errors.js";
+import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
+import { S_IFIFO } from "../fs/devices.js";
+import { planMaskedAndReadonly } from "../fs/masked-paths.js";
+import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
+import { capabilityMask, capabilityNames } from "../security/capabilities.js";
+import { rlimitNumber } from "../security/rlimits.js";
+import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
+import { Op, type PlanRecord } from "./ops.js";
+
+/** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
+export interface PlanSpec {
+  process?: {
+    terminal?: boolean;
+    user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
+    args?: string[];
+    env?: string[];
+    cwd: string;
+    capabilities?: { bounding?: string[]; effective?: string[]; inheritable?: string[]; permitted?: string[]; ambient?: string[] };
+    rlimits?: { type: string; soft: number; hard: number }[];
+    noNewPrivileges?: boolean;
+    oomScoreAdj?: number;
+  };
+  root?: { path: string; readonly?: boolean };
+  hostname?: string;
+  domainname?: string;
+  mounts?: ConfigMount[];
+  linux?: {
+    namespaces?: { type: string; path?: string }[];
+    uidMappings?: IdMapping[];
+    gidMappings?: IdMapping[];
+    timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
+    devices?: { type: string; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[];
+    sysctl?: Record<string, string>;
+    rootfsPropagation?: string;
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+  };
+}
+
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface PlanInput {
+  spec: PlanSpec;
+  rootfs: string;
+  bundle: string;
+  fifoPath: string;
+  noPivot: boolean;
+  preserveFds: number;
+  /** `run` without --detach: stage 0 stays and exits with the container's status. */
+  foreground: boolean;
+  cgroupPath: string;
+  hierarchies: readonly CgroupHierarchy[];
+  /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
+  hostCaps: bigint;
+  lastCap: number;
+}
+
+export interface LaunchPlan {
+  records: PlanRecord[];
+  namespaces: NamespacePlan;
+  /** The tag of the one SYNC point: the child waits there while the parent writes id maps and joins the cgroup. */
+  syncTag: string;
+}
+
+export const SYNC_SETUP = "setup";
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Spec -> launch plan. Every decision about the container is made here; tsrun-init only executes. */
+export function buildPlan(input: PlanInput): LaunchPlan {
+  const { spec } = input;
+  const linux = spec.linux ?? {};
+  const ns = planNamespaces(linux.namespaces);
+  const recs: PlanRecord[] = [];
+
+  if (!ns.types.has("mount")) throw new ConfigError("/linux/namespaces", "a mount namespace is required (tsrun builds the root filesystem in it)");
+  if ((spec.hostname !== undefined && spec.hostname !== "") || spec.domainname) {
+    if (!ns.types.has("uts")) throw new ConfigError(spec.hostname ? "/hostname" : "/domainname", "setting it needs a private uts namespace in /linux/namespaces");
+  }
+  if (linux.timeOffsets && !(ns.lateUnshare & NAMESPACE_FLAGS.time)) {
+    throw new ConfigError("/linux/timeOffsets", "needs a new time namespace in /linux/namespaces");
+  }
+  if (ns.newUser && !linux.uidMappings?.length) throw new ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings");
+  if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
+  if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
+
+  // Stage 0: the exec fifo (made as host root), namespaces joined by path, then the clone.
+  recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o600, 0, 0, 0, 0], strs: [input.fifoPath] });
+  for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
+  recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0] });
+
+  // The child waits until it has its id maps and is in its cgroup: no container code runs before.
+  recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
+  if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
+  if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
+  if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
+    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
+  }
+  if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
+  recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
+  if (spec.process?.oomScoreAdj !== undefined) {
+    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
+  }
+
+  if (ns.cloneFlags & NAMESPACE_FLAGS.mount) {
+    recs.push(
+      ...planRootfs({
+        rootfs: input.rootfs,
+        bundle: input.bundle,
+        mounts: spec.mounts ?? [],
+        devices: linux.devices,
+        readonly: spec.root?.readonly ?? false,
+        rootfsPropagation: linux.rootfsPropagation,
+        noPivot: input.noPivot,
+        newUser: ns.newUser,
+        cgroupns: ns.types.has("cgroup"),
+        cgroupPath: input.cgroupPath,
+        hierarchies: input.hierarchies,
+      }),
+    );
+    recs.push(...planMaskedAndReadonly(input.rootfs, linux.maskedPaths, linux.readonlyPaths));
+  }
+
+  if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
+  if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    recs.push({ op: Op.WRITE_FILE, strs: [`/proc/sys/${key.replace(/\./g, "/")}`, value] });
+  }
+
+  const proc = spec.process;
+  if (proc) recs.push(...planProcess(input, proc));
+  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
+  if (proc) recs.push({ op: Op.FIND_EXEC, strs: [searchPath(proc.env), proc.args![0]] });
+  recs.push({ op: Op.READY });
+  recs.push({ op: Op.WAIT_FIFO });
+  if (proc) {
+    const env = withHome(proc.env ?? [], input.rootfs, proc.user.uid);
+    recs.push({ op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] });
+  }
+  return { records: recs, namespaces: ns, syncTag: SYNC_SETUP };
+}
+
+function planProcess(input: PlanInput, proc: NonNullable<PlanSpec["process"]>): PlanRecord[] {
+  const recs: PlanRecord[] = [];
+  if (!proc.args?.length) throw new ConfigError("/process/args", "must name the program to run");
+  if (!proc.cwd.startsWith("/")) throw new ConfigError("/process/cwd", `must be an absolute path: ${proc.cwd}`);
+  (proc.rlimits ?? []).forEach((r, i) => {
+    const field = `/process/rlimits/${i}`;
+    if (r.soft > r.hard) throw new ConfigError(field, `soft limit ${r.soft} is above hard limit ${r.hard}`);
+    recs.push({ op: Op.RLIMIT, ints: [rlimitNumber(r.type, `${field}/type`), toRlim(r.soft), toRlim(r.hard)] });
+  });
+
+  const caps = proc.capabilities;
+  let sets: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint } | undefined;
+  if (caps) {
+    sets = {
+      bounding: capabilityMask(caps.bounding, "/process/capabilities/bounding"),
+      effective: capabilityMask(caps.effective, "/process/capabilities/effective"),
+      permitted: capabilityMask(caps.permitted, "/process/capabilities/permitted"),
+      inheritable: capabilityMask(caps.inheritable, "/process/capabilities/inheritable"),
+      ambient: capabilityMask(caps.ambient, "/process/capabilities/ambient"),
+    };
+    for (const [set, mask] of Object.entries(sets)) {
+      const missing = capabilityNames(mask & ~input.hostCaps);
+      if (missing.length) throw new ConfigError(`/process/capabilities/${set}`, `${missing.join(", ")} not available on this host`);
+    }
+    recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
+    recs.push({ op: Op.KEEPCAPS, ints: [1] });
+  }
+  const u = proc.user;
+  recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, 1, ...(u.additionalGids ?? [])] });
+  if (sets) {
+    recs.push({ op: Op.KEEPCAPS, ints: [0] });
+    recs.push({ op: Op.CAPSET, ints: [sets.effective, sets.permitted, sets.inheritable] });
+    // The kernel raises an ambient capability only if it is permitted and inheritable; runc warns and
+    // skips the others, and so does tsrun (the skipped ones are the caller's to see in the plan).
+    const ambient = sets.ambient & sets.permitted & sets.inheritable;
+    if (ambient) recs.push({ op: Op.AMBIENT, ints: [ambient] });
+  }
+  if (proc.noNewPrivileges) recs.push({ op: Op.NO_NEW_PRIVS });
+  recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
+  recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
+  return recs;
+}
+
+/** RLIM_INFINITY is all ones; the spec's uint64 may arrive as a JS number at 2^64-1 (rounded up). */
+function toRlim(v: number): bigint {
+  return v >= 2 ** 64 - 1 ? 0xffffffffffffffffn : BigInt(v);
+}
+
+function maps(m: readonly IdMapping[] | undefined, id: number): boolean {
+  return (m ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size);
+}
+
+/** The text written to /proc/<pid>/uid_map or gid_map. */
+export function idMapText(m: readonly IdMapping[]): string {
+  return m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join("");
+}
+
+function timensOffsets(t: Record<string, { secs?: number; nanosecs?: number }>): string {
+  return Object.entries(t).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
+}
+
+function searchPath(env: readonly string[] | undefined): string {
+  const p = [...(env ?? [])].reverse().find((e) => e.startsWith("PATH="));
+  return p ? p.slice(5) : DEFAULT_PATH;
+}
+
+/** As runc does, give the process HOME from the container's /etc/passwd (or /) when the config has none. */
+function withHome(env: readonly string[], rootfs: string, uid: number): string[] {
+  if (env.some((e) => e.startsWith("HOME="))) return [...env];
+  let home = "/";
+  try {
+    for (const line of readFileSync(join(rootfs, "etc/passwd"), "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[5]) {
+        home = f[5];
+        break;
+      }
+    }
+  } catch {
+    // no passwd file in the image: keep /
+  }
+  return [...env, `HOME=${home}`];
+}
