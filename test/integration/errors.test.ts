@@ -1,0 +1,137 @@
+// runtime.md's errors, as a user and a manager see them: a non-zero exit, one clear line on stderr
+// that names the field or path, and with --log-format json one JSON error line appended to the log.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+
+const s = new Scratch();
+beforeAll(() => ensureBuilt());
+afterAll(() => expect(s.cleanup()).toEqual([]));
+
+const loop = (c: any) => (c.process.args = ["sh", "-c", "while true; do sleep 0.05; done"]);
+
+/** Run a call expected to fail; check the one-line message and the JSON log line; return the message. */
+function fails(args: string[], pattern: RegExp): string {
+  const log = join(s.dir, `log-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(log, '{"level":"info","msg":"earlier line","time":"x"}\n');
+  const r = s.tsrun(args, { global: ["--log", log, "--log-format", "json"] });
+  expect(r.status).not.toBe(0);
+  const lines = r.stderr.split("\n").filter(Boolean);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  const logLines = readFileSync(log, "utf8").split("\n").filter(Boolean);
+  expect(logLines).toHaveLength(2); // appended, never truncated
+  const entry = JSON.parse(logLines[1]);
+  expect(Object.keys(entry).sort()).toEqual(["level", "msg", "time"]);
+  expect(entry.level).toBe("error");
+  expect(entry.msg).toMatch(pattern);
+  expect(Number.isNaN(Date.parse(entry.time))).toBe(false);
+  return lines[0];
+}
+
+test("a duplicate id is refused and the first container is untouched", () => {
+  const id = s.id("dup");
+  expect(s.tsrun(["create", "--bundle", s.bundle(loop), id]).status).toBe(0);
+  const pid = s.state(id).pid;
+  fails(["create", "--bundle", s.bundle(loop), id], /already exists/);
+  expect(s.state(id)).toMatchObject({ status: "created", pid });
+  expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+});
+
+test("an unknown container: state, start, kill, delete say it does not exist", () => {
+  for (const verb of [["state"], ["start"], ["kill"], ["delete"]]) fails([...verb, "nosuch"], /container nosuch does not exist/);
+  // delete --force of an unknown id succeeds, as managers expect after a failed create.
+  expect(s.tsrun(["delete", "--force", "nosuch"]).status).toBe(0);
+});
+
+test("a missing or malformed id is a usage error", () => {
+  expect(s.tsrun(["state"]).status).not.toBe(0);
+  fails(["create", "--bundle", s.bundle(), "../x"], /invalid container id/);
+});
+
+test("start is refused unless the container is created; kill and delete follow the state", () => {
+  const id = s.id("states");
+  expect(s.tsrun(["create", "--bundle", s.bundle(loop), id]).status).toBe(0);
+  fails(["delete", id], /not stopped: it is created/);
+  expect(s.tsrun(["start", id]).status).toBe(0);
+  fails(["start", id], /cannot start container .*: it is already running/);
+  fails(["delete", id], /not stopped: it is running/);
+  expect(s.tsrun(["kill", id, "KILL"]).status).toBe(0);
+  waitFor(() => (s.state(id).status === "stopped" ? true : undefined));
+  fails(["kill", id, "TERM"], /container not running/);
+  fails(["start", id], /it has stopped/);
+  expect(s.tsrun(["delete", id]).status).toBe(0);
+});
+
+test("delete --force kills a created or running container and removes everything", () => {
+  for (const startIt of [false, true]) {
+    const id = s.id("force");
+    expect(s.tsrun(["create", "--bundle", s.bundle(loop), id]).status).toBe(0);
+    const pid = s.state(id).pid;
+    if (startIt) expect(s.tsrun(["start", id]).status).toBe(0);
+    expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+    const st = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        return "";
+      }
+    })();
+    expect(st === "" || / Z /.test(st)).toBe(true);
+    expect(s.tsrun(["state", id]).status).not.toBe(0);
+  }
+});
+
+test("start of a config with no process is refused", () => {
+  const id = s.id("noproc");
+  expect(s.tsrun(["create", "--bundle", s.bundle((c) => delete c.process), id]).status).toBe(0);
+  fails(["start", id], /no process to run/);
+  expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+});
+
+test("a bad signal is refused", () => {
+  const id = s.id("badsig");
+  expect(s.tsrun(["create", "--bundle", s.bundle(loop), id]).status).toBe(0);
+  fails(["kill", id, "SIGFOO"], /invalid signal "SIGFOO"/);
+  fails(["kill", id, "99"], /invalid signal "99"/);
+  expect(s.state(id).status).toBe("created");
+  expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+});
+
+test("a missing bundle, missing config.json or invalid config names the path or field, and leaves nothing", () => {
+  fails(["create", "--bundle", join(s.dir, "nowhere"), s.id("nob")], /nowhere/);
+  const empty = s.bundle();
+  rmSync(join(empty, "config.json"));
+  fails(["create", "--bundle", empty, s.id("nocfg")], /config\.json/);
+  fails(["create", "--bundle", s.bundle((c) => (c.process.user.uid = -1)), s.id("baduid")], /\/process\/user\/uid/);
+  fails(["create", "--bundle", s.bundle((c) => (c.linux.namespaces = [{ type: "pidd" }])), s.id("badns")], /\/linux\/namespaces\/0\/type/);
+  const badJson = s.bundle();
+  writeFileSync(join(badJson, "config.json"), '{"ociVersion": "1.2.0",\n  "root": }');
+  fails(["create", "--bundle", badJson, s.id("badjson")], /line 2/);
+  expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+});
+
+test("a missing executable fails create with runc's wording, and nothing is left", () => {
+  fails(["create", "--bundle", s.bundle((c) => (c.process.args = ["nosuchcmd"])), s.id("noexe")], /exec: "nosuchcmd": executable file not found in \$PATH/);
+  fails(["create", "--bundle", s.bundle((c) => (c.process.args = ["/no/such/file"])), s.id("noexe2")], /no such file or directory/);
+  expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+});
+
+test("a mount that cannot be made fails create naming the mount, and nothing is left", () => {
+  const b = s.bundle((c) => c.mounts.push({ destination: "/mnt", type: "nosuchfs", source: "x", options: [] }));
+  fails(["create", "--bundle", b, s.id("badmount")], /mount .*\/mnt/);
+  expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+});
+
+test("--systemd-cgroup fails clearly where systemd does not run", () => {
+  const r = s.tsrun(["create", "--bundle", s.bundle(), s.id("sd")], { global: ["--systemd-cgroup"] });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(/systemd is not running/);
+  expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+});
+
+test("text logs use runc's logfmt shape", () => {
+  const log = join(s.dir, "text.log");
+  expect(s.tsrun(["state", "nosuch"], { global: ["--log", log] }).status).not.toBe(0);
+  expect(readFileSync(log, "utf8")).toMatch(/^time="[^"]+" level=error msg="container nosuch does not exist"\n$/);
+});
