@@ -4,11 +4,13 @@ import { Op, type PlanRecord } from "../plan/ops.js";
 import { MS } from "./mount-flags.js";
 
 /**
- * Where a container path lives, seen from the host before the container exists: /proc and /sys are
- * the same kernel's (so the host's own view tells whether a file is there), the rest is in the rootfs.
+ * Where a container path lives, seen from the host before the container exists: under a proc or sysfs
+ * that the config mounts at /proc or /sys, the same kernel's (so the host's own view tells whether a
+ * file is there); anywhere else, in the rootfs.
  */
-function hostView(rootfs: string, path: string): string {
-  return /^\/(proc|sys)(\/|$)/.test(path) ? path : join(rootfs, path);
+function hostView(rootfs: string, path: string, kernelFs: ReadonlySet<string>): string {
+  const top = /^\/(proc|sys)(\/|$)/.exec(path)?.[1];
+  return top && kernelFs.has(`/${top}`) ? path : join(rootfs, path);
 }
 
 function kindOf(path: string): "dir" | "file" | null {
@@ -25,7 +27,15 @@ function kindOf(path: string): "dir" | "file" | null {
  * /dev/null; a read-only path is bound onto itself and remounted read-only. Missing paths are skipped,
  * as the spec allows.
  */
-export function planMaskedAndReadonly(rootfs: string, masked: readonly string[] = [], readonly: readonly string[] = []): PlanRecord[] {
+export function planMaskedAndReadonly(
+  rootfs: string,
+  mounts: readonly { destination: string; type?: string }[],
+  masked: readonly string[] = [],
+  readonly: readonly string[] = [],
+): PlanRecord[] {
+  const kernelFs = new Set(
+    mounts.filter((m) => (m.destination === "/proc" && m.type === "proc") || (m.destination === "/sys" && m.type === "sysfs")).map((m) => m.destination),
+  );
   const recs: PlanRecord[] = [];
   const mount = (flags: number, source: string, target: string, fstype: string, data: string): PlanRecord => ({
     op: Op.MOUNT,
@@ -33,12 +43,12 @@ export function planMaskedAndReadonly(rootfs: string, masked: readonly string[] 
     strs: [source, target, fstype, data, ""],
   });
   for (const p of readonly) {
-    if (!kindOf(hostView(rootfs, p))) continue;
+    if (!kindOf(hostView(rootfs, p, kernelFs))) continue;
     recs.push(mount(MS.BIND | MS.REC, p, p, "", ""));
     recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "", p, "", ""));
   }
   for (const p of masked) {
-    const kind = kindOf(hostView(rootfs, p));
+    const kind = kindOf(hostView(rootfs, p, kernelFs));
     if (kind === "dir") recs.push(mount(MS.RDONLY, "tmpfs", p, "tmpfs", "size=0,mode=555"));
     else if (kind === "file") recs.push(mount(MS.BIND, "/dev/null", p, "", ""));
   }

@@ -91,7 +91,12 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
 
   // Stage 0: the exec fifo (made as host root), namespaces joined by path, then the clone.
-  recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o600, 0, 0, 0, 0], strs: [input.fifoPath] });
+  // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
+  // Only root can reach it: the state directory is 0700.
+  recs.push({ op: Op.UMASK, ints: [0] });
+  recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, 0, 0], strs: [input.fifoPath] });
+  // Opened here, as host root: a child in a new user namespace may not reach the state directory.
+  recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0] });
 
@@ -103,7 +108,6 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
-  recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
   if (spec.process?.oomScoreAdj !== undefined) {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
   }
@@ -124,7 +128,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         hierarchies: input.hierarchies,
       }),
     );
-    recs.push(...planMaskedAndReadonly(input.rootfs, linux.maskedPaths, linux.readonlyPaths));
+    recs.push(...planMaskedAndReadonly(input.rootfs, spec.mounts ?? [], linux.maskedPaths, linux.readonlyPaths));
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
