@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { HostError } from "../errors.js";
 import { type CgroupHierarchy, hostHierarchies } from "./hierarchy.js";
 
+/** Parent of the default cgroup path /tsrun/<id>. */
+export const DEFAULT_PARENT = "/tsrun";
+
 /**
  * The cgroupfs driver: the container's cgroup is the same path in every mounted hierarchy.
  * Creation records which directories it made so that removal takes away exactly those.
@@ -68,6 +71,16 @@ export class CgroupSet {
       }
     }
     this.removeDirs(created);
+    // The default parent /tsrun is shared by containers: whoever leaves it empty removes it.
+    if (this.path.startsWith(`${DEFAULT_PARENT}/`)) {
+      for (const h of this.hierarchies) {
+        try {
+          rmdirSync(join(h.mountPoint, DEFAULT_PARENT));
+        } catch {
+          // another container is still in it, or it is gone already
+        }
+      }
+    }
     if (errors.length) throw new HostError(`cannot remove cgroup: ${errors.join("; ")}`);
   }
 

@@ -1,6 +1,7 @@
 import { posix } from "node:path";
 import { ConfigError, HostError } from "../errors.js";
 import { existsSync } from "node:fs";
+import { DEFAULT_PARENT } from "./cgroupfs.js";
 
 /**
  * The container's cgroup path inside each hierarchy. `linux.cgroupsPath` absolute is used as given
@@ -14,8 +15,8 @@ export function cgroupPathFor(id: string, cgroupsPath: string | undefined, syste
     }
     throw new HostError("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver");
   }
-  if (cgroupsPath === undefined || cgroupsPath === "") return `/tsrun/${id}`;
-  const p = posix.normalize(posix.join("/", cgroupsPath));
+  if (cgroupsPath === undefined || cgroupsPath === "") return `${DEFAULT_PARENT}/${id}`;
+  const p = posix.normalize(posix.join("/", cgroupsPath)).replace(/(.)\/$/, "$1");
   if (p === "/") throw new ConfigError("/linux/cgroupsPath", "must name a cgroup below the root");
   if (cgroupsPath.split("/").includes("..")) throw new ConfigError("/linux/cgroupsPath", `must not contain "..": ${cgroupsPath}`);
   return p;

@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { ConfigError } from "../errors.js";
 
 /** A device node to make in the container's /dev. */
@@ -47,7 +48,7 @@ export function deviceNodes(devices: readonly ConfigDevice[] | undefined): Devic
     const field = `/linux/devices/${i}`;
     const typeBits = d.type === "c" || d.type === "u" ? S_IFCHR : d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : -1;
     if (typeBits < 0) throw new ConfigError(`${field}/type`, `unknown device type "${d.type}" (c, b, u or p)`);
-    if (!d.path.startsWith("/dev/")) throw new ConfigError(`${field}/path`, `device path must be under /dev: ${d.path}`);
+    if (!posix.normalize(d.path).startsWith("/dev/")) throw new ConfigError(`${field}/path`, `device path must be under /dev: ${d.path}`);
     if (typeBits !== S_IFIFO && (d.major === undefined || d.minor === undefined)) {
       throw new ConfigError(field, "major and minor are required for a c, u or b device");
     }
