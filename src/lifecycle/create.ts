@@ -4,7 +4,7 @@ import { TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { launchInit, waitForExit } from "../init/launch.js";
+import { launchInit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { buildPlan, idMapText } from "../plan/build.js";
 import { encodePlan } from "../plan/encode.js";
@@ -15,6 +15,7 @@ import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { faultAt } from "./faults.js";
 import { hostCapabilities, lastCap } from "./host.js";
+import { killAndWait } from "./reap.js";
 import { UndoStack } from "./undo.js";
 
 export interface CreateOptions {
@@ -75,7 +76,11 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
     const cgroup = new CgroupSet(cgroupPath);
     record.cgroupCreated = cgroup.create();
-    undo.push("remove cgroup", () => cgroup.remove(record.cgroupCreated));
+    undo.push("remove cgroup", () => {
+      // A child killed by the launcher may not have exited yet: an occupied cgroup cannot be removed.
+      killAndWait(cgroup.pids());
+      cgroup.remove(record.cgroupCreated);
+    });
     store.write(record);
     faultAt("cgroup", failAfter);
 
@@ -110,14 +115,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         cgroup.join(pid);
       },
     });
-    undo.push("kill container init", () => {
-      try {
-        process.kill(launched.pid, "SIGKILL");
-      } catch {
-        return; // already gone
-      }
-      waitForExit(init, launched.pid, 5000);
-    });
+    undo.push("kill container init", () => killAndWait([launched.pid]));
     faultAt("launch", failAfter);
 
     const st = readProcStat(launched.pid);

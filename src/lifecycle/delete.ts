@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
-import { waitForExit } from "../init/launch.js";
-import { initPath } from "../init/locate.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
+import { killAndWait } from "./reap.js";
 
 /**
  * delete (runtime.md): only a stopped container, unless `force`, which kills it first. Removes the
@@ -39,18 +38,9 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
   }
 }
 
-/** SIGKILL the init and anything left in the cgroup, and wait until each has exited (pidfd, no polling). */
+/** SIGKILL the init and anything left in the cgroup, and wait until each has exited. */
 function killAll(rec: ContainerRecord, cgroup: CgroupSet): void {
-  const pids = new Set(rec.cgroupPath ? cgroup.pids() : []);
-  if (rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime)) pids.add(rec.pid);
-  if (!pids.size) return;
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  const init = initPath();
-  for (const pid of pids) waitForExit(init, pid, 10_000);
+  const pids = rec.cgroupPath ? cgroup.pids() : [];
+  if (rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime)) pids.push(rec.pid);
+  killAndWait(pids);
 }
