@@ -128,7 +128,7 @@ while IFS= read -r p; do
   leak "process: $p"
 done < <(for c in /proc/[0-9]*/comm; do
   comm=""
-  read -r comm <"$c" 2>/dev/null || true
+  { read -r comm <"$c"; } 2>/dev/null || true
   if [ "$comm" = tsrun-init ]; then
     c=${c%/comm}
     echo "pid ${c#/proc/}: $(tr '\0' ' ' <"$c/cmdline" 2>/dev/null)"
