@@ -42,7 +42,7 @@ export function parseCgroupMounts(mountinfo: string): CgroupHierarchy[] {
   const seen = new Set<string>();
   return out.filter((h) => {
     const key = `${h.version}:${h.controllers}`;
-    if (h.version === 1 && seen.has(key)) return false;
+    if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });

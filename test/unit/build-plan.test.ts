@@ -1,0 +1,407 @@
+/**
+ * src/plan/build.ts: a realistic OCI config -> the launch plan tsrun-init executes.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
+import { ConfigError } from "../../src/errors.js";
+import { MS } from "../../src/fs/mount-flags.js";
+import { DEFAULT_PATH, type PlanInput, type PlanSpec, buildPlan } from "../../src/plan/build.js";
+import { Op, type PlanRecord } from "../../src/plan/ops.js";
+
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;
+
+const CLONE_NEWNS = 0x00020000;
+const CLONE_NEWCGROUP = 0x02000000;
+const CLONE_NEWUTS = 0x04000000;
+const CLONE_NEWIPC = 0x08000000;
+const CLONE_NEWUSER = 0x10000000;
+const CLONE_NEWPID = 0x20000000;
+const CLONE_NEWNET = 0x40000000;
+const CLONE_NEWTIME = 0x00000080;
+const S_IFIFO = 0o010000;
+const ALL_CAPS = (1n << 41n) - 1n;
+const CAP = { KILL: 1n << 5n, NET_BIND_SERVICE: 1n << 10n, SYS_RESOURCE: 1n << 24n, AUDIT_WRITE: 1n << 29n, CHOWN: 1n };
+const RLIM_INFINITY = 0xffffffffffffffffn;
+
+let bundle: string;
+let rootfs: string;
+let bareRootfs: string;
+
+beforeAll(() => {
+  bundle = mkdtempSync(join(tmpdir(), "tsrun-plan-test-"));
+  rootfs = join(bundle, "rootfs");
+  mkdirSync(join(rootfs, "etc"), { recursive: true });
+  writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n");
+  bareRootfs = join(bundle, "bare");
+  mkdirSync(bareRootfs);
+});
+
+afterAll(() => {
+  rmSync(bundle, { recursive: true, force: true });
+});
+
+const HYBRID: CgroupHierarchy[] = [
+  { mountPoint: "/sys/fs/cgroup/cpu", version: 1, controllers: "cpu" },
+  { mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" },
+  { mountPoint: "/sys/fs/cgroup/unified", version: 2, controllers: "" },
+];
+
+function spec(edit?: (s: any) => void): PlanSpec { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const s = JSON.parse(JSON.stringify(BUSYBOX));
+  edit?.(s);
+  return s;
+}
+
+function plan(s: PlanSpec, over: Partial<PlanInput> = {}): PlanRecord[] {
+  return buildPlan({
+    spec: s,
+    rootfs,
+    bundle,
+    fifoPath: "/run/tsrun/c1/exec.fifo",
+    noPivot: false,
+    preserveFds: 0,
+    foreground: false,
+    cgroupPath: "/tsrun/c1",
+    hierarchies: HYBRID,
+    hostCaps: ALL_CAPS,
+    lastCap: 40,
+    ...over,
+  }).records;
+}
+
+const ops = (recs: PlanRecord[]): Op[] => recs.map((r) => r.op);
+const one = (recs: PlanRecord[], op: Op): PlanRecord => {
+  const found = recs.filter((r) => r.op === op);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+const idx = (recs: PlanRecord[], op: Op): number => recs.findIndex((r) => r.op === op);
+const ints = (r: PlanRecord): bigint[] => (r.ints ?? []).map((v) => BigInt(v));
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).message).toContain((e as ConfigError).field);
+    return e as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("buildPlan: stage 0 and the clone", () => {
+  test("the exec fifo is made (a FIFO) and opened before the clone; then the clone", () => {
+    const recs = plan(spec());
+    const clone = idx(recs, Op.CLONE);
+    const mknod = recs.findIndex((r) => r.op === Op.MKNOD && r.strs![0] === "/run/tsrun/c1/exec.fifo");
+    expect(mknod).toBeGreaterThanOrEqual(0);
+    expect(mknod).toBeLessThan(clone);
+    expect(Number(recs[mknod].ints![0]) & 0o170000).toBe(S_IFIFO);
+    const open = recs.findIndex((r) => r.op === Op.OPEN_FIFO);
+    expect(recs[open].strs).toEqual(["/run/tsrun/c1/exec.fifo"]);
+    expect(open).toBeGreaterThan(mknod);
+    // nothing else of the container happens in stage 0
+    expect(ops(recs.slice(0, clone)).filter((o) => o !== Op.UMASK && o !== Op.MKNOD && o !== Op.OPEN_FIFO && o !== Op.SETNS)).toEqual([]);
+  });
+
+  test("CLONE flags are the new namespaces; cgroup is not a clone flag but a later UNSHARE, after SYNC", () => {
+    const recs = plan(spec());
+    expect(ints(one(recs, Op.CLONE))).toEqual([BigInt(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS), 0n]);
+    const unshare = one(recs, Op.UNSHARE);
+    expect(ints(unshare)).toEqual([BigInt(CLONE_NEWCGROUP)]);
+    expect(idx(recs, Op.SYNC)).toBeGreaterThan(idx(recs, Op.CLONE));
+    expect(recs.indexOf(unshare)).toBeGreaterThan(idx(recs, Op.SYNC));
+    expect(one(recs, Op.SYNC).strs).toEqual(["setup"]);
+  });
+
+  test("a time namespace is unshared late too, with the offsets written after", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces.push({ type: "time" });
+      s.linux.timeOffsets = { monotonic: { secs: 100, nanosecs: 5 }, boottime: { secs: -3 } };
+    }));
+    expect(Number(ints(one(recs, Op.CLONE))[0]) & CLONE_NEWTIME).toBe(0);
+    const unshare = one(recs, Op.UNSHARE);
+    expect(ints(unshare)).toEqual([BigInt(CLONE_NEWCGROUP | CLONE_NEWTIME)]);
+    const w = recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/timens_offsets")!;
+    expect(w.strs![1]).toBe("monotonic 100 5\nboottime -3 0\n");
+    expect(recs.indexOf(w)).toBeGreaterThan(recs.indexOf(unshare));
+  });
+
+  test("foreground run: the clone's second int is 1", () => {
+    expect(ints(one(plan(spec(), { foreground: true }), Op.CLONE))[1]).toBe(1n);
+  });
+
+  test("joined namespaces: SETNS before the clone, user first and mount last, not in the clone flags", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces = [
+        { type: "mount", path: "/proc/77/ns/mnt" },
+        { type: "network", path: "/var/run/netns/cni-1" },
+        { type: "uts" },
+        { type: "ipc", path: "/proc/77/ns/ipc" },
+        { type: "user", path: "/proc/77/ns/user" },
+      ];
+    }));
+    const clone = idx(recs, Op.CLONE);
+    const setns = recs.filter((r) => r.op === Op.SETNS);
+    expect(setns.map((r) => r.strs![0])).toEqual(["/proc/77/ns/user", "/proc/77/ns/ipc", "/var/run/netns/cni-1", "/proc/77/ns/mnt"]);
+    expect(setns.map((r) => Number(r.ints![0]))).toEqual([CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS]);
+    expect(recs.indexOf(setns[3])).toBeLessThan(clone);
+    expect(ints(recs[clone])[0]).toBe(BigInt(CLONE_NEWUTS));
+    // a joined network namespace is not ours to bring lo up in; a joined user ns needs no SETRESID
+    expect(ops(recs)).not.toContain(Op.LOOPBACK_UP);
+    expect(ops(recs)).not.toContain(Op.SETRESID);
+  });
+});
+
+describe("buildPlan: the child's setup", () => {
+  test("SYNC comes before any mount, sethostname and process setup", () => {
+    const recs = plan(spec());
+    const sync = idx(recs, Op.SYNC);
+    const firstMount = idx(recs, Op.MOUNT);
+    expect(firstMount).toBeGreaterThan(sync);
+    for (const op of [Op.MOUNT, Op.SETHOSTNAME, Op.SETUSER, Op.CAPSET, Op.RLIMIT, Op.EXEC]) {
+      expect(recs.findIndex((r) => r.op === op)).toBeGreaterThan(sync);
+    }
+  });
+
+  test("a new network namespace brings lo up; none without one", () => {
+    expect(ops(plan(spec()))).toContain(Op.LOOPBACK_UP);
+    expect(ops(plan(spec((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "network"); })))).not.toContain(Op.LOOPBACK_UP); // eslint-disable-line @typescript-eslint/no-explicit-any
+  });
+
+  test("a new user namespace mapping 0: SETRESID 0 0 right after SYNC", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }));
+    expect(ints(one(recs, Op.CLONE))[0] & BigInt(CLONE_NEWUSER)).toBe(BigInt(CLONE_NEWUSER));
+    expect(ints(one(recs, Op.SETRESID))).toEqual([0n, 0n]);
+    expect(idx(recs, Op.SETRESID)).toBe(idx(recs, Op.SYNC) + 1);
+    // devices come from the host by bind mount, not mknod, in a user namespace
+    expect(recs.filter((r) => r.op === Op.MKNOD)).toHaveLength(1); // the fifo only
+  });
+
+  test("a new user namespace that does not map 0: no SETRESID", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 1000, hostID: 100000, size: 1 }];
+      s.linux.gidMappings = [{ containerID: 1000, hostID: 100000, size: 1 }];
+      s.process.user = { uid: 1000, gid: 1000 };
+    }));
+    expect(ops(recs)).not.toContain(Op.SETRESID);
+  });
+
+  test("the rootfs is planned: / rslave first, the cgroup hierarchy mounted, pivot, read-only root", () => {
+    const recs = plan(spec());
+    const mounts = recs.filter((r) => r.op === Op.MOUNT);
+    expect(ints(mounts[0])).toEqual([BigInt(MS.SLAVE | MS.REC), 0n]);
+    expect(mounts[0].strs![1]).toBe("/");
+    expect(mounts.some((m) => m.strs![2] === "cgroup" && m.strs![3] === "memory")).toBe(true);
+    const pivot = one(recs, Op.PIVOT_ROOT);
+    expect(pivot.strs).toEqual([rootfs]);
+    const roRoot = recs.findIndex((r, i) => i > recs.indexOf(pivot) && r.op === Op.MOUNT && r.strs![1] === "/");
+    expect(ints(recs[roRoot])[0]).toBe(BigInt(MS.BIND | MS.REMOUNT | MS.RDONLY));
+    expect(ops(plan(spec(), { noPivot: true }))).toContain(Op.MOVE_ROOT);
+  });
+
+  test("hostname, domainname and sysctl", () => {
+    const recs = plan(spec((s) => {
+      s.domainname = "example.org";
+      s.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+    }));
+    expect(one(recs, Op.SETHOSTNAME).strs).toEqual(["tsrun-demo"]);
+    expect(one(recs, Op.SETDOMAINNAME).strs).toEqual(["example.org"]);
+    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/sys/net/ipv4/ip_forward")!.strs![1]).toBe("1");
+  });
+
+  test("oomScoreAdj is written", () => {
+    const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
+    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/oom_score_adj")!.strs![1]).toBe("-500");
+  });
+});
+
+describe("buildPlan: capabilities", () => {
+  const three = CAP.AUDIT_WRITE | CAP.KILL | CAP.NET_BIND_SERVICE;
+
+  test("bounding keeps only the listed caps, up to the host's last cap", () => {
+    expect(ints(one(plan(spec()), Op.CAP_BOUNDING))).toEqual([three, 40n]);
+  });
+
+  test("CAPSET gets effective, permitted, inheritable masks after SETUSER", () => {
+    const recs = plan(spec((s) => { s.process.capabilities.inheritable = ["CAP_KILL"]; }));
+    expect(ints(one(recs, Op.CAPSET))).toEqual([three, three, CAP.KILL]);
+    expect(idx(recs, Op.CAPSET)).toBeGreaterThan(idx(recs, Op.SETUSER));
+    expect(idx(recs, Op.CAP_BOUNDING)).toBeLessThan(idx(recs, Op.SETUSER));
+    // capabilities survive the uid change: keepcaps on before SETUSER, off after
+    const keep = recs.filter((r) => r.op === Op.KEEPCAPS).map((r) => [recs.indexOf(r), ints(r)[0]]);
+    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 1, 0n]]);
+  });
+
+  test("ambient: only caps also permitted and inheritable are raised", () => {
+    // busybox: ambient = permitted, no inheritable -> nothing can be raised
+    expect(ops(plan(spec()))).not.toContain(Op.AMBIENT);
+    const recs = plan(spec((s) => { s.process.capabilities.inheritable = ["CAP_KILL", "CAP_AUDIT_WRITE", "CAP_CHOWN"]; }));
+    // CAP_CHOWN is inheritable but neither permitted nor ambient; NET_BIND_SERVICE is not inheritable
+    expect(ints(one(recs, Op.AMBIENT))).toEqual([CAP.KILL | CAP.AUDIT_WRITE]);
+  });
+
+  test("no capabilities object: no capability records at all", () => {
+    const recs = plan(spec((s) => { delete s.process.capabilities; }));
+    for (const op of [Op.CAP_BOUNDING, Op.CAPSET, Op.AMBIENT, Op.KEEPCAPS]) expect(ops(recs)).not.toContain(op);
+  });
+
+  test.each(["bounding", "effective", "permitted", "inheritable", "ambient"])(
+    "a capability the host lacks (CAP_SYS_RESOURCE in %s) is a ConfigError naming the set",
+    (set) => {
+      const s = spec((x) => {
+        x.process.capabilities[set] = [...(x.process.capabilities[set] ?? []), "CAP_SYS_RESOURCE"];
+      });
+      const e = configError(() => plan(s, { hostCaps: ALL_CAPS & ~CAP.SYS_RESOURCE }));
+      expect(e.field).toBe(`/process/capabilities/${set}`);
+      expect(e.message).toContain("CAP_SYS_RESOURCE");
+      // with the host having it, the same config plans fine
+      expect(() => plan(s)).not.toThrow();
+    },
+  );
+
+  test("an unknown capability name is refused with its index", () => {
+    expect(configError(() => plan(spec((s) => { s.process.capabilities.effective.push("CAP_NOPE"); }))).field).toBe("/process/capabilities/effective/3");
+  });
+});
+
+describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
+  test("RLIMIT records: number, soft, hard", () => {
+    expect(ints(one(plan(spec()), Op.RLIMIT))).toEqual([7n, 1024n, 1024n]);
+  });
+
+  test("2^64-1 (as JSON gives it) is RLIM_INFINITY", () => {
+    const recs = plan(spec((s) => {
+      s.process.rlimits = [{ type: "RLIMIT_CORE", soft: 18446744073709551615, hard: 18446744073709551615 }, { type: "RLIMIT_NOFILE", soft: 1024, hard: 18446744073709551615 }];
+    }));
+    const r = recs.filter((x) => x.op === Op.RLIMIT).map(ints);
+    expect(r).toEqual([[4n, RLIM_INFINITY, RLIM_INFINITY], [7n, 1024n, RLIM_INFINITY]]);
+  });
+
+  test("soft above hard is refused with the rlimit's path", () => {
+    expect(configError(() => plan(spec((s) => { s.process.rlimits.push({ type: "RLIMIT_NPROC", soft: 10, hard: 5 }); }))).field).toBe("/process/rlimits/1");
+  });
+
+  test("an unknown rlimit is refused with its type's path", () => {
+    expect(configError(() => plan(spec((s) => { s.process.rlimits = [{ type: "RLIMIT_FOO", soft: 1, hard: 1 }]; }))).field).toBe("/process/rlimits/0/type");
+  });
+
+  test("SETUSER: uid, gid, setgroups=1, then the additional gids", () => {
+    expect(ints(one(plan(spec()), Op.SETUSER))).toEqual([0n, 0n, 1n]);
+    const recs = plan(spec((s) => { s.process.user = { uid: 1000, gid: 100, additionalGids: [10, 20] }; }));
+    expect(ints(one(recs, Op.SETUSER))).toEqual([1000n, 100n, 1n, 10n, 20n]);
+  });
+
+  test("umask: 0022 by default, the configured one otherwise (the last UMASK before exec wins)", () => {
+    const lastUmask = (recs: PlanRecord[]) => ints(recs.filter((r) => r.op === Op.UMASK).slice(-1)[0]);
+    expect(lastUmask(plan(spec()))).toEqual([0o022n]);
+    expect(lastUmask(plan(spec((s) => { s.process.user.umask = 0o077; })))).toEqual([0o077n]);
+    expect(lastUmask(plan(spec((s) => { s.process.user.umask = 0; })))).toEqual([0n]);
+    const recs = plan(spec());
+    expect(recs.filter((r) => r.op === Op.UMASK).slice(-1)[0]).toBe(recs[idx(recs, Op.CHDIR) - 1]);
+  });
+
+  test("no_new_privs when asked", () => {
+    expect(ops(plan(spec()))).toContain(Op.NO_NEW_PRIVS);
+    expect(ops(plan(spec((s) => { s.process.noNewPrivileges = false; })))).not.toContain(Op.NO_NEW_PRIVS);
+  });
+
+  test("CHDIR to cwd", () => {
+    expect(one(plan(spec((s) => { s.process.cwd = "/tmp/work"; })), Op.CHDIR).strs).toEqual(["/tmp/work"]);
+  });
+
+  test("CLOEXEC_FROM 3 + preserveFds", () => {
+    expect(ints(one(plan(spec()), Op.CLOEXEC_FROM))).toEqual([3n]);
+    expect(ints(one(plan(spec(), { preserveFds: 2 }), Op.CLOEXEC_FROM))).toEqual([5n]);
+  });
+
+  test("FIND_EXEC uses PATH from env, or the default path", () => {
+    const recs = plan(spec((s) => { s.process.env = ["PATH=/opt/bin:/bin", "X=1"]; s.process.args = ["sh", "-c", "true"]; }));
+    expect(one(recs, Op.FIND_EXEC).strs).toEqual(["/opt/bin:/bin", "sh"]);
+    const noPath = plan(spec((s) => { s.process.env = ["TERM=xterm"]; s.process.args = ["ls"]; }));
+    expect(one(noPath, Op.FIND_EXEC).strs).toEqual([DEFAULT_PATH, "ls"]);
+    expect(DEFAULT_PATH).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  });
+
+  test("the end: FIND_EXEC, READY, WAIT_FIFO, EXEC", () => {
+    const recs = plan(spec());
+    expect(ops(recs).slice(-5)).toEqual([Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.EXEC]);
+  });
+
+  test("EXEC: argc, argv, then env with HOME from the rootfs's /etc/passwd", () => {
+    const exec = one(plan(spec()), Op.EXEC);
+    expect(ints(exec)).toEqual([2n]);
+    expect(exec.strs).toEqual(["/bin/sh", "/demo.sh", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "HOME=/root"]);
+    const alice = one(plan(spec((s) => { s.process.user = { uid: 1000, gid: 1000 }; })), Op.EXEC);
+    expect(alice.strs!.slice(-1)).toEqual(["HOME=/home/alice"]);
+  });
+
+  test("HOME in env is kept as it is", () => {
+    const exec = one(plan(spec((s) => { s.process.env = ["HOME=/data", "A=b"]; })), Op.EXEC);
+    expect(exec.strs!.slice(2)).toEqual(["HOME=/data", "A=b"]);
+  });
+
+  test("HOME is / when the uid is not in /etc/passwd, or there is no /etc/passwd", () => {
+    expect(one(plan(spec((s) => { s.process.user.uid = 4242; })), Op.EXEC).strs!.slice(-1)).toEqual(["HOME=/"]);
+    expect(one(plan(spec(), { rootfs: bareRootfs }), Op.EXEC).strs!.slice(-1)).toEqual(["HOME=/"]);
+  });
+
+  test("a config without process ends with READY, WAIT_FIFO and has no EXEC", () => {
+    const recs = plan(spec((s) => { delete s.process; }));
+    expect(ops(recs).slice(-2)).toEqual([Op.READY, Op.WAIT_FIFO]);
+    for (const op of [Op.EXEC, Op.FIND_EXEC, Op.SETUSER, Op.CAPSET, Op.CHDIR]) expect(ops(recs)).not.toContain(op);
+  });
+});
+
+describe("buildPlan: refused configs", () => {
+  test("no mount namespace", () => {
+    const e = configError(() => plan(spec((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "mount"); }))); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(e.field).toBe("/linux/namespaces");
+  });
+
+  test("hostname without a uts namespace", () => {
+    const e = configError(() => plan(spec((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "uts"); }))); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(e.field).toBe("/hostname");
+    // an empty hostname needs nothing
+    expect(() => plan(spec((s) => { s.hostname = ""; s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "uts"); }))).not.toThrow(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  });
+
+  test("domainname without a uts namespace", () => {
+    const e = configError(() => plan(spec((s) => { delete s.hostname; s.domainname = "x.org"; s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "uts"); }))); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(e.field).toBe("/domainname");
+  });
+
+  test("timeOffsets without a time namespace", () => {
+    expect(configError(() => plan(spec((s) => { s.linux.timeOffsets = { monotonic: { secs: 1 } }; }))).field).toBe("/linux/timeOffsets");
+  });
+
+  test("a new user namespace without uid or gid mappings", () => {
+    expect(configError(() => plan(spec((s) => { s.linux.namespaces.push({ type: "user" }); }))).field).toBe("/linux/uidMappings");
+    expect(configError(() => plan(spec((s) => {
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    }))).field).toBe("/linux/gidMappings");
+  });
+
+  test("terminal: true", () => {
+    expect(configError(() => plan(spec((s) => { s.process.terminal = true; }))).field).toBe("/process/terminal");
+  });
+
+  test("a relative cwd", () => {
+    expect(configError(() => plan(spec((s) => { s.process.cwd = "tmp"; }))).field).toBe("/process/cwd");
+  });
+
+  test("empty or missing args", () => {
+    expect(configError(() => plan(spec((s) => { s.process.args = []; }))).field).toBe("/process/args");
+    expect(configError(() => plan(spec((s) => { delete s.process.args; }))).field).toBe("/process/args");
+  });
+});

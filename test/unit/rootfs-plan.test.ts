@@ -1,0 +1,337 @@
+/**
+ * src/fs/rootfs-plan.ts and src/fs/masked-paths.ts: the mount records of a new mount namespace.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
+import { ConfigError, PathError } from "../../src/errors.js";
+import { MS } from "../../src/fs/mount-flags.js";
+import { planMaskedAndReadonly } from "../../src/fs/masked-paths.js";
+import { type RootfsInput, planRootfs } from "../../src/fs/rootfs-plan.js";
+import { Op, type PlanRecord } from "../../src/plan/ops.js";
+
+let bundle: string;
+let rootfs: string;
+
+beforeAll(() => {
+  bundle = mkdtempSync(join(tmpdir(), "tsrun-rootfs-test-"));
+  rootfs = join(bundle, "rootfs");
+  mkdirSync(join(rootfs, "etc"), { recursive: true });
+  mkdirSync(join(rootfs, "data"), { recursive: true });
+  writeFileSync(join(rootfs, "etc", "hosts"), "127.0.0.1 localhost\n");
+  mkdirSync(join(bundle, "shared"));
+  writeFileSync(join(bundle, "resolv.conf"), "nameserver 1.1.1.1\n");
+});
+
+afterAll(() => {
+  rmSync(bundle, { recursive: true, force: true });
+});
+
+interface MountRec {
+  flags: number;
+  mkdir: number;
+  source: string;
+  target: string;
+  fstype: string;
+  data: string;
+  root: string;
+}
+
+function asMount(r: PlanRecord): MountRec {
+  expect(r.op).toBe(Op.MOUNT);
+  const [flags, mkdir] = (r.ints ?? []).map(Number);
+  const [source, target, fstype, data, root] = r.strs ?? [];
+  return { flags, mkdir, source, target, fstype, data, root };
+}
+
+const mounts = (recs: PlanRecord[]): MountRec[] => recs.filter((r) => r.op === Op.MOUNT).map(asMount);
+
+function input(over: Partial<RootfsInput> = {}): RootfsInput {
+  return {
+    rootfs,
+    bundle,
+    mounts: [],
+    readonly: false,
+    noPivot: false,
+    newUser: false,
+    cgroupns: false,
+    cgroupPath: "/tsrun/c1",
+    hierarchies: [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "" }],
+    ...over,
+  };
+}
+
+const HYBRID: CgroupHierarchy[] = [
+  { mountPoint: "/sys/fs/cgroup/cpu,cpuacct", version: 1, controllers: "cpu,cpuacct" },
+  { mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" },
+  { mountPoint: "/sys/fs/cgroup/systemd", version: 1, controllers: "name=systemd" },
+  { mountPoint: "/sys/fs/cgroup/unified", version: 2, controllers: "" },
+];
+
+describe("planRootfs: the root", () => {
+  test("first / is made rslave, then the rootfs is bound onto itself", () => {
+    const recs = planRootfs(input());
+    expect(asMount(recs[0])).toEqual({ flags: MS.SLAVE | MS.REC, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" });
+    expect(asMount(recs[1])).toEqual({ flags: MS.BIND | MS.REC, mkdir: 0, source: rootfs, target: rootfs, fstype: "", data: "", root: "" });
+  });
+
+  test("a configured rootfsPropagation is used before the pivot and applied again after it", () => {
+    const recs = planRootfs(input({ rootfsPropagation: "rprivate" }));
+    expect(asMount(recs[0]).flags).toBe(MS.PRIVATE | MS.REC);
+    const pivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
+    const after = recs.slice(pivot + 1).map(asMount);
+    expect(after).toEqual([{ flags: MS.PRIVATE | MS.REC, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" }]);
+  });
+
+  test.each([["shared", MS.SHARED], ["rshared", MS.SHARED | MS.REC]])(
+    "a %s root is slave before the pivot (pivot_root refuses shared), shared after it",
+    (prop, flags) => {
+      const recs = planRootfs(input({ rootfsPropagation: prop }));
+      expect(asMount(recs[0]).flags).toBe(MS.SLAVE | MS.REC);
+      const pivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
+      expect(pivot).toBeGreaterThan(0);
+      const last = asMount(recs[recs.length - 1]);
+      expect(last.target).toBe("/");
+      expect(last.flags).toBe(flags);
+    },
+  );
+
+  test("an unknown rootfsPropagation is a ConfigError naming it", () => {
+    expect(() => planRootfs(input({ rootfsPropagation: "sideways" }))).toThrow(ConfigError);
+    expect(() => planRootfs(input({ rootfsPropagation: "sideways" }))).toThrow(/\/linux\/rootfsPropagation/);
+  });
+
+  test("pivot_root by default, move + chroot with --no-pivot", () => {
+    const a = planRootfs(input());
+    expect(a.filter((r) => r.op === Op.PIVOT_ROOT)).toEqual([{ op: Op.PIVOT_ROOT, strs: [rootfs] }]);
+    expect(a.some((r) => r.op === Op.MOVE_ROOT)).toBe(false);
+    const b = planRootfs(input({ noPivot: true }));
+    expect(b.filter((r) => r.op === Op.MOVE_ROOT)).toEqual([{ op: Op.MOVE_ROOT, strs: [rootfs] }]);
+    expect(b.some((r) => r.op === Op.PIVOT_ROOT)).toBe(false);
+  });
+
+  test("root.readonly: / is remounted read-only after the pivot, not before", () => {
+    const recs = planRootfs(input({ readonly: true }));
+    const pivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
+    expect(pivot).toBe(recs.length - 2);
+    expect(asMount(recs[recs.length - 1])).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" });
+    expect(planRootfs(input({ readonly: false })).slice(-1)[0].op).toBe(Op.PIVOT_ROOT);
+  });
+});
+
+describe("planRootfs: config mounts", () => {
+  test("a filesystem mount: flags and data from options, target under the rootfs, created as a directory", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }] }));
+    expect(asMount(recs[2])).toEqual({
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, mkdir: 1, source: "shm", target: join(rootfs, "dev/shm"), fstype: "tmpfs", data: "mode=1777,size=65536k", root: rootfs,
+    });
+  });
+
+  test("a mount without a source uses its type as source", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }] }));
+    expect(asMount(recs[2])).toMatchObject({ source: "proc", fstype: "proc", target: join(rootfs, "proc") });
+  });
+
+  test("a destination with .. cannot leave the rootfs lexically", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/../../etc", type: "tmpfs", source: "tmpfs" }] }));
+    expect(asMount(recs[2]).target).toBe(join(rootfs, "etc"));
+  });
+
+  test("a mount of neither a type nor bind is refused", () => {
+    expect(() => planRootfs(input({ mounts: [{ destination: "/x", source: "/y" }] }))).toThrow(/\/mounts\/0\/type/);
+  });
+
+  test("a bind of a directory: mkdir kind 1, source as given", () => {
+    const src = join(bundle, "shared");
+    const recs = planRootfs(input({ mounts: [{ destination: "/shared", type: "bind", source: src, options: ["rbind"] }] }));
+    expect(asMount(recs[2])).toEqual({ flags: MS.BIND | MS.REC, mkdir: 1, source: src, target: join(rootfs, "shared"), fstype: "", data: "", root: rootfs });
+    expect(recs[3].op).not.toBe(Op.MOUNT);
+  });
+
+  test("a bind of a file: mkdir kind 2 (an empty file is made as mount point)", () => {
+    const src = join(bundle, "resolv.conf");
+    const recs = planRootfs(input({ mounts: [{ destination: "/etc/resolv.conf", source: src, options: ["bind"] }] }));
+    expect(asMount(recs[2])).toMatchObject({ flags: MS.BIND, mkdir: 2, source: src, target: join(rootfs, "etc/resolv.conf") });
+  });
+
+  test("a relative bind source is taken from the bundle", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/etc/resolv.conf", type: "bind", source: "resolv.conf", options: ["bind"] }] }));
+    expect(asMount(recs[2]).source).toBe(join(bundle, "resolv.conf"));
+  });
+
+  test("a read-only bind is a bind plus a BIND|REMOUNT|RDONLY remount (with the other flags)", () => {
+    const src = join(bundle, "shared");
+    const recs = planRootfs(input({ mounts: [{ destination: "/shared", type: "bind", source: src, options: ["rbind", "ro", "nosuid", "nodev"] }] }));
+    const [bind, remount] = [asMount(recs[2]), asMount(recs[3])];
+    expect(bind.flags).toBe(MS.BIND | MS.REC);
+    expect(remount).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV, mkdir: 0, source: "", target: join(rootfs, "shared"), fstype: "", data: "", root: "" });
+  });
+
+  test("propagation options of a mount come after it, on its target", () => {
+    const src = join(bundle, "shared");
+    const recs = planRootfs(input({ mounts: [{ destination: "/shared", type: "bind", source: src, options: ["rbind", "ro", "rslave", "unbindable"] }] }));
+    const m = mounts(recs).slice(2, 6);
+    expect(m.map((x) => x.flags)).toEqual([MS.BIND | MS.REC, MS.BIND | MS.REMOUNT | MS.RDONLY, MS.SLAVE | MS.REC, MS.UNBINDABLE]);
+    expect(m.slice(2).every((x) => x.target === join(rootfs, "shared") && x.source === "")).toBe(true);
+  });
+
+  test("a missing bind source is a PathError naming it", () => {
+    const missing = join(bundle, "nope");
+    let err: unknown;
+    try {
+      planRootfs(input({ mounts: [{ destination: "/x", type: "bind", source: missing, options: ["bind"] }] }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PathError);
+    expect((err as PathError).path).toBe(missing);
+    expect((err as Error).message).toMatch(/no such file or directory/);
+  });
+
+  test("a bind without a source is a ConfigError", () => {
+    expect(() => planRootfs(input({ mounts: [{ destination: "/x", type: "bind" }] }))).toThrow(/\/mounts\/0\/source/);
+  });
+
+  test("a refused option reports its index within that mount", () => {
+    expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/t", type: "tmpfs", options: ["nosuid", "tmpcopyup"] }] }))).toThrow(/\/mounts\/1\/options\/1/);
+  });
+});
+
+describe("planRootfs: /dev", () => {
+  test("device nodes are MKNOD records in the rootfs, then the /dev symlinks", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755"] }] }));
+    const nodes = recs.filter((r) => r.op === Op.MKNOD);
+    expect(nodes.map((r) => r.strs![0]).sort()).toEqual(["full", "null", "random", "tty", "urandom", "zero"].map((n) => join(rootfs, "dev", n)));
+    const nul = nodes.find((r) => r.strs![0] === join(rootfs, "dev/null"))!;
+    expect(nul.ints).toEqual([0o020666, 1, 3, 0, 0]);
+    const links = Object.fromEntries(recs.filter((r) => r.op === Op.SYMLINK).map((r) => [r.strs![1], r.strs![0]]));
+    expect(links).toEqual({
+      [join(rootfs, "dev/fd")]: "/proc/self/fd",
+      [join(rootfs, "dev/stdin")]: "/proc/self/fd/0",
+      [join(rootfs, "dev/stdout")]: "/proc/self/fd/1",
+      [join(rootfs, "dev/stderr")]: "/proc/self/fd/2",
+      [join(rootfs, "dev/ptmx")]: "pts/ptmx",
+    });
+    // the /dev mount comes before the nodes, the nodes before the pivot
+    const iDev = recs.findIndex((r) => r.op === Op.MOUNT && r.strs![1] === join(rootfs, "dev"));
+    const iNode = recs.findIndex((r) => r.op === Op.MKNOD);
+    const iPivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
+    expect(iDev).toBeLessThan(iNode);
+    expect(iNode).toBeLessThan(iPivot);
+  });
+
+  test("a config device is a node too", () => {
+    const recs = planRootfs(input({ devices: [{ type: "c", path: "/dev/fuse", major: 10, minor: 229, fileMode: 0o600 }] }));
+    expect(recs.find((r) => r.op === Op.MKNOD && r.strs![0] === join(rootfs, "dev/fuse"))!.ints).toEqual([0o020600, 10, 229, 0, 0]);
+  });
+
+  test("in a new user namespace, devices are bind mounts of the host's nodes (file mount points)", () => {
+    const recs = planRootfs(input({ newUser: true }));
+    expect(recs.some((r) => r.op === Op.MKNOD)).toBe(false);
+    const binds = mounts(recs).filter((m) => m.source.startsWith("/dev/"));
+    expect(binds.map((m) => m.source).sort()).toEqual(["/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/dev/urandom", "/dev/zero"]);
+    for (const b of binds) {
+      expect(b).toEqual({ flags: MS.BIND, mkdir: 2, source: b.source, target: join(rootfs, b.source), fstype: "", data: "", root: rootfs });
+    }
+  });
+
+  test("a bind-mounted /dev gets no nodes and no links", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/dev", type: "bind", source: "/dev", options: ["rbind"] }] }));
+    expect(recs.some((r) => r.op === Op.MKNOD || r.op === Op.SYMLINK)).toBe(false);
+  });
+});
+
+describe("planRootfs: type cgroup", () => {
+  const cg = (options: string[]) => ({ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options });
+  const target = () => join(rootfs, "sys/fs/cgroup");
+
+  test("unified host with a cgroup namespace: one fresh cgroup2 mount", () => {
+    const recs = planRootfs(input({ cgroupns: true, mounts: [cg(["nosuid", "noexec", "nodev", "relatime", "ro"])] }));
+    const m = mounts(recs).filter((x) => x.target.startsWith(target()));
+    expect(m).toEqual([{ flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, mkdir: 1, source: "cgroup", target: target(), fstype: "cgroup2", data: "", root: rootfs }]);
+  });
+
+  test("unified host without a cgroup namespace: the container's cgroup is bound, then remounted", () => {
+    const recs = planRootfs(input({ cgroupns: false, mounts: [cg(["nosuid", "noexec", "nodev", "ro"])] }));
+    const m = mounts(recs).filter((x) => x.target.startsWith(target()));
+    expect(m).toEqual([
+      { flags: MS.BIND | MS.REC, mkdir: 1, source: "/sys/fs/cgroup/tsrun/c1", target: target(), fstype: "", data: "", root: rootfs },
+      { flags: MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, mkdir: 0, source: "", target: target(), fstype: "", data: "", root: "" },
+    ]);
+  });
+
+  test("hybrid host with a cgroup namespace: a tmpfs, then one cgroup mount per hierarchy with its controllers as data", () => {
+    const recs = planRootfs(input({ cgroupns: true, hierarchies: HYBRID, mounts: [cg(["nosuid", "noexec", "nodev"])] }));
+    const f = MS.NOSUID | MS.NOEXEC | MS.NODEV;
+    const m = mounts(recs).filter((x) => x.target.startsWith(target()));
+    expect(m).toEqual([
+      { flags: f, mkdir: 1, source: "tmpfs", target: target(), fstype: "tmpfs", data: "mode=755", root: rootfs },
+      { flags: f, mkdir: 1, source: "cgroup", target: join(target(), "cpu,cpuacct"), fstype: "cgroup", data: "cpu,cpuacct", root: rootfs },
+      { flags: f, mkdir: 1, source: "cgroup", target: join(target(), "memory"), fstype: "cgroup", data: "memory", root: rootfs },
+      { flags: f, mkdir: 1, source: "cgroup", target: join(target(), "systemd"), fstype: "cgroup", data: "name=systemd", root: rootfs },
+      { flags: f, mkdir: 1, source: "cgroup", target: join(target(), "unified"), fstype: "cgroup2", data: "", root: rootfs },
+    ]);
+    // comounted controllers are reachable by each name, as on the host
+    const links = recs.filter((r) => r.op === Op.SYMLINK && r.strs![1].startsWith(target())).map((r) => [r.strs![0], r.strs![1]]);
+    expect(links).toEqual([
+      ["cpu,cpuacct", join(target(), "cpu")],
+      ["cpu,cpuacct", join(target(), "cpuacct")],
+    ]);
+  });
+
+  test("hybrid host without a cgroup namespace: each hierarchy's container cgroup is bound", () => {
+    const recs = planRootfs(input({ cgroupns: false, hierarchies: HYBRID, mounts: [cg(["nosuid", "noexec", "nodev", "ro"])] }));
+    const m = mounts(recs).filter((x) => x.target.startsWith(target()));
+    const binds = m.filter((x) => x.flags === (MS.BIND | MS.REC));
+    expect(binds.map((b) => [b.source, b.target])).toEqual([
+      ["/sys/fs/cgroup/cpu,cpuacct/tsrun/c1", join(target(), "cpu,cpuacct")],
+      ["/sys/fs/cgroup/memory/tsrun/c1", join(target(), "memory")],
+      ["/sys/fs/cgroup/systemd/tsrun/c1", join(target(), "systemd")],
+      ["/sys/fs/cgroup/unified/tsrun/c1", join(target(), "unified")],
+    ]);
+    expect(m[0]).toMatchObject({ fstype: "tmpfs", target: target() });
+    // every bind is made read-only, and the tmpfs too, last
+    for (const b of binds) {
+      expect(m.some((x) => x.target === b.target && (x.flags & (MS.BIND | MS.REMOUNT | MS.RDONLY)) === (MS.BIND | MS.REMOUNT | MS.RDONLY))).toBe(true);
+    }
+    const last = m[m.length - 1];
+    expect(last.target).toBe(target());
+    expect(last.flags & (MS.REMOUNT | MS.RDONLY)).toBe(MS.REMOUNT | MS.RDONLY);
+  });
+});
+
+describe("planMaskedAndReadonly", () => {
+  const kernelMounts = [{ destination: "/proc", type: "proc" }, { destination: "/sys", type: "sysfs" }];
+
+  test("a read-only path is bound onto itself and remounted read-only; a missing one skipped", () => {
+    const recs = planMaskedAndReadonly(rootfs, kernelMounts, [], ["/etc", "/does/not/exist", "/proc/sys"]);
+    expect(recs.map(asMount)).toEqual([
+      { flags: MS.BIND | MS.REC, mkdir: 0, source: "/etc", target: "/etc", fstype: "", data: "", root: "" },
+      { flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, mkdir: 0, source: "", target: "/etc", fstype: "", data: "", root: "" },
+      { flags: MS.BIND | MS.REC, mkdir: 0, source: "/proc/sys", target: "/proc/sys", fstype: "", data: "", root: "" },
+      { flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, mkdir: 0, source: "", target: "/proc/sys", fstype: "", data: "", root: "" },
+    ]);
+  });
+
+  test("a masked directory gets an empty read-only tmpfs, a masked file /dev/null, a missing one nothing", () => {
+    const recs = planMaskedAndReadonly(rootfs, kernelMounts, ["/data", "/etc/hosts", "/proc/version", "/proc/no-such-thing"]);
+    expect(recs.map(asMount)).toEqual([
+      { flags: MS.RDONLY, mkdir: 0, source: "tmpfs", target: "/data", fstype: "tmpfs", data: "size=0,mode=555", root: "" },
+      { flags: MS.BIND, mkdir: 0, source: "/dev/null", target: "/etc/hosts", fstype: "", data: "", root: "" },
+      { flags: MS.BIND, mkdir: 0, source: "/dev/null", target: "/proc/version", fstype: "", data: "", root: "" },
+    ]);
+  });
+
+  test("without a proc mount at /proc, /proc paths are looked for in the rootfs (and are missing there)", () => {
+    expect(planMaskedAndReadonly(rootfs, [], ["/proc/version"], ["/proc/sys"])).toEqual([]);
+  });
+
+  test("the paths are the container's (no rootfs prefix), for after the pivot", () => {
+    for (const r of planMaskedAndReadonly(rootfs, kernelMounts, ["/data"], ["/etc"])) expect(r.strs![1].startsWith(rootfs)).toBe(false);
+  });
+
+  test("nothing asked, nothing done", () => {
+    expect(planMaskedAndReadonly(rootfs, kernelMounts)).toEqual([]);
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * src/lifecycle/signals.ts: the signal argument of `tsrun kill`.
+ */
+import { UsageError } from "../../src/errors.js";
+import { parseSignal } from "../../src/lifecycle/signals.js";
+
+describe("parseSignal", () => {
+  test.each([
+    ["TERM", 15],
+    ["SIGTERM", 15],
+    ["sigterm", 15],
+    ["term", 15],
+    ["15", 15],
+    ["KILL", 9],
+    ["SIGKILL", 9],
+    ["9", 9],
+    ["HUP", 1],
+    ["INT", 2],
+    ["USR1", 10],
+    ["SIGUSR2", 12],
+    ["CHLD", 17],
+    ["STOP", 19],
+    ["CONT", 18],
+    ["WINCH", 28],
+    ["1", 1],
+    ["64", 64],
+    ["RTMIN", 34],
+    ["RTMIN+3", 37],
+    ["SIGRTMIN+1", 35],
+    ["rtmin+30", 64],
+    ["RTMAX", 64],
+    ["SIGRTMAX-1", 63],
+    ["RTMAX-30", 34],
+  ])("%s -> %d", (text, n) => {
+    expect(parseSignal(text)).toBe(n);
+  });
+
+  test.each(["0", "65", "100", "-1", "FOO", "SIGFOO", "", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+31", "1.5", "TERM9"])(
+    "%p is refused with a UsageError",
+    (text) => {
+      expect(() => parseSignal(text)).toThrow(UsageError);
+    },
+  );
+
+  test("the message names the bad signal", () => {
+    expect(() => parseSignal("FOO")).toThrow(/FOO/);
+  });
+});
