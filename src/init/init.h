@@ -1,0 +1,41 @@
+/*
+ * tsrun-init: shared declarations. See main.c for the overview and the build command.
+ */
+#ifndef TSRUN_INIT_H
+#define TSRUN_INIT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* One decoded record of the launch plan (layout: src/plan/ops.ts). */
+struct rec {
+	uint32_t op;
+	uint32_t nint;
+	uint32_t nstr;
+	const uint64_t *ints; /* nint values, copied to aligned memory */
+	char **strs;          /* nstr NUL-terminated strings, pointing into the plan buffer */
+};
+
+/* One entry of the op table (ops.c). nint/nstr: expected counts, -1 = variable. */
+struct op_def {
+	const char *name;
+	int nint;
+	int nstr;
+	void (*run)(const struct rec *r);
+};
+
+/* ops.c */
+const struct op_def *op_lookup(uint32_t op);
+/* Extra per-op count checks that the table cannot express (e.g. EXEC: nstr >= argc). NULL = fine. */
+const char *op_check(const struct rec *r);
+
+/* sync.c: the line protocol with the parent on the sync fd. */
+extern int sync_fd;                         /* -1 once closed (after READY) */
+void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sync_wait_go(const char *tag);          /* sends "sync <tag>", returns on "go", else _exit(1) */
+void sync_close(void);
+/* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
+ * "tsrun-init: <msg>" on stderr with `status`. Never returns. */
+void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * tsrun-init: executes a launch plan between clone and execve. It decides nothing: every value was
+ * resolved by the TypeScript planner (src/plan/), and the record layout and op semantics are the
+ * contract in src/plan/ops.ts. This file: argv modes, plan reading and validation, the loop.
+ * ops.c: the op table and handlers. sync.c: the line protocol with the parent.
+ *
+ * Build: see the line comment right after this block (a block comment cannot hold the glob).
+ *
+ * Modes:
+ *   tsrun-init init <planfd> <syncfd>   read the plan from planfd to EOF, run it (see sync.c)
+ *   tsrun-init wait <pid> <timeout_ms>  wait for pid to exit with a pidfd (timeout -1 = forever);
+ *                                       exit 0 exited (or no such process), 1 timeout, 2 error
+ */
+// Build (static, so that the process holding a created container stays tiny):
+//   mkdir -p bin && gcc -static -Os -Wall -Wextra -Werror -o bin/tsrun-init src/init/*.c
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
+
+static int parse_int(const char *s, long long min, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* Read fd to EOF into a malloc'd buffer. */
+static unsigned char *read_all(int fd, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		fail(1, "read plan: %s", strerror(errno));
+	for (;;) {
+		if (n == cap) {
+			if (cap >= PLAN_MAX)
+				fail(1, "bad plan: larger than %u bytes", PLAN_MAX);
+			cap *= 2;
+			unsigned char *nb = realloc(buf, cap);
+			if (!nb)
+				fail(1, "read plan: %s", strerror(errno));
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail(1, "read plan: %s", strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*len = n;
+	return buf;
+}
+
+/* Check the whole plan before running anything, and decode it into recs. */
+static struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
+{
+	if (len < 12 || memcmp(buf, "TSRP", 4) != 0)
+		fail(1, "bad plan: missing TSRP header");
+	if (get_u32(buf + 4) != 1)
+		fail(1, "bad plan: version %u, expected 1", get_u32(buf + 4));
+	uint32_t n = get_u32(buf + 8);
+
+	/* Pass 1: validate framing and counts, sum up ints and strings. */
+	size_t off = 12, total_int = 0, total_str = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (len - off < 16)
+			fail(1, "bad plan: record %u truncated", i);
+		uint32_t op = get_u32(buf + off), nint = get_u32(buf + off + 4);
+		uint32_t nstr = get_u32(buf + off + 8), paylen = get_u32(buf + off + 12);
+		const struct op_def *d = op_lookup(op);
+		off += 16;
+		if (!d)
+			fail(1, "bad plan: record %u: unknown op %u", i, op);
+		if ((d->nint >= 0 && nint != (uint32_t)d->nint) || (d->nstr >= 0 && nstr != (uint32_t)d->nstr))
+			fail(1, "bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i,
+			     d->name, nint, nstr, d->nint, d->nstr);
+		if (paylen > len - off || (uint64_t)nint * 8 > paylen)
+			fail(1, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
+		size_t p = off + (size_t)nint * 8, end = off + paylen;
+		for (uint32_t s = 0; s < nstr; s++) {
+			unsigned char *z = p < end ? memchr(buf + p, 0, end - p) : NULL;
+			if (!z)
+				fail(1, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
+			p = (size_t)(z - buf) + 1;
+		}
+		if (p != end)
+			fail(1, "bad plan: record %u (%s): payload length mismatch", i, d->name);
+		off = end;
+		total_int += nint;
+		total_str += nstr;
+	}
+	if (off != len)
+		fail(1, "bad plan: %zu trailing bytes", len - off);
+
+	/* Pass 2: decode (ints copied to aligned memory; strings stay in buf). */
+	struct rec *recs = calloc(n ? n : 1, sizeof *recs);
+	uint64_t *ints = calloc(total_int ? total_int : 1, sizeof *ints);
+	char **strs = calloc(total_str ? total_str : 1, sizeof *strs);
+	if (!recs || !ints || !strs)
+		fail(1, "decode plan: %s", strerror(errno));
+	off = 12;
+	for (uint32_t i = 0; i < n; i++) {
+		struct rec *r = &recs[i];
+		r->op = get_u32(buf + off);
+		r->nint = get_u32(buf + off + 4);
+		r->nstr = get_u32(buf + off + 8);
+		uint32_t paylen = get_u32(buf + off + 12);
+		off += 16;
+		r->ints = ints;
+		for (uint32_t k = 0; k < r->nint; k++)
+			*ints++ = get_u64(buf + off + 8 * (size_t)k);
+		r->strs = strs;
+		char *s = (char *)buf + off + 8 * (size_t)r->nint;
+		for (uint32_t k = 0; k < r->nstr; k++) {
+			*strs++ = s;
+			s += strlen(s) + 1;
+		}
+		const char *bad = op_check(r);
+		if (bad)
+			fail(1, "bad plan: record %u (%s): %s", i, op_lookup(r->op)->name, bad);
+		off += paylen;
+	}
+	*count = n;
+	return recs;
+}
+
+static int mode_init(const char *planarg, const char *syncarg)
+{
+	long long planfd, syncfd;
+	if (parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX) {
+		fprintf(stderr, "tsrun-init: bad sync fd %s\n", syncarg);
+		return 1;
+	}
+	sync_fd = (int)syncfd;
+	/* The sync fd must never reach the container process. */
+	if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		sync_fd = -1;
+		fail(1, "sync fd %s: %s", syncarg, strerror(errno));
+	}
+	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
+		fail(1, "bad plan fd %s", planarg);
+	/* Nobody may ptrace us or read our memory while we still hold host resources. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", strerror(errno));
+
+	size_t len;
+	unsigned char *buf = read_all((int)planfd, &len);
+	close((int)planfd);
+	uint32_t n;
+	struct rec *recs = decode_plan(buf, len, &n);
+
+	/* Stage 0 must survive a Ctrl-C or a TERM aimed at the caller's process group while it waits
+	 * for a foreground container. The child restores default dispositions right after CLONE. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+
+	for (uint32_t i = 0; i < n; i++)
+		op_lookup(recs[i].op)->run(&recs[i]);
+	/* A plan normally ends with EXEC, which does not return. */
+	fail(1, "bad plan: ended without EXEC");
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int mode_wait(const char *pidarg, const char *timeoutarg)
+{
+	long long pid, timeout;
+	if (parse_int(pidarg, 1, &pid) || pid > INT_MAX || parse_int(timeoutarg, -1, &timeout)) {
+		fprintf(stderr, "tsrun-init: usage: tsrun-init wait <pid> <timeout_ms>\n");
+		return 2;
+	}
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0) {
+		if (errno == ESRCH)
+			return 0;
+		fprintf(stderr, "tsrun-init: pidfd_open %lld: %s\n", pid, strerror(errno));
+		return 2;
+	}
+	/* A pidfd polls readable once the process has exited (a zombie counts). */
+	long long deadline = timeout < 0 ? 0 : now_ms() + timeout;
+	for (;;) {
+		long long left = -1;
+		if (timeout >= 0) {
+			left = deadline - now_ms();
+			if (left < 0)
+				left = 0;
+			if (left > INT_MAX)
+				left = INT_MAX;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "tsrun-init: poll pidfd %lld: %s\n", pid, strerror(errno));
+			return 2;
+		}
+		if (r > 0)
+			return 0;
+		if (timeout >= 0 && now_ms() >= deadline)
+			return 1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "init") == 0)
+		return mode_init(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "wait") == 0)
+		return mode_wait(argv[2], argv[3]);
+	fprintf(stderr, "usage: tsrun-init init <planfd> <syncfd>\n"
+			"       tsrun-init wait <pid> <timeout_ms>\n");
+	return 2;
+}

@@ -1,0 +1,701 @@
+/*
+ * tsrun-init: the op table and its handlers. Numbers and semantics mirror src/plan/ops.ts: keep the
+ * two in step. A handler does exactly what its record says, and on failure reports what failed and
+ * on what (fail() in sync.c), with strerror.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <link.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define I(n) (r->ints[n])
+#define S(n) (r->strs[n])
+#define ERR strerror(errno)
+
+static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
+static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
+
+/* Before blocking for a long time (the created container waits for `start`; a foreground stage 0
+ * waits for the container): give back the page-table entries of our read-only file mappings. A
+ * static glibc binary touches most of its ~650 KiB of text and rodata at startup, and every fault
+ * maps up to 64 KiB around it (fault-around), so this process would show ~0.6 MiB of RSS for code
+ * it will never run again. MADV_DONTNEED on a private mapping that was never written only drops
+ * PTEs: the pages stay in the page cache and fault back in when used. Writable segments (data,
+ * RELRO with relocations applied) are left alone: dropping those would lose their contents. */
+static int trim_segment(struct dl_phdr_info *info, size_t size, void *unused)
+{
+	(void)size;
+	(void)unused;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	for (int k = 0; k < info->dlpi_phnum; k++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
+		madvise((void *)start, end - start, MADV_DONTNEED); /* best effort */
+	}
+	return 1; /* only the first object: the executable itself */
+}
+
+static void trim_rss(void)
+{
+	dl_iterate_phdr(trim_segment, NULL);
+}
+
+/* ---- stage 0 ------------------------------------------------------------------------------ */
+
+static void op_setns(const struct rec *r)
+{
+	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(1, "open namespace %s: %s", S(0), ERR);
+	if (setns(fd, (int)I(0)) < 0)
+		fail(1, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
+	close(fd);
+}
+
+/* Child side of CLONE: a clean signal state for the container (dispositions set to ignore would
+ * survive execve, and so would a blocked mask). */
+static void reset_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL); /* EINVAL for SIGKILL/SIGSTOP and unused numbers: fine */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void op_clone(const struct rec *r)
+{
+	unsigned long flags = (unsigned long)I(0);
+	int foreground = I(1) != 0;
+	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits
+	 * for EOF on this pipe, which stage 0 closes after the pid line. */
+	int gate[2];
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		fail(1, "pipe: %s", ERR);
+
+	/* Raw clone with no new stack: fork-like, which is safe because we are single threaded. Unlike
+	 * fork(), it takes namespace flags (CLONE_NEWUSER/NEWPID/...) for the child. */
+	long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail(1, "clone (flags 0x%lx): %s", flags, ERR);
+
+	if (pid == 0) {
+		reset_signals();
+		close(gate[1]);
+		char c;
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(gate[0]);
+		return; /* the child goes on with the next record */
+	}
+
+	/* Stage 0. */
+	close(gate[0]);
+	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
+	sync_close();
+	close(gate[1]);
+	if (!foreground)
+		_exit(0);
+	trim_rss();
+	int status;
+	while (waitpid((pid_t)pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR);
+			_exit(1);
+		}
+	}
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+/* ---- namespaces, identity ----------------------------------------------------------------- */
+
+static void op_sync(const struct rec *r)
+{
+	sync_wait_go(S(0));
+}
+
+static void op_unshare(const struct rec *r)
+{
+	if (unshare((int)I(0)) < 0)
+		fail(1, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
+}
+
+static void op_write_file(const struct rec *r)
+{
+	int fd = open(S(0), O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(1, "open %s: %s", S(0), ERR);
+	/* One write(): proc files like uid_map and timens_offsets must get everything at once. */
+	size_t len = strlen(S(1));
+	ssize_t n = write(fd, S(1), len);
+	if (n < 0)
+		fail(1, "write %s: %s", S(0), ERR);
+	if ((size_t)n != len)
+		fail(1, "write %s: short write (%zd of %zu bytes)", S(0), n, len);
+	close(fd);
+}
+
+static void op_setresid(const struct rec *r)
+{
+	gid_t g = (gid_t)I(1);
+	uid_t u = (uid_t)I(0);
+	if (setresgid(g, g, g) < 0)
+		fail(1, "setresgid %u: %s", g, ERR);
+	if (setresuid(u, u, u) < 0)
+		fail(1, "setresuid %u: %s", u, ERR);
+}
+
+static void op_sethostname(const struct rec *r)
+{
+	if (sethostname(S(0), strlen(S(0))) < 0)
+		fail(1, "sethostname \"%s\": %s", S(0), ERR);
+}
+
+static void op_setdomainname(const struct rec *r)
+{
+	if (setdomainname(S(0), strlen(S(0))) < 0)
+		fail(1, "setdomainname \"%s\": %s", S(0), ERR);
+}
+
+/* ---- filesystem --------------------------------------------------------------------------- */
+
+/* mkdir -p for a plain path (MOUNT with an empty root). */
+static int mkdir_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int openat2_in_root(int rootfd, const char *rel)
+{
+	/* RESOLVE_IN_ROOT: "..", absolute symlinks and magic links are all resolved as if rootfd were
+	 * "/", so the result can never leave the container's root, whatever the rootfs contains. */
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
+	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+	return fd;
+}
+
+/* Resolve target inside root (creating missing components when kind != 0: parents and directories
+ * 0755, a file empty) and return an O_PATH fd of it. On failure returns -1 with errno set, and
+ * *what names the step that failed. */
+static int resolve_target(const char *root, const char *target, int kind, const char **what)
+{
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	*what = "resolve";
+	if (strncmp(target, root, rl) != 0 || (target[rl] != '/' && target[rl] != '\0')) {
+		*what = "target outside root";
+		errno = EXDEV;
+		return -1;
+	}
+	const char *rel = target + rl;
+	while (*rel == '/')
+		rel++;
+
+	char prefix[PATH_MAX];
+	if (strlen(rel) >= sizeof prefix) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		*what = "open root";
+		return -1;
+	}
+	int fd = openat2_in_root(rootfd, rel);
+	if (fd >= 0 || errno != ENOENT || kind == 0)
+		goto out;
+
+	/* Walk the components; create each missing one inside its parent as resolved in root (an
+	 * O_PATH fd works as the dirfd of mkdirat/openat). */
+	int parent = openat2_in_root(rootfd, "");
+	size_t pos = 0;
+	while (parent >= 0) {
+		while (rel[pos] == '/')
+			pos++;
+		size_t start = pos;
+		while (rel[pos] && rel[pos] != '/')
+			pos++;
+		int last = rel[pos + strspn(rel + pos, "/")] == '\0';
+		memcpy(prefix, rel, pos);
+		prefix[pos] = '\0';
+		fd = openat2_in_root(rootfd, prefix);
+		if (fd < 0 && errno == ENOENT) {
+			const char *name = prefix + start;
+			int rc;
+			if (last && kind == 2) {
+				*what = "create file";
+				rc = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (rc >= 0)
+					close(rc);
+			} else {
+				*what = "mkdir";
+				rc = mkdirat(parent, name, 0755);
+			}
+			if (rc < 0 && errno != EEXIST) {
+				int e = errno;
+				close(parent);
+				errno = e;
+				goto out;
+			}
+			*what = "resolve";
+			fd = openat2_in_root(rootfd, prefix);
+		}
+		int e = errno;
+		close(parent);
+		errno = e;
+		if (fd < 0 || last)
+			break;
+		parent = fd;
+	}
+out:;
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
+}
+
+static void op_mount(const struct rec *r)
+{
+	unsigned long flags = (unsigned long)I(0);
+	int kind = (int)I(1);
+	const char *src = S(0), *target = S(1), *fstype = S(2), *data = S(3), *root = S(4);
+	const char *shown_src = *src ? src : "none";
+	const char *shown_type = *fstype ? fstype : "none";
+	char at[64];
+	const char *where = target;
+	int fd = -1;
+
+	if (*root) {
+		const char *what;
+		fd = resolve_target(root, target, kind, &what);
+		if (fd < 0)
+			fail(1, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what,
+			     target, root, ERR);
+		/* Mount on the resolved object, not on the path string: a symlink swapped in between
+		 * cannot redirect the mount out of root. */
+		snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
+		where = at;
+	} else if (kind != 0) {
+		if (mkdir_parents(target) < 0)
+			fail(1, "mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
+		if (kind == 1) {
+			if (mkdir(target, 0755) < 0 && errno != EEXIST)
+				fail(1, "mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
+		} else {
+			int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (f < 0)
+				fail(1, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
+			close(f);
+		}
+	}
+	if (mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+		fail(1, "mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void op_mknod(const struct rec *r)
+{
+	const char *path = S(0);
+	mode_t mode = (mode_t)I(0);
+	if (unlink(path) < 0 && errno != ENOENT)
+		fail(1, "mknod %s: remove existing: %s", path, ERR);
+	if (mknod(path, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0)
+		fail(1, "mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	/* mknod applies the umask; the record's permission bits are meant exactly. */
+	if (chmod(path, mode & 07777) < 0)
+		fail(1, "chmod %s: %s", path, ERR);
+	if (lchown(path, (uid_t)I(3), (gid_t)I(4)) < 0)
+		fail(1, "chown %s: %s", path, ERR);
+}
+
+static void op_symlink(const struct rec *r)
+{
+	if (symlink(S(0), S(1)) < 0 && !(errno == EEXIST && I(0)))
+		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
+}
+
+static void op_pivot_root(const struct rec *r)
+{
+	if (chdir(S(0)) < 0)
+		fail(1, "chdir %s: %s", S(0), ERR);
+	/* pivot_root(".", "."): the new root is stacked over the old one on the same directory, so no
+	 * put_old directory is needed inside the rootfs. The old root is then the top of "." and can be
+	 * detached from there. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(1, "pivot_root %s: %s", S(0), ERR);
+	/* Make the old root a slave first, so that detaching it can never propagate an unmount back to
+	 * a peer group on the host (harmless when the planner already made "/" private). */
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		fail(1, "make old root rslave: %s", ERR);
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(1, "unmount old root: %s", ERR);
+	if (chdir("/") < 0)
+		fail(1, "chdir /: %s", ERR);
+}
+
+static void op_move_root(const struct rec *r)
+{
+	if (chdir(S(0)) < 0)
+		fail(1, "chdir %s: %s", S(0), ERR);
+	if (mount(S(0), "/", NULL, MS_MOVE, NULL) < 0)
+		fail(1, "move mount %s to /: %s", S(0), ERR);
+	if (chroot(".") < 0)
+		fail(1, "chroot %s: %s", S(0), ERR);
+	if (chdir("/") < 0)
+		fail(1, "chdir /: %s", ERR);
+}
+
+static void op_open_fifo(const struct rec *r)
+{
+	if (fifo_fd >= 0)
+		close(fifo_fd);
+	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
+	if (fifo_fd < 0)
+		fail(1, "open exec fifo %s: %s", S(0), ERR);
+}
+
+/* ---- limits, privileges ------------------------------------------------------------------- */
+
+static void op_rlimit(const struct rec *r)
+{
+	/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
+	struct rlimit rl = {.rlim_cur = (rlim_t)I(1), .rlim_max = (rlim_t)I(2)};
+	if (setrlimit((int)I(0), &rl) < 0)
+		fail(1, "setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0),
+		     (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+}
+
+static void op_no_new_privs(const struct rec *r)
+{
+	(void)r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
+}
+
+static void op_cap_bounding(const struct rec *r)
+{
+	uint64_t keep = I(0);
+	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++) {
+		if (keep & (1ull << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
+			fail(1, "drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
+	}
+}
+
+static void op_keepcaps(const struct rec *r)
+{
+	if (prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_KEEPCAPS: %s", ERR);
+}
+
+static void op_setuser(const struct rec *r)
+{
+	uid_t u = (uid_t)I(0);
+	gid_t g = (gid_t)I(1);
+	if (I(2)) {
+		size_t n = r->nint - 3;
+		gid_t *gids = calloc(n ? n : 1, sizeof *gids);
+		if (!gids)
+			fail(1, "setgroups: %s", ERR);
+		for (size_t k = 0; k < n; k++)
+			gids[k] = (gid_t)I(3 + k);
+		if (setgroups(n, gids) < 0)
+			fail(1, "setgroups (%zu groups): %s", n, ERR);
+		free(gids);
+	}
+	if (setresgid(g, g, g) < 0)
+		fail(1, "setresgid %u: %s", g, ERR);
+	if (setresuid(u, u, u) < 0)
+		fail(1, "setresuid %u: %s", u, ERR);
+}
+
+static void op_capset(const struct rec *r)
+{
+	/* Version 3: two 32-bit words per set, low word first. */
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	for (int w = 0; w < 2; w++) {
+		data[w].effective = (uint32_t)(I(0) >> (32 * w));
+		data[w].permitted = (uint32_t)(I(1) >> (32 * w));
+		data[w].inheritable = (uint32_t)(I(2) >> (32 * w));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(1, "capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s",
+		     (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+}
+
+static void op_ambient(const struct rec *r)
+{
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		if (!(I(0) & (1ull << cap)))
+			continue;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			fail(1, "raise ambient capability %lu: %s", cap, ERR);
+	}
+}
+
+static void op_umask(const struct rec *r)
+{
+	umask((mode_t)I(0));
+}
+
+static void op_chdir(const struct rec *r)
+{
+	if (chdir(S(0)) < 0)
+		fail(1, "chdir %s: %s", S(0), ERR);
+}
+
+static void op_cloexec_from(const struct rec *r)
+{
+	unsigned int from = (unsigned int)I(0);
+	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if (errno != ENOSYS && errno != EINVAL)
+		fail(1, "close_range %u: %s", from, ERR);
+	/* Older kernels: mark each open fd by hand. */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fail(1, "open /proc/self/fd: %s", ERR);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || fd < (long)from || fd == dirfd(d))
+			continue;
+		int fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+			fail(1, "mark fd %ld close-on-exec: %s", fd, ERR);
+	}
+	closedir(d);
+}
+
+/* ---- exec --------------------------------------------------------------------------------- */
+
+static int is_executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+}
+
+static void op_find_exec(const struct rec *r)
+{
+	const char *search = S(0), *file = S(1);
+	if (strchr(file, '/')) {
+		struct stat st;
+		if (stat(file, &st) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				fail(127, "exec: \"%s\": no such file or directory", file);
+			fail(126, "exec: \"%s\": %s", file, errno == EACCES ? "permission denied" : ERR);
+		}
+		if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0)
+			fail(126, "exec: \"%s\": permission denied", file);
+		if (snprintf(exec_path, sizeof exec_path, "%s", file) >= (int)sizeof exec_path)
+			fail(126, "exec: \"%s\": %s", file, strerror(ENAMETOOLONG));
+		return;
+	}
+	/* Like execvp: each ':'-separated element in order; an empty element is the current dir. */
+	const char *p = search;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+		int n = dl ? snprintf(exec_path, sizeof exec_path, "%.*s/%s", (int)dl, p, file)
+			   : snprintf(exec_path, sizeof exec_path, "%s", file);
+		if (*file && n < (int)sizeof exec_path && is_executable(exec_path))
+			return;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	exec_path[0] = '\0';
+	fail(127, "exec: \"%s\": executable file not found in $PATH", file);
+}
+
+static void op_ready(const struct rec *r)
+{
+	(void)r;
+	sync_send("ready");
+	sync_close();
+}
+
+static void op_wait_fifo(const struct rec *r)
+{
+	(void)r;
+	if (fifo_fd < 0)
+		fail(1, "bad plan: WAIT_FIFO without OPEN_FIFO");
+	char at[64];
+	snprintf(at, sizeof at, "/proc/self/fd/%d", fifo_fd);
+	/* Reopening the O_PATH fd for writing blocks until someone (`start`) opens the fifo for
+	 * reading. The O_PATH fd keeps working even when the fifo's path is not visible any more
+	 * (after pivot_root). */
+	trim_rss();
+	int fd;
+	do
+		fd = open(at, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		fail(1, "open exec fifo: %s", ERR);
+	ssize_t n;
+	do
+		n = write(fd, "0", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		fail(1, "write exec fifo: %s", n < 0 ? ERR : "short write");
+	close(fd);
+	close(fifo_fd);
+	fifo_fd = -1;
+}
+
+static void op_exec(const struct rec *r)
+{
+	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
+	if (!exec_path[0])
+		fail(1, "bad plan: EXEC without FIND_EXEC");
+	/* argv and env are both NULL-terminated slices of strs: copy them to add the NULLs. */
+	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
+	if (!argv || !envp)
+		fail(1, "exec: %s", ERR);
+	memcpy(argv, r->strs, argc * sizeof *argv);
+	memcpy(envp, r->strs + argc, nenv * sizeof *envp);
+	execve(exec_path, argv, envp);
+	fail(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", exec_path,
+	     errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);
+}
+
+static void op_loopback_up(const struct rec *r)
+{
+	(void)r;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		fail(1, "bring up lo: socket: %s", ERR);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		fail(1, "bring up lo: SIOCGIFFLAGS: %s", ERR);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		fail(1, "bring up lo: SIOCSIFFLAGS: %s", ERR);
+	close(s);
+}
+
+static void op_setsid(const struct rec *r)
+{
+	(void)r;
+	if (setsid() < 0)
+		fail(1, "setsid: %s", ERR);
+}
+
+/* ---- the table ---------------------------------------------------------------------------- */
+
+#define OP(num, nm, ni, ns, fn) [num] = {nm, ni, ns, fn}
+static const struct op_def table[] = {
+	OP(1, "SETNS", 1, 1, op_setns),
+	OP(2, "CLONE", 2, 0, op_clone),
+	OP(3, "SYNC", 0, 1, op_sync),
+	OP(4, "UNSHARE", 1, 0, op_unshare),
+	OP(5, "WRITE_FILE", 0, 2, op_write_file),
+	OP(6, "SETRESID", 2, 0, op_setresid),
+	OP(7, "SETHOSTNAME", 0, 1, op_sethostname),
+	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
+	OP(9, "MOUNT", 2, 5, op_mount),
+	OP(10, "MKNOD", 5, 1, op_mknod),
+	OP(11, "SYMLINK", 1, 2, op_symlink),
+	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
+	OP(13, "MOVE_ROOT", 0, 1, op_move_root),
+	OP(14, "OPEN_FIFO", 0, 1, op_open_fifo),
+	OP(15, "RLIMIT", 3, 0, op_rlimit),
+	OP(16, "NO_NEW_PRIVS", 0, 0, op_no_new_privs),
+	OP(17, "CAP_BOUNDING", 2, 0, op_cap_bounding),
+	OP(18, "KEEPCAPS", 1, 0, op_keepcaps),
+	OP(19, "SETUSER", -1, 0, op_setuser),
+	OP(20, "CAPSET", 3, 0, op_capset),
+	OP(21, "AMBIENT", 1, 0, op_ambient),
+	OP(22, "UMASK", 1, 0, op_umask),
+	OP(23, "CHDIR", 0, 1, op_chdir),
+	OP(24, "CLOEXEC_FROM", 1, 0, op_cloexec_from),
+	OP(25, "FIND_EXEC", 0, 2, op_find_exec),
+	OP(26, "READY", 0, 0, op_ready),
+	OP(27, "WAIT_FIFO", 0, 0, op_wait_fifo),
+	OP(28, "EXEC", 1, -1, op_exec),
+	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
+	OP(30, "SETSID", 0, 0, op_setsid),
+};
+
+const struct op_def *op_lookup(uint32_t op)
+{
+	if (op >= sizeof table / sizeof table[0] || !table[op].run)
+		return NULL;
+	return &table[op];
+}
+
+const char *op_check(const struct rec *r)
+{
+	switch (r->op) {
+	case 19: /* SETUSER: uid, gid, setgroups, then the gids */
+		if (r->nint < 3)
+			return "needs at least 3 ints (uid, gid, setgroups)";
+		if (r->nint - 3 > NGROUPS_MAX)
+			return "too many groups";
+		return NULL;
+	case 28: /* EXEC: argc, then argc argv strings and the env */
+		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
+			return "argc must be between 1 and the number of strings";
+		return NULL;
+	default:
+		return NULL;
+	}
+}
