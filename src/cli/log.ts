@@ -1,4 +1,5 @@
 import { appendFileSync } from "node:fs";
+import { stderr } from "./stdio.js";
 
 export type LogFormat = "text" | "json";
 
@@ -20,23 +21,23 @@ export class Logger {
     try {
       appendFileSync(this.file, line + "\n");
     } catch (e) {
-      process.stderr.write(`tsrun: cannot write log file ${this.file}: ${(e as Error).message}\n`);
+      stderr.write(`tsrun: cannot write log file ${this.file}: ${(e as Error).message}\n`);
     }
   }
 
   error(msg: string): void {
-    process.stderr.write(`tsrun: ${msg}\n`);
+    stderr.write(`tsrun: ${msg}\n`);
     this.write("error", msg);
   }
 
   warn(msg: string): void {
-    process.stderr.write(`tsrun: warning: ${msg}\n`);
+    stderr.write(`tsrun: warning: ${msg}\n`);
     this.write("warning", msg);
   }
 
   debug = (msg: string): void => {
     if (!this.debugEnabled) return;
-    if (!this.file) process.stderr.write(`tsrun: debug: ${msg}\n`);
+    if (!this.file) stderr.write(`tsrun: debug: ${msg}\n`);
     this.write("debug", msg);
   };
 }

@@ -86,3 +86,6 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
   });
   return { flags, propagation, data: data.join(","), bind, recursive };
 }
+
+/** Every option name parseMountOptions understands (reported by `tsrun features`). */
+export const MOUNT_OPTION_NAMES: string[] = [...Object.keys(FLAG_OPTIONS), "bind", "rbind", ...Object.keys(PROPAGATION_OPTIONS)].sort();

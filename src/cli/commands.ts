@@ -1,0 +1,164 @@
+import { UsageError } from "../errors.js";
+import type { RuntimeContext } from "../lifecycle/context.js";
+import type { FlagSpec, ParsedArgs, VerbSpec } from "./args.js";
+import { stdout } from "./stdio.js";
+
+/**
+ * The verbs. Each one's implementation is imported only when that verb runs: every CLI call pays for
+ * what it loads, and a manager makes several calls per container.
+ */
+export interface Verb extends VerbSpec {
+  run(args: ParsedArgs, ctx: RuntimeContext): Promise<number | void> | number | void;
+}
+
+const str = (a: ParsedArgs, name: string): string | undefined => a.flags[name] as string | undefined;
+const bool = (a: ParsedArgs, name: string): boolean => a.flags[name] === true;
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: "bundle", short: "b", kind: "string", placeholder: "DIR", description: "bundle directory (default: the current directory)" },
+  { name: "pid-file", kind: "string", placeholder: "FILE", description: "write the container init's pid to FILE (no newline)" },
+  { name: "console-socket", kind: "string", placeholder: "SOCK", description: "AF_UNIX socket to send the pty master to" },
+  { name: "no-pivot", kind: "boolean", description: "use MS_MOVE + chroot instead of pivot_root" },
+  { name: "no-new-keyring", kind: "boolean", description: "accepted for compatibility; no session keyring is made" },
+  { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the container" },
+];
+
+const ID = { name: "container-id", required: true };
+
+function fdCount(text: string | undefined): number {
+  const n = Number(text ?? "0");
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
+  return n;
+}
+
+/** Options shared by create and run; fds from socket activation (LISTEN_FDS) are kept too, as runc does. */
+function createOptions(a: ParsedArgs) {
+  if (str(a, "console-socket")) throw new UsageError("--console-socket: terminals are not supported by this version of tsrun");
+  const listen = Number(process.env.LISTEN_FDS ?? 0);
+  return {
+    id: a.positionals[0],
+    bundle: str(a, "bundle") ?? ".",
+    pidFile: str(a, "pid-file"),
+    noPivot: bool(a, "no-pivot"),
+    preserveFds: fdCount(str(a, "preserve-fds")) + (Number.isInteger(listen) && listen > 0 ? listen : 0),
+  };
+}
+
+export const VERBS: Verb[] = [
+  {
+    name: "create",
+    description: "Create a container: everything but the user process, which waits for `tsrun start`.",
+    flags: CREATE_FLAGS,
+    positionals: [ID],
+    examples: [["Create c1 from a bundle", "tsrun create --bundle bundles/busybox --pid-file /tmp/c1.pid c1"]],
+    async run(a, ctx) {
+      const { createContainer } = await import("../lifecycle/create.js");
+      await createContainer(ctx, createOptions(a));
+    },
+  },
+  {
+    name: "start",
+    description: "Run the user process of a created container.",
+    flags: [],
+    positionals: [ID],
+    async run(a, ctx) {
+      const { startContainer } = await import("../lifecycle/start.js");
+      startContainer(ctx, a.positionals[0]);
+    },
+  },
+  {
+    name: "state",
+    description: "Print the state of a container as JSON (runtime.md).",
+    flags: [],
+    positionals: [ID],
+    async run(a, ctx) {
+      const { containerState } = await import("../lifecycle/state.js");
+      stdout.write(JSON.stringify(containerState(ctx, a.positionals[0]), null, 2) + "\n");
+    },
+  },
+  {
+    name: "kill",
+    description: "Send a signal (default TERM) to the container's init process.",
+    flags: [{ name: "all", short: "a", kind: "boolean", description: "signal every process in the container's cgroup" }],
+    positionals: [ID, { name: "signal", required: false }],
+    examples: [["Stop c1", "tsrun kill c1 TERM"], ["Kill every process of c1", "tsrun kill --all c1 KILL"]],
+    async run(a, ctx) {
+      const [{ killContainer }, { parseSignal }] = await Promise.all([import("../lifecycle/kill.js"), import("../lifecycle/signals.js")]);
+      killContainer(ctx, a.positionals[0], parseSignal(a.positionals[1] ?? "TERM"), bool(a, "all"));
+    },
+  },
+  {
+    name: "delete",
+    aliases: ["rm"],
+    description: "Delete a stopped container; --force kills a created or running one first.",
+    flags: [{ name: "force", short: "f", kind: "boolean", description: "kill the container if it is not stopped" }],
+    positionals: [ID],
+    async run(a, ctx) {
+      const { deleteContainer } = await import("../lifecycle/delete.js");
+      deleteContainer(ctx, a.positionals[0], bool(a, "force"));
+    },
+  },
+  {
+    name: "run",
+    description: "Create and start a container, wait for it and delete it; exit with its status (128+N if signal N killed it).",
+    flags: [
+      ...CREATE_FLAGS,
+      { name: "detach", short: "d", kind: "boolean", description: "return once the process has started" },
+      { name: "keep", kind: "boolean", description: "do not delete the container when it exits" },
+    ],
+    positionals: [ID],
+    examples: [["Run the demo bundle", "tsrun run --bundle bundles/busybox demo"]],
+    async run(a, ctx) {
+      const { runContainer } = await import("../lifecycle/run.js");
+      return runContainer(ctx, { ...createOptions(a), detach: bool(a, "detach"), keep: bool(a, "keep") });
+    },
+  },
+  {
+    name: "list",
+    aliases: ["ls"],
+    description: "List the containers under the state root.",
+    flags: [
+      { name: "format", short: "f", kind: "string", placeholder: "table|json", description: "output format (default table)" },
+      { name: "quiet", short: "q", kind: "boolean", description: "print only the ids" },
+    ],
+    positionals: [],
+    async run(a, ctx) {
+      const { listContainers } = await import("../lifecycle/state.js");
+      const format = str(a, "format") ?? "table";
+      if (format !== "table" && format !== "json") throw new UsageError(`--format must be table or json, not "${format}"`);
+      const all = listContainers(ctx);
+      if (bool(a, "quiet")) return void stdout.write(all.map((c) => `${c.id}\n`).join(""));
+      if (format === "json") return void stdout.write(JSON.stringify(all) + "\n");
+      const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], ...all.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner])];
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+      stdout.write(rows.map((r) => r.map((v, i) => (i < r.length - 1 ? v.padEnd(widths[i] + 3) : v)).join("")).join("\n") + "\n");
+    },
+  },
+  {
+    name: "spec",
+    description: "Write a starting config.json (as `runc spec`) into the bundle directory.",
+    flags: [
+      { name: "bundle", short: "b", kind: "string", placeholder: "DIR", description: "directory to write config.json into (default: the current one)" },
+      { name: "rootless", kind: "boolean", description: "a config with a user namespace mapping the caller" },
+    ],
+    positionals: [],
+    async run(a) {
+      const { writeDefaultSpec } = await import("./spec-file.js");
+      writeDefaultSpec(str(a, "bundle") ?? ".", bool(a, "rootless"));
+    },
+  },
+  {
+    name: "features",
+    description: "Print what this runtime supports, as JSON (runtime-spec features.md).",
+    flags: [],
+    positionals: [],
+    async run() {
+      const { features } = await import("./features.js");
+      stdout.write(JSON.stringify(features(), null, 4) + "\n");
+    },
+  },
+];
+
+export function findVerb(name: string): Verb | undefined {
+  return VERBS.find((v) => v.name === name || v.aliases?.includes(name));
+}
