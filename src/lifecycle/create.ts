@@ -48,10 +48,15 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
+  const t0 = performance.now();
+  const step = (name: string) => {
+    ctx.debug(`create ${id}: ${name} done at ${(performance.now() - t0).toFixed(2)} ms`);
+    faultAt(name, failAfter);
+  };
   try {
     store.claim(id);
     undo.push("remove state directory", () => store.remove(id));
-    faultAt("claim", failAfter);
+    step("claim");
 
     const self = readProcStat(process.pid);
     const record: ContainerRecord = {
@@ -72,7 +77,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       hasProcess: spec.process !== undefined,
     };
     store.write(record);
-    faultAt("state", failAfter);
+    step("state");
 
     const cgroup = new CgroupSet(cgroupPath);
     record.cgroupCreated = cgroup.create();
@@ -82,8 +87,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroup.remove(record.cgroupCreated);
     });
     store.write(record);
-    faultAt("cgroup", failAfter);
+    step("cgroup");
 
+    const newUser = (spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path);
+    const joinPlan = cgroup.joinPlan(newUser);
     const plan = buildPlan({
       spec,
       rootfs,
@@ -94,29 +101,33 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       foreground: opts.foreground ?? false,
       cgroupPath,
       hierarchies: hostHierarchies(),
+      cgroupJoin: joinPlan,
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
-    faultAt("plan", failAfter);
+    step("plan");
 
     const init = initPath();
+    ctx.debug(`create ${id}: starting tsrun-init at ${(performance.now() - t0).toFixed(2)} ms`);
     const launched = await launchInit({
       initPath: init,
       plan: encodePlan(plan.records),
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
       onSync: (_tag, pid) => {
+        ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.namespaces.newUser) {
           // Host root writes the maps, so setgroups need not be denied.
           writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
           writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
         }
-        cgroup.join(pid);
+        cgroup.join(pid, joinPlan.parentJoins);
+        ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));
-    faultAt("launch", failAfter);
+    step("launch");
 
     const st = readProcStat(launched.pid);
     if (!st) throw new TsrunError(`container init (pid ${launched.pid}) died before it was recorded`);
@@ -124,14 +135,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     record.pidStartTime = st.startTime;
     record.status = "created";
     store.write(record);
-    faultAt("record", failAfter);
+    step("record");
 
     if (opts.pidFile) {
       writePidFile(resolve(opts.pidFile), launched.pid);
       const file = resolve(opts.pidFile);
       undo.push("remove pid file", () => unlinkSync(file));
     }
-    faultAt("pidfile", failAfter);
+    step("pidfile");
     undo.commit();
     return { record, exited: launched.exited };
   } catch (e) {

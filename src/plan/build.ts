@@ -57,6 +57,9 @@ export interface PlanInput {
   foreground: boolean;
   cgroupPath: string;
   hierarchies: readonly CgroupHierarchy[];
+  /** How the init joins its cgroup (CgroupSet.joinPlan): a v2 directory to clone into, and v1 `tasks`
+   *  files the init writes "0" to before anything else. */
+  cgroupJoin: { cloneInto: string; selfTasks: readonly string[] };
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
@@ -98,7 +101,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
-  recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0] });
+  recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
+  for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
 
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });

@@ -18,7 +18,8 @@
 export const enum Op {
   /** ints: nstype · strs: path. open(path) + setns(fd, nstype). Stage 0 (before CLONE). */
   SETNS = 1,
-  /** ints: flags, foreground. clone(flags|SIGCHLD). Stage 0 writes "pid <n>\n" on the sync fd, then
+  /** ints: flags, foreground · strs: cgroup. clone(flags|SIGCHLD), or with a cgroup v2 directory
+   *  clone3(flags|CLONE_INTO_CGROUP) so the child starts in it. Stage 0 writes "pid <n>\n" on the sync fd, then
    *  exits 0 (foreground=0) or waits for the child and exits with its status, 128+N on signal N
    *  (foreground=1). The child goes on with the next record. */
   CLONE = 2,

@@ -96,7 +96,7 @@ interface PlanOpts {
 function containerPlan(o: PlanOpts): PlanRecord[] {
   const r = rootfs;
   const flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (o.userns ? CLONE_NEWUSER : 0);
-  const plan: PlanRecord[] = [{ op: Op.CLONE, ints: [flags, 1] }];
+  const plan: PlanRecord[] = [{ op: Op.CLONE, ints: [flags, 1], strs: [""] }];
   // Opened while still host root (the O_PATH open walks the 0755 temp dir; WAIT_FIFO reopens it).
   if (o.fifo) plan.push({ op: Op.OPEN_FIFO, strs: [o.fifo] });
   if (o.userns) plan.push({ op: Op.SYNC, strs: ["idmap"] }, { op: Op.SETRESID, ints: [0, 0] }, { op: Op.SYNC, strs: ["mapped"] });
@@ -385,7 +385,7 @@ describe("in-process launch", () => {
   test("a bad plan is refused before anything runs", async () => {
     const bad = encodePlan([{ op: Op.CLONE, ints: [0] }, { op: Op.READY }]);
     await expect(launchInit({ initPath: INIT, plan: bad })).rejects.toThrow(
-      new InitError("bad plan: record 0 (CLONE): 1 ints and 0 strings, expected 2 and 0"),
+      new InitError("bad plan: record 0 (CLONE): 1 ints and 0 strings, expected 2 and 1"),
     );
     const unknown = encodePlan([{ op: 99 as Op }]);
     await expect(launchInit({ initPath: INIT, plan: unknown })).rejects.toThrow("bad plan: record 0: unknown op 99");

@@ -67,6 +67,7 @@ function plan(s: PlanSpec, over: Partial<PlanInput> = {}): PlanRecord[] {
     foreground: false,
     cgroupPath: "/tsrun/c1",
     hierarchies: HYBRID,
+    cgroupJoin: { cloneInto: "/sys/fs/cgroup/unified/tsrun/c1", selfTasks: ["/sys/fs/cgroup/cpu/tsrun/c1/tasks", "/sys/fs/cgroup/memory/tsrun/c1/tasks"] },
     hostCaps: ALL_CAPS,
     lastCap: 40,
     ...over,
@@ -106,6 +107,17 @@ describe("buildPlan: stage 0 and the clone", () => {
     expect(open).toBeGreaterThan(mknod);
     // nothing else of the container happens in stage 0
     expect(ops(recs.slice(0, clone)).filter((o) => o !== Op.UMASK && o !== Op.MKNOD && o !== Op.OPEN_FIFO && o !== Op.SETNS)).toEqual([]);
+  });
+
+  test("the init starts in its v2 cgroup (CLONE into it) and moves itself into the v1 ones before SYNC", () => {
+    const recs = plan(spec());
+    const clone = idx(recs, Op.CLONE);
+    expect(recs[clone].strs).toEqual(["/sys/fs/cgroup/unified/tsrun/c1"]);
+    expect(recs.slice(clone + 1, clone + 3)).toEqual([
+      { op: Op.WRITE_FILE, strs: ["/sys/fs/cgroup/cpu/tsrun/c1/tasks", "0"] },
+      { op: Op.WRITE_FILE, strs: ["/sys/fs/cgroup/memory/tsrun/c1/tasks", "0"] },
+    ]);
+    expect(recs[clone + 3].op).toBe(Op.SYNC);
   });
 
   test("CLONE flags are the new namespaces; cgroup is not a clone flag but a later UNSHARE, after SYNC", () => {
