@@ -1,0 +1,86 @@
+// The CLI's own verbs and flags: help, version, spec, features, and that it starts with an empty
+// environment (podman's cleanup calls it with no PATH and no HOME).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { validateSpec } from "../../src/spec/validate.js";
+import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+
+const s = new Scratch();
+beforeAll(() => ensureBuilt());
+afterAll(() => expect(s.cleanup()).toEqual([]));
+
+test("--help lists the verbs and the global flags; VERB --help describes the verb", () => {
+  const h = s.tsrun(["--help"]);
+  expect(h.status).toBe(0);
+  for (const v of ["create", "start", "state", "kill", "delete", "run", "list", "spec", "features"]) expect(h.stdout).toMatch(new RegExp(`^  ${v}\\s`, "m"));
+  for (const f of ["--root", "--log", "--log-format", "--debug", "--systemd-cgroup"]) expect(h.stdout).toContain(f);
+  const c = s.tsrun(["create", "--help"]);
+  expect(c.status).toBe(0);
+  expect(c.stdout).toContain("Usage: tsrun create [flags] <container-id>");
+  expect(c.stdout).toContain("--pid-file");
+  expect(s.tsrun(["help", "kill"]).stdout).toContain("--all");
+});
+
+test("--version names the version and the spec", () => {
+  const v = s.tsrun(["--version"]);
+  expect(v.status).toBe(0);
+  expect(v.stdout).toMatch(/^tsrun version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n$/);
+});
+
+test("an unknown verb or global flag is one clear error", () => {
+  const r = s.tsrun(["frobnicate"]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toBe('tsrun: unknown verb "frobnicate" (see tsrun --help)\n');
+  expect(s.tsrun(["--nope", "list"]).stderr).toMatch(/unknown global flag --nope/);
+});
+
+test("spec writes a valid config.json, and never over an existing one", () => {
+  const dir = join(s.dir, "specdir");
+  mkdirSync(dir);
+  const r = s.tsrun(["spec", "--bundle", dir]);
+  expect(r.status).toBe(0);
+  const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  expect(() => validateSpec(cfg)).not.toThrow();
+  expect(cfg.process.args).toEqual(["sh"]);
+  const again = s.tsrun(["spec", "--bundle", dir]);
+  expect(again.status).toBe(1);
+  expect(again.stderr).toMatch(/config\.json: already exists/);
+  const rootless = join(s.dir, "rootless");
+  mkdirSync(rootless);
+  expect(s.tsrun(["spec", "--rootless", "--bundle", rootless]).status).toBe(0);
+  expect(JSON.parse(readFileSync(join(rootless, "config.json"), "utf8")).linux.uidMappings).toHaveLength(1);
+});
+
+test("a config written by spec runs once its terminal is turned off", () => {
+  const dir = join(s.dir, "specrun");
+  mkdirSync(dir);
+  expect(s.tsrun(["spec", "--bundle", dir]).status).toBe(0);
+  const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  cfg.root.path = join(new URL(".", import.meta.url).pathname, "../../bundles/busybox/rootfs");
+  cfg.process.terminal = false;
+  cfg.process.args = ["sh", "-c", "hostname"];
+  writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+  const r = s.tsrun(["run", "--bundle", dir, s.id("specrun")]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("tsrun\n");
+});
+
+test("features reports JSON with what is implemented", () => {
+  const r = s.tsrun(["features"]);
+  expect(r.status).toBe(0);
+  const f = JSON.parse(r.stdout);
+  expect(f.ociVersionMax).toMatch(/^1\./);
+  expect(f.linux.namespaces).toEqual(expect.arrayContaining(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]));
+  expect(f.linux.capabilities).toContain("CAP_SYS_ADMIN");
+  expect(f.mountOptions).toEqual(expect.arrayContaining(["ro", "nosuid", "rbind", "rprivate"]));
+  expect(f.hooks).toEqual([]);
+  expect(f.linux.seccomp.enabled).toBe(false);
+});
+
+test("state on a fresh root lists nothing and list works without the root existing", () => {
+  const r = s.tsrun(["list"], { global: ["--root", join(s.dir, "never-made")] });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/^ID\s+PID\s+STATUS/);
+  expect(existsSync(join(s.dir, "never-made"))).toBe(false);
+});
+
