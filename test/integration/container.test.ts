@@ -188,3 +188,24 @@ test("tsrun runs with no PATH and no HOME in its environment", () => {
   // Scratch.tsrun always passes an empty environment; prove the container still finds its programs.
   expect(inside("echo ok")).toBe("ok\n");
 });
+
+test("socket-activated fds (LISTEN_FDS) are passed on like --preserve-fds", () => {
+  const f = join(s.dir, "listen");
+  writeFileSync(f, "activated");
+  const fd = openSync(f, "r");
+  try {
+    const b = s.bundle((c) => (c.process.args = ["sh", "-c", "cat <&3"]));
+    const r = s.tsrun(["run", "--bundle", b, s.id("listen")], { stdio: ["ignore", "ignore", "ignore", fd], env: { LISTEN_FDS: "1" } } as any);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("activated");
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test("rootfsPropagation sets the propagation of the container's /", () => {
+  const shared = inside("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo", (c) => (c.linux.rootfsPropagation = "shared"));
+  expect(shared).toMatch(/ shared:\d+/);
+  const priv = inside("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo", (c) => (c.linux.rootfsPropagation = "private"));
+  expect(priv).not.toMatch(/shared:|master:/);
+});

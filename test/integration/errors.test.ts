@@ -1,6 +1,6 @@
 // runtime.md's errors, as a user and a manager see them: a non-zero exit, one clear line on stderr
 // that names the field or path, and with --log-format json one JSON error line appended to the log.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
@@ -134,4 +134,41 @@ test("text logs use runc's logfmt shape", () => {
   const log = join(s.dir, "text.log");
   expect(s.tsrun(["state", "nosuch"], { global: ["--log", log] }).status).not.toBe(0);
   expect(readFileSync(log, "utf8")).toMatch(/^time="[^"]+" level=error msg="container nosuch does not exist"\n$/);
+});
+
+test("a recorded pid now used by another process is not the container (start time differs)", () => {
+  const id = s.id("reused");
+  expect(s.tsrun(["create", "--bundle", s.bundle(loop), id]).status).toBe(0);
+  const file = join(s.root, id, "state.json");
+  const rec = JSON.parse(readFileSync(file, "utf8"));
+  const realPid = rec.pid;
+  // Pretend the init died and its pid went to this jest worker: same pid number, other start time.
+  writeFileSync(file, JSON.stringify({ ...rec, pid: process.pid, pidStartTime: rec.pidStartTime + 12345 }));
+  expect(s.state(id).status).toBe("stopped");
+  fails(["kill", id, "KILL"], /container not running/);
+  expect(s.tsrun(["delete", id]).status).toBe(0); // and the jest worker was not killed: we are still here
+  process.kill(realPid, "SIGKILL");
+});
+
+test("parallel creates of one id: exactly one wins, the others say it already exists", async () => {
+  const { spawn } = await import("node:child_process");
+  const { TSRUN } = await import("../helpers/tsrun.js");
+  const id = s.id("race");
+  const bundle = s.bundle(loop);
+  // stderr goes to files: the winner's container keeps its create's stdio open.
+  const results = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      new Promise<{ code: number | null; err: string }>((res) => {
+        const errFile = join(s.dir, `race-${i}.err`);
+        const fd = openSync(errFile, "w");
+        const c = spawn(TSRUN, ["--root", s.root, "create", "--bundle", bundle, id], { env: {}, stdio: ["ignore", "ignore", fd] });
+        closeSync(fd);
+        c.on("exit", (code) => res({ code, err: readFileSync(errFile, "utf8") }));
+      }),
+    ),
+  );
+  expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+  for (const r of results.filter((r) => r.code !== 0)) expect(r.err).toMatch(/already exists/);
+  expect(s.state(id).status).toBe("created");
+  expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
 });
