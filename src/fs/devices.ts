@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { ConfigError } from "../errors.js";
+import type { LinuxDevice } from "../spec/types.js";
 
 /** A device node to make in the container's /dev. */
 export interface DeviceNode {
@@ -30,18 +31,9 @@ export const DEV_SYMLINKS: readonly [target: string, link: string][] = [
   ["pts/ptmx", "/dev/ptmx"],
 ];
 
-interface ConfigDevice {
-  type: string;
-  path: string;
-  major?: number;
-  minor?: number;
-  fileMode?: number;
-  uid?: number;
-  gid?: number;
-}
 
 /** linux.devices -> nodes, with the defaults added unless the config names the same path. Pure. */
-export function deviceNodes(devices: readonly ConfigDevice[] | undefined): DeviceNode[] {
+export function deviceNodes(devices: readonly LinuxDevice[] | undefined): DeviceNode[] {
   const out = new Map<string, DeviceNode>();
   for (const d of DEFAULT_DEVICES) out.set(d.path, d);
   (devices ?? []).forEach((d, i) => {

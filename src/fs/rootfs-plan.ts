@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { basename, isAbsolute, join, posix, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
+import type { LinuxDevice, Mount } from "../spec/types.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { Op, type PlanRecord } from "../plan/ops.js";
 import { DEV_SYMLINKS, deviceNodes } from "./devices.js";
@@ -11,18 +12,13 @@ const MKDIR_NONE = 0;
 const MKDIR_DIR = 1;
 const MKDIR_FILE = 2;
 
-export interface ConfigMount {
-  destination: string;
-  type?: string;
-  source?: string;
-  options?: string[];
-}
+export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options">;
 
 export interface RootfsInput {
   rootfs: string;
   bundle: string;
   mounts: readonly ConfigMount[];
-  devices?: readonly { type: string; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[];
+  devices?: readonly LinuxDevice[];
   readonly: boolean;
   rootfsPropagation?: string;
   noPivot: boolean;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
+import type { LinuxDevice } from "../spec/types.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
@@ -32,7 +33,7 @@ export interface PlanSpec {
     uidMappings?: IdMapping[];
     gidMappings?: IdMapping[];
     timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
-    devices?: { type: string; path: string; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[];
+    devices?: LinuxDevice[];
     sysctl?: Record<string, string>;
     rootfsPropagation?: string;
     maskedPaths?: string[];
