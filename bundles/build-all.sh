@@ -35,3 +35,20 @@ install_file() { # <src> <dest> <mode>
   fi
 }
 install_file "$here/busybox/demo.sh" "$here/busybox/rootfs/demo.sh" 0755
+
+# The layered example (bundles/layered): a base layer that is the busybox rootfs plus an /etc/motd,
+# and an app layer copied from bundles/layered/app/ (its /etc/motd overrides the base one). Both are
+# generated (.gitignore); rootfs/ is only the empty mount point of the overlay.
+layered="$here/layered"
+"$here/build-rootfs.sh" "$layered/layers/base"
+printf 'Welcome to the tsrun layered example (base layer).\n' >"$layered/base-motd.tmp"
+install_file "$layered/base-motd.tmp" "$layered/layers/base/etc/motd" 0644
+rm -f "$layered/base-motd.tmp"
+if ! diff -r "$layered/app" "$layered/layers/app" >/dev/null 2>&1; then
+  rm -rf "$layered/layers/app.tmp"
+  cp -a "$layered/app" "$layered/layers/app.tmp"
+  chmod 0755 "$layered/layers/app.tmp/app/hello.sh"
+  rm -rf "$layered/layers/app"
+  mv "$layered/layers/app.tmp" "$layered/layers/app"
+fi
+mkdir -p "$layered/rootfs"

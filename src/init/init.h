@@ -29,6 +29,9 @@ const struct op_def *op_lookup(uint32_t op);
 /* Extra per-op count checks that the table cannot express (e.g. EXEC: nstr >= argc). NULL = fine. */
 const char *op_check(const struct rec *r);
 
+/* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
+void op_overlay(const struct rec *r);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -694,6 +694,7 @@ static const struct op_def table[] = {
 	OP(28, "EXEC", 1, -1, op_exec),
 	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
 	OP(30, "SETSID", 0, 0, op_setsid),
+	OP(31, "OVERLAY", 0, -1, op_overlay),
 };
 
 const struct op_def *op_lookup(uint32_t op)

@@ -6,6 +6,7 @@ import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { launchInit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
+import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
 import { encodePlan } from "../plan/encode.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
@@ -46,6 +47,15 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
   refuseUnsupported(spec as Record<string, any>);
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
+  const namespaces = spec.linux?.namespaces ?? [];
+  const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  // Layers are resolved and checked before anything exists: a bad layer leaves nothing to undo.
+  const layers = resolveLayers(spec.tsrun, {
+    bundle,
+    stateDir: store.dir(id),
+    newUser,
+    newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
+  });
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
   const t0 = performance.now();
@@ -89,7 +99,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     store.write(record);
     step("cgroup");
 
-    const newUser = (spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path);
+    if (layers) {
+      // Per-container dirs are in the state dir (removed with it); a persistent upper made now is
+      // removed only if this create fails, one that existed never.
+      const made = prepareLayerDirs(layers);
+      if (layers.persistent) undo.push("remove new persistent upper dir", () => removeLayerDirs(made));
+    }
+    step("layers");
+
     const joinPlan = cgroup.joinPlan(newUser);
     const plan = buildPlan({
       spec,
@@ -104,6 +121,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroupJoin: joinPlan,
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
+      layers,
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     step("plan");

@@ -4,6 +4,7 @@ import { ConfigError } from "../errors.js";
 import type { LinuxDevice } from "../spec/types.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
+import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { capabilityMask, capabilityNames } from "../security/capabilities.js";
@@ -64,6 +65,8 @@ export interface PlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** tsrun.layers, resolved (resolveLayers) and with their upper/work dirs made: mounted on `rootfs`. */
+  layers?: LayerSetup;
 }
 
 export interface LaunchPlan {
@@ -118,6 +121,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   }
 
   if (ns.cloneFlags & NAMESPACE_FLAGS.mount) {
+    // The overlay first: every later mount record builds on the root it makes.
+    if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
     recs.push(
       ...planRootfs({
         rootfs: input.rootfs,
@@ -149,7 +154,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   recs.push({ op: Op.READY });
   recs.push({ op: Op.WAIT_FIFO });
   if (proc) {
-    const env = withHome(proc.env ?? [], input.rootfs, proc.user.uid);
+    // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
+    const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
+    const env = withHome(proc.env ?? [], passwd, proc.user.uid);
     recs.push({ op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] });
   }
   return { records: recs, namespaces: ns, syncTag: SYNC_SETUP };
@@ -222,11 +229,12 @@ function searchPath(env: readonly string[] | undefined): string {
 }
 
 /** As runc does, give the process HOME from the container's /etc/passwd (or /) when the config has none. */
-function withHome(env: readonly string[], rootfs: string, uid: number): string[] {
+function withHome(env: readonly string[], passwd: string | undefined, uid: number): string[] {
   if (env.some((e) => e.startsWith("HOME="))) return [...env];
   let home = "/";
   try {
-    for (const line of readFileSync(join(rootfs, "etc/passwd"), "utf8").split("\n")) {
+    if (passwd === undefined) return [...env, `HOME=${home}`];
+    for (const line of readFileSync(passwd, "utf8").split("\n")) {
       const f = line.split(":");
       if (f.length >= 6 && Number(f[2]) === uid && f[5]) {
         home = f[5];

@@ -85,6 +85,21 @@ export const enum Op {
   LOOPBACK_UP = 29,
   /** setsid(). */
   SETSID = 30,
+  /** strs: target, upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
+   *  lowerdir order: the first one wins on a shared name; the reverse of `tsrun.layers`). At least one
+   *  lower dir. fsopen("overlay"), fsconfig "lowerdir+" once per lower dir (Linux >= 6.8, no option
+   *  length limit), upperdir, workdir, create, fsmount, then move_mount onto open(target, O_PATH|
+   *  O_NOFOLLOW). Runs in the container's mount namespace, which must not propagate to the host. */
+  OVERLAY = 31,
+  /** ints: attrSet, attrClr, propagation, recursive · strs: target, root. mount_setattr(2) on target
+   *  (resolved inside root with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), or as given when root is
+   *  empty), AT_RECURSIVE when recursive != 0: the r- options (rro, rnosuid, ratime, ...). */
+  MOUNT_SETATTR = 32,
+  /** ints: phase · strs: target, root. tmpcopyup. Phase 0, before the tmpfs is mounted: open the
+   *  directory target (resolved as for MOUNT_SETATTR; missing = nothing to copy) and keep the fd.
+   *  Phase 1, after: copy the kept directory's tree (dirs, files, symlinks, fifos and device nodes,
+   *  with modes, owners and times; sockets skipped) into target, never following a symlink, then close it. */
+  COPY_UP = 33,
 }
 
 export const PLAN_MAGIC = "TSRP";

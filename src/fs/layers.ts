@@ -1,0 +1,149 @@
+/**
+ * `tsrun.layers` / `tsrun.upperDir`: the container's root as an overlay of read-only layer
+ * directories with a writable upper dir.
+ *
+ * Three parts, used by create in this order:
+ *  - resolveLayers: every path resolved and checked before anything is created, so a bad layer is
+ *    a PathError/ConfigError with nothing to undo;
+ *  - prepareLayerDirs: the upper and work dirs (in the state dir, or the persistent ones);
+ *  - planOverlay (pure): the plan records, run by tsrun-init in the container's mount namespace.
+ *
+ * The overlay is mounted inside the container's own mount namespace, not on the host: no host mount
+ * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
+ */
+import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { ConfigError, PathError } from "../errors.js";
+import { Op, type PlanRecord } from "../plan/ops.js";
+import type { TsrunExtension } from "../spec/types.js";
+import { MS } from "./mount-flags.js";
+
+/**
+ * overlayfs stacks at most this many lower layers (OVL_MAX_STACK in fs/overlayfs). Checked here so
+ * the error names the limit and the field instead of the kernel's EINVAL.
+ */
+export const MAX_LAYERS = 500;
+
+export interface LayerSetup {
+  /** Read-only layer directories, absolute real paths, bottom first (the config's order). */
+  lowers: string[];
+  /** Writable upper and work dirs (absolute; same filesystem, as overlayfs requires). */
+  upper: string;
+  work: string;
+  /** The upper came from `tsrun.upperDir`: it (and its work dir) outlive the container. */
+  persistent: boolean;
+}
+
+/** Work dir of a persistent upper: a sibling, so it is on the same filesystem (overlayfs requires it). */
+export function persistentWorkDir(upper: string): string {
+  return `${upper}.work`;
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * The layer setup of a config, or undefined when it has no layers. Throws before anything is
+ * created: a missing layer or one that is not a directory is a PathError naming it; layers with a
+ * new user namespace, a joined mount namespace, too many layers, or an upperDir without layers are
+ * ConfigErrors naming the field. (A missing root.path directory is refused by loadBundle already.)
+ */
+export function resolveLayers(
+  ext: TsrunExtension | undefined,
+  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean },
+): LayerSetup | undefined {
+  const layers = ext?.layers;
+  if (!layers?.length) {
+    if (ext?.upperDir !== undefined) throw new ConfigError("/tsrun/upperDir", "an upper dir needs tsrun.layers");
+    return undefined;
+  }
+  if (opts.newUser) {
+    // Overlay in a user namespace needs user.* xattrs (userxattr), lower files owned by ids mapped
+    // into it (copy-up chowns) and upper/work owned by its root; tsrun does not set that up (yet).
+    throw new ConfigError("/tsrun/layers", "overlay layers are not supported with a new user namespace in this version of tsrun");
+  }
+  if (!opts.newMountNs) {
+    throw new ConfigError("/tsrun/layers", "overlay layers need a new mount namespace (not one joined by path) in /linux/namespaces");
+  }
+  if (layers.length > MAX_LAYERS) {
+    throw new ConfigError("/tsrun/layers", `${layers.length} layers: overlayfs stacks at most ${MAX_LAYERS}`);
+  }
+  const lowers = layers.map((l, i) => resolveLayer(opts.bundle, l, `/tsrun/layers/${i}`));
+
+  if (ext!.upperDir === undefined) {
+    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false };
+  }
+  const upper = isAbsolute(ext!.upperDir) ? resolve(ext!.upperDir) : resolve(opts.bundle, ext!.upperDir);
+  const work = persistentWorkDir(upper);
+  for (const [dir, what] of [[upper, "upper dir (/tsrun/upperDir)"], [work, "work dir of /tsrun/upperDir"]] as const) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch (e) {
+      if (errno(e) === "ENOENT") continue; // made by prepareLayerDirs
+      throw new PathError(dir, `cannot use ${what}: ${(e as Error).message}`);
+    }
+    if (!isDir) throw new PathError(dir, `${what} is not a directory`);
+  }
+  return { lowers, upper, work, persistent: true };
+}
+
+function resolveLayer(bundle: string, given: string, field: string): string {
+  const abs = isAbsolute(given) ? given : join(bundle, given);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch (e) {
+    if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") throw new PathError(abs, `layer ${field} does not exist`);
+    throw new PathError(abs, `cannot open layer ${field}: ${(e as Error).message}`);
+  }
+  if (!statSync(real).isDirectory()) throw new PathError(abs, `layer ${field} is not a directory`);
+  return real;
+}
+
+/**
+ * Make the upper and work dirs. The upper dir becomes the mode of the container's `/`, hence 0755.
+ * Returns the dirs it made, for create's undo (a persistent dir that existed is never removed).
+ */
+export function prepareLayerDirs(setup: LayerSetup): string[] {
+  const made: string[] = [];
+  for (const [dir, mode] of [[setup.upper, 0o755], [setup.work, 0o700]] as const) {
+    if (existsSync(dir)) continue;
+    mkdirSync(dir, { recursive: true, mode });
+    made.push(dir);
+  }
+  return made;
+}
+
+/** Undo of prepareLayerDirs after a failed create: only what that create made. */
+export function removeLayerDirs(made: readonly string[]): void {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The records that mount the overlay on `rootfs`, to run in the container's new mount namespace
+ * before the rest of the rootfs plan. The namespace is first made a recursive slave: it was copied
+ * from the host's, where `rootfs` may sit on a shared mount, and a mount there would propagate back
+ * to the host (the very leak mounting inside the container avoids). The rootfs plan sets the
+ * configured propagation afterwards, as without layers.
+ */
+export function planOverlay(setup: LayerSetup, rootfs: string): PlanRecord[] {
+  return [
+    { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
+    { op: Op.OVERLAY, strs: [rootfs, setup.upper, setup.work, ...[...setup.lowers].reverse()] },
+  ];
+}
+
+/**
+ * Host path of a file as the container will see it at `rel` (e.g. "etc/passwd"), looked up top-most
+ * layer first (upper, then the layers). Whiteouts and opaque dirs are not interpreted: this serves
+ * best-effort reads such as HOME from /etc/passwd.
+ */
+export function fileInLayers(setup: LayerSetup, rel: string): string | undefined {
+  for (const dir of [setup.upper, ...[...setup.lowers].reverse()]) {
+    const p = join(dir, rel);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
