@@ -110,7 +110,12 @@ export function prepareLayerDirs(setup: LayerSetup): string[] {
   const made: string[] = [];
   for (const [dir, mode] of [[setup.upper, 0o755], [setup.work, 0o700]] as const) {
     if (existsSync(dir)) continue;
-    mkdirSync(dir, { recursive: true, mode });
+    try {
+      mkdirSync(dir, { recursive: true, mode });
+    } catch (e) {
+      removeLayerDirs(made);
+      throw new PathError(dir, `cannot create the overlay's ${dir === setup.upper ? "upper" : "work"} dir: ${(e as Error).message}`);
+    }
     made.push(dir);
   }
   return made;

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mount.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,8 +78,13 @@ void op_overlay(const struct rec *r)
 		set_string(fsfd, target, "lowerdir+", r->strs[k]);
 	set_string(fsfd, target, "upperdir", upper);
 	set_string(fsfd, target, "workdir", work);
-	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		overlay_fail(fsfd, target, "create", NULL);
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		/* Some refusals (overlapping layers, in-use dirs) only reach dmesg: name the dirs here. */
+		char what[2 * PATH_MAX + 64];
+		snprintf(what, sizeof what, "create (upperdir %s, workdir %s, %u lower dirs)", upper, work,
+			 r->nstr - 3);
+		overlay_fail(fsfd, target, what, NULL);
+	}
 	int mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
 	if (mfd < 0)
 		overlay_fail(fsfd, target, "fsmount", NULL);

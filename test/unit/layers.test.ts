@@ -1,0 +1,133 @@
+/**
+ * src/fs/layers.ts: resolving and checking tsrun.layers / tsrun.upperDir, the upper/work dirs, and
+ * the OVERLAY records (and where buildPlan puts them).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, PathError } from "../../src/errors.js";
+import { MAX_LAYERS, fileInLayers, persistentWorkDir, planOverlay, prepareLayerDirs, removeLayerDirs, resolveLayers } from "../../src/fs/layers.js";
+import { MS } from "../../src/fs/mount-flags.js";
+import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
+import { Op } from "../../src/plan/ops.js";
+
+let dir: string;
+let bundle: string;
+const state = "/run/tsrun/c1";
+const opts = () => ({ bundle, stateDir: state, newUser: false, newMountNs: true });
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tsrun-layers-unit-"));
+  bundle = join(dir, "bundle");
+  for (const l of ["layers/base/etc", "layers/app/etc", "rootfs"]) mkdirSync(join(bundle, l), { recursive: true });
+  writeFileSync(join(bundle, "layers/base/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  writeFileSync(join(bundle, "layers/app/etc/passwd"), "root:x:0:0:root:/app-home:/bin/sh\n");
+  writeFileSync(join(bundle, "afile"), "");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("did not throw");
+}
+
+describe("resolveLayers", () => {
+  test("no layers: undefined", () => {
+    expect(resolveLayers(undefined, opts())).toBeUndefined();
+    expect(resolveLayers({}, opts())).toBeUndefined();
+  });
+
+  test("relative to the bundle or absolute, bottom first; upper and work in the state dir", () => {
+    const abs = join(bundle, "layers/app");
+    expect(resolveLayers({ layers: ["layers/base", abs] }, opts())).toEqual({
+      lowers: [join(bundle, "layers/base"), abs],
+      upper: join(state, "upper"),
+      work: join(state, "work"),
+      persistent: false,
+    });
+  });
+
+  test("a persistent upperDir gets a sibling work dir", () => {
+    const r = resolveLayers({ layers: ["layers/base"], upperDir: "persist/up" }, opts())!;
+    expect(r).toMatchObject({ upper: join(bundle, "persist/up"), work: join(bundle, "persist/up.work"), persistent: true });
+    expect(persistentWorkDir("/x/up")).toBe("/x/up.work");
+  });
+
+  test.each([
+    ["a missing layer", { layers: ["layers/base", "layers/nope"] }, "layers/nope: layer /tsrun/layers/1 does not exist"],
+    ["a layer that is a file", { layers: ["afile"] }, "afile: layer /tsrun/layers/0 is not a directory"],
+    ["an upperDir that is a file", { layers: ["layers/base"], upperDir: "afile" }, "afile: upper dir (/tsrun/upperDir) is not a directory"],
+  ])("%s: PathError naming it", (_n, ext, msg) => {
+    const e = thrown(() => resolveLayers(ext, opts()));
+    expect(e).toBeInstanceOf(PathError);
+    expect(e.message).toContain(msg);
+  });
+
+  test.each([
+    ["a new user namespace", { layers: ["layers/base"] }, { newUser: true }, "/tsrun/layers"],
+    ["a joined mount namespace", { layers: ["layers/base"] }, { newMountNs: false }, "/tsrun/layers"],
+    ["too many layers", { layers: Array(MAX_LAYERS + 1).fill("layers/base") }, {}, "/tsrun/layers"],
+    ["an upperDir without layers", { upperDir: "up" }, {}, "/tsrun/upperDir"],
+  ])("%s: ConfigError naming the field", (_n, ext, o, field) => {
+    const e = thrown(() => resolveLayers(ext, { ...opts(), ...o }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).field).toBe(field);
+  });
+});
+
+test("prepareLayerDirs makes only what is missing; removeLayerDirs removes only that", () => {
+  const up = join(dir, "p/up");
+  mkdirSync(up, { recursive: true });
+  const setup = { lowers: [], upper: up, work: persistentWorkDir(up), persistent: true };
+  expect(prepareLayerDirs(setup)).toEqual([`${up}.work`]);
+  removeLayerDirs([`${up}.work`]);
+  expect(existsSync(up) && !existsSync(`${up}.work`)).toBe(true);
+});
+
+test("planOverlay: the namespace made a slave first, then OVERLAY with the lower dirs top-most first", () => {
+  expect(planOverlay({ lowers: ["/l/base", "/l/mid", "/l/top"], upper: "/s/upper", work: "/s/work", persistent: false }, "/b/rootfs")).toEqual([
+    { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
+    { op: Op.OVERLAY, strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/top", "/l/mid", "/l/base"] },
+  ]);
+});
+
+test("fileInLayers: the top-most layer wins", () => {
+  const setup = resolveLayers({ layers: ["layers/base", "layers/app"] }, opts())!;
+  expect(fileInLayers(setup, "etc/passwd")).toBe(join(bundle, "layers/app/etc/passwd"));
+  expect(fileInLayers(setup, "etc/none")).toBeUndefined();
+});
+
+test("buildPlan: the overlay goes before the rootfs records, and HOME comes from the layers", () => {
+  const repo = fileURLToPath(new URL("../..", import.meta.url));
+  const spec = JSON.parse(readFileSync(join(repo, "bundles/busybox/config.json"), "utf8")) as PlanSpec;
+  const layers = resolveLayers({ layers: ["layers/base", "layers/app"] }, opts())!;
+  const input = {
+    spec,
+    rootfs: join(bundle, "rootfs"),
+    bundle,
+    fifoPath: "/run/tsrun/c1/exec.fifo",
+    noPivot: false,
+    preserveFds: 0,
+    foreground: false,
+    cgroupPath: "",
+    hierarchies: [],
+    cgroupJoin: { cloneInto: "", selfTasks: [] },
+    hostCaps: (1n << 41n) - 1n,
+    lastCap: 40,
+  };
+  const plain = buildPlan(input).records;
+  const recs = buildPlan({ ...input, layers }).records;
+  const at = recs.findIndex((r) => r.op === Op.OVERLAY);
+  expect(recs[at].strs!.slice(3)).toEqual([join(bundle, "layers/app"), join(bundle, "layers/base")]);
+  // Exactly two records more than without layers, the first mount record of the rootfs plan right after.
+  expect(recs.length).toBe(plain.length + 2);
+  const firstPlainMount = plain.findIndex((r) => r.op === Op.MOUNT);
+  expect(recs.slice(0, at - 1)).toEqual(plain.slice(0, firstPlainMount));
+  expect(recs.slice(at + 1, at + 1 + 3)).toEqual(plain.slice(firstPlainMount, firstPlainMount + 3));
+  expect(recs.at(-1)!.strs).toContain("HOME=/app-home");
+});
