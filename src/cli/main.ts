@@ -52,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout.write(verbHelp(verb));
       return 0;
     }
-    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, debug: logger.debug });
+    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, debug: logger.debug, warn: (m) => logger.warn(m) });
     return (await verb.run(parsed, runtime)) ?? 0;
   } catch (e) {
     logger.error((e as Error).message);

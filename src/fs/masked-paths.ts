@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, readlinkSync, statSync } from "node:fs";
+import { join, posix } from "node:path";
 import { Op, type PlanRecord } from "../plan/ops.js";
 import { MS } from "./mount-flags.js";
 
@@ -10,7 +10,42 @@ import { MS } from "./mount-flags.js";
  */
 function hostView(rootfs: string, path: string, kernelFs: ReadonlySet<string>): string {
   const top = /^\/(proc|sys)(\/|$)/.exec(path)?.[1];
-  return top && kernelFs.has(`/${top}`) ? path : join(rootfs, path);
+  return top && kernelFs.has(`/${top}`) ? path : join(rootfs, resolveInRoot(rootfs, path));
+}
+
+/**
+ * A container path with every symlink in it resolved as the container will see it: an absolute link
+ * restarts at the rootfs, ".." stops at it. Without this a link such as /mnt/x -> /home/user would be
+ * looked up on the host, and the planner would decide from the host's file. Returns the resolved
+ * container path (components that do not exist are kept as they are). At most 40 links, as the kernel.
+ */
+export function resolveInRoot(rootfs: string, path: string): string {
+  const pending = posix.normalize(posix.join("/", path)).split("/").filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (pending.length) {
+    const name = pending.shift()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      done.pop();
+      continue;
+    }
+    const host = join(rootfs, ...done, name);
+    let target: string | undefined;
+    try {
+      if (lstatSync(host).isSymbolicLink()) target = readlinkSync(host);
+    } catch {
+      // missing: keep the rest as written
+    }
+    if (target === undefined) {
+      done.push(name);
+      continue;
+    }
+    if (++links > 40) return "/" + [...done, name, ...pending].join("/");
+    if (target.startsWith("/")) done.length = 0;
+    pending.unshift(...target.split("/").filter(Boolean));
+  }
+  return "/" + done.join("/");
 }
 
 function kindOf(path: string): "dir" | "file" | null {
@@ -49,7 +84,8 @@ export function planMaskedAndReadonly(
   }
   for (const p of masked) {
     const kind = kindOf(hostView(rootfs, p, kernelFs));
-    if (kind === "dir") recs.push(mount(MS.RDONLY, "tmpfs", p, "tmpfs", "size=0,mode=555"));
+    // No data, as runc: an empty read-only tmpfs (mode 1777, but nothing can be written in it).
+    if (kind === "dir") recs.push(mount(MS.RDONLY, "tmpfs", p, "tmpfs", ""));
     else if (kind === "file") recs.push(mount(MS.BIND, "/dev/null", p, "", ""));
   }
   return recs;

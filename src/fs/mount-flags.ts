@@ -28,3 +28,18 @@ export const MS = {
 /** Flags that a bind mount only takes through a second, MS_REMOUNT|MS_BIND call. */
 export const BIND_REMOUNT_FLAGS =
   MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
+
+/** mount_setattr(2) attribute values (include/uapi/linux/mount.h), used by the recursive r- options. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  /** The atime mode field: RELATIME (0), NOATIME or STRICTATIME. */
+  _ATIME: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
+} as const;

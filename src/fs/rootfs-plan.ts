@@ -28,6 +28,12 @@ export interface RootfsInput {
   cgroupns: boolean;
   cgroupPath: string;
   hierarchies: readonly CgroupHierarchy[];
+  /** The container has its own network namespace, new or joined (else sysfs is mounted read-only, as runc does: a
+   *  writable sysfs of the host's network namespace would let the container change host devices). */
+  netns?: boolean;
+  /** linux.mountLabel, to give as `context=` to the filesystems that take it; only where SELinux is
+   *  enabled (the caller leaves it undefined otherwise). */
+  mountLabel?: string;
 }
 
 const PROPAGATION: Record<string, number> = {
@@ -37,6 +43,15 @@ const PROPAGATION: Record<string, number> = {
 
 function mount(flags: number, mkdirKind: number, source: string, target: string, fstype: string, data: string, root: string): PlanRecord {
   return { op: Op.MOUNT, ints: [flags, mkdirKind], strs: [source, target, fstype, data, root] };
+}
+
+/** Recursive attributes (rro, rnosuid, ...) on the tree mounted at target, resolved inside root. */
+function setattr(attrSet: number, attrClr: number, target: string, root: string): PlanRecord {
+  return { op: Op.MOUNT_SETATTR, ints: [attrSet, attrClr, 0, 1], strs: [target, root] };
+}
+
+function copyUp(phase: 0 | 1, target: string, root: string): PlanRecord {
+  return { op: Op.COPY_UP, ints: [phase], strs: [target, root] };
 }
 
 /** Container path -> host path under the rootfs (lexically; tsrun-init refuses symlink escapes). */
@@ -75,26 +90,37 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
     recs.push(...planMount(input, m, dest, field));
   });
 
-  if (!devIsBind) {
-    for (const d of deviceNodes(input.devices)) {
-      const target = inRoot(rootfs, d.path);
-      if (input.newUser) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, target, "", "", rootfs));
-      else recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [target] });
-    }
-    for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, inRoot(rootfs, link)] });
-  }
+  const nodes = devIsBind ? [] : deviceNodes(input.devices);
+  // Bind-mounted nodes name host sources, so they are made before the switch (MOUNT resolves the
+  // target inside the rootfs).
+  if (input.newUser) for (const d of nodes) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, inRoot(rootfs, d.path), "", "", rootfs));
 
   recs.push(input.noPivot ? { op: Op.MOVE_ROOT, strs: [rootfs] } : { op: Op.PIVOT_ROOT, strs: [rootfs] });
+  // mknod and symlink take path strings: made before the switch, a rootfs whose /dev is a symlink to a
+  // host directory would have them created on the host. After it, "/" is the container's root and
+  // every absolute symlink resolves inside it.
+  if (!input.newUser) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
+  if (!devIsBind) for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, link] });
   if (input.readonly) recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
-  if (input.rootfsPropagation !== undefined) recs.push(mount(rootProp, MKDIR_NONE, "", "/", "", "", ""));
+  // Only a shared propagation is applied again (it could not be before the pivot). Re-applying a
+  // recursive slave or private one here would also undo the propagation options of the config's own
+  // mounts (a "shared" tmpfs would end up private); runc re-applies only shared as well.
+  if (rootProp & MS.SHARED) recs.push(mount(rootProp, MKDIR_NONE, "", "/", "", "", ""));
   return recs;
 }
 
+/** Filesystems that take an SELinux `context=` for linux.mountLabel (proc and sysfs label themselves). */
+const LABELLED_FS = new Set(["tmpfs", "devpts", "mqueue"]);
+
 function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: string): PlanRecord[] {
-  const opts = parseMountOptions(m.options, `${field}/options`);
+  const bindOpt = (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+  const isBind = bindOpt || m.type === "bind";
+  const opts = parseMountOptions(m.options, `${field}/options`, isBind ? "bind" : m.type);
   const target = inRoot(input.rootfs, dest);
-  const isBind = opts.bind || m.type === "bind";
   const recs: PlanRecord[] = [];
+  if (opts.copyUp && (isBind || m.type !== "tmpfs")) {
+    throw new ConfigError(`${field}/options/${(m.options ?? []).indexOf("tmpcopyup")}`, "tmpcopyup applies to tmpfs mounts only");
+  }
   if (isBind) {
     if (!m.source) throw new ConfigError(`${field}/source`, "a bind mount needs a source");
     const source = isAbsolute(m.source) ? m.source : resolve(input.bundle, m.source);
@@ -107,12 +133,21 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     recs.push(mount(MS.BIND | (opts.recursive ? MS.REC : 0), kind, source, target, "", "", input.rootfs));
     // mount(2) ignores most flags on a new bind mount: they take a second, remount call.
     const extra = opts.flags & BIND_REMOUNT_FLAGS;
-    if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", ""));
+    // Resolved inside the rootfs again: the path string could lead through a symlink out of it.
+    if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", input.rootfs));
   } else {
     if (!m.type) throw new ConfigError(`${field}/type`, `mount of ${dest} needs a type (or the bind option)`);
-    recs.push(mount(opts.flags, MKDIR_DIR, m.source ?? m.type, target, m.type, opts.data, input.rootfs));
+    let flags = opts.flags;
+    if (m.type === "sysfs" && !input.netns) flags |= MS.RDONLY;
+    let data = opts.data;
+    if (input.mountLabel && LABELLED_FS.has(m.type)) data = [data, `context="${input.mountLabel}"`].filter(Boolean).join(",");
+    // tmpcopyup: the directory is opened before the tmpfs hides it, and copied into the tmpfs after.
+    if (opts.copyUp) recs.push(copyUp(0, target, input.rootfs));
+    recs.push(mount(flags, MKDIR_DIR, m.source ?? m.type, target, m.type, data, input.rootfs));
+    if (opts.copyUp) recs.push(copyUp(1, target, input.rootfs));
   }
-  for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", ""));
+  if (opts.attrSet || opts.attrClr) recs.push(setattr(opts.attrSet, opts.attrClr, target, input.rootfs));
+  for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", input.rootfs));
   return recs;
 }
 
@@ -122,7 +157,8 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
  * (the kernel shows the namespace's root); without, the container's own cgroup directory is bound.
  */
 function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field: string): PlanRecord[] {
-  const opts = parseMountOptions(m.options, `${field}/options`);
+  const opts = parseMountOptions(m.options, `${field}/options`, "cgroup");
+  if (opts.copyUp) throw new ConfigError(`${field}/options/${(m.options ?? []).indexOf("tmpcopyup")}`, "tmpcopyup applies to tmpfs mounts only");
   const target = inRoot(input.rootfs, dest);
   const flags = opts.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME | MS.NOATIME | MS.STRICTATIME);
   const ro = (opts.flags & MS.RDONLY) !== 0;
@@ -137,7 +173,7 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
       recs.push(mount(flags | roFlag, MKDIR_DIR, "cgroup", at, h.version === 2 ? "cgroup2" : "cgroup", h.version === 2 ? "" : h.controllers, input.rootfs));
     } else {
       recs.push(mount(MS.BIND | MS.REC, MKDIR_DIR, join(h.mountPoint, input.cgroupPath), at, "", "", input.rootfs));
-      recs.push(mount(MS.BIND | MS.REMOUNT | flags | roFlag, MKDIR_NONE, "", at, "", "", ""));
+      recs.push(mount(MS.BIND | MS.REMOUNT | flags | roFlag, MKDIR_NONE, "", at, "", "", input.rootfs));
     }
   };
 
@@ -152,8 +188,9 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
       const names = h.controllers.split(",").filter((c) => c && !c.startsWith("name="));
       if (names.length > 1) for (const c of names) if (c !== rel) recs.push({ op: Op.SYMLINK, ints: [1], strs: [rel, join(target, c)] });
     }
-    if (ro) recs.push(mount(MS.REMOUNT | MS.RDONLY | flags, MKDIR_NONE, "", target, "", "", ""));
+    if (ro) recs.push(mount(MS.REMOUNT | MS.RDONLY | flags, MKDIR_NONE, "", target, "", "", input.rootfs));
   }
-  for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", ""));
+  if (opts.attrSet || opts.attrClr) recs.push(setattr(opts.attrSet, opts.attrClr, target, input.rootfs));
+  for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", input.rootfs));
   return recs;
 }

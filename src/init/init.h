@@ -32,6 +32,10 @@ const char *op_check(const struct rec *r);
 /* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
 void op_overlay(const struct rec *r);
 
+/* mount_attr.c: MOUNT_SETATTR (32, recursive mount attributes) and COPY_UP (33, tmpcopyup). */
+void op_mount_setattr(const struct rec *r);
+void op_copy_up(const struct rec *r);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -390,13 +390,21 @@ static void op_symlink(const struct rec *r)
 
 static void op_pivot_root(const struct rec *r)
 {
+	/* The old root, to come back to after the pivot (see below). */
+	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot < 0)
+		fail(1, "open old root: %s", ERR);
 	if (chdir(S(0)) < 0)
 		fail(1, "chdir %s: %s", S(0), ERR);
-	/* pivot_root(".", "."): the new root is stacked over the old one on the same directory, so no
-	 * put_old directory is needed inside the rootfs. The old root is then the top of "." and can be
-	 * detached from there. */
+	/* pivot_root(".", "."): the old root is stacked over the new one on the same directory, so no
+	 * put_old directory is needed inside the rootfs. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		fail(1, "pivot_root %s: %s", S(0), ERR);
+	/* Work from the old root's own directory: a change of propagation on "." of the new root's
+	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
+	if (fchdir(oldroot) < 0)
+		fail(1, "fchdir old root: %s", ERR);
+	close(oldroot);
 	/* Make the old root a slave first, so that detaching it can never propagate an unmount back to
 	 * a peer group on the host (harmless when the planner already made "/" private). */
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -695,6 +703,8 @@ static const struct op_def table[] = {
 	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
 	OP(30, "SETSID", 0, 0, op_setsid),
 	OP(31, "OVERLAY", 0, -1, op_overlay),
+	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
+	OP(33, "COPY_UP", 1, 2, op_copy_up),
 };
 
 const struct op_def *op_lookup(uint32_t op)

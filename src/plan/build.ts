@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
 import type { LinuxDevice } from "../spec/types.js";
@@ -39,6 +39,7 @@ export interface PlanSpec {
     rootfsPropagation?: string;
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    mountLabel?: string;
   };
 }
 
@@ -65,6 +66,8 @@ export interface PlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** Whether SELinux is enabled on the host (linux.mountLabel is applied only then); probed when undefined. */
+  selinux?: boolean;
   /** tsrun.layers, resolved (resolveLayers) and with their upper/work dirs made: mounted on `rootfs`. */
   layers?: LayerSetup;
 }
@@ -72,6 +75,8 @@ export interface PlanInput {
 export interface LaunchPlan {
   records: PlanRecord[];
   namespaces: NamespacePlan;
+  /** Things the config asks that this host ignores, for the caller to warn about (one line each). */
+  warnings: string[];
   /** The tag of the one SYNC point: the child waits there while the parent writes id maps and joins the cgroup. */
   syncTag: string;
 }
@@ -85,6 +90,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   const linux = spec.linux ?? {};
   const ns = planNamespaces(linux.namespaces);
   const recs: PlanRecord[] = [];
+  const warnings: string[] = [];
 
   if (!ns.types.has("mount")) throw new ConfigError("/linux/namespaces", "a mount namespace is required (tsrun builds the root filesystem in it)");
   if ((spec.hostname !== undefined && spec.hostname !== "") || spec.domainname) {
@@ -120,6 +126,12 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
   }
 
+  let mountLabel: string | undefined;
+  if (linux.mountLabel) {
+    if (input.selinux ?? selinuxEnabled()) mountLabel = linux.mountLabel;
+    else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
+  }
+
   if (ns.cloneFlags & NAMESPACE_FLAGS.mount) {
     // The overlay first: every later mount record builds on the root it makes.
     if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
@@ -136,6 +148,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         cgroupns: ns.types.has("cgroup"),
         cgroupPath: input.cgroupPath,
         hierarchies: input.hierarchies,
+        netns: ns.types.has("network"),
+        mountLabel,
       }),
     );
     recs.push(...planMaskedAndReadonly(input.rootfs, spec.mounts ?? [], linux.maskedPaths, linux.readonlyPaths));
@@ -159,7 +173,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     const env = withHome(proc.env ?? [], passwd, proc.user.uid);
     recs.push({ op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] });
   }
-  return { records: recs, namespaces: ns, syncTag: SYNC_SETUP };
+  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP };
 }
 
 function planProcess(input: PlanInput, proc: NonNullable<PlanSpec["process"]>): PlanRecord[] {
@@ -203,6 +217,11 @@ function planProcess(input: PlanInput, proc: NonNullable<PlanSpec["process"]>): 
   recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
   recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
   return recs;
+}
+
+/** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
+function selinuxEnabled(): boolean {
+  return existsSync("/sys/fs/selinux/enforce");
 }
 
 /** RLIM_INFINITY is all ones; the spec's uint64 may arrive as a JS number at 2^64-1 (rounded up). */

@@ -417,3 +417,33 @@ describe("buildPlan: refused configs", () => {
     expect(configError(() => plan(spec((s) => { delete s.process.args; }))).field).toBe("/process/args");
   });
 });
+
+describe("buildPlan: linux.mountLabel", () => {
+  const withLabel = (s: any) => (s.linux.mountLabel = "system_u:object_r:container_file_t:s0"); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const full = (selinux: boolean) =>
+    buildPlan({
+      spec: spec(withLabel), rootfs, bundle, fifoPath: "/run/tsrun/c1/exec.fifo", noPivot: false, preserveFds: 0, foreground: false,
+      cgroupPath: "/tsrun/c1", hierarchies: HYBRID, cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40, selinux,
+    });
+
+  test("without SELinux: one warning naming the field, and no context= anywhere", () => {
+    const p = full(false);
+    expect(p.warnings).toEqual([expect.stringMatching(/^linux\.mountLabel .* ignored: SELinux is not enabled/)]);
+    expect(p.records.some((r) => r.op === Op.MOUNT && r.strs![3].includes("context="))).toBe(false);
+  });
+
+  test("with SELinux: no warning, the tmpfs mounts carry the label", () => {
+    const p = full(true);
+    expect(p.warnings).toEqual([]);
+    const tmpfs = p.records.filter((r) => r.op === Op.MOUNT && r.strs![2] === "tmpfs" && r.strs![4] !== "" && !r.strs![1].includes("/sys/fs/cgroup"));
+    expect(tmpfs.length).toBeGreaterThan(0);
+    for (const r of tmpfs) expect(r.strs![3]).toContain('context="system_u:object_r:container_file_t:s0"');
+  });
+
+  test("a config without mountLabel has no warnings", () => {
+    expect(buildPlan({
+      spec: spec(), rootfs, bundle, fifoPath: "/f", noPivot: false, preserveFds: 0, foreground: false,
+      cgroupPath: "/tsrun/c1", hierarchies: HYBRID, cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40,
+    }).warnings).toEqual([]);
+  });
+});

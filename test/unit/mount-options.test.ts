@@ -2,8 +2,8 @@
  * src/fs/mount-options.ts: what a mount's `options` list asks of mount(2).
  */
 import { ConfigError } from "../../src/errors.js";
-import { MS } from "../../src/fs/mount-flags.js";
-import { parseMountOptions } from "../../src/fs/mount-options.js";
+import { MOUNT_ATTR, MS } from "../../src/fs/mount-flags.js";
+import { isKnownDataOption, parseMountOptions } from "../../src/fs/mount-options.js";
 
 const F = "/mounts/2/options";
 
@@ -69,7 +69,7 @@ describe("parseMountOptions: flag options", () => {
 
   test("no options, or undefined, is an empty result", () => {
     for (const o of [undefined, []]) {
-      expect(parseMountOptions(o, F)).toEqual({ flags: 0, propagation: [], data: "", bind: false, recursive: false });
+      expect(parseMountOptions(o, F)).toEqual({ flags: 0, propagation: [], data: "", bind: false, recursive: false, attrSet: 0, attrClr: 0, copyUp: false });
     }
   });
 });
@@ -120,10 +120,7 @@ describe("parseMountOptions: bind, propagation, data", () => {
 
 describe("parseMountOptions: options not supported yet", () => {
   test.each([
-    ["rro", 1],
-    ["rnosuid", 0],
-    ["rnoexec", 2],
-    ["tmpcopyup", 1],
+    ["copy-symlink", 1],
     ["idmap", 0],
     ["ridmap", 3],
   ])("%s is refused with /mounts/N/options/I", (opt, at) => {
@@ -141,7 +138,118 @@ describe("parseMountOptions: options not supported yet", () => {
     expect((err as Error).message).toContain(opt);
   });
 
-  test("options that merely start like a refused one are data, not refused", () => {
+  test("options that merely start like a refused one are data, not refused (no type checked)", () => {
     expect(parseMountOptions(["idmapped=1", "rootcontext=x"], F).data).toBe("idmapped=1,rootcontext=x");
+  });
+});
+
+describe("parseMountOptions: recursive attributes (mount_setattr)", () => {
+  // [option, set bits, clear bits], each on its own
+  const cases: [string, number, number][] = [
+    ["rro", MOUNT_ATTR.RDONLY, 0],
+    ["rrw", 0, MOUNT_ATTR.RDONLY],
+    ["rnosuid", MOUNT_ATTR.NOSUID, 0],
+    ["rsuid", 0, MOUNT_ATTR.NOSUID],
+    ["rnodev", MOUNT_ATTR.NODEV, 0],
+    ["rdev", 0, MOUNT_ATTR.NODEV],
+    ["rnoexec", MOUNT_ATTR.NOEXEC, 0],
+    ["rexec", 0, MOUNT_ATTR.NOEXEC],
+    ["rnodiratime", MOUNT_ATTR.NODIRATIME, 0],
+    ["rdiratime", 0, MOUNT_ATTR.NODIRATIME],
+    ["rnosymfollow", MOUNT_ATTR.NOSYMFOLLOW, 0],
+    ["rsymfollow", 0, MOUNT_ATTR.NOSYMFOLLOW],
+    // atime is one mode: always clear the whole field, set the one mode
+    ["rnoatime", MOUNT_ATTR.NOATIME, MOUNT_ATTR._ATIME],
+    ["ratime", MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME],
+    ["rrelatime", MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME],
+    ["rnorelatime", MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME],
+    ["rstrictatime", MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME],
+    ["rnostrictatime", MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME],
+  ];
+  test.each(cases)("%s -> attr_set 0x%s, attr_clr 0x%s; no mount(2) flag", (opt, set, clr) => {
+    const p = parseMountOptions([opt], F, "tmpfs");
+    expect([p.attrSet, p.attrClr]).toEqual([set, clr]);
+    expect(p.flags).toBe(0);
+    expect(p.data).toBe("");
+  });
+
+  test("the MOUNT_ATTR values are the kernel's", () => {
+    expect(MOUNT_ATTR).toMatchObject({ RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, _ATIME: 0x70, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 });
+  });
+
+  test("the last word about a bit wins; different bits combine", () => {
+    expect(parseMountOptions(["rro", "rrw"], F)).toMatchObject({ attrSet: 0, attrClr: MOUNT_ATTR.RDONLY });
+    expect(parseMountOptions(["rrw", "rro"], F)).toMatchObject({ attrSet: MOUNT_ATTR.RDONLY, attrClr: 0 });
+    expect(parseMountOptions(["rro", "rnosuid", "rexec"], F)).toMatchObject({ attrSet: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, attrClr: MOUNT_ATTR.NOEXEC });
+  });
+
+  test("the last atime mode wins and leaves the other bits alone", () => {
+    const p = parseMountOptions(["rnoatime", "rro", "rstrictatime"], F);
+    expect(p.attrSet).toBe(MOUNT_ATTR.RDONLY | MOUNT_ATTR.STRICTATIME);
+    expect(p.attrClr).toBe(MOUNT_ATTR._ATIME);
+  });
+
+  test("r- options mix with plain flags and bind", () => {
+    const p = parseMountOptions(["rbind", "ro", "rro", "rprivate"], F, "bind");
+    expect(p).toMatchObject({ bind: true, recursive: true, flags: MS.RDONLY, attrSet: MOUNT_ATTR.RDONLY, propagation: [MS.PRIVATE | MS.REC] });
+  });
+});
+
+describe("parseMountOptions: tmpcopyup", () => {
+  test("tmpcopyup is a flag of the result, not data", () => {
+    const p = parseMountOptions(["tmpcopyup", "mode=755"], F, "tmpfs");
+    expect(p.copyUp).toBe(true);
+    expect(p.data).toBe("mode=755");
+  });
+});
+
+describe("parseMountOptions: unknown options", () => {
+  const refused = (options: string[], fstype: string): ConfigError => {
+    try {
+      parseMountOptions(options, "/mounts/5/options", fstype);
+    } catch (e) {
+      return e as ConfigError;
+    }
+    throw new Error("not refused");
+  };
+
+  test.each([
+    [["nosuid", "bogus"], "tmpfs", 1],
+    [["sizee=1k"], "tmpfs", 0],
+    [["newinstance"], "tmpfs", 0],
+    [["size=1k"], "devpts", 0],
+    [["anything"], "mqueue", 0],
+    [["mode=755"], "sysfs", 0],
+    [["rbind", "ro", "size=1k"], "bind", 2],
+    [["hidepid=2", "hidepids=2"], "proc", 1],
+  ])("%j on %s: ConfigError naming the option at its index", (options, fstype, at) => {
+    const e = refused(options, fstype);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.field).toBe(`/mounts/5/options/${at}`);
+    expect(e.message).toContain(`"${options[at]}"`);
+  });
+
+  test.each([
+    ["tmpfs", ["size=65536k", "mode=1777", "uid=1", "gid=2", "nr_inodes=10k", "nr_blocks=5", "huge=never", "inode64", "noswap"]],
+    ["devpts", ["newinstance", "ptmxmode=0666", "mode=0620", "gid=5", "max=100"]],
+    ["proc", ["hidepid=invisible", "subset=pid", "gid=3"]],
+    ["cgroup", ["memory", "name=systemd", "none"]],
+    ["cgroup2", ["nsdelegate", "memory_recursiveprot"]],
+    ["overlay", ["lowerdir=/a:/b", "upperdir=/u", "workdir=/w", "userxattr"]],
+    ["tmpfs", ['context="system_u:object_r:container_file_t:s0"', "rootcontext=x"]],
+  ])("real data options of %s pass through in order", (fstype, options) => {
+    expect(parseMountOptions(options, F, fstype).data).toBe(options.join(","));
+  });
+
+  test("a filesystem type tsrun has no table for passes its data through unchecked", () => {
+    expect(parseMountOptions(["errors=remount-ro", "whatever"], F, "ext4").data).toBe("errors=remount-ro,whatever");
+    expect(isKnownDataOption("fuse.sshfs", "anything")).toBe(true);
+  });
+
+  test("isKnownDataOption matches key= prefixes and bare words exactly", () => {
+    expect(isKnownDataOption("tmpfs", "size=1")).toBe(true);
+    expect(isKnownDataOption("tmpfs", "size")).toBe(false);
+    expect(isKnownDataOption("devpts", "newinstance")).toBe(true);
+    expect(isKnownDataOption("devpts", "newinstance=1")).toBe(false);
   });
 });

@@ -1,13 +1,13 @@
 /**
  * src/fs/rootfs-plan.ts and src/fs/masked-paths.ts: the mount records of a new mount namespace.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError } from "../../src/errors.js";
-import { MS } from "../../src/fs/mount-flags.js";
-import { planMaskedAndReadonly } from "../../src/fs/masked-paths.js";
+import { MOUNT_ATTR, MS } from "../../src/fs/mount-flags.js";
+import { planMaskedAndReadonly, resolveInRoot } from "../../src/fs/masked-paths.js";
 import { type RootfsInput, planRootfs } from "../../src/fs/rootfs-plan.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
 
@@ -76,12 +76,11 @@ describe("planRootfs: the root", () => {
     expect(asMount(recs[1])).toEqual({ flags: MS.BIND | MS.REC, mkdir: 0, source: rootfs, target: rootfs, fstype: "", data: "", root: "" });
   });
 
-  test("a configured rootfsPropagation is used before the pivot and applied again after it", () => {
-    const recs = planRootfs(input({ rootfsPropagation: "rprivate" }));
+  test("a configured non-shared rootfsPropagation is used before the pivot only (config mounts keep theirs)", () => {
+    const recs = planRootfs(input({ rootfsPropagation: "rprivate", mounts: [{ destination: "/s", type: "tmpfs", options: ["shared"] }] }));
     expect(asMount(recs[0]).flags).toBe(MS.PRIVATE | MS.REC);
     const pivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
-    const after = recs.slice(pivot + 1).map(asMount);
-    expect(after).toEqual([{ flags: MS.PRIVATE | MS.REC, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" }]);
+    expect(recs.slice(pivot + 1).filter((r) => r.op === Op.MOUNT)).toEqual([]);
   });
 
   test.each([["shared", MS.SHARED], ["rshared", MS.SHARED | MS.REC]])(
@@ -111,12 +110,15 @@ describe("planRootfs: the root", () => {
     expect(b.some((r) => r.op === Op.PIVOT_ROOT)).toBe(false);
   });
 
-  test("root.readonly: / is remounted read-only after the pivot, not before", () => {
+  test("root.readonly: / is remounted read-only after the pivot and the /dev nodes, not before", () => {
     const recs = planRootfs(input({ readonly: true }));
     const pivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
-    expect(pivot).toBe(recs.length - 2);
-    expect(asMount(recs[recs.length - 1])).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" });
-    expect(planRootfs(input({ readonly: false })).slice(-1)[0].op).toBe(Op.PIVOT_ROOT);
+    const ro = recs.findIndex((r) => r.op === Op.MOUNT && (asMount(r).flags & MS.RDONLY) !== 0);
+    expect(ro).toBe(recs.length - 1);
+    expect(pivot).toBeLessThan(ro);
+    expect(recs.slice(pivot + 1, ro).every((r) => r.op === Op.MKNOD || r.op === Op.SYMLINK)).toBe(true);
+    expect(asMount(recs[ro])).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" });
+    expect(planRootfs(input({ readonly: false })).some((r) => r.op === Op.MOUNT && asMount(r).target === "/" && (asMount(r).flags & MS.RDONLY) !== 0)).toBe(false);
   });
 });
 
@@ -165,7 +167,7 @@ describe("planRootfs: config mounts", () => {
     const recs = planRootfs(input({ mounts: [{ destination: "/shared", type: "bind", source: src, options: ["rbind", "ro", "nosuid", "nodev"] }] }));
     const [bind, remount] = [asMount(recs[2]), asMount(recs[3])];
     expect(bind.flags).toBe(MS.BIND | MS.REC);
-    expect(remount).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV, mkdir: 0, source: "", target: join(rootfs, "shared"), fstype: "", data: "", root: "" });
+    expect(remount).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV, mkdir: 0, source: "", target: join(rootfs, "shared"), fstype: "", data: "", root: rootfs });
   });
 
   test("propagation options of a mount come after it, on its target", () => {
@@ -194,36 +196,38 @@ describe("planRootfs: config mounts", () => {
   });
 
   test("a refused option reports its index within that mount", () => {
-    expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/t", type: "tmpfs", options: ["nosuid", "tmpcopyup"] }] }))).toThrow(/\/mounts\/1\/options\/1/);
+    expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/t", type: "tmpfs", options: ["nosuid", "idmap"] }] }))).toThrow(/\/mounts\/1\/options\/1/);
   });
 });
 
 describe("planRootfs: /dev", () => {
-  test("device nodes are MKNOD records in the rootfs, then the /dev symlinks", () => {
+  test("device nodes are MKNOD records of container paths after the pivot, then the /dev symlinks", () => {
     const recs = planRootfs(input({ mounts: [{ destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755"] }] }));
     const nodes = recs.filter((r) => r.op === Op.MKNOD);
-    expect(nodes.map((r) => r.strs![0]).sort()).toEqual(["full", "null", "random", "tty", "urandom", "zero"].map((n) => join(rootfs, "dev", n)));
-    const nul = nodes.find((r) => r.strs![0] === join(rootfs, "dev/null"))!;
+    expect(nodes.map((r) => r.strs![0]).sort()).toEqual(["full", "null", "random", "tty", "urandom", "zero"].map((n) => `/dev/${n}`));
+    const nul = nodes.find((r) => r.strs![0] === "/dev/null")!;
     expect(nul.ints).toEqual([0o020666, 1, 3, 0, 0]);
     const links = Object.fromEntries(recs.filter((r) => r.op === Op.SYMLINK).map((r) => [r.strs![1], r.strs![0]]));
     expect(links).toEqual({
-      [join(rootfs, "dev/fd")]: "/proc/self/fd",
-      [join(rootfs, "dev/stdin")]: "/proc/self/fd/0",
-      [join(rootfs, "dev/stdout")]: "/proc/self/fd/1",
-      [join(rootfs, "dev/stderr")]: "/proc/self/fd/2",
-      [join(rootfs, "dev/ptmx")]: "pts/ptmx",
+      "/dev/fd": "/proc/self/fd",
+      "/dev/stdin": "/proc/self/fd/0",
+      "/dev/stdout": "/proc/self/fd/1",
+      "/dev/stderr": "/proc/self/fd/2",
+      "/dev/ptmx": "pts/ptmx",
     });
-    // the /dev mount comes before the nodes, the nodes before the pivot
+    // The /dev mount comes before the pivot, the nodes after it: mknod and symlink follow path
+    // strings, which only after the pivot cannot lead out of the container's root.
     const iDev = recs.findIndex((r) => r.op === Op.MOUNT && r.strs![1] === join(rootfs, "dev"));
     const iNode = recs.findIndex((r) => r.op === Op.MKNOD);
     const iPivot = recs.findIndex((r) => r.op === Op.PIVOT_ROOT);
-    expect(iDev).toBeLessThan(iNode);
-    expect(iNode).toBeLessThan(iPivot);
+    expect(iDev).toBeLessThan(iPivot);
+    expect(iPivot).toBeLessThan(iNode);
+    expect(recs.findIndex((r) => r.op === Op.SYMLINK)).toBeGreaterThan(iPivot);
   });
 
   test("a config device is a node too", () => {
     const recs = planRootfs(input({ devices: [{ type: "c", path: "/dev/fuse", major: 10, minor: 229, fileMode: 0o600 }] }));
-    expect(recs.find((r) => r.op === Op.MKNOD && r.strs![0] === join(rootfs, "dev/fuse"))!.ints).toEqual([0o020600, 10, 229, 0, 0]);
+    expect(recs.find((r) => r.op === Op.MKNOD && r.strs![0] === "/dev/fuse")!.ints).toEqual([0o020600, 10, 229, 0, 0]);
   });
 
   test("in a new user namespace, devices are bind mounts of the host's nodes (file mount points)", () => {
@@ -257,7 +261,7 @@ describe("planRootfs: type cgroup", () => {
     const m = mounts(recs).filter((x) => x.target.startsWith(target()));
     expect(m).toEqual([
       { flags: MS.BIND | MS.REC, mkdir: 1, source: "/sys/fs/cgroup/tsrun/c1", target: target(), fstype: "", data: "", root: rootfs },
-      { flags: MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, mkdir: 0, source: "", target: target(), fstype: "", data: "", root: "" },
+      { flags: MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, mkdir: 0, source: "", target: target(), fstype: "", data: "", root: rootfs },
     ]);
   });
 
@@ -317,7 +321,7 @@ describe("planMaskedAndReadonly", () => {
   test("a masked directory gets an empty read-only tmpfs, a masked file /dev/null, a missing one nothing", () => {
     const recs = planMaskedAndReadonly(rootfs, kernelMounts, ["/data", "/etc/hosts", "/proc/version", "/proc/no-such-thing"]);
     expect(recs.map(asMount)).toEqual([
-      { flags: MS.RDONLY, mkdir: 0, source: "tmpfs", target: "/data", fstype: "tmpfs", data: "size=0,mode=555", root: "" },
+      { flags: MS.RDONLY, mkdir: 0, source: "tmpfs", target: "/data", fstype: "tmpfs", data: "", root: "" },
       { flags: MS.BIND, mkdir: 0, source: "/dev/null", target: "/etc/hosts", fstype: "", data: "", root: "" },
       { flags: MS.BIND, mkdir: 0, source: "/dev/null", target: "/proc/version", fstype: "", data: "", root: "" },
     ]);
@@ -333,5 +337,115 @@ describe("planMaskedAndReadonly", () => {
 
   test("nothing asked, nothing done", () => {
     expect(planMaskedAndReadonly(rootfs, kernelMounts)).toEqual([]);
+  });
+});
+
+describe("planRootfs: recursive attributes, tmpcopyup, unknown options, sysfs, mountLabel", () => {
+  const setattrs = (recs: PlanRecord[]): PlanRecord[] => recs.filter((r) => r.op === Op.MOUNT_SETATTR);
+
+  test("rro on a bind: the bind, then one recursive MOUNT_SETATTR on the target inside the rootfs", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/data", type: "bind", source: join(bundle, "shared"), options: ["rbind", "rro", "rnosuid"] }] }));
+    const target = join(rootfs, "data");
+    const iBind = recs.findIndex((r) => r.op === Op.MOUNT && asMount(r).target === target);
+    const iAttr = recs.findIndex((r) => r.op === Op.MOUNT_SETATTR);
+    expect(iBind).toBeGreaterThan(0);
+    expect(iAttr).toBe(iBind + 1);
+    expect(recs[iAttr]).toEqual({ op: Op.MOUNT_SETATTR, ints: [MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, 0, 0, 1], strs: [target, rootfs] });
+  });
+
+  test("no r- option, no MOUNT_SETATTR", () => {
+    expect(setattrs(planRootfs(input({ mounts: [{ destination: "/t", type: "tmpfs", options: ["ro", "nosuid"] }] })))).toEqual([]);
+  });
+
+  test("r- options on a filesystem mount and on a cgroup mount", () => {
+    const recs = planRootfs(input({ mounts: [
+      { destination: "/t", type: "tmpfs", options: ["rnoexec"] },
+      { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["rro"] },
+    ] }));
+    expect(setattrs(recs).map((r) => [r.ints![0], r.strs![0]])).toEqual([
+      [MOUNT_ATTR.NOEXEC, join(rootfs, "t")],
+      [MOUNT_ATTR.RDONLY, join(rootfs, "sys/fs/cgroup")],
+    ]);
+  });
+
+  test("tmpcopyup: the directory is opened before the tmpfs mount and copied after it", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "mode=755"] }] }));
+    const target = join(rootfs, "etc");
+    const i = recs.findIndex((r) => r.op === Op.MOUNT && asMount(r).target === target);
+    expect(recs[i - 1]).toEqual({ op: Op.COPY_UP, ints: [0], strs: [target, rootfs] });
+    expect(recs[i + 1]).toEqual({ op: Op.COPY_UP, ints: [1], strs: [target, rootfs] });
+    expect(asMount(recs[i]).data).toBe("mode=755");
+  });
+
+  test("tmpcopyup on anything but tmpfs is a ConfigError at its index", () => {
+    expect(() => planRootfs(input({ mounts: [{ destination: "/d", type: "bind", source: join(bundle, "shared"), options: ["rbind", "tmpcopyup"] }] }))).toThrow(/\/mounts\/0\/options\/1.*tmpfs/);
+    expect(() => planRootfs(input({ mounts: [{ destination: "/d", type: "proc", options: ["tmpcopyup"] }] }))).toThrow(/\/mounts\/0\/options\/0/);
+  });
+
+  test("an unknown option is a ConfigError naming it, with the mount's index", () => {
+    const err = (() => {
+      try {
+        planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/t", type: "tmpfs", options: ["nosuid", "sise=1k"] }] }));
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.field).toBe("/mounts/1/options/1");
+    expect(err!.message).toContain('"sise=1k"');
+  });
+
+  test("data on a bind mount is refused (the kernel ignores it)", () => {
+    expect(() => planRootfs(input({ mounts: [{ destination: "/d", source: join(bundle, "shared"), options: ["bind", "mode=755"] }] }))).toThrow(/\/mounts\/0\/options\/1/);
+  });
+
+  test("sysfs is read-only without a network namespace of its own, as given with one", () => {
+    const sys = { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev"] };
+    const flags = (netns: boolean) => mounts(planRootfs(input({ netns, mounts: [sys] }))).find((m) => m.fstype === "sysfs")!.flags;
+    expect(flags(false)).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY);
+    expect(flags(true)).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
+  });
+
+  test("mountLabel is a context= of tmpfs, devpts and mqueue mounts only", () => {
+    const recs = planRootfs(input({ mountLabel: "system_u:object_r:container_file_t:s0:c1,c2", mounts: [
+      { destination: "/t", type: "tmpfs", options: ["mode=755"] },
+      { destination: "/dev/pts", type: "devpts" },
+      { destination: "/proc", type: "proc" },
+    ] }));
+    const data = Object.fromEntries(mounts(recs).filter((m) => m.fstype).map((m) => [m.fstype, m.data]));
+    expect(data).toEqual({ tmpfs: 'mode=755,context="system_u:object_r:container_file_t:s0:c1,c2"', devpts: 'context="system_u:object_r:container_file_t:s0:c1,c2"', proc: "" });
+  });
+});
+
+describe("resolveInRoot: symlinks resolved as the container will see them", () => {
+  let r: string;
+  beforeAll(() => {
+    r = mkdtempSync(join(tmpdir(), "tsrun-resolve-test-"));
+    mkdirSync(join(r, "real/dir"), { recursive: true });
+    symlinkSync("/real", join(r, "abs"));
+    symlinkSync("real/dir", join(r, "rel"));
+    symlinkSync("../../../../..", join(r, "up"));
+    symlinkSync("loop", join(r, "loop"));
+  });
+  afterAll(() => rmSync(r, { recursive: true, force: true }));
+
+  test.each([
+    ["/real/dir", "/real/dir"],
+    ["/abs/dir/x", "/real/dir/x"],
+    ["/rel/f", "/real/dir/f"],
+    ["/up/etc/passwd", "/etc/passwd"],
+    ["/../../abs", "/real"],
+    ["/missing/abs", "/missing/abs"],
+  ])("%s -> %s", (p, want) => expect(resolveInRoot(r, p)).toBe(want));
+
+  test("a link loop stops after 40 links, inside the root", () => {
+    expect(resolveInRoot(r, "/loop/x").startsWith("/loop")).toBe(true);
+  });
+
+  test("a masked path that is a symlink is judged by its target in the rootfs, not on the host", () => {
+    symlinkSync("/real/dir", join(r, "masked"));
+    symlinkSync("/nonexistent-on-host-and-root", join(r, "gone"));
+    const recs = planMaskedAndReadonly(r, [], ["/masked", "/gone"]);
+    expect(recs).toEqual([{ op: Op.MOUNT, ints: [MS.RDONLY, 0], strs: ["tmpfs", "/masked", "tmpfs", "", ""] }]);
   });
 });

@@ -1,0 +1,195 @@
+/*
+ * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/plan/ops.ts. The planner decides which
+ * mounts get recursive attributes and which tmpfs starts with a copy of what it covers; this file
+ * only executes, resolving every path inside the container's root.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define I(n) (r->ints[n])
+#define S(n) (r->strs[n])
+#define ERR strerror(errno)
+
+/* A copied tree deeper than this is refused: each level holds two fds. */
+#define COPY_MAX_DEPTH 200
+
+/* Open `target` with `flags`: inside `root` when root is non-empty (RESOLVE_IN_ROOT: no "..",
+ * absolute symlink or magic link can leave it), else as given. -1 with errno set on failure. */
+static int open_in_root(const char *root, const char *target, int flags)
+{
+	if (!*root)
+		return open(target, flags | O_CLOEXEC);
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (strncmp(target, root, rl) != 0 || (rl > 1 && target[rl] != '/' && target[rl] != '\0')) {
+		errno = EXDEV;
+		return -1;
+	}
+	const char *rel = target + rl;
+	while (*rel == '/')
+		rel++;
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
+	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
+}
+
+void op_mount_setattr(const struct rec *r)
+{
+	const char *target = S(0), *root = S(1);
+	int fd = open_in_root(root, target, O_PATH);
+	if (fd < 0)
+		fail(1, "mount_setattr %s: resolve in %s: %s", target, *root ? root : "/", ERR);
+	struct mount_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.attr_set = I(0);
+	attr.attr_clr = I(1);
+	attr.propagation = I(2);
+	unsigned int flags = AT_EMPTY_PATH | (I(3) ? AT_RECURSIVE : 0);
+	if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) < 0)
+		fail(1, "mount_setattr %s (set 0x%llx, clear 0x%llx%s): %s", target, (unsigned long long)I(0),
+		     (unsigned long long)I(1), I(3) ? ", recursive" : "", ERR);
+	close(fd);
+}
+
+/* ---- COPY_UP ------------------------------------------------------------------------------ */
+
+static int copyup_fd = -1; /* phase 0 -> phase 1: the directory the tmpfs covers */
+
+/* Copy one regular file's bytes. */
+static int copy_bytes(int in, int out)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (int)n;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -1;
+			off += w;
+		}
+	}
+}
+
+/* Owner, mode and times of `name` in dst from `st` (a symlink gets owner and times only). */
+static int copy_meta(int dst, const char *name, const struct stat *st)
+{
+	if (fchownat(dst, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISLNK(st->st_mode) && fchmodat(dst, name, st->st_mode & 07777, 0) < 0)
+		return -1;
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	return utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Copy the entries of directory src into directory dst (both fds, consumed: closed on return).
+ * Every name is opened relative to its parent's fd with O_NOFOLLOW, so nothing outside src is read
+ * and nothing outside dst is written. On failure fails the whole op with the path reached. */
+static void copy_tree(int src, int dst, const char *path, int depth)
+{
+	if (depth > COPY_MAX_DEPTH)
+		fail(1, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);
+	DIR *d = fdopendir(src);
+	if (!d)
+		fail(1, "tmpcopyup %s: opendir: %s", path, ERR);
+	struct dirent *e;
+	char sub[4096];
+	while ((errno = 0, e = readdir(d))) {
+		const char *name = e->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, name);
+		struct stat st;
+		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			fail(1, "tmpcopyup %s: stat: %s", sub, ERR);
+		int rc = 0;
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst, name, 0700) < 0)
+				fail(1, "tmpcopyup %s: mkdir: %s", sub, ERR);
+			int cs = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int cd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cs < 0 || cd < 0)
+				fail(1, "tmpcopyup %s: open: %s", sub, ERR);
+			copy_tree(cs, cd, sub, depth + 1);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (in < 0 || out < 0 || copy_bytes(in, out) < 0)
+				fail(1, "tmpcopyup %s: copy: %s", sub, ERR);
+			close(in);
+			close(out);
+		} else if (S_ISLNK(st.st_mode)) {
+			char link[4096];
+			ssize_t n = readlinkat(src, name, link, sizeof link - 1);
+			if (n < 0)
+				fail(1, "tmpcopyup %s: readlink: %s", sub, ERR);
+			link[n] = '\0';
+			rc = symlinkat(link, dst, name);
+		} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			rc = mknodat(dst, name, st.st_mode & (S_IFMT | 0600), st.st_rdev);
+		} else {
+			continue; /* a socket is bound to its owner: there is nothing to copy */
+		}
+		if (rc < 0)
+			fail(1, "tmpcopyup %s: create: %s", sub, ERR);
+		if (copy_meta(dst, name, &st) < 0)
+			fail(1, "tmpcopyup %s: owner, mode, times: %s", sub, ERR);
+	}
+	if (errno)
+		fail(1, "tmpcopyup %s: readdir: %s", path, ERR);
+	closedir(d);
+	close(dst);
+}
+
+void op_copy_up(const struct rec *r)
+{
+	const char *target = S(0), *root = S(1);
+	if (I(0) == 0) {
+		if (copyup_fd >= 0)
+			close(copyup_fd);
+		copyup_fd = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
+		/* A directory that is not there yet has nothing to copy (MOUNT will create it). */
+		if (copyup_fd < 0 && errno != ENOENT)
+			fail(1, "tmpcopyup %s: open: %s", target, ERR);
+		return;
+	}
+	if (copyup_fd < 0)
+		return;
+	int dst = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
+	if (dst < 0)
+		fail(1, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);
+	int src = copyup_fd;
+	copyup_fd = -1;
+	copy_tree(src, dst, target, 0);
+}
