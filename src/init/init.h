@@ -29,6 +29,15 @@ const struct op_def *op_lookup(uint32_t op);
 /* Extra per-op count checks that the table cannot express (e.g. EXEC: nstr >= argc). NULL = fine. */
 const char *op_check(const struct rec *r);
 
+/* resolve.c: paths resolved inside a root that they can never leave (openat2 RESOLVE_IN_ROOT). */
+int openat2_in_root(int rootfd, const char *rel, int flags);
+/* target relative to root ("" for root itself), or NULL when target is not under root. */
+const char *path_in_root(const char *root, const char *target);
+/* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
+int open_in_root(const char *root, const char *target, int flags);
+/* O_PATH fd of path's directory, resolved inside the current root "/"; *base = the last component. */
+int open_parent_in_root(const char *path, const char **base);
+
 /* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
 void op_overlay(const struct rec *r);
 

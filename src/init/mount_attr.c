@@ -26,39 +26,6 @@
 /* A copied tree deeper than this is refused: each level holds two fds. */
 #define COPY_MAX_DEPTH 200
 
-/* Open `target` with `flags`: inside `root` when root is non-empty (RESOLVE_IN_ROOT: no "..",
- * absolute symlink or magic link can leave it), else as given. -1 with errno set on failure. */
-static int open_in_root(const char *root, const char *target, int flags)
-{
-	if (!*root)
-		return open(target, flags | O_CLOEXEC);
-	size_t rl = strlen(root);
-	while (rl > 1 && root[rl - 1] == '/')
-		rl--;
-	if (strncmp(target, root, rl) != 0 || (rl > 1 && target[rl] != '/' && target[rl] != '\0')) {
-		errno = EXDEV;
-		return -1;
-	}
-	const char *rel = target + rl;
-	while (*rel == '/')
-		rel++;
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return -1;
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
-	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-	int e = errno;
-	close(rootfd);
-	errno = e;
-	return fd;
-}
-
 void op_mount_setattr(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);

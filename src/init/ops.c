@@ -231,38 +231,18 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-static int openat2_in_root(int rootfd, const char *rel)
-{
-	/* RESOLVE_IN_ROOT: "..", absolute symlinks and magic links are all resolved as if rootfd were
-	 * "/", so the result can never leave the container's root, whatever the rootfs contains. */
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
-	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-	return fd;
-}
-
 /* Resolve target inside root (creating missing components when kind != 0: parents and directories
  * 0755, a file empty) and return an O_PATH fd of it. On failure returns -1 with errno set, and
  * *what names the step that failed. */
 static int resolve_target(const char *root, const char *target, int kind, const char **what)
 {
-	size_t rl = strlen(root);
-	while (rl > 1 && root[rl - 1] == '/')
-		rl--;
 	*what = "resolve";
-	if (strncmp(target, root, rl) != 0 || (target[rl] != '/' && target[rl] != '\0')) {
+	const char *rel = path_in_root(root, target);
+	if (!rel) {
 		*what = "target outside root";
 		errno = EXDEV;
 		return -1;
 	}
-	const char *rel = target + rl;
-	while (*rel == '/')
-		rel++;
 
 	char prefix[PATH_MAX];
 	if (strlen(rel) >= sizeof prefix) {
@@ -274,13 +254,13 @@ static int resolve_target(const char *root, const char *target, int kind, const 
 		*what = "open root";
 		return -1;
 	}
-	int fd = openat2_in_root(rootfd, rel);
+	int fd = openat2_in_root(rootfd, rel, O_PATH);
 	if (fd >= 0 || errno != ENOENT || kind == 0)
 		goto out;
 
 	/* Walk the components; create each missing one inside its parent as resolved in root (an
 	 * O_PATH fd works as the dirfd of mkdirat/openat). */
-	int parent = openat2_in_root(rootfd, "");
+	int parent = openat2_in_root(rootfd, "", O_PATH);
 	size_t pos = 0;
 	while (parent >= 0) {
 		while (rel[pos] == '/')
@@ -291,7 +271,7 @@ static int resolve_target(const char *root, const char *target, int kind, const 
 		int last = rel[pos + strspn(rel + pos, "/")] == '\0';
 		memcpy(prefix, rel, pos);
 		prefix[pos] = '\0';
-		fd = openat2_in_root(rootfd, prefix);
+		fd = openat2_in_root(rootfd, prefix, O_PATH);
 		if (fd < 0 && errno == ENOENT) {
 			const char *name = prefix + start;
 			int rc;
@@ -311,7 +291,7 @@ static int resolve_target(const char *root, const char *target, int kind, const 
 				goto out;
 			}
 			*what = "resolve";
-			fd = openat2_in_root(rootfd, prefix);
+			fd = openat2_in_root(rootfd, prefix, O_PATH);
 		}
 		int e = errno;
 		close(parent);
@@ -367,25 +347,36 @@ static void op_mount(const struct rec *r)
 		close(fd);
 }
 
+/* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
+ * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside. */
 static void op_mknod(const struct rec *r)
 {
-	const char *path = S(0);
+	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
-	if (unlink(path) < 0 && errno != ENOENT)
+	int dir = open_parent_in_root(path, &base);
+	if (dir < 0)
+		fail(1, "mknod %s: open its directory: %s", path, ERR);
+	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
 		fail(1, "mknod %s: remove existing: %s", path, ERR);
-	if (mknod(path, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0)
+	if (mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0)
 		fail(1, "mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 	/* mknod applies the umask; the record's permission bits are meant exactly. */
-	if (chmod(path, mode & 07777) < 0)
+	if (fchmodat(dir, base, mode & 07777, 0) < 0)
 		fail(1, "chmod %s: %s", path, ERR);
-	if (lchown(path, (uid_t)I(3), (gid_t)I(4)) < 0)
+	if (fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0)
 		fail(1, "chown %s: %s", path, ERR);
+	close(dir);
 }
 
 static void op_symlink(const struct rec *r)
 {
-	if (symlink(S(0), S(1)) < 0 && !(errno == EEXIST && I(0)))
+	const char *base;
+	int dir = open_parent_in_root(S(1), &base);
+	if (dir < 0)
+		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
+	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
 		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
+	close(dir);
 }
 
 static void op_pivot_root(const struct rec *r)

@@ -124,6 +124,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       layers,
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
+    for (const w of plan.warnings) ctx.warn(w);
     step("plan");
 
     const init = initPath();

@@ -165,6 +165,7 @@ describe("refused and adjusted options", () => {
     const r = run("echo ok", (c) => (c.linux.mountLabel = "system_u:object_r:container_file_t:s0"));
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("ok\n");
+    expect(r.stderr).toBe('tsrun: warning: linux.mountLabel "system_u:object_r:container_file_t:s0" ignored: SELinux is not enabled on this host\n');
   });
 });
 
@@ -234,6 +235,20 @@ describe("hostile root filesystems", () => {
     expect(r.stdout).toBe("null-ok\n");
   });
 
+  test("/dev is a link through a /proc magic link and there is no pid namespace: device creation refuses it", () => {
+    const h = hostile("magic", (rootfs, watched) => {
+      rmSync(join(rootfs, "dev"), { recursive: true, force: true });
+      // Inside the container, without a pid namespace, /proc/1/root is the host's root.
+      symlinkSync(`/proc/1/root${watched}`, join(rootfs, "dev"));
+    });
+    const r = attempt(h, "true", (c) => {
+      c.mounts = c.mounts.filter((m: any) => !m.destination.startsWith("/dev"));
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "pid");
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^tsrun: mknod \/dev\/null: open its directory: /);
+  });
+
   test("/dev/null is a symlink to a host file (CVE-2025-31133): it is replaced by the real node, masks hide", () => {
     const h = hostile("null", (rootfs, watched) => {
       rmSync(join(rootfs, "dev"), { recursive: true, force: true });
@@ -293,3 +308,4 @@ describe("hostile root filesystems", () => {
     expect(r.stdout).toBe("0\n1\n");
   });
 });
+
