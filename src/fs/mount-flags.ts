@@ -43,3 +43,24 @@ export const MOUNT_ATTR = {
   NODIRATIME: 0x80,
   NOSYMFOLLOW: 0x200000,
 } as const;
+
+/**
+ * MS_* flags of a bind remount as mount_setattr(2) attributes. mount_setattr changes only the bits it
+ * is given, so the flags the kernel locked on a mount seen from a user namespace (nosuid, nodev, ...
+ * of the source) are kept instead of making the remount fail with EPERM.
+ */
+export function msToMountAttr(flags: number): { attrSet: number; attrClr: number } {
+  const pairs: [number, number][] = [
+    [MS.RDONLY, MOUNT_ATTR.RDONLY], [MS.NOSUID, MOUNT_ATTR.NOSUID], [MS.NODEV, MOUNT_ATTR.NODEV],
+    [MS.NOEXEC, MOUNT_ATTR.NOEXEC], [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME], [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
+  ];
+  let attrSet = 0;
+  for (const [ms, attr] of pairs) if (flags & ms) attrSet |= attr;
+  let attrClr = 0;
+  const atime = flags & MS.NOATIME ? MOUNT_ATTR.NOATIME : flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME : flags & MS.RELATIME ? MOUNT_ATTR.RELATIME : -1;
+  if (atime >= 0) {
+    attrSet |= atime;
+    attrClr |= MOUNT_ATTR._ATIME;
+  }
+  return { attrSet, attrClr };
+}

@@ -5,7 +5,7 @@ import type { LinuxDevice, Mount } from "../spec/types.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { Op, type PlanRecord } from "../plan/ops.js";
 import { DEV_SYMLINKS, deviceNodes } from "./devices.js";
-import { BIND_REMOUNT_FLAGS, MS } from "./mount-flags.js";
+import { BIND_REMOUNT_FLAGS, MS, msToMountAttr } from "./mount-flags.js";
 import { parseMountOptions } from "./mount-options.js";
 
 const MKDIR_NONE = 0;
@@ -134,7 +134,11 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     // mount(2) ignores most flags on a new bind mount: they take a second, remount call.
     const extra = opts.flags & BIND_REMOUNT_FLAGS;
     // Resolved inside the rootfs again: the path string could lead through a symlink out of it.
-    if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", input.rootfs));
+    if (extra && input.newUser) {
+      // In a user namespace a remount must repeat the source's locked flags or fail: set only ours.
+      const { attrSet, attrClr } = msToMountAttr(extra);
+      recs.push({ op: Op.MOUNT_SETATTR, ints: [attrSet, attrClr, 0, 0], strs: [target, input.rootfs] });
+    } else if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", input.rootfs));
   } else {
     if (!m.type) throw new ConfigError(`${field}/type`, `mount of ${dest} needs a type (or the bind option)`);
     let flags = opts.flags;

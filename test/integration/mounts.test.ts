@@ -3,7 +3,8 @@
 // hostile root filesystems whose paths are symlinks out of the rootfs (CVE-2021-30465 and
 // CVE-2025-31133 classes): tsrun must never mount or write outside the rootfs.
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOTFS, Scratch, ensureBuilt } from "../helpers/tsrun.js";
 
@@ -110,6 +111,29 @@ describe("bind mounts", () => {
       c.mounts = c.mounts.filter((m: any) => m.type !== "cgroup");
     });
     expect(out).toBe("0 0\n0 0\n");
+  });
+
+  test("in a user namespace, a read-only bind of a nosuid,nodev source works (the locked flags are kept)", () => {
+    chmodSync(s.dir, 0o755);
+    // A host tmpfs of the test's own, mounted nosuid,nodev: in the user namespace those flags are locked.
+    const dir = mkdtempSync(join(s.dir, "locked-"));
+    expect(spawnSync("mount", ["-t", "tmpfs", "-o", "nosuid,nodev,mode=755", "tmpfs", dir]).status).toBe(0);
+    try {
+      writeFileSync(join(dir, "f"), "from-shm\n");
+      const out = inside("cat /mnt/f; touch /mnt/g 2>/dev/null || echo read-only; grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f6", (c) => {
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.mounts = c.mounts.filter((m: any) => m.type !== "cgroup");
+        c.mounts.push({ destination: "/mnt", type: "bind", source: dir, options: ["bind", "ro"] });
+      });
+      const [content, ro, opts] = out.trim().split("\n");
+      expect(content).toBe("from-shm");
+      expect(ro).toBe("read-only");
+      expect(opts.split(",")).toEqual(expect.arrayContaining(["ro", "nosuid", "nodev"]));
+    } finally {
+      spawnSync("umount", [dir]);
+    }
   });
 });
 
