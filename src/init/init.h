@@ -16,6 +16,11 @@ struct rec {
 	char **strs;          /* nstr NUL-terminated strings, pointing into the plan buffer */
 };
 
+/* A record's ints and strings, and the errno text, as every op handler reads them. */
+#define I(n) (r->ints[n])
+#define S(n) (r->strs[n])
+#define ERR strerror(errno)
+
 /* One entry of the op table (ops.c). nint/nstr: expected counts, -1 = variable. */
 struct op_def {
 	const char *name;
@@ -40,6 +45,9 @@ int open_parent_in_root(const char *path, const char **base);
 
 /* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
 void op_overlay(const struct rec *r);
+
+/* mask.c: MASK (34), linux.maskedPaths. */
+void op_mask(const struct rec *r);
 
 /* mount_attr.c: MOUNT_SETATTR (32, recursive mount attributes) and COPY_UP (33, tmpcopyup). */
 void op_mount_setattr(const struct rec *r);

@@ -19,9 +19,6 @@
 
 #include "init.h"
 
-#define I(n) (r->ints[n])
-#define S(n) (r->strs[n])
-#define ERR strerror(errno)
 
 /* A copied tree deeper than this is refused: each level holds two fds. */
 #define COPY_MAX_DEPTH 200

@@ -33,9 +33,6 @@
 
 #include "init.h"
 
-#define I(n) (r->ints[n])
-#define S(n) (r->strs[n])
-#define ERR strerror(errno)
 
 static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
 static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
@@ -320,7 +317,10 @@ static void op_mount(const struct rec *r)
 
 	if (*root) {
 		const char *what;
-		fd = resolve_target(root, target, kind, &what);
+		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
+		fd = resolve_target(root, target, kind == 3 ? 0 : kind, &what);
+		if (fd < 0 && kind == 3 && errno == ENOENT)
+			return;
 		if (fd < 0)
 			fail(1, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what,
 			     target, root, ERR);
@@ -328,6 +328,9 @@ static void op_mount(const struct rec *r)
 		 * cannot redirect the mount out of root. */
 		snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
 		where = at;
+		/* kind 3 binds the target onto itself (linux.readonlyPaths): the source is the same object. */
+		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
+			src = at;
 	} else if (kind != 0) {
 		if (mkdir_parents(target) < 0)
 			fail(1, "mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
@@ -696,6 +699,7 @@ static const struct op_def table[] = {
 	OP(31, "OVERLAY", 0, -1, op_overlay),
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
+	OP(34, "MASK", 2, 6, op_mask),
 };
 
 const struct op_def *op_lookup(uint32_t op)

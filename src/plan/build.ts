@@ -152,7 +152,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         mountLabel,
       }),
     );
-    recs.push(...planMaskedAndReadonly(input.rootfs, spec.mounts ?? [], linux.maskedPaths, linux.readonlyPaths));
+    recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });

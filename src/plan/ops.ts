@@ -35,7 +35,7 @@ export const enum Op {
   SETHOSTNAME = 7,
   /** strs: name. setdomainname. */
   SETDOMAINNAME = 8,
-  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file) · strs: source, target, fstype, data, root.
+  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing) · strs: source, target, fstype, data, root.
    *  Create target first when asked (parents 0755, a file is created empty), refusing a target whose
    *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.
    *  Then mount(source, target, fstype, flags, data). */
@@ -100,6 +100,10 @@ export const enum Op {
    *  Phase 1, after: copy the kept directory's tree (dirs, files, symlinks, fifos and device nodes,
    *  with modes, owners and times; sockets skipped) into target, never following a symlink, then close it. */
   COPY_UP = 33,
+  /** ints: dirFlags, fileFlags · strs: path, root, dirSource, dirFstype, dirData, nullPath. Hide path
+   *  (resolved inside root): a directory gets mount(dirSource, path, dirFstype, dirFlags, dirData), any
+   *  other file a bind of nullPath (which must be the real null device, 1:3); a missing path is skipped. */
+  MASK = 34,
 }
 
 export const PLAN_MAGIC = "TSRP";

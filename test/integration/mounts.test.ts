@@ -333,3 +333,20 @@ describe("hostile root filesystems", () => {
   });
 });
 
+
+describe("masked and read-only paths are judged inside the running container", () => {
+  test("a masked file and a read-only directory that only a bind mount provides are hidden and read-only", () => {
+    const src = mkdtempSync(join(s.dir, "provided-"));
+    chmodSync(src, 0o755);
+    writeFileSync(join(src, "secret"), "do-not-show\n");
+    mkdirSync(join(src, "ro"));
+    const out = inside("cat /data/secret | wc -c; touch /data/ro/x 2>/dev/null || echo ro-denied; touch /data/rw && echo rw-ok", (c) => {
+      c.root.readonly = false;
+      c.mounts.push({ destination: "/data", type: "bind", source: src, options: ["rbind"] });
+      c.linux.maskedPaths = ["/data/secret"];
+      c.linux.readonlyPaths = ["/data/ro"];
+    });
+    expect(out).toBe("0\nro-denied\nrw-ok\n");
+    expect(readFileSync(join(src, "secret"), "utf8")).toBe("do-not-show\n");
+  });
+});
