@@ -83,7 +83,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
     const field = `/mounts/${i}`;
     const dest = posix.normalize(posix.join("/", m.destination));
     if (dest === "/dev" && (m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind"))) devIsBind = true;
-    if (m.type === "cgroup") {
+    if (m.type === "cgroup" || m.type === "cgroup2") {
       recs.push(...planCgroupMount(input, m, dest, field));
       return;
     }
@@ -156,6 +156,8 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
 }
 
 /**
+ * `type: cgroup2` is the container's own cgroup of the v2 hierarchy (a fresh mount in its cgroup
+ * namespace, else a bind of its directory).
  * `type: cgroup` is not one filesystem on a v1 or hybrid host: as runc does, make a tmpfs at the
  * destination with one mount per hierarchy in it. With a cgroup namespace each is a fresh cgroup mount
  * (the kernel shows the namespace's root); without, the container's own cgroup directory is bound.
@@ -181,7 +183,11 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
     }
   };
 
-  if (v1.length === 0 && v2) {
+  if (m.type === "cgroup2") {
+    // Only the v2 hierarchy, whatever the host's layout: the container's own v2 cgroup.
+    if (!v2) throw new ConfigError(`${field}/type`, "this host has no cgroup2 hierarchy to mount");
+    one(v2, target);
+  } else if (v1.length === 0 && v2) {
     one(v2, target);
   } else {
     recs.push(mount(flags, MKDIR_DIR, "tmpfs", target, "tmpfs", "mode=755", input.rootfs));

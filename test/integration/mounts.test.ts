@@ -350,3 +350,22 @@ describe("masked and read-only paths are judged inside the running container", (
     expect(readFileSync(join(src, "secret"), "utf8")).toBe("do-not-show\n");
   });
 });
+
+describe("cgroup mounts show the container's own cgroup", () => {
+  test("type cgroup2, with and without a cgroup namespace: the container's v2 cgroup, read-only as asked", () => {
+    for (const cgroupns of [true, false]) {
+      const id = s.id(`cg2-${cgroupns}`);
+      const b = s.bundle((c) => {
+        c.process.args = ["sh", "-c", "cat /sys/fs/cgroup/cgroup.procs | wc -l; touch /sys/fs/cgroup/x 2>/dev/null || echo ro"];
+        c.mounts = c.mounts.filter((m: any) => m.type !== "cgroup");
+        c.mounts.push({ destination: "/sys/fs/cgroup", type: "cgroup2", source: "cgroup2", options: ["nosuid", "nodev", "noexec", "ro"] });
+        if (!cgroupns) c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "cgroup");
+      });
+      const r = s.tsrun(["run", "--bundle", b, id]);
+      expect(r.stderr).toBe("");
+      // Only the container's own processes (sh, cat, wc) are in the cgroup it sees.
+      expect(Number(r.stdout.split("\n")[0])).toBeLessThanOrEqual(3);
+      expect(r.stdout.split("\n")[1]).toBe("ro");
+    }
+  });
+});
