@@ -100,7 +100,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   // host directory would have them created on the host. After it, "/" is the container's root and
   // every absolute symlink resolves inside it.
   if (!input.newUser) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
-  if (!devIsBind) for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, link] });
+  if (!devIsBind) for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, link, ""] });
   if (input.readonly) recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
   // Only a shared propagation is applied again (it could not be before the pivot). Re-applying a
   // recursive slave or private one here would also undo the propagation options of the config's own
@@ -196,7 +196,7 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
       one(h, join(target, rel));
       // Co-mounted controllers (cpu,cpuacct) are reached through a link per controller, as on hosts.
       const names = h.controllers.split(",").filter((c) => c && !c.startsWith("name="));
-      if (names.length > 1) for (const c of names) if (c !== rel) recs.push({ op: Op.SYMLINK, ints: [1], strs: [rel, join(target, c)] });
+      if (names.length > 1) for (const c of names) if (c !== rel) recs.push({ op: Op.SYMLINK, ints: [1], strs: [rel, join(target, c), input.rootfs] });
     }
     if (ro) recs.push(mount(MS.REMOUNT | MS.RDONLY | flags, MKDIR_NONE, "", target, "", "", input.rootfs));
   }

@@ -40,8 +40,8 @@ int openat2_in_root(int rootfd, const char *rel, int flags);
 const char *path_in_root(const char *root, const char *target);
 /* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
 int open_in_root(const char *root, const char *target, int flags);
-/* O_PATH fd of path's directory, resolved inside the current root "/"; *base = the last component. */
-int open_parent_in_root(const char *path, const char **base);
+/* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
+int open_parent_in_root(const char *root, const char *path, const char **base);
 
 /* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
 void op_overlay(const struct rec *r);

@@ -356,7 +356,7 @@ static void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
-	int dir = open_parent_in_root(path, &base);
+	int dir = open_parent_in_root("/", path, &base);
 	if (dir < 0)
 		fail(1, "mknod %s: open its directory: %s", path, ERR);
 	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
@@ -374,7 +374,7 @@ static void op_mknod(const struct rec *r)
 static void op_symlink(const struct rec *r)
 {
 	const char *base;
-	int dir = open_parent_in_root(S(1), &base);
+	int dir = open_parent_in_root(S(2), S(1), &base);
 	if (dir < 0)
 		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
 	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
@@ -676,7 +676,7 @@ static const struct op_def table[] = {
 	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
 	OP(9, "MOUNT", 2, 5, op_mount),
 	OP(10, "MKNOD", 5, 1, op_mknod),
-	OP(11, "SYMLINK", 1, 2, op_symlink),
+	OP(11, "SYMLINK", 1, 3, op_symlink),
 	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
 	OP(13, "MOVE_ROOT", 0, 1, op_move_root),
 	OP(14, "OPEN_FIFO", 0, 1, op_open_fifo),

@@ -58,7 +58,7 @@ int open_in_root(const char *root, const char *target, int flags)
 	return fd;
 }
 
-int open_parent_in_root(const char *path, const char **base)
+int open_parent_in_root(const char *root, const char *path, const char **base)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash || !slash[1]) {
@@ -74,5 +74,5 @@ int open_parent_in_root(const char *path, const char **base)
 	}
 	memcpy(dir, path, n);
 	dir[n] = '\0';
-	return open_in_root("/", n ? dir : "/", O_PATH | O_DIRECTORY);
+	return open_in_root(*root ? root : "/", n ? dir : "/", O_PATH | O_DIRECTORY);
 }

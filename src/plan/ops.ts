@@ -40,10 +40,11 @@ export const enum Op {
    *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.
    *  Then mount(source, target, fstype, flags, data). */
   MOUNT = 9,
-  /** ints: mode (S_IFCHR|perm ...), major, minor, uid, gid · strs: path. mknod + chown; an existing
-   *  node is replaced. */
+  /** ints: mode (S_IFCHR|perm ...), major, minor, uid, gid · strs: path. mknod + chown, in path's
+   *  directory as resolved inside the current root; an existing node is replaced. */
   MKNOD = 10,
-  /** ints: ignoreExisting · strs: target, linkpath. symlink(target, linkpath). */
+  /** ints: ignoreExisting · strs: target, linkpath, root. symlink(target, linkpath), in linkpath's
+   *  directory as resolved inside root ("" = the current root). */
   SYMLINK = 11,
   /** strs: rootfs. chdir(rootfs); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   PIVOT_ROOT = 12,
