@@ -209,3 +209,33 @@ test("rootfsPropagation sets the propagation of the container's /", () => {
   const priv = inside("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo", (c) => (c.linux.rootfsPropagation = "private"));
   expect(priv).not.toMatch(/shared:|master:/);
 });
+
+test("linux.devices: character, block and fifo nodes with their numbers, mode and owner, next to the defaults", () => {
+  const out = inside("stat -c '%n %F %t:%T %a %u:%g' /dev/mychar /dev/myblock /dev/myfifo /dev/null", (c) => {
+    c.linux.devices = [
+      { path: "/dev/mychar", type: "c", major: 1, minor: 7, fileMode: 0o640, uid: 1000, gid: 1000 },
+      { path: "/dev/myblock", type: "b", major: 7, minor: 0, fileMode: 0o600, uid: 0, gid: 6 },
+      { path: "/dev/myfifo", type: "p", fileMode: 0o620 },
+    ];
+  });
+  // stat prints major:minor in hex.
+  expect(out).toBe(
+    [
+      "/dev/mychar character special file 1:7 640 1000:1000",
+      "/dev/myblock block special file 7:0 600 0:6",
+      "/dev/myfifo fifo 0:0 620 0:0",
+      "/dev/null character special file 1:3 666 0:0",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("in a user namespace, devices are bound from the host's nodes", () => {
+  const out = inside("stat -c '%n %t:%T' /dev/null /dev/zero; echo x > /dev/null && echo null-works", (c) => {
+    c.linux.namespaces.push({ type: "user" });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    c.mounts = c.mounts.filter((m: any) => m.type !== "sysfs" && m.type !== "cgroup");
+  });
+  expect(out).toBe("/dev/null 1:3\n/dev/zero 1:5\nnull-works\n");
+});
