@@ -44,3 +44,6 @@ export class InitError extends TsrunError {}
 
 /** The host cannot do what was asked (missing kernel feature, no systemd, ...). */
 export class HostError extends TsrunError {}
+
+/** Setting up or taking down a container's network failed (the text names the interface or bridge). */
+export class NetworkError extends TsrunError {}

@@ -10,6 +10,7 @@ import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.j
 import { buildPlan, idMapText } from "../plan/build.js";
 import { encodePlan } from "../plan/encode.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
+import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
@@ -107,9 +108,19 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     step("layers");
 
+    const netCtx = { id, root: store.root, stateDir: store.dir(id), undo, debug: (m: string) => ctx.debug(`create ${id}: ${m}`) };
+    const net = await prepareNetwork(spec, netCtx);
+    if (net) {
+      // Recorded before anything is made in the kernel: a create killed from here on is cleaned up by delete.
+      record.network = net.record;
+      store.write(record);
+    }
+    step("network");
+
     const joinPlan = cgroup.joinPlan(newUser);
     const plan = buildPlan({
-      spec,
+      // The network's /etc files are bind mounts after the config's own.
+      spec: net?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...net.mounts] } : spec,
       rootfs,
       bundle,
       fifoPath: store.fifoPath(id),
@@ -134,7 +145,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       plan: encodePlan(plan.records),
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
-      onSync: (_tag, pid) => {
+      onSync: async (_tag, pid) => {
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.namespaces.newUser) {
           // Host root writes the maps, so setgroups need not be denied.
@@ -143,6 +154,11 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         }
         cgroup.join(pid, joinPlan.parentJoins);
         ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
+        if (net) {
+          // The init waits in its new network namespace: the veths go in before any container code runs.
+          await attachNetwork(net, pid, netCtx);
+          ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
+        }
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { teardownNetwork } from "../network/setup.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
@@ -31,6 +32,7 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     }
     const cgroup = new CgroupSet(rec.cgroupPath);
     killAll(rec, cgroup);
+    if (rec.network) teardownNetwork(rec.network, store.root, id);
     if (rec.cgroupPath) cgroup.remove(rec.cgroupCreated);
     if (existsSync(store.dir(id))) store.remove(id);
   } finally {

@@ -1,6 +1,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
+import type { NetworkRecord } from "../network/setup.js";
 import { isSameLiveProcess, readProcStat } from "./proc.js";
 import { type Status, deriveStatus } from "./status.js";
 
@@ -27,6 +28,8 @@ export interface ContainerRecord {
   cgroupCreated: string[];
   /** The config has a `process` (start refuses otherwise). */
   hasProcess: boolean;
+  /** tsrun.network: what delete takes down (host veth ends, address leases, the bridge if asked). */
+  network?: NetworkRecord;
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
@@ -108,7 +111,7 @@ export class StateStore {
 
   ids(): string[] {
     try {
-      return readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+      return readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory() && ID_RE.test(d.name)).map((d) => d.name).sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;
@@ -124,54 +127,64 @@ export class StateStore {
    * time). A lock whose holder has died is taken over. Waits up to `timeoutMs` for a live holder.
    */
   lock(id: string, timeoutMs = 10_000): () => void {
-    const file = join(this.dir(id), "lock");
-    const me = `${process.pid} ${readProcStat(process.pid)?.startTime ?? 0}`;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    return lockFile(join(this.dir(id), "lock"), timeoutMs, {
+      missing: () => new ContainerStateError(id, `container ${id} does not exist`),
+      busy: () => new ContainerStateError(id, `container ${id} is locked by another tsrun process`),
+    });
+  }
+}
+
+/**
+ * Take a lock file (made with link(2) of a filled-in file, so it appears atomically holding the
+ * holder's pid and start time). A lock whose holder has died is taken over. Waits up to `timeoutMs`
+ * for a live holder. Returns the unlock function.
+ */
+export function lockFile(file: string, timeoutMs: number, errors: { missing: () => Error; busy: () => Error }): () => void {
+  const me = `${process.pid} ${readProcStat(process.pid)?.startTime ?? 0}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const tmp = `${file}.${process.pid}`;
+      writeFileSync(tmp, me, { mode: 0o600 });
       try {
-        // link(2) of a filled-in file makes the lock appear atomically with its holder written in it.
-        const tmp = `${file}.${process.pid}`;
-        writeFileSync(tmp, me, { mode: 0o600 });
-        try {
-          linkSync(tmp, file);
-        } finally {
-          unlinkSync(tmp);
-        }
-        return () => {
-          try {
-            unlinkSync(file);
-          } catch {
-            // the state dir was removed with the lock in it
-          }
-        };
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") throw new ContainerStateError(id, `container ${id} does not exist`);
-        if (code !== "EEXIST") throw e;
+        linkSync(tmp, file);
+      } finally {
+        unlinkSync(tmp);
       }
-      if (this.lockIsStale(file)) {
+      return () => {
         try {
           unlinkSync(file);
         } catch {
-          // someone else took it over first
+          // the directory was removed with the lock in it
         }
-        continue;
+      };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw errors.missing();
+      if (code !== "EEXIST") throw e;
+    }
+    if (lockIsStale(file)) {
+      try {
+        unlinkSync(file);
+      } catch {
+        // someone else took it over first
       }
-      if (Date.now() > deadline) throw new ContainerStateError(id, `container ${id} is locked by another tsrun process`);
-      sleepMs(2);
+      continue;
     }
+    if (Date.now() > deadline) throw errors.busy();
+    sleepMs(2);
   }
+}
 
-  private lockIsStale(file: string): boolean {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      return false;
-    }
-    const [pid, start] = text.split(" ").map(Number);
-    return !isSameLiveProcess(pid, start);
+function lockIsStale(file: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return false;
   }
+  const [pid, start] = text.split(" ").map(Number);
+  return !isSameLiveProcess(pid, start);
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -1,0 +1,159 @@
+/**
+ * tsrun.network -> what to make: the bridge, one veth pair per interface, addresses, routes; and the
+ * two `ip -batch` scripts that make it (one run in the host's namespace, one in the container's).
+ * Pure: every check of the config happens here, before anything exists.
+ */
+import { createHash } from "node:crypto";
+import { ConfigError } from "../errors.js";
+import type { TsrunNetwork } from "../spec/types.js";
+import { type Cidr, type Ip, formatCidr, formatIp, inSubnet, networkOf, parseCidr, parseIp } from "./addr.js";
+
+export const DEFAULT_BRIDGE = "tsrun0";
+export const IFNAMSIZ = 15;
+
+export interface InterfacePlan {
+  /** Name inside the container. */
+  name: string;
+  /** Host end of the veth pair. */
+  hostName: string;
+  /** Fixed addresses from the config (with their prefix). */
+  addresses: Cidr[];
+  /** No addresses in the config: one is allocated from the subnet. */
+  allocate: boolean;
+  mtu?: number;
+  mac?: string;
+  /** JSON path of the interface, for errors. */
+  field: string;
+}
+
+export interface NetworkPlan {
+  bridge: string;
+  subnet?: Cidr;
+  gateway?: Ip;
+  interfaces: InterfacePlan[];
+  routes: { destination: Cidr; gateway?: Ip }[];
+  removeBridge: boolean;
+}
+
+/**
+ * The host end's name: "ts" + 11 hex digits of a hash of the container id and the interface's index.
+ * 13 characters (IFNAMSIZ-1 is 15); derived, so delete finds it again without asking the kernel, and
+ * 44 bits make a clash between live containers negligible (one would fail with "File exists").
+ */
+export function hostVethName(id: string, index: number): string {
+  return "ts" + createHash("sha256").update(`${id}\0${index}`).digest("hex").slice(0, 11);
+}
+
+function checkIfName(name: string, field: string): void {
+  if (name.length > IFNAMSIZ) throw new ConfigError(field, `interface name "${name}" is longer than ${IFNAMSIZ} characters`);
+  if (!/^[!-.0-9;-~]+$/.test(name) || name === "." || name === "..") throw new ConfigError(field, `"${name}" is not a valid interface name`);
+}
+
+export interface NamespaceFacts {
+  /** The config makes a new network namespace. */
+  newNetns: boolean;
+  /** The config joins a network namespace by path. */
+  joinedNetns: boolean;
+  newUser: boolean;
+}
+
+/** Resolve and check the config. Undefined when there is no tsrun.network. */
+export function planNetwork(net: TsrunNetwork | undefined, id: string, ns: NamespaceFacts): NetworkPlan | undefined {
+  if (net === undefined) return undefined;
+  const base = "/tsrun/network";
+  if (ns.joinedNetns) {
+    // The namespace belongs to whoever made it (podman, CNI): tsrun must not add to it.
+    throw new ConfigError(base, "the network namespace is joined by path (linux.namespaces); its owner sets up its network: remove one of the two");
+  }
+  if (!ns.newNetns) throw new ConfigError(base, "needs a new network namespace in /linux/namespaces");
+  if (ns.newUser) {
+    // The /etc files are bind-mounted from the state directory, which the user namespace's root cannot reach.
+    throw new ConfigError(base, "not supported together with a new user namespace in this version of tsrun");
+  }
+  const bridge = net.bridge ?? DEFAULT_BRIDGE;
+  checkIfName(bridge, `${base}/bridge`);
+  const subnet = net.subnet !== undefined ? parseCidr(net.subnet, `${base}/subnet`) : undefined;
+  let gateway: Ip | undefined;
+  if (net.gateway !== undefined) {
+    gateway = parseIp(net.gateway, `${base}/gateway`);
+    if (subnet && !inSubnet(gateway, subnet)) throw new ConfigError(`${base}/gateway`, `${net.gateway} is outside the subnet ${net.subnet}`);
+  } else if (subnet && subnet.family === 4 && subnet.prefix < 31) {
+    // As Docker does: the first address of the subnet is the bridge's.
+    gateway = { family: 4, value: networkOf(subnet) + 1n };
+  }
+
+  const seen = new Map<string, string>();
+  const names = new Set<string>();
+  const list = net.interfaces ?? [{ name: "eth0" }];
+  if (list.length === 0) throw new ConfigError(`${base}/interfaces`, "needs at least one interface");
+  const interfaces = list.map((itf, i): InterfacePlan => {
+    const field = `${base}/interfaces/${i}`;
+    checkIfName(itf.name, `${field}/name`);
+    if (itf.name === "lo") throw new ConfigError(`${field}/name`, `"lo" is the loopback interface, made by the kernel`);
+    if (names.has(itf.name)) throw new ConfigError(`${field}/name`, `interface "${itf.name}" is listed twice`);
+    names.add(itf.name);
+    const addresses = (itf.addresses ?? []).map((a, j) => {
+      const f = `${field}/addresses/${j}`;
+      const c = parseCidr(a, f);
+      // Only addresses of the subnet's family are held to it: the other family is routed on the bridge's link.
+      if (subnet && c.family === subnet.family && !inSubnet(c, subnet)) throw new ConfigError(f, `${a} is outside the subnet ${net.subnet}`);
+      if (gateway && c.family === gateway.family && c.value === gateway.value) throw new ConfigError(f, `${a} is the gateway's address`);
+      const key = formatIp(c);
+      const before = seen.get(key);
+      if (before) throw new ConfigError(f, `${a} is also given at ${before}`);
+      seen.set(key, f);
+      return c;
+    });
+    const allocate = addresses.length === 0;
+    if (allocate && !subnet) throw new ConfigError(`${field}/addresses`, `no addresses and no ${base}/subnet to allocate one from`);
+    if (itf.mtu !== undefined && (!Number.isInteger(itf.mtu) || itf.mtu < 68 || itf.mtu > 65535)) throw new ConfigError(`${field}/mtu`, `${itf.mtu} is not an MTU (68-65535)`);
+    if (itf.mac !== undefined && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(itf.mac)) throw new ConfigError(`${field}/mac`, `"${itf.mac}" is not a MAC address`);
+    return { name: itf.name, hostName: hostVethName(id, i), addresses, allocate, mtu: itf.mtu, mac: itf.mac?.toLowerCase(), field };
+  });
+
+  const routes = (net.routes ?? []).map((r, i) => {
+    const destination = parseCidr(r.destination, `${base}/routes/${i}/destination`);
+    const gw = r.gateway !== undefined ? parseIp(r.gateway, `${base}/routes/${i}/gateway`) : undefined;
+    if (gw && gw.family !== destination.family) throw new ConfigError(`${base}/routes/${i}/gateway`, `${r.gateway} is not of the destination's family`);
+    return { destination, gateway: gw };
+  });
+  return { bridge, subnet, gateway, interfaces, routes, removeBridge: net.removeBridge ?? false };
+}
+
+/** Lines for `ip -batch -` in the host's namespace: the bridge when missing, then the veth pairs. */
+export function hostBatch(plan: NetworkPlan, pid: number, makeBridge: boolean): string[] {
+  const lines: string[] = [];
+  if (makeBridge) {
+    lines.push(`link add name ${plan.bridge} type bridge`);
+    if (plan.gateway && plan.subnet) lines.push(`addr add ${formatIp(plan.gateway)}/${plan.subnet.prefix} dev ${plan.bridge}`);
+    lines.push(`link set dev ${plan.bridge} up`);
+  }
+  for (const itf of plan.interfaces) {
+    const mtu = itf.mtu !== undefined ? ` mtu ${itf.mtu}` : "";
+    // The container end is made directly in the init's namespace under its final name: no rename,
+    // and no clash with a host interface of the same name.
+    lines.push(`link add name ${itf.hostName}${mtu} type veth peer name ${itf.name}${mtu}${itf.mac ? ` address ${itf.mac}` : ""} netns ${pid}`);
+    lines.push(`link set dev ${itf.hostName} master ${plan.bridge}`);
+    lines.push(`link set dev ${itf.hostName} up`);
+  }
+  return lines;
+}
+
+/** Lines for `ip -batch -` inside the container's namespace; `addresses` per interface, allocated included. */
+export function containerBatch(plan: NetworkPlan, addresses: readonly Cidr[][]): string[] {
+  const lines: string[] = [];
+  plan.interfaces.forEach((itf, i) => {
+    // nodad: the address is usable at once (the container's process may start before DAD would end);
+    // the allocator and the config checks are what keep addresses unique on the bridge.
+    for (const a of addresses[i]) lines.push(`addr add ${formatCidr(a)} dev ${itf.name}${a.family === 6 ? " nodad" : ""}`);
+    lines.push(`link set dev ${itf.name} up`);
+  });
+  const all = addresses.flat();
+  for (const r of plan.routes) lines.push(`route add ${formatCidr(r.destination)}${r.gateway ? ` via ${formatIp(r.gateway)}` : ` dev ${plan.interfaces[0].name}`}`);
+  const gw = plan.gateway;
+  const hasDefault = plan.routes.some((r) => r.destination.prefix === 0 && gw && r.destination.family === gw.family);
+  if (gw && !hasDefault && all.some((a) => a.family === gw.family)) {
+    lines.push(`route add ${gw.family === 4 ? "0.0.0.0/0" : "::/0"} via ${formatIp(gw)}`);
+  }
+  return lines;
+}

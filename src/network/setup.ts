@@ -1,0 +1,134 @@
+/**
+ * Bridge networking of one container, in three moves:
+ *   prepare (before launch): check the config, lease addresses, write the /etc files, make the bridge;
+ *   attach (in onSync, the init waiting in its new netns): one `ip -batch` on the host for the veth
+ *     pairs, one inside the container's namespace for addresses, links and routes;
+ *   teardown (delete): remove the host ends, release the leases, remove the bridge if asked and unused.
+ * Each move that makes something pushes its undo, so a failed create leaves nothing.
+ */
+import { writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, NetworkError } from "../errors.js";
+import type { ConfigMount } from "../fs/rootfs-plan.js";
+import type { UndoStack } from "../lifecycle/undo.js";
+import type { Spec } from "../spec/types.js";
+import type { Cidr } from "./addr.js";
+import { etcFiles, etcMounts } from "./files.js";
+import { ipBatch, ipBatchSync, ipErrors, linkKind } from "./ip.js";
+import { Ipam } from "./ipam.js";
+import { type NetworkPlan, containerBatch, hostBatch, planNetwork } from "./plan.js";
+
+/** What delete needs to take the network down again (kept in state.json). */
+export interface NetworkRecord {
+  bridge: string;
+  hostVeths: string[];
+  leases: string[];
+  removeBridge: boolean;
+}
+
+export interface PreparedNetwork {
+  plan: NetworkPlan;
+  /** Addresses of each interface, fixed and allocated. */
+  addresses: Cidr[][];
+  record: NetworkRecord;
+  /** Bind mounts of /etc/hosts, resolv.conf, hostname, to add after the config's mounts. */
+  mounts: ConfigMount[];
+}
+
+export interface NetworkContext {
+  id: string;
+  /** The state root (leases live in <root>/ipam/) and the container's state directory. */
+  root: string;
+  stateDir: string;
+  undo: UndoStack;
+  debug: (msg: string) => void;
+}
+
+function ipam(root: string, bridge: string): Ipam {
+  // A container exists while its state directory does (a create in progress has made it already).
+  return new Ipam(root, bridge, (holder) => existsSync(join(root, holder)));
+}
+
+/** Check, lease, write files, ensure the bridge. Undefined when the config has no tsrun.network. */
+export async function prepareNetwork(spec: Spec, ctx: NetworkContext): Promise<PreparedNetwork | undefined> {
+  const nss = spec.linux?.namespaces ?? [];
+  const netns = nss.find((n) => n.type === "network");
+  const plan = planNetwork(spec.tsrun?.network, ctx.id, {
+    newNetns: netns !== undefined && !netns.path,
+    joinedNetns: netns?.path !== undefined && netns.path !== "",
+    newUser: nss.some((n) => n.type === "user" && !n.path),
+  });
+  if (!plan) return undefined;
+
+  // A name taken by something else is refused before anything is made.
+  const kind = await linkKind(plan.bridge);
+  if (kind !== undefined && kind !== "bridge") {
+    throw new ConfigError("/tsrun/network/bridge", `"${plan.bridge}" exists and is ${kind ? `a ${kind} device` : "a plain device"}, not a bridge`);
+  }
+
+  const lease = ipam(ctx.root, plan.bridge);
+  const fixed = plan.interfaces.flatMap((itf) => itf.addresses.map((ip, j) => ({ ip, field: `${itf.field}/addresses/${j}` })));
+  const got = lease.lease(ctx.id, { fixed, allocate: plan.interfaces.filter((i) => i.allocate).length, subnet: plan.subnet, gateway: plan.gateway });
+  ctx.undo.push("release address leases", () => lease.release(ctx.id, got.leases));
+  let next = 0;
+  const addresses = plan.interfaces.map((itf) => (itf.allocate ? [{ ...got.allocated[next++], prefix: plan.subnet!.prefix }] : itf.addresses));
+
+  const files = etcFiles(spec.tsrun!.network!, spec.hostname || undefined, addresses.flat());
+  for (const f of files) writeFileSync(join(ctx.stateDir, f.name), f.text, { mode: 0o644 });
+  const mounts = etcMounts(files, (f) => join(ctx.stateDir, f.name), spec.mounts ?? []);
+
+  if (kind === undefined) await makeBridge(plan, ctx);
+  return { plan, addresses, mounts, record: { bridge: plan.bridge, hostVeths: plan.interfaces.map((i) => i.hostName), leases: got.leases, removeBridge: plan.removeBridge } };
+}
+
+/**
+ * Make the bridge with the gateway address. Two creates may race here: "File exists" from either
+ * command means the other made it first, which is success once the name is seen to be a bridge.
+ */
+async function makeBridge(plan: NetworkPlan, ctx: NetworkContext): Promise<void> {
+  const r = await ipBatch(hostBatch({ ...plan, interfaces: [] }, 0, true), { force: true });
+  const errors = ipErrors(r.stderr).filter((l) => !/File exists/.test(l));
+  if (errors.length) throw new NetworkError(`bridge ${plan.bridge}: ${errors.join("; ")}`);
+  const kind = await linkKind(plan.bridge);
+  if (kind !== "bridge") throw new NetworkError(`bridge ${plan.bridge}: ${kind === undefined ? "vanished after it was made" : `made concurrently as a ${kind || "plain"} device`}`);
+  ctx.debug(`network: made bridge ${plan.bridge}`);
+  // A create that fails takes its new bridge away again, unless another container uses it by then.
+  ctx.undo.push(`remove bridge ${plan.bridge} made by this create`, () => removeBridgeIfUnused(ctx.root, plan.bridge, ctx.id));
+}
+
+/** In onSync: the veth pairs from the host side, then the container side, one ip process each. */
+export async function attachNetwork(net: PreparedNetwork, pid: number, ctx: NetworkContext): Promise<void> {
+  // Pushed first: a batch that fails half-way may have made some of the pairs.
+  ctx.undo.push("remove veth host ends", () => deleteLinks(net.record.hostVeths));
+  const host = await ipBatch(hostBatch(net.plan, pid, false));
+  if (!host.ok) throw new NetworkError(`veth for ${ctx.id} on bridge ${net.plan.bridge}: ${ipErrors(host.stderr).join("; ")}`);
+  const inside = await ipBatch(containerBatch(net.plan, net.addresses), { pid });
+  if (!inside.ok) throw new NetworkError(`network inside container ${ctx.id}: ${ipErrors(inside.stderr).join("; ")}`);
+}
+
+/** Delete links by name; a link already gone (its pair went with the namespace) is not an error. */
+function deleteLinks(names: readonly string[]): void {
+  if (!names.length) return;
+  const r = ipBatchSync(names.map((n) => `link del dev ${n}`), { force: true });
+  const errors = ipErrors(r.stderr).filter((l) => !/Cannot find device/.test(l));
+  if (errors.length) throw new NetworkError(`removing ${names.join(", ")}: ${errors.join("; ")}`);
+}
+
+function removeBridgeIfUnused(root: string, bridge: string, id: string): void {
+  const lease = ipam(root, bridge);
+  // Under the lease lock: a create leases before it looks for the bridge, so it is counted here.
+  lease.locked(() => {
+    if (lease.users(id).length === 0) deleteLinks([bridge]);
+  });
+}
+
+/**
+ * delete: the init is dead, but its namespace (and so the veth pair) is freed by the kernel later,
+ * asynchronously: the host ends are removed explicitly so nothing is left when delete returns.
+ */
+export function teardownNetwork(rec: NetworkRecord, root: string, id: string): void {
+  deleteLinks(rec.hostVeths);
+  ipam(root, rec.bridge).release(id, rec.leases);
+  if (rec.removeBridge) removeBridgeIfUnused(root, rec.bridge, id);
+}
