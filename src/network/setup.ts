@@ -88,7 +88,7 @@ export async function prepareNetwork(spec: Spec, ctx: NetworkContext): Promise<P
  */
 async function makeBridge(plan: NetworkPlan, ctx: NetworkContext): Promise<void> {
   const r = await ipBatch(hostBatch({ ...plan, interfaces: [] }, 0, true), { force: true });
-  const errors = ipErrors(r.stderr).filter((l) => !/File exists/.test(l));
+  const errors = ipErrors(r.stderr).filter((l) => !/File exists|Address already assigned/.test(l));
   if (errors.length) throw new NetworkError(`bridge ${plan.bridge}: ${errors.join("; ")}`);
   const kind = await linkKind(plan.bridge);
   if (kind !== "bridge") throw new NetworkError(`bridge ${plan.bridge}: ${kind === undefined ? "vanished after it was made" : `made concurrently as a ${kind || "plain"} device`}`);
