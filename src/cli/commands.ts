@@ -25,6 +25,24 @@ const CREATE_FLAGS: FlagSpec[] = [
 
 const ID = { name: "container-id", required: true };
 
+/** runc update's value flags (name, help); kept here so the verb table loads no update code. */
+const UPDATE_FLAG_NAMES: [string, string][] = [
+  ["memory", "memory limit in bytes, or with a unit: 64m, 1g (-1 unlimited)"],
+  ["memory-reservation", "memory soft limit"],
+  ["memory-swap", "memory plus swap limit (-1 unlimited)"],
+  ["kernel-memory", "kernel memory limit (ignored with a warning: Linux no longer enforces it)"],
+  ["kernel-memory-tcp", "kernel TCP buffer limit (cgroup v1)"],
+  ["cpu-quota", "CFS quota in microseconds per period (-1 unlimited)"],
+  ["cpu-period", "CFS period in microseconds"],
+  ["cpu-share", "CPU shares (relative weight)"],
+  ["cpu-rt-period", "realtime period in microseconds"],
+  ["cpu-rt-runtime", "realtime runtime in microseconds per period"],
+  ["cpuset-cpus", "CPUs allowed (0-3,7)"],
+  ["cpuset-mems", "memory nodes allowed (0-1)"],
+  ["pids-limit", "maximum number of tasks (-1 unlimited)"],
+  ["blkio-weight", "block I/O weight (10 to 1000)"],
+];
+
 function fdCount(text: string | undefined): number {
   const n = Number(text ?? "0");
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
@@ -85,6 +103,24 @@ export const VERBS: Verb[] = [
     async run(a, ctx) {
       const [{ killContainer }, { parseSignal }] = await Promise.all([import("../lifecycle/kill.js"), import("../lifecycle/signals.js")]);
       killContainer(ctx, a.positionals[0], parseSignal(a.positionals[1] ?? "TERM"), bool(a, "all"));
+    },
+  },
+  {
+    name: "update",
+    description: "Change the cgroup limits of a created, running or paused container (runc's flags, or a LinuxResources JSON).",
+    flags: [
+      { name: "resources", short: "r", kind: "string", placeholder: "FILE|-", description: "LinuxResources JSON from FILE, or stdin for -" },
+      ...UPDATE_FLAG_NAMES.map(([name, description]): FlagSpec => ({ name, kind: "string", placeholder: "VALUE", description })),
+    ],
+    positionals: [ID],
+    examples: [["Limit c1 to 64 MiB", "tsrun update --memory 64m --memory-swap 64m c1"], ["As containerd does", "tsrun update --resources - c1 < resources.json"]],
+    async run(a, ctx) {
+      const { readResourcesArg, resourcesFromFlags, updateContainer } = await import("../lifecycle/update.js");
+      const file = str(a, "resources");
+      const flagged = UPDATE_FLAG_NAMES.filter(([n]) => a.flags[n] !== undefined).map(([n]) => `--${n}`);
+      if (file !== undefined && flagged.length) throw new UsageError(`update: --resources cannot be combined with ${flagged.join(", ")}`);
+      if (file === undefined && !flagged.length) throw new UsageError("update: nothing to change (give --resources or a flag such as --memory)");
+      updateContainer(ctx, a.positionals[0], file !== undefined ? readResourcesArg(file) : resourcesFromFlags(a.flags));
     },
   },
   {

@@ -4,6 +4,8 @@ import { TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
+import { applyResources } from "../cgroups/apply.js";
+import { writeRecordedResources } from "./update.js";
 import { launchInit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
@@ -99,6 +101,15 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     step("cgroup");
+
+    // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
+    // any container code runs. A refused value fails create; the undo above removes the cgroup.
+    const resources = spec.linux?.resources;
+    if (resources) {
+      applyResources(cgroup, resources, { warn: ctx.warn });
+      writeRecordedResources(store.dir(id), resources);
+    }
+    step("resources");
 
     if (layers) {
       // Per-container dirs are in the state dir (removed with it); a persistent upper made now is

@@ -4,7 +4,7 @@ import { TsrunError } from "../errors.js";
 export class InjectedFault extends TsrunError {}
 
 /** Steps of `create` at which a test can make it fail (in this order). */
-export const CREATE_STEPS = ["claim", "state", "cgroup", "layers", "network", "plan", "launch", "record", "pidfile"] as const;
+export const CREATE_STEPS = ["claim", "state", "cgroup", "resources", "layers", "network", "plan", "launch", "record", "pidfile"] as const;
 export type CreateStep = (typeof CREATE_STEPS)[number];
 
 export function faultAt(step: string, failAt: string | undefined): void {

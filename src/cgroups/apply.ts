@@ -1,0 +1,159 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { HostError } from "../errors.js";
+import type { LinuxResources } from "../spec/types.js";
+import type { CgroupSet } from "./cgroupfs.js";
+import { type CgroupHierarchy, layoutOf } from "./hierarchy.js";
+import { type CgroupWrite, type CurrentValues, type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
+import { v1Writes } from "./resources-v1.js";
+import { v2Writes } from "./resources-v2.js";
+
+/**
+ * Which writer a host gets: v2 only on a unified host; legacy and hybrid hosts use their v1
+ * controllers (as runc does: the hybrid cgroup2 mount has no controllers to limit anything with).
+ */
+export function writesFor(r: LinuxResources, hierarchies: readonly CgroupHierarchy[], current: CurrentValues = {}): ResourceWrites {
+  return layoutOf(hierarchies) === "unified" ? v2Writes(r, RESOURCES_PATH) : v1Writes(r, current, RESOURCES_PATH);
+}
+
+/** strerror text for the errnos cgroup writes give, so messages read like runc's. */
+const STRERROR: Record<string, string> = {
+  EBUSY: "Device or resource busy",
+  EINVAL: "Invalid argument",
+  ERANGE: "Numerical result out of range",
+  EPERM: "Operation not permitted",
+  EACCES: "Permission denied",
+  ENOSPC: "No space left on device",
+  EOPNOTSUPP: "Operation not supported",
+  ENOTSUP: "Operation not supported",
+  ENOENT: "No such file or directory",
+  ENODEV: "No such device",
+};
+const strerror = (e: unknown): string => {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  return STRERROR[code] ?? (e as Error).message;
+};
+
+/** Write without O_CREAT: a missing control file must show up as ENOENT, not be "created". */
+function writeControl(path: string, value: string): void {
+  writeFileSync(path, value, { flag: "r+" });
+}
+
+function readControl(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ApplyOptions {
+  warn: (msg: string) => void;
+  /**
+   * `update`: on a failed write, put back the files already written (their old one-line values), so
+   * a refused update leaves the limits as they were. `create` need not: its undo removes the cgroup.
+   */
+  restoreOnError?: boolean;
+}
+
+/**
+ * Apply linux.resources to the container's cgroup (already created by CgroupSet.create). Every
+ * failure is a HostError naming the config field and the file, e.g.
+ * `/linux/resources/memory/limit: cannot write memory.limit_in_bytes=4194304: Device or resource busy`.
+ */
+export function applyResources(cgroup: CgroupSet, r: LinuxResources, opts: ApplyOptions): void {
+  const hs = cgroup.hierarchies;
+  const unified = layoutOf(hs) === "unified";
+  const v2 = hs.find((h) => h.version === 2);
+  const dirOf = (controller: string): string | undefined => {
+    if (unified) return v2 ? join(v2.mountPoint, cgroup.path) : undefined;
+    const h = hs.find((x) => x.version === 1 && x.controllers.split(",").includes(controller));
+    return h ? join(h.mountPoint, cgroup.path) : undefined;
+  };
+
+  const current: CurrentValues = {};
+  const memDir = unified ? undefined : dirOf("memory");
+  const lim = memDir && readControl(join(memDir, "memory.limit_in_bytes"));
+  if (lim) current.memoryLimit = Number(lim.trim());
+
+  const { writes, warnings } = writesFor(r, hs, current);
+  for (const w of warnings) opts.warn(w);
+  if (unified && v2) enableControllers(v2.mountPoint, cgroup.path, writes, opts.warn);
+
+  const done: { path: string; old: string }[] = [];
+  try {
+    for (const w of writes) {
+      const dir = dirOf(w.controller);
+      if (!dir) {
+        if (w.ifMissing !== undefined) {
+          if (w.ifMissing) opts.warn(w.ifMissing);
+          continue;
+        }
+        throw new HostError(`${w.field}: the ${w.controller} cgroup controller is not mounted on this host`);
+      }
+      writeOne(dir, w, done, opts);
+    }
+  } catch (e) {
+    if (opts.restoreOnError) {
+      for (const { path, old } of done.reverse()) {
+        try {
+          writeControl(path, old);
+        } catch {
+          // best effort: the error below is what the caller must see
+        }
+      }
+    }
+    throw e;
+  }
+}
+
+function writeOne(dir: string, w: CgroupWrite, done: { path: string; old: string }[], opts: ApplyOptions): void {
+  const attempt = (file: string, value: string): boolean => {
+    const path = join(dir, file);
+    const old = opts.restoreOnError ? readControl(path) : undefined;
+    try {
+      writeControl(path, value);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw new HostError(`${w.field}: cannot write ${file}=${value}: ${strerror(e)}`);
+    }
+    // Only one-line files can be put back by writing what was read (device lists cannot).
+    if (old !== undefined && old.trim() && !old.trim().includes("\n")) done.push({ path, old: old.trim() });
+    return true;
+  };
+  if (attempt(w.file, w.value)) return;
+  if (w.fallback && attempt(w.fallback.file, w.fallback.value)) return;
+  if (w.ifMissing !== undefined) {
+    if (w.ifMissing) opts.warn(w.ifMissing);
+    return;
+  }
+  const names = w.fallback ? `${w.file} nor ${w.fallback.file}` : w.file;
+  throw new HostError(`${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`);
+}
+
+/**
+ * cgroup v2: a controller's files exist in a cgroup only when every ancestor enables it in
+ * cgroup.subtree_control. Enable the ones the writes need, top down; a controller the root does not
+ * offer is left for the write to report (or skip, for optional ones).
+ */
+function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void): void {
+  const available = new Set((readControl(join(mount, "cgroup.controllers")) ?? "").trim().split(/\s+/));
+  const needed = [...new Set(writes.map((w) => w.controller))].filter((c) => c !== "cgroup" && available.has(c));
+  if (!needed.length) return;
+  const chain: string[] = [];
+  for (let d = dirname(join(mount, path)); d.length >= mount.length; d = dirname(d)) {
+    chain.unshift(d);
+    if (d === mount) break;
+  }
+  for (const dir of chain) {
+    const on = new Set((readControl(join(dir, "cgroup.subtree_control")) ?? "").trim().split(/\s+/));
+    const missing = needed.filter((c) => !on.has(c));
+    if (!missing.length) continue;
+    try {
+      writeControl(join(dir, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" "));
+    } catch (e) {
+      // e.g. EBUSY: the parent has processes of its own ("no internal processes" rule).
+      warn(`cannot enable the ${missing.join(", ")} controller(s) in ${dir}: ${strerror(e)}`);
+    }
+  }
+}
