@@ -13,6 +13,8 @@ export interface FlagSpec {
 export interface PositionalSpec {
   name: string;
   required: boolean;
+  /** The last positional may take every remaining argument (`ps <id> [ps-args...]`). */
+  variadic?: boolean;
 }
 
 export interface VerbSpec {
@@ -69,7 +71,7 @@ export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedAr
     if (positionals.length < required) {
       throw new UsageError(`${spec.name}: missing ${spec.positionals[positionals.length].name} (usage: ${usageLine(spec)})`);
     }
-    if (positionals.length > spec.positionals.length) {
+    if (positionals.length > spec.positionals.length && !spec.positionals.at(-1)?.variadic) {
       throw new UsageError(`${spec.name}: unexpected argument "${positionals[spec.positionals.length]}" (usage: ${usageLine(spec)})`);
     }
   }

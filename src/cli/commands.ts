@@ -150,6 +150,55 @@ export const VERBS: Verb[] = [
     },
   },
   {
+    name: "pause",
+    description: "Freeze every process of a container (cgroup freezer); `state` then reports paused.",
+    flags: [],
+    positionals: [ID],
+    async run(a, ctx) {
+      const { pauseContainer } = await import("../lifecycle/pause.js");
+      pauseContainer(ctx, a.positionals[0]);
+    },
+  },
+  {
+    name: "resume",
+    description: "Thaw a paused container.",
+    flags: [],
+    positionals: [ID],
+    async run(a, ctx) {
+      const { resumeContainer } = await import("../lifecycle/pause.js");
+      resumeContainer(ctx, a.positionals[0]);
+    },
+  },
+  {
+    name: "ps",
+    description: "List the container's processes: the host's ps output (default -ef) for the container's pids, or a JSON array of host pids.",
+    flags: [{ name: "format", short: "f", kind: "string", placeholder: "table|json", description: "output format (default table)" }],
+    positionals: [ID, { name: "ps-args", required: false, variadic: true }],
+    examples: [["Host pids, as containerd reads them", "tsrun ps --format json c1"], ["Chosen ps columns", "tsrun ps c1 -- -o pid,stat,args"]],
+    async run(a, ctx) {
+      const { psPids, psTable } = await import("../lifecycle/ps.js");
+      const format = str(a, "format") ?? "table";
+      if (format === "json") return void stdout.write(JSON.stringify(psPids(ctx, a.positionals[0])) + "\n");
+      if (format !== "table") throw new UsageError(`--format must be table or json, not "${format}"`);
+      stdout.write(psTable(ctx, a.positionals[0], a.positionals.slice(1)));
+    },
+  },
+  {
+    name: "events",
+    description: "Print the container's resource usage as JSON lines (runc's format) until it stops, and an oom line when the OOM killer strikes.",
+    flags: [
+      { name: "stats", kind: "boolean", description: "print one stats line and exit" },
+      { name: "interval", kind: "string", placeholder: "DURATION", description: "time between stats lines (default 5s)" },
+    ],
+    positionals: [ID],
+    examples: [["Usage every second", "tsrun events --interval 1s c1"]],
+    async run(a, ctx) {
+      const { containerEvents, parseDuration } = await import("../lifecycle/events.js");
+      const intervalMs = parseDuration(str(a, "interval") ?? "5s");
+      await containerEvents(ctx, a.positionals[0], { once: bool(a, "stats"), intervalMs }, (e) => stdout.write(JSON.stringify(e) + "\n"));
+    },
+  },
+  {
     name: "list",
     aliases: ["ls"],
     description: "List the containers under the state root.",

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { NetworkRecord } from "../network/setup.js";
 import { isSameLiveProcess, readProcStat } from "./proc.js";
+import { freezerFor, isFrozen } from "../cgroups/freezer.js";
 import { type Status, deriveStatus } from "./status.js";
 
 export const DEFAULT_ROOT = "/run/tsrun";
@@ -100,12 +101,15 @@ export class StateStore {
 
   /** The live status of a container (see status.ts). */
   status(rec: ContainerRecord): Status {
+    const initAlive = rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime);
     return deriveStatus({
       recorded: rec.status,
-      initAlive: rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime),
+      initAlive,
       creatorAlive: rec.creatorPid > 0 && isSameLiveProcess(rec.creatorPid, rec.creatorStartTime),
       fifoExists: existsSync(this.fifoPath(rec.id)),
-      frozen: rec.status === "paused",
+      // From the kernel, not from a recorded flag: a pause or resume by anyone (another runtime
+      // call, a manager writing freezer.state itself) is what the status shows.
+      frozen: initAlive && isFrozen(freezerFor(rec.cgroupPath)),
     });
   }
 
