@@ -4,7 +4,7 @@
 // CVE-2025-31133 classes): tsrun must never mount or write outside the rootfs.
 import { execFileSync } from "node:child_process";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { realpathSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOTFS, Scratch, ensureBuilt } from "../helpers/tsrun.js";
 
@@ -140,7 +140,8 @@ describe("bind mounts", () => {
 describe("tmpcopyup", () => {
   test("a tmpfs over /etc starts with /etc's files, links, modes and owners, and is writable", () => {
     const rootfs = join(s.dir, "copyup-rootfs");
-    cpSync(ROOTFS, rootfs, { recursive: true, verbatimSymlinks: true });
+    // realpath: a ROOTFS that is itself a link (a worktree sharing the built rootfs) must be copied, not relinked.
+    cpSync(realpathSync(ROOTFS), rootfs, { recursive: true, verbatimSymlinks: true });
     mkdirSync(join(rootfs, "etc/deep/er"), { recursive: true });
     writeFileSync(join(rootfs, "etc/deep/er/secret"), "s\n");
     chmodSync(join(rootfs, "etc/deep/er/secret"), 0o604);
@@ -198,7 +199,8 @@ describe("hostile root filesystems", () => {
   function hostile(name: string, edit: (rootfs: string, watched: string) => void): { rootfs: string; watched: string } {
     const rootfs = join(s.dir, `${name}-rootfs`);
     const watched = join(s.dir, `${name}-watched`);
-    cpSync(ROOTFS, rootfs, { recursive: true, verbatimSymlinks: true });
+    // realpath: a ROOTFS that is itself a link (a worktree sharing the built rootfs) must be copied, not relinked.
+    cpSync(realpathSync(ROOTFS), rootfs, { recursive: true, verbatimSymlinks: true });
     mkdirSync(watched);
     writeFileSync(join(watched, "canary"), "untouched\n");
     edit(rootfs, watched);
