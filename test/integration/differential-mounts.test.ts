@@ -2,21 +2,21 @@
 // (mount point, per-mount options, propagation tags, fs type, source, superblock options; minus the
 // ids) must be the same. Known differences are listed in spec-notes.md and named where they are
 // taken out here.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Runc } from "../helpers/runc.js";
 import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
 
 const s = new Scratch();
-const RUNC = ["/usr/sbin/runc", "/usr/bin/runc"].find(existsSync);
-const runcRoot = join(s.dir, "runc-root");
+const rc = new Runc(s.dir);
 let n = 0;
 beforeAll(() => {
   ensureBuilt();
-  if (!RUNC) throw new Error("runc is not installed: run src/build/install-deps.sh --test");
+  rc.require();
 });
 afterAll(() => {
-  rmSync(runcRoot, { recursive: true, force: true });
+  rc.cleanup();
   expect(s.cleanup()).toEqual([]);
 });
 
@@ -29,7 +29,7 @@ function both(edit: (c: any) => void): { runc: string[]; tsrun: string[] } {
     c.process.args = ["sh", "-c", PROBE];
     edit(c);
   });
-  const r = spawnSync(RUNC!, ["--root", runcRoot, "run", "--bundle", bundle, `dm${n++}`], { encoding: "utf8", cwd: s.dir, timeout: 30_000 });
+  const r = rc.run(["run", "--bundle", bundle, `dm${n++}`], { cwd: s.dir });
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   const t = s.tsrun(["run", "--bundle", bundle, s.id("dm")]);

@@ -1,27 +1,22 @@
 // Differential tests: the same bundle under runc (Debian's package, installed by
 // src/build/install-deps.sh --test) and under tsrun; what the process sees must be the same.
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Runc } from "../helpers/runc.js";
 import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
 
 const s = new Scratch();
-const RUNC = ["/usr/sbin/runc", "/usr/bin/runc"].find(existsSync);
-const runcRoot = join(s.dir, "runc-root");
+const rc = new Runc(s.dir);
 beforeAll(() => {
   ensureBuilt();
-  if (!RUNC) throw new Error("runc is not installed: run src/build/install-deps.sh --test");
+  rc.require();
 });
 afterAll(() => {
-  rmSync(runcRoot, { recursive: true, force: true });
+  rc.cleanup();
   expect(s.cleanup()).toEqual([]);
 });
 
-/** runc with captured output; `detached` gives the call no pipes (a created container would hold them). */
-function runc(args: string[], detached = false): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(RUNC!, ["--root", runcRoot, ...args], { encoding: "utf8", cwd: s.dir, timeout: 30_000, stdio: detached ? "ignore" : "pipe" });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
+const runc = (args: string[], detached = false) => rc.run(args, { detached, cwd: s.dir });
 
 /** What a process can observe of its container, one item per line. */
 const PROBE = [
