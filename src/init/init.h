@@ -53,6 +53,9 @@ void op_mask(const struct rec *r);
 void op_mount_setattr(const struct rec *r);
 void op_copy_up(const struct rec *r);
 
+/* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
+int mode_bpf_devices(const char *dir);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

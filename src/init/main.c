@@ -10,6 +10,8 @@
  *   tsrun-init init <planfd> <syncfd>   read the plan from planfd to EOF, run it (see sync.c)
  *   tsrun-init wait <pid> <timeout_ms>  wait for pid to exit with a pidfd (timeout -1 = forever);
  *                                       exit 0 exited (or no such process), 1 timeout, 2 error
+ *   tsrun-init bpf-devices <cgroup dir> load the device eBPF program read from stdin and attach it
+ *                                       to the cgroup v2 directory (bpf.c); exit 0 ok, 1 error
  */
 // Build (static, so that the process holding a created container stays tiny):
 //   mkdir -p bin && gcc -static -Os -Wall -Wextra -Werror -o bin/tsrun-init src/init/*.c
@@ -246,7 +248,10 @@ int main(int argc, char **argv)
 		return mode_init(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "wait") == 0)
 		return mode_wait(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "bpf-devices") == 0)
+		return mode_bpf_devices(argv[2]);
 	fprintf(stderr, "usage: tsrun-init init <planfd> <syncfd>\n"
-			"       tsrun-init wait <pid> <timeout_ms>\n");
+			"       tsrun-init wait <pid> <timeout_ms>\n"
+			"       tsrun-init bpf-devices <cgroup dir>\n");
 	return 2;
 }

@@ -2,6 +2,7 @@ import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { applyDevices } from "../cgroups/devices.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { applyResources } from "../cgroups/apply.js";
@@ -100,6 +101,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroup.remove(record.cgroupCreated);
     });
     store.write(record);
+    // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
+    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn);
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before

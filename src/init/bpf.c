@@ -1,0 +1,94 @@
+/*
+ * tsrun-init bpf-devices <cgroup v2 dir>: load the device eBPF program given on stdin (struct bpf_insn
+ * array, built by src/cgroups/devices-bpf.ts) as BPF_PROG_TYPE_CGROUP_DEVICE and attach it to the
+ * cgroup (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI). It decides nothing: the program is the decision.
+ *
+ * The attachment holds a reference to the program, so it outlives this process and the fds; it is
+ * dropped when the cgroup is removed. BPF_F_ALLOW_MULTI: programs of parent cgroups keep running too
+ * (a device must pass all of them), and another manager may attach its own next to ours.
+ * Exit status 0 on success, 1 with a message on stderr otherwise.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define PROG_MAX (1u << 20) /* bytes: far above any rule list, far below memory trouble */
+
+static int sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return (int)syscall(SYS_bpf, cmd, attr, sizeof *attr);
+}
+
+int mode_bpf_devices(const char *dir)
+{
+	static unsigned char prog[PROG_MAX];
+	size_t n = 0;
+	for (;;) {
+		if (n == sizeof prog) {
+			fprintf(stderr, "tsrun-init: bpf-devices: program larger than %u bytes\n", PROG_MAX);
+			return 1;
+		}
+		ssize_t r = read(0, prog + n, sizeof prog - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "tsrun-init: bpf-devices: read program: %s\n", strerror(errno));
+			return 1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n == 0 || n % sizeof(struct bpf_insn) != 0) {
+		fprintf(stderr, "tsrun-init: bpf-devices: program of %zu bytes is not a whole number of instructions\n", n);
+		return 1;
+	}
+
+	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		fprintf(stderr, "tsrun-init: bpf-devices: open %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+
+	/* First without a log (fast); on failure once more with the verifier's log, to report why. */
+	static char log[65536];
+	union bpf_attr attr;
+	int fd = -1;
+	for (int verbose = 0; verbose < 2 && fd < 0; verbose++) {
+		memset(&attr, 0, sizeof attr);
+		attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+		attr.insns = (uint64_t)(uintptr_t)prog;
+		attr.insn_cnt = (uint32_t)(n / sizeof(struct bpf_insn));
+		attr.license = (uint64_t)(uintptr_t) "Apache-2.0"; /* no GPL-only helper is used */
+		if (verbose) {
+			log[0] = 0;
+			attr.log_buf = (uint64_t)(uintptr_t)log;
+			attr.log_size = sizeof log;
+			attr.log_level = 1;
+		}
+		fd = sys_bpf(BPF_PROG_LOAD, &attr);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "tsrun-init: bpf-devices: BPF_PROG_LOAD: %s%s%s\n", strerror(errno), log[0] ? "\n" : "", log);
+		return 1;
+	}
+
+	memset(&attr, 0, sizeof attr);
+	attr.target_fd = (uint32_t)cg;
+	attr.attach_bpf_fd = (uint32_t)fd;
+	attr.attach_type = BPF_CGROUP_DEVICE;
+	attr.attach_flags = BPF_F_ALLOW_MULTI;
+	if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0) {
+		fprintf(stderr, "tsrun-init: bpf-devices: BPF_PROG_ATTACH to %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
