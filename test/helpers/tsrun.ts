@@ -110,9 +110,11 @@ export class Scratch {
 export function leftovers(root: string, ids: string[]): string[] {
   const leaks: string[] = [];
   if (existsSync(root)) for (const d of readdirSync(root)) leaks.push(`state dir ${join(root, d)}`);
-  for (const h of readdirSync("/sys/fs/cgroup")) {
+  // v1 and hybrid: /sys/fs/cgroup/<hierarchy>/tsrun/<id>; unified (v2 only): /sys/fs/cgroup/tsrun/<id>.
+  const parents = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, "tsrun")), "/sys/fs/cgroup/tsrun"];
+  for (const parent of parents) {
     for (const id of ids) {
-      const p = join("/sys/fs/cgroup", h, "tsrun", id);
+      const p = join(parent, id);
       if (existsSync(p)) leaks.push(`cgroup ${p}`);
     }
   }
