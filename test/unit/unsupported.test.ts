@@ -44,3 +44,9 @@ describe("refuseUnsupported", () => {
     expect(fieldOf(spec)).toBe(field);
   });
 });
+
+test("memoryPolicy and netDevices are refused with their path rather than ignored", () => {
+  expect(() => refuseUnsupported({ linux: { memoryPolicy: { mode: "MPOL_BIND", nodes: "0" } } })).toThrow(/\/linux\/memoryPolicy/);
+  expect(() => refuseUnsupported({ linux: { netDevices: { eth1: {} } } })).toThrow(/\/linux\/netDevices/);
+  expect(() => refuseUnsupported({ linux: { netDevices: {} } })).not.toThrow();
+});
