@@ -10,8 +10,9 @@
 #  5. jest (`npm test -- --forceExit`) under `tini -s`: a child subreaper, so container inits orphaned
 #     when `create` returns are reaped (this machine's PID 1 does not reap orphans);
 #     results also go to a JSON file
-#  6. a leak check: mounts, cgroups and tsrun-init processes left behind
-#  7. the closing line `N passed, N failed[, N skipped]`, from the JSON; exit status
+#  6. the cgroup integration tests again in a cgroup-v2-only VM (test/v2vm/cgroup-tests.sh)
+#  7. a leak check: mounts, cgroups and tsrun-init processes left behind
+#  8. the closing line `N passed, N failed[, N skipped]`, from the JSON; exit status
 #     non-zero when a test failed, a suite could not run, jest failed otherwise
 #     (e.g. globalSetup/globalTeardown), nothing ran, or something leaked.
 set -euo pipefail
@@ -20,12 +21,11 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 step() { printf '\n=== %s\n' "$*" >&2; }
 
-# summarize <jest-json> <jest-exit-status> <leaks>: prints the closing line, returns the
-# exit status. failed = failed tests + suites that failed to run, so a broken suite
-# (syntax error, failing import, crash) is never silent.
-summarize() {
-  local json=$1 jest_rc=$2 leaks=$3 summary passed failed skipped total status rc=0
-  summary=$(node -e '
+# counts <jest-json>: "passed failed skipped total ok|missing" from jest's --json results.
+# failed = failed tests + suites that failed to run, so a broken suite (syntax error, failing
+# import, crash) is never silent.
+counts() {
+  node -e '
     const fs = require("node:fs");
     let r;
     try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); }
@@ -35,8 +35,16 @@ summarize() {
     const passed = n("numTotalTests") - n("numFailedTests") - skipped;
     const failed = n("numFailedTests") + n("numRuntimeErrorTestSuites");
     console.log(passed, failed, skipped, n("numTotalTests"), "ok");
-  ' "$json")
-  read -r passed failed skipped total status <<<"$summary"
+  ' "$1"
+}
+
+# summarize <jest-json> <jest-exit-status> <leaks> [<v2vm-jest-json> <v2vm-exit-status>]: prints the
+# closing line, returns the exit status. The cgroup-v2 VM run's tests are added to the host's; a VM
+# that did not boot, timed out or wrote no results counts as a failure.
+summarize() {
+  local json=$1 jest_rc=$2 leaks=$3 v2json=${4:-} v2rc=${5:-0} passed failed skipped total status rc=0
+  local p2 f2 s2 t2 st2
+  read -r passed failed skipped total status <<<"$(counts "$json")"
   if [ "$status" = missing ]; then
     echo "run-all: jest wrote no results (exit status $jest_rc)" >&2
     rc=1
@@ -44,6 +52,18 @@ summarize() {
   if [ "$jest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
     echo "run-all: jest exited with status $jest_rc although no test failed (globalSetup/globalTeardown?): counted as 1 failure" >&2
     failed=1
+  fi
+  if [ -n "$v2json" ]; then
+    read -r p2 f2 s2 t2 st2 <<<"$(counts "$v2json")"
+    if [ "$st2" = missing ]; then
+      echo "run-all: the cgroup-v2 VM run wrote no results (exit status $v2rc: 124 timeout, 125 VM failure): counted as 1 failure" >&2
+      f2=1
+    elif [ "$v2rc" -ne 0 ] && [ "$f2" -eq 0 ]; then
+      echo "run-all: the cgroup-v2 VM run exited with status $v2rc although no test failed: counted as 1 failure" >&2
+      f2=1
+    fi
+    echo "run-all: cgroup-v2 VM: $p2 passed, $f2 failed" >&2
+    passed=$((passed + p2)) failed=$((failed + f2)) skipped=$((skipped + s2)) total=$((total + t2))
   fi
   if [ "$leaks" -gt 0 ]; then
     echo "run-all: $leaks leftover(s) after the suite: counted as 1 failure" >&2
@@ -63,10 +83,10 @@ summarize() {
   return "$rc"
 }
 
-# `test/run-all.sh --summarize JSON [JEST_STATUS [LEAKS]]`: only the closing line (to test it).
+# `test/run-all.sh --summarize JSON [JEST_STATUS [LEAKS [V2JSON V2STATUS]]]`: only the closing line (to test it).
 if [ "${1:-}" = --summarize ]; then
   rc=0
-  summarize "$2" "${3:-0}" "${4:-0}" || rc=$?
+  summarize "$2" "${3:-0}" "${4:-0}" "${5:-}" "${6:-0}" || rc=$?
   exit "$rc"
 fi
 cd "$repo"
@@ -108,6 +128,16 @@ tini -s -g -- npm test -- --forceExit --json --outputFile="$json"
 jest_rc=$?
 set -e
 
+# cgroup v2: this host is hybrid, so the cgroup integration tests (test/integration/cgroup-*.test.ts)
+# run again in a throwaway VM booted with a cgroup-v2-only kernel (test/v2vm/; one boot, a few
+# minutes under QEMU's software CPU). Its results are added to the closing line.
+step "cgroup v2 tests (in a VM)"
+v2json=$repo/build/v2vm-jest.json
+set +e
+test/v2vm/cgroup-tests.sh "$v2json"
+v2rc=$?
+set -e
+
 step "leak check"
 leaks=0
 leak() {
@@ -139,5 +169,5 @@ if [ "$leaks" -eq 0 ]; then
 fi
 
 rc=0
-summarize "$json" "$jest_rc" "$leaks" || rc=$?
+summarize "$json" "$jest_rc" "$leaks" "$v2json" "$v2rc" || rc=$?
 exit "$rc"

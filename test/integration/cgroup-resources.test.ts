@@ -1,7 +1,7 @@
 // linux.resources and `update`, shown by their effect on real containers. Runs on every cgroup
 // layout: the host's is probed and each test asserts what that layout must do (the hybrid/legacy
 // host applies v1 controllers, a unified host v2). The v2 VM runner picks this file up by its name.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostHierarchies, layoutOf } from "../../src/cgroups/hierarchy.js";
 import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
@@ -125,16 +125,19 @@ test("podman's and containerd's example resources apply on this host", () => {
 test("update --memory lowers the limit of a running container, and a later allocation is OOM-killed", () => {
   // The container waits, then allocates a 24 MiB buffer and reports dd's status. Control: without the
   // update the 64 MiB limit lets it through; with the update to 16 MiB it is killed (137).
-  const script = "sleep 1.5; dd if=/dev/zero of=/dev/null bs=24M count=1 2>/dev/null; echo dd=$?; sleep 30";
+  // The container allocates only once the test has made /go/now (after the update): no race with a slow host.
+  const script = "while [ ! -e /go/now ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=24M count=1 2>/dev/null; echo dd=$?; sleep 30";
   const results: string[] = [];
   for (const doUpdate of [false, true]) {
     const id = s.id(doUpdate ? "upd" : "noupd");
     const bundle = s.bundle((c) => {
       c.process.args = sh(script);
       c.linux.resources = { ...c.linux.resources, memory: memLimit(64 * MiB) };
+      c.mounts.push({ destination: "/go", type: "tmpfs", source: "tmpfs", options: ["size=64k"] });
     });
     const r = s.tsrun(["run", "--detach", "--bundle", bundle, id]);
     expect(r.status).toBe(0);
+    const pid = s.state(id).pid;
     if (doUpdate) {
       const args = ["update", "--memory", "16m", ...(SWAP_ACCOUNTING ? ["--memory-swap", "16m"] : []), id];
       const u = s.tsrun(args);
@@ -142,7 +145,8 @@ test("update --memory lowers the limit of a running container, and a later alloc
       expect(u.status).toBe(0);
       expect(read("memory", id, V2 ? "memory.max" : "memory.limit_in_bytes")).toBe(String(16 * MiB));
     }
-    results.push(waitFor(() => /dd=(\d+)/.exec(readFileSync(r.outFile, "utf8"))?.[1], 10_000));
+    writeFileSync(`/proc/${pid}/root/go/now`, "");
+    results.push(waitFor(() => /dd=(\d+)/.exec(readFileSync(r.outFile, "utf8"))?.[1], 60_000));
     expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
   }
   expect(results).toEqual(["0", "137"]);

@@ -131,7 +131,11 @@ test("ps: JSON is the bare array of the container's host pids; the table keeps o
 test("events --stats prints one runc stats line with cpu, memory and pids numbers", () => {
   const id = s.id("stats");
   started(id, "while true; do sleep 0.01; done");
-  const r = s.tsrun(["events", "--stats", id]);
+  // cgroup v2 flushes its cpu counters lazily: a fresh container may read 0 for a moment.
+  const r = waitFor(() => {
+    const x = s.tsrun(["events", "--stats", id]);
+    return x.status !== 0 || JSON.parse(x.stdout.split("\n")[0]).data.cpu.usage.total > 0 ? x : undefined;
+  }, 20_000);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   const lines = r.stdout.trimEnd().split("\n");
@@ -150,15 +154,23 @@ test("events --stats prints one runc stats line with cpu, memory and pids number
 
 test("events streams stats at the interval and ends when the container stops", async () => {
   const id = s.id("stream");
-  started(id, "sleep 1.2");
+  // The container runs until the test has seen two stats lines, then is killed: events must end.
+  started(id, "while true; do sleep 0.05; done");
   const child = spawn(TSRUN, ["--root", s.root, "events", "--interval", "200ms", id], { env: {}, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout.on("data", (d) => (out += d));
+  let killed = false;
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (!killed && out.split("\n").filter(Boolean).length >= 2) {
+      killed = true;
+      s.tsrun(["kill", id, "KILL"]);
+    }
+  });
   const code = await new Promise<number | null>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`events did not end after the container stopped; output so far: ${out}`));
-    }, 10_000);
+    }, 60_000);
     child.on("exit", (c) => {
       clearTimeout(timer);
       resolve(c);
