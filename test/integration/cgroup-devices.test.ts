@@ -3,16 +3,15 @@
 // Device under test: /dev/kmsg (c 1:11), which is not among runc's default devices; the container
 // makes its own node with mknod (allowed for any device by the defaults) and opens it write-only
 // (the open is what the device cgroup judges; a write-only open of kmsg needs no capability).
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+import { EXAMPLES } from "../helpers/examples.js";
 
 const s = new Scratch();
 beforeAll(() => ensureBuilt());
 afterAll(() => expect(s.cleanup()).toEqual([]));
 
-const REPO = resolve(new URL(".", import.meta.url).pathname, "../..");
-const EXAMPLES = [join(REPO, "..", "shared", "examples"), "/work/shared/examples"].find((d) => existsSync(d)) ?? join(REPO, "..", "shared", "examples");
 
 const PROBE = [
   "mknod /dev/kmsg-probe c 1 11 && echo mknod-ok",

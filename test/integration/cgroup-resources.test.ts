@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostHierarchies, layoutOf } from "../../src/cgroups/hierarchy.js";
 import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { EXAMPLES } from "../helpers/examples.js";
 
 const hs = hostHierarchies();
 const V2 = layoutOf(hs) === "unified";
@@ -98,7 +99,7 @@ test("cpuset.cpus restricts the container to CPU 0", () => {
 
 test("podman's and containerd's example resources apply on this host", () => {
   for (const name of ["podman-config.json", "containerd-config.json"]) {
-    const example = JSON.parse(readFileSync(join("/work/shared/examples", name), "utf8"));
+    const example = JSON.parse(readFileSync(join(EXAMPLES, name), "utf8"));
     const res = example.linux.resources;
     const id = s.id("mgr");
     const bundle = s.bundle((c) => {
@@ -153,7 +154,7 @@ test("update --memory lowers the limit of a running container, and a later alloc
 });
 
 test("update --resources - takes podman's update document from stdin, cumulatively", () => {
-  const doc = readFileSync("/work/shared/examples/podman-update-resources.json", "utf8");
+  const doc = readFileSync(join(EXAMPLES, "podman-update-resources.json"), "utf8");
   const id = s.id("updres");
   const bundle = s.bundle((c) => {
     c.process.args = ["/bin/sleep", "30"];

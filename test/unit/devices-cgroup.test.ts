@@ -2,17 +2,16 @@
  * Device rules (src/cgroups/devices-*.ts): the rule list, the v1 devices.allow/deny lines and the v2
  * eBPF program, each checked against the reference decision `decide`.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ConfigError } from "../../src/errors.js";
 import { ACCESS_BIT, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR, type Insn, OP, deviceProgram, encodeInsns } from "../../src/cgroups/devices-bpf.js";
 import { DEFAULT_DEVICE_RULES, type DeviceRule, WILDCARD, containerDeviceRules, decide, normalizeRule } from "../../src/cgroups/devices-rules.js";
 import { deviceWritesV1 } from "../../src/cgroups/devices-v1.js";
 import type { LinuxDeviceCgroup } from "../../src/spec/types.js";
+import { EXAMPLES } from "../helpers/examples.js";
 
 // The project's shared example configs (next to the repository, as test/unit/spec.test.ts finds them).
-const REPO = resolve(new URL(".", import.meta.url).pathname, "../..");
-const EXAMPLES = [join(REPO, "..", "shared", "examples"), "/work/shared/examples"].find((d) => existsSync(d)) ?? join(REPO, "..", "shared", "examples");
 
 /** Decode struct bpf_insn bytes (the inverse of encodeInsns, written from the kernel's layout). */
 function decode(b: Buffer): Insn[] {

@@ -2,15 +2,14 @@
  * src/spec: schema validation (precompiled), semantic checks, bundle loading, `tsrun spec` defaults.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, PathError } from "../../src/errors.js";
+import { EXAMPLES as examples } from "../helpers/examples.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
-// The managers' example configs live in shared/, beside the repository (as CI checks it out).
-const examples = [join(repo, "..", "shared", "examples"), "/work/shared/examples"].find((d) => existsSync(d)) ?? join(repo, "..", "shared", "examples");
 const fixtures = join(repo, "test", "fixtures");
 
 // The validator module is generated at build time; make sure it exists (and is current) before importing.
