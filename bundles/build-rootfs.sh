@@ -6,7 +6,7 @@
 # <dir> gets:
 #   bin/busybox plus one symlink per applet (`busybox --list`) in bin/;
 #   sbin, usr/bin, usr/sbin as symlinks to bin (so /usr/bin/env, /sbin/ip work);
-#   empty proc sys dev tmp etc root run var (tmp is 1777, root is 0700);
+#   empty proc sys dev tmp etc root run var mnt opt srv (tmp is 1777, root is 0700);
 #   etc/passwd and etc/group with root (0), app (1000:1000) and nobody (65534);
 #   etc/hostname, etc/hosts, etc/resolv.conf (empty).
 #
@@ -16,7 +16,7 @@
 # An existing non-empty <dir> without the stamp is refused (never deletes foreign data).
 set -euo pipefail
 
-LAYOUT_VERSION=1
+LAYOUT_VERSION=2
 STAMP_NAME=.tsrun-rootfs
 
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
@@ -63,7 +63,7 @@ cleanup() {
 trap cleanup EXIT
 
 cd "$tmp"
-mkdir -p bin proc sys dev tmp etc root run var/tmp var/log usr
+mkdir -p bin proc sys dev tmp etc root run var/tmp var/log usr mnt opt srv
 chmod 1777 tmp var/tmp
 chmod 0700 root
 chmod 0755 .
