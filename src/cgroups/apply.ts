@@ -131,6 +131,8 @@ function writeOne(dir: string, w: CgroupWrite, done: { path: string; old: string
   throw new HostError(`${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`);
 }
 
+const STATS_CONTROLLERS = ["cpu", "memory", "pids", "io"];
+
 /**
  * cgroup v2: a controller's files exist in a cgroup only when every ancestor enables it in
  * cgroup.subtree_control. Enable the ones the writes need, top down; a controller the root does not
@@ -138,7 +140,9 @@ function writeOne(dir: string, w: CgroupWrite, done: { path: string; old: string
  */
 function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void): void {
   const available = new Set((readControl(join(mount, "cgroup.controllers")) ?? "").trim().split(/\s+/));
-  const needed = [...new Set(writes.map((w) => w.controller))].filter((c) => c !== "cgroup" && available.has(c));
+  // Always the ones `events` and `ps` read (cpu, memory, pids, io), as runc enables every available
+  // controller: without them a container without limits would have no memory.current or io.stat.
+  const needed = [...new Set([...STATS_CONTROLLERS, ...writes.map((w) => w.controller)])].filter((c) => c !== "cgroup" && available.has(c));
   if (!needed.length) return;
   const chain: string[] = [];
   for (let d = dirname(join(mount, path)); d.length >= mount.length; d = dirname(d)) {

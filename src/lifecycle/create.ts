@@ -108,8 +108,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
     // any container code runs. A refused value fails create; the undo above removes the cgroup.
     const resources = spec.linux?.resources;
+    // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
+    applyResources(cgroup, resources ?? {}, { warn: ctx.warn });
     if (resources) {
-      applyResources(cgroup, resources, { warn: ctx.warn });
       writeRecordedResources(store.dir(id), resources);
     }
     step("resources");
