@@ -6,8 +6,11 @@
 # or failed (then JSON is absent: the caller must count that as a failure).
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-json=$(readlink -f "${1:-$repo/build/v2vm-jest.json}")
-mkdir -p "$(dirname "$json")" && rm -f "$json"
+json=${1:-$repo/build/v2vm-jest.json}
+# The directory first: readlink -f of a path under a missing directory prints nothing.
+mkdir -p "$(dirname "$json")"
+json=$(readlink -f "$json")
+rm -f "$json"
 cd "$repo"
 mapfile -t files < <(ls test/integration/cgroup-*.test.ts 2>/dev/null)
 [ ${#files[@]} -gt 0 ] || { echo "v2vm: no test/integration/cgroup-*.test.ts" >&2; exit 1; }
