@@ -3,9 +3,18 @@
  * tsrun runs with no PATH (managers give it an empty environment), so ip and nsenter are found by
  * absolute path, once per process.
  */
+import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { execa, execaSync } from "execa";
 import { HostError, NetworkError } from "../errors.js";
+
+/**
+ * execa, loaded on first use: importing it costs ~7.7 ms under Bun (measured with hyperfine against an
+ * empty program), which every create and delete would pay even without a network.
+ */
+async function execa(file: string, args: string[], opts: Record<string, unknown>) {
+  const mod = await import("execa");
+  return mod.execa(file, args, opts);
+}
 
 const cache = new Map<string, string>();
 
@@ -47,11 +56,11 @@ export async function ipBatch(lines: readonly string[], opts: { pid?: number; fo
   return { ok: r.exitCode === 0, stderr: String(r.stderr), stdout: String(r.stdout) };
 }
 
-/** The same, synchronously (delete is synchronous). */
+/** The same, synchronously, for delete (which is synchronous, so it cannot await execa's import). */
 export function ipBatchSync(lines: readonly string[], opts: { force?: boolean } = {}): BatchResult {
   const [file, args] = argv([...(opts.force ? ["-force"] : []), "-batch", "-"]);
-  const r = execaSync(file, args, { ...OPTS, input: lines.join("\n") + "\n" });
-  return { ok: r.exitCode === 0, stderr: String(r.stderr), stdout: String(r.stdout) };
+  const r = spawnSync(file, args, { env: {}, input: lines.join("\n") + "\n", encoding: "utf8" });
+  return { ok: r.status === 0, stderr: r.stderr ?? String(r.error ?? ""), stdout: r.stdout ?? "" };
 }
 
 /** The kind of a link ("bridge", "veth", "" for a plain device), or undefined when there is none. */
