@@ -148,7 +148,11 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
       } else if (word === "ready" && rest === "" && pid !== undefined) {
         settled = true;
         closeStreams(); // nothing more will come; do not keep the event loop alive
-        resolve({ pid, exited });
+        // Detached, stage 0 exited right after "pid": resolve once it is reaped, so a caller that
+        // exits at once (the CLI does) never leaves it a zombie of a PID 1 that does not reap.
+        const launched = { pid, exited };
+        if (opts.foreground) resolve(launched);
+        else void exited.then(() => resolve(launched));
       } else if (word === "error") {
         await abort(() => new InitError(rest));
       } else {
