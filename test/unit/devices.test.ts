@@ -1,22 +1,13 @@
 /**
  * src/fs/devices.ts: the device nodes a container gets.
  */
-import { ConfigError } from "../../src/errors.js";
 import { DEFAULT_DEVICES, DEV_SYMLINKS, S_IFBLK, S_IFCHR, S_IFIFO, deviceNodes } from "../../src/fs/devices.js";
+import { fieldOf } from "../helpers/config-error.js";
 
 const CHR = 0o020000;
 const BLK = 0o060000;
 const FIFO = 0o010000;
 
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).field;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("deviceNodes", () => {
   test("the type bits are the kernel's", () => {

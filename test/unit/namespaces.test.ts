@@ -1,8 +1,8 @@
 /**
  * src/plan/namespaces.ts: linux.namespaces -> clone flags, late unshares, joins.
  */
-import { ConfigError } from "../../src/errors.js";
 import { NAMESPACE_FLAGS, planNamespaces } from "../../src/plan/namespaces.js";
+import { fieldOf } from "../helpers/config-error.js";
 
 const CLONE_NEWNS = 0x00020000;
 const CLONE_NEWCGROUP = 0x02000000;
@@ -13,15 +13,6 @@ const CLONE_NEWPID = 0x20000000;
 const CLONE_NEWNET = 0x40000000;
 const CLONE_NEWTIME = 0x00000080;
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).field;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("planNamespaces", () => {
   test("flags are the kernel's CLONE_NEW* values", () => {

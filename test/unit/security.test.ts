@@ -1,20 +1,9 @@
 /**
  * src/security: capability names -> bit masks, rlimit names -> numbers.
  */
-import { ConfigError } from "../../src/errors.js";
 import { CAPABILITIES, capabilityMask, capabilityNames } from "../../src/security/capabilities.js";
 import { rlimitNumber } from "../../src/security/rlimits.js";
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).toContain((e as ConfigError).field);
-    return (e as ConfigError).field;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { fieldOf } from "../helpers/config-error.js";
 
 describe("capabilityMask", () => {
   test("kernel numbers of well-known capabilities", () => {
