@@ -13,6 +13,11 @@ export const DEFAULT_PARENT = "/tsrun";
 export class CgroupSet {
   constructor(readonly path: string, readonly hierarchies: CgroupHierarchy[] = hostHierarchies()) {}
 
+  /** A path below the root of the hierarchies (anything else is not a container's cgroup). */
+  private isContainerCgroup(): boolean {
+    return this.path.replace(/\/+$/, "") !== "";
+  }
+
   dirs(): string[] {
     return this.hierarchies.map((h) => join(h.mountPoint, this.path));
   }
@@ -65,6 +70,7 @@ export class CgroupSet {
 
   /** Host pids of every process in the cgroup (from the first hierarchy that has the directory). */
   pids(): number[] {
+    if (!this.isContainerCgroup()) return [];
     for (const dir of this.dirs()) {
       try {
         return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
@@ -80,6 +86,9 @@ export class CgroupSet {
    * `created` says tsrun made, when they are empty. Missing directories are fine.
    */
   remove(created: readonly string[] = []): void {
+    // Never the hierarchy roots: an empty path (a record from a create that died early) would make
+    // this walk and rmdir every cgroup of the host.
+    if (!this.isContainerCgroup()) return;
     const errors: string[] = [];
     for (const dir of this.dirs()) {
       try {
