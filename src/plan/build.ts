@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
 import type { LinuxDevice } from "../spec/types.js";
@@ -7,24 +7,13 @@ import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
-import { capabilityMask, capabilityNames } from "../security/capabilities.js";
-import { rlimitNumber } from "../security/rlimits.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
+import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
-  process?: {
-    terminal?: boolean;
-    user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
-    args?: string[];
-    env?: string[];
-    cwd: string;
-    capabilities?: { bounding?: string[]; effective?: string[]; inheritable?: string[]; permitted?: string[]; ambient?: string[] };
-    rlimits?: { type: string; soft: number; hard: number }[];
-    noNewPrivileges?: boolean;
-    oomScoreAdj?: number;
-  };
+  process?: ProcessSpec;
   root?: { path: string; readonly?: boolean };
   hostname?: string;
   domainname?: string;
@@ -82,7 +71,7 @@ export interface LaunchPlan {
 }
 
 export const SYNC_SETUP = "setup";
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export { DEFAULT_PATH } from "./process.js";
 
 /** Spec -> launch plan. Every decision about the container is made here; tsrun-init only executes. */
 export function buildPlan(input: PlanInput): LaunchPlan {
@@ -162,71 +151,22 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   }
 
   const proc = spec.process;
-  if (proc) recs.push(...planProcess(input, proc));
+  if (proc) recs.push(...planProcess({ hostCaps: input.hostCaps, lastCap: input.lastCap }, proc));
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  if (proc) recs.push({ op: Op.FIND_EXEC, strs: [searchPath(proc.env), proc.args![0]] });
+  if (proc) recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });
   recs.push({ op: Op.WAIT_FIFO });
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
-    const env = withHome(proc.env ?? [], passwd, proc.user.uid);
-    recs.push({ op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] });
+    recs.push(planExec(proc, passwd));
   }
   return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP };
-}
-
-function planProcess(input: PlanInput, proc: NonNullable<PlanSpec["process"]>): PlanRecord[] {
-  const recs: PlanRecord[] = [];
-  if (!proc.args?.length) throw new ConfigError("/process/args", "must name the program to run");
-  if (!proc.cwd.startsWith("/")) throw new ConfigError("/process/cwd", `must be an absolute path: ${proc.cwd}`);
-  (proc.rlimits ?? []).forEach((r, i) => {
-    const field = `/process/rlimits/${i}`;
-    if (r.soft > r.hard) throw new ConfigError(field, `soft limit ${r.soft} is above hard limit ${r.hard}`);
-    recs.push({ op: Op.RLIMIT, ints: [rlimitNumber(r.type, `${field}/type`), toRlim(r.soft), toRlim(r.hard)] });
-  });
-
-  const caps = proc.capabilities;
-  let sets: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint } | undefined;
-  if (caps) {
-    sets = {
-      bounding: capabilityMask(caps.bounding, "/process/capabilities/bounding"),
-      effective: capabilityMask(caps.effective, "/process/capabilities/effective"),
-      permitted: capabilityMask(caps.permitted, "/process/capabilities/permitted"),
-      inheritable: capabilityMask(caps.inheritable, "/process/capabilities/inheritable"),
-      ambient: capabilityMask(caps.ambient, "/process/capabilities/ambient"),
-    };
-    for (const [set, mask] of Object.entries(sets)) {
-      const missing = capabilityNames(mask & ~input.hostCaps);
-      if (missing.length) throw new ConfigError(`/process/capabilities/${set}`, `${missing.join(", ")} not available on this host`);
-    }
-    recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
-    recs.push({ op: Op.KEEPCAPS, ints: [1] });
-  }
-  const u = proc.user;
-  recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, 1, ...(u.additionalGids ?? [])] });
-  if (sets) {
-    recs.push({ op: Op.KEEPCAPS, ints: [0] });
-    recs.push({ op: Op.CAPSET, ints: [sets.effective, sets.permitted, sets.inheritable] });
-    // The kernel raises an ambient capability only if it is permitted and inheritable; runc warns and
-    // skips the others, and so does tsrun (the skipped ones are the caller's to see in the plan).
-    const ambient = sets.ambient & sets.permitted & sets.inheritable;
-    if (ambient) recs.push({ op: Op.AMBIENT, ints: [ambient] });
-  }
-  if (proc.noNewPrivileges) recs.push({ op: Op.NO_NEW_PRIVS });
-  recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
-  recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
-  return recs;
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
 function selinuxEnabled(): boolean {
   return existsSync("/sys/fs/selinux/enforce");
-}
-
-/** RLIM_INFINITY is all ones; the spec's uint64 may arrive as a JS number at 2^64-1 (rounded up). */
-function toRlim(v: number): bigint {
-  return v >= 2 ** 64 - 1 ? 0xffffffffffffffffn : BigInt(v);
 }
 
 function maps(m: readonly IdMapping[] | undefined, id: number): boolean {
@@ -242,26 +182,3 @@ function timensOffsets(t: Record<string, { secs?: number; nanosecs?: number }>):
   return Object.entries(t).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
 }
 
-function searchPath(env: readonly string[] | undefined): string {
-  const p = [...(env ?? [])].reverse().find((e) => e.startsWith("PATH="));
-  return p ? p.slice(5) : DEFAULT_PATH;
-}
-
-/** As runc does, give the process HOME from the container's /etc/passwd (or /) when the config has none. */
-function withHome(env: readonly string[], passwd: string | undefined, uid: number): string[] {
-  if (env.some((e) => e.startsWith("HOME="))) return [...env];
-  let home = "/";
-  try {
-    if (passwd === undefined) return [...env, `HOME=${home}`];
-    for (const line of readFileSync(passwd, "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f.length >= 6 && Number(f[2]) === uid && f[5]) {
-        home = f[5];
-        break;
-      }
-    }
-  } catch {
-    // no passwd file in the image: keep /
-  }
-  return [...env, `HOME=${home}`];
-}

@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.js";
+import { capabilityMask, capabilityNames } from "../security/capabilities.js";
+import { rlimitNumber } from "../security/rlimits.js";
+import { Op, type PlanRecord } from "./ops.js";
+
+/**
+ * The process part of a launch plan: what turns the container init (after `create`) or a joined
+ * process (after `exec`) into the configured user process. Shared by both, so a process is confined
+ * the same way whichever verb starts it.
+ */
+export interface ProcessSpec {
+  terminal?: boolean;
+  user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
+  args?: string[];
+  env?: string[];
+  cwd: string;
+  capabilities?: { bounding?: string[]; effective?: string[]; inheritable?: string[]; permitted?: string[]; ambient?: string[] };
+  rlimits?: { type: string; soft: number; hard: number }[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+}
+
+export interface ProcessPlanInput {
+  /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
+  hostCaps: bigint;
+  lastCap: number;
+  /** JSON path of the process object in error messages ("/process" for a config). */
+  field?: string;
+}
+
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Limits, capabilities, identity, no_new_privs, umask and cwd: the records before the fds are closed. */
+export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRecord[] {
+  const at = input.field ?? "/process";
+  const recs: PlanRecord[] = [];
+  if (!proc.args?.length) throw new ConfigError(`${at}/args`, "must name the program to run");
+  if (!proc.cwd.startsWith("/")) throw new ConfigError(`${at}/cwd`, `must be an absolute path: ${proc.cwd}`);
+  (proc.rlimits ?? []).forEach((r, i) => {
+    const field = `${at}/rlimits/${i}`;
+    if (r.soft > r.hard) throw new ConfigError(field, `soft limit ${r.soft} is above hard limit ${r.hard}`);
+    recs.push({ op: Op.RLIMIT, ints: [rlimitNumber(r.type, `${field}/type`), toRlim(r.soft), toRlim(r.hard)] });
+  });
+
+  const caps = proc.capabilities;
+  let sets: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint } | undefined;
+  if (caps) {
+    sets = {
+      bounding: capabilityMask(caps.bounding, `${at}/capabilities/bounding`),
+      effective: capabilityMask(caps.effective, `${at}/capabilities/effective`),
+      permitted: capabilityMask(caps.permitted, `${at}/capabilities/permitted`),
+      inheritable: capabilityMask(caps.inheritable, `${at}/capabilities/inheritable`),
+      ambient: capabilityMask(caps.ambient, `${at}/capabilities/ambient`),
+    };
+    for (const [set, mask] of Object.entries(sets)) {
+      const missing = capabilityNames(mask & ~input.hostCaps);
+      if (missing.length) throw new ConfigError(`${at}/capabilities/${set}`, `${missing.join(", ")} not available on this host`);
+    }
+    recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
+    recs.push({ op: Op.KEEPCAPS, ints: [1] });
+  }
+  const u = proc.user;
+  recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, 1, ...(u.additionalGids ?? [])] });
+  if (sets) {
+    recs.push({ op: Op.KEEPCAPS, ints: [0] });
+    recs.push({ op: Op.CAPSET, ints: [sets.effective, sets.permitted, sets.inheritable] });
+    // The kernel raises an ambient capability only if it is permitted and inheritable; runc warns and
+    // skips the others, and so does tsrun (the skipped ones are the caller's to see in the plan).
+    const ambient = sets.ambient & sets.permitted & sets.inheritable;
+    if (ambient) recs.push({ op: Op.AMBIENT, ints: [ambient] });
+  }
+  if (proc.noNewPrivileges) recs.push({ op: Op.NO_NEW_PRIVS });
+  recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
+  recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
+  return recs;
+}
+
+/** The FIND_EXEC record: the executable looked up with the process's PATH, as execvp would. */
+export function planFindExec(proc: ProcessSpec): PlanRecord {
+  return { op: Op.FIND_EXEC, strs: [searchPath(proc.env), proc.args![0]] };
+}
+
+/** The EXEC record; `passwd` is the container's /etc/passwd on the host (for HOME), if any. */
+export function planExec(proc: ProcessSpec, passwd: string | undefined): PlanRecord {
+  const env = withHome(proc.env ?? [], passwd, proc.user.uid);
+  return { op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] };
+}
+
+/** RLIM_INFINITY is all ones; the spec's uint64 may arrive as a JS number at 2^64-1 (rounded up). */
+function toRlim(v: number): bigint {
+  return v >= 2 ** 64 - 1 ? 0xffffffffffffffffn : BigInt(v);
+}
+
+function searchPath(env: readonly string[] | undefined): string {
+  const p = [...(env ?? [])].reverse().find((e) => e.startsWith("PATH="));
+  return p ? p.slice(5) : DEFAULT_PATH;
+}
+
+/** As runc does, give the process HOME from the container's /etc/passwd (or /) when the config has none. */
+function withHome(env: readonly string[], passwd: string | undefined, uid: number): string[] {
+  if (env.some((e) => e.startsWith("HOME="))) return [...env];
+  let home = "/";
+  try {
+    if (passwd === undefined) return [...env, `HOME=${home}`];
+    for (const line of readFileSync(passwd, "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[5]) {
+        home = f[5];
+        break;
+      }
+    }
+  } catch {
+    // no passwd file in the image: keep /
+  }
+  return [...env, `HOME=${home}`];
+}
