@@ -59,7 +59,11 @@ int mode_bpf_devices(const char *dir);
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void sync_wait_go(const char *tag);          /* sends "sync <tag>", returns on "go", else _exit(1) */
+#define SYNC_SLOTS 8
+/* Sends "sync <tag>"; keeps each "data <n> <text>" the parent sends; returns on "go", else _exit(1). */
+void sync_wait_go(const char *tag);
+/* The text the parent sent for slot n at a sync (fail() when it sent none). */
+const char *sync_data(unsigned slot);
 void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
  * "tsrun-init: <msg>" on stderr with `status`. Never returns. */

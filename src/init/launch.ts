@@ -5,7 +5,9 @@
  *                      "sync <tag>"    the child waits; we run onSync(tag, pid), then answer "go"
  *                      "ready"         the container is built (only WAIT_FIFO/EXEC are left)
  *                      "error <msg>"   a failure before ready; tsrun-init exits 1
- *   us -> tsrun-init : "go"            continue after a sync (closing the socket means: give up)
+ *   us -> tsrun-init : "data <n> <t>"  before "go": text for slot n, which later records read (e.g. the
+ *                                      state JSON a hook gets on stdin); one line, so t has no newline
+ *                      "go"            continue after a sync (closing the socket means: give up)
  *
  * Works on Node and on Bun (node: APIs only).
  */
@@ -26,9 +28,13 @@ export interface LaunchOptions {
   foreground?: boolean;
   /** Environment for tsrun-init (default: empty). */
   env?: NodeJS.ProcessEnv;
-  /** Called on each "sync <tag>"; a throw aborts: socket closed, child SIGKILLed, stage 0 reaped, rethrown. */
-  onSync?: (tag: string, pid: number) => Promise<void> | void;
+  /** Called on each "sync <tag>"; a throw aborts: socket closed, child SIGKILLed, stage 0 reaped, rethrown.
+   *  What it returns is sent as the sync data slots 0, 1, ... before "go" (see src/init/sync.c). */
+  onSync?: (tag: string, pid: number) => Promise<SyncData | void> | SyncData | void;
 }
+
+/** Texts for the sync data slots, by slot number (one line each). */
+export type SyncData = (string | undefined)[];
 
 export interface Launched {
   /** Host pid of the container init (from "pid <n>"). */
@@ -138,13 +144,19 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
       if (word === "pid" && /^[1-9][0-9]*$/.test(rest)) {
         pid = Number(rest);
       } else if (word === "sync" && pid !== undefined) {
+        let data: SyncData | void;
         try {
-          await opts.onSync?.(rest, pid);
+          data = await opts.onSync?.(rest, pid);
+          (data ?? []).forEach((t, i) => {
+            if (t !== undefined && /[\n\r]/.test(t)) throw new InitError(`sync data for slot ${i} spans lines`);
+          });
         } catch (err) {
           await abort(() => err as Error);
           return;
         }
-        if (!settled) sync.write("go\n");
+        if (settled) return;
+        const lines = (data ?? []).map((t, i) => (t === undefined ? "" : `data ${i} ${t}\n`)).join("");
+        sync.write(`${lines}go\n`);
       } else if (word === "ready" && rest === "" && pid !== undefined) {
         settled = true;
         closeStreams(); // nothing more will come; do not keep the event loop alive

@@ -4,6 +4,9 @@
  * The sync fd is an AF_UNIX stream socket. Every message is one text line ending in "\n":
  *   stage 0 -> parent : "pid <n>"        host pid of the container init, right after CLONE
  *   child   -> parent : "sync <tag>"     then the child blocks until it reads a full line:
+ *   parent  -> child  : "data <n> <text>" (zero or more, before "go") keep text in slot n (0..SYNC_SLOTS-1)
+ *                                        for later records (a hook's stdin, a seccomp listener's payload):
+ *                                        values only the parent knows once the child exists (its pid)
  *   parent  -> child  : "go"             continue; anything else, or EOF: the parent gave up, _exit(1)
  *   child   -> parent : "ready"          from READY, then the child closes the fd
  *   either  -> parent : "error <msg>"    any failure before READY, then _exit(1)
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +23,9 @@
 #include "init.h"
 
 int sync_fd = -1;
+static char *slots[SYNC_SLOTS];
+
+#define SYNC_LINE_MAX (1u << 20) /* a data line holds a state JSON with annotations: bounded, not small */
 
 /* Write all of buf. send(MSG_NOSIGNAL) so that a parent that went away gives EPIPE, not SIGPIPE. */
 static int write_all(int fd, const char *buf, size_t len)
@@ -65,29 +72,67 @@ void sync_send(const char *fmt, ...)
 		_exit(1); /* the parent is gone: nobody to report to */
 }
 
-void sync_wait_go(const char *tag)
+/* Read one line (without its newline) into a malloc'd buffer, one byte at a time so that nothing
+ * after it is consumed. EOF, an error or an over-long line: the parent gave up, _exit(1) quietly. */
+static char *read_line(void)
 {
-	char line[64];
-	size_t len = 0;
-
-	sync_send("sync %s", tag);
-	/* Read one byte at a time: never consume more than this one line. */
+	size_t cap = 64, len = 0;
+	char *line = malloc(cap);
+	if (!line)
+		_exit(1);
 	for (;;) {
 		char c;
 		ssize_t n = read(sync_fd, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			_exit(1); /* EOF or error: the parent gave up, quietly */
+			_exit(1);
 		if (c == '\n')
 			break;
-		if (len + 1 >= sizeof line)
-			_exit(1);
+		if (len + 1 >= cap) {
+			if (cap >= SYNC_LINE_MAX)
+				_exit(1);
+			cap *= 2;
+			char *nl = realloc(line, cap);
+			if (!nl)
+				_exit(1);
+			line = nl;
+		}
 		line[len++] = c;
 	}
 	line[len] = '\0';
-	if (strcmp(line, "go") != 0)
-		_exit(1);
+	return line;
+}
+
+void sync_wait_go(const char *tag)
+{
+	sync_send("sync %s", tag);
+	for (;;) {
+		char *line = read_line();
+		if (strcmp(line, "go") == 0) {
+			free(line);
+			return;
+		}
+		/* "data <n> <text>" */
+		char *end;
+		if (strncmp(line, "data ", 5) != 0)
+			_exit(1);
+		unsigned long n = strtoul(line + 5, &end, 10);
+		if (end == line + 5 || *end != ' ' || n >= SYNC_SLOTS)
+			_exit(1);
+		free(slots[n]);
+		slots[n] = strdup(end + 1);
+		free(line);
+		if (!slots[n])
+			_exit(1);
+	}
+}
+
+const char *sync_data(unsigned slot)
+{
+	if (slot >= SYNC_SLOTS || !slots[slot])
+		fail(1, "bad plan: no data in sync slot %u", slot);
+	return slots[slot];
 }
 
 void sync_close(void)
