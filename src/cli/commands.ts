@@ -51,12 +51,12 @@ function fdCount(text: string | undefined): number {
 
 /** Options shared by create and run; fds from socket activation (LISTEN_FDS) are kept too, as runc does. */
 function createOptions(a: ParsedArgs) {
-  if (str(a, "console-socket")) throw new UsageError("--console-socket: terminals are not supported by this version of tsrun");
   const listen = Number(process.env.LISTEN_FDS ?? 0);
   return {
     id: a.positionals[0],
     bundle: str(a, "bundle") ?? ".",
     pidFile: str(a, "pid-file"),
+    consoleSocket: str(a, "console-socket"),
     noPivot: bool(a, "no-pivot"),
     preserveFds: fdCount(str(a, "preserve-fds")) + (Number.isInteger(listen) && listen > 0 ? listen : 0),
   };

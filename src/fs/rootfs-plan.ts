@@ -34,6 +34,9 @@ export interface RootfsInput {
   /** linux.mountLabel, to give as `context=` to the filesystems that take it; only where SELinux is
    *  enabled (the caller leaves it undefined otherwise). */
   mountLabel?: string;
+  /** The terminal's records (planTerminal's child part): run once /dev is complete, before `/` is made
+   *  read-only (PTY may create /dev/console), as runc sets up its console. */
+  console?: readonly PlanRecord[];
 }
 
 const PROPAGATION: Record<string, number> = {
@@ -101,6 +104,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   // every absolute symlink resolves inside it.
   if (!input.newUser) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
   if (!devIsBind) for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, link, ""] });
+  if (input.console) recs.push(...input.console);
   if (input.readonly) recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
   // Only a shared propagation is applied again (it could not be before the pivot). Re-applying a
   // recursive slave or private one here would also undo the propagation options of the config's own

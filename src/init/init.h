@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* One decoded record of the launch plan (layout: src/plan/ops.ts). */
 struct rec {
@@ -52,6 +53,17 @@ void op_mask(const struct rec *r);
 /* mount_attr.c: MOUNT_SETATTR (32, recursive mount attributes) and COPY_UP (33, tmpcopyup). */
 void op_mount_setattr(const struct rec *r);
 void op_copy_up(const struct rec *r);
+
+/* tty.c: CONSOLE_SOCKET (39), CONSOLE_PAIR (40), PTY (41), and the terminal relay of a foreground stage 0. */
+void op_console_socket(const struct rec *r);
+void op_console_pair(const struct rec *r);
+void op_pty(const struct rec *r);
+/* Right after CLONE, on each side: drop the other side's end of the console connection. */
+void tty_after_clone(int child);
+/* Whether stage 0 holds the relay end of CONSOLE_PAIR (it then runs tty_relay instead of waitpid). */
+int tty_relaying(void);
+/* Receive the master, relay the caller's terminal until the child exits; returns its exit status. */
+int tty_relay(pid_t pid);
 
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);

@@ -129,6 +129,7 @@ static void op_clone(const struct rec *r)
 
 	if (pid == 0) {
 		reset_signals();
+		tty_after_clone(1);
 		close(gate[1]);
 		char c;
 		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
@@ -138,6 +139,7 @@ static void op_clone(const struct rec *r)
 	}
 
 	/* Stage 0. */
+	tty_after_clone(0);
 	close(gate[0]);
 	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
@@ -145,6 +147,8 @@ static void op_clone(const struct rec *r)
 	if (!foreground)
 		_exit(0);
 	trim_rss();
+	if (tty_relaying())
+		_exit(tty_relay((pid_t)pid));
 	int status;
 	while (waitpid((pid_t)pid, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -700,6 +704,9 @@ static const struct op_def table[] = {
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),
+	OP(39, "CONSOLE_SOCKET", 0, 1, op_console_socket),
+	OP(40, "CONSOLE_PAIR", 0, 0, op_console_pair),
+	OP(41, "PTY", 4, 2, op_pty),
 };
 
 const struct op_def *op_lookup(uint32_t op)

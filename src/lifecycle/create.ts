@@ -12,6 +12,7 @@ import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
 import { encodePlan } from "../plan/encode.js";
+import { checkConsoleFlags } from "../plan/terminal.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
@@ -31,6 +32,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** `run` without --detach: the caller waits for the container's exit status through `exited`. */
   foreground?: boolean;
+  /** --console-socket: the AF_UNIX socket that receives the pty master (process.terminal; detached only). */
+  consoleSocket?: string;
   /** Tests only: make create fail after the named step (see faults.ts). */
   failAfter?: string;
 }
@@ -39,6 +42,8 @@ export interface Created {
   record: ContainerRecord;
   /** Foreground: the container's exit status (128+N when killed by signal N). */
   exited: Promise<number>;
+  /** Foreground with process.terminal: tsrun-init relays the caller's terminal (resizes included). */
+  attachedTerminal: boolean;
 }
 
 /**
@@ -50,6 +55,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const { store } = ctx;
   const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
   refuseUnsupported(spec as Record<string, any>);
+  const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
+  checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !opts.foreground);
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
@@ -142,6 +149,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       noPivot: opts.noPivot ?? false,
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
+      consoleSocket,
       cgroupPath,
       hierarchies: hostHierarchies(),
       cgroupJoin: joinPlan,
@@ -194,7 +202,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     step("pidfile");
     undo.commit();
-    return { record, exited: launched.exited };
+    return { record, exited: launched.exited, attachedTerminal: spec.process?.terminal === true && opts.foreground === true };
   } catch (e) {
     const failures = await undo.unwind();
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);

@@ -25,7 +25,10 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
       // exited meanwhile
     }
   };
-  if (!opts.detach) for (const s of FORWARDED) process.on(s, forward);
+  // With an attached terminal tsrun-init passes window changes to the pty itself (the kernel then signals
+  // the pty's foreground process group): the container must not get an extra SIGWINCH from here.
+  const forwarded = FORWARDED.filter((s) => !(created.attachedTerminal && s === "SIGWINCH"));
+  if (!opts.detach) for (const s of forwarded) process.on(s, forward);
   try {
     try {
       startContainer(ctx, opts.id);
@@ -38,6 +41,6 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
     if (!opts.keep) deleteContainer(ctx, opts.id, true);
     return status;
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    for (const s of forwarded) process.off(s, forward);
   }
 }

@@ -10,6 +10,7 @@ import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
+import { checkConsoleFlags, planTerminal } from "./terminal.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
@@ -45,8 +46,11 @@ export interface PlanInput {
   fifoPath: string;
   noPivot: boolean;
   preserveFds: number;
-  /** `run` without --detach: stage 0 stays and exits with the container's status. */
+  /** `run` without --detach: stage 0 stays and exits with the container's status (and relays the
+   *  caller's terminal when process.terminal is true). */
   foreground: boolean;
+  /** --console-socket (absolute): where the pty master goes when process.terminal is true. */
+  consoleSocket?: string;
   cgroupPath: string;
   hierarchies: readonly CgroupHierarchy[];
   /** How the init joins its cgroup (CgroupSet.joinPlan): a v2 directory to clone into, and v1 `tasks`
@@ -90,9 +94,21 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   }
   if (ns.newUser && !linux.uidMappings?.length) throw new ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings");
   if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
-  if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
+  checkConsoleFlags(spec.process?.terminal === true, input.consoleSocket, !input.foreground);
+  const newMountNs = (ns.cloneFlags & NAMESPACE_FLAGS.mount) !== 0;
+  const terminal = spec.process?.terminal
+    ? planTerminal({
+        consoleSocket: input.consoleSocket,
+        foreground: input.foreground,
+        consoleSize: spec.process.consoleSize,
+        uid: spec.process.user.uid,
+        mountConsole: newMountNs,
+      })
+    : undefined;
 
-  // Stage 0: the exec fifo (made as host root), namespaces joined by path, then the clone.
+  // Stage 0: the console socket (a host path: before any setns), the exec fifo (made as host root),
+  // namespaces joined by path, then the clone.
+  if (terminal) recs.push(...terminal.stage0);
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
   // Only root can reach it: the state directory is 0700.
   recs.push({ op: Op.UMASK, ints: [0] });
@@ -106,6 +122,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
   if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
+  // A session of its own, as runc's init: the container never shares the caller's controlling terminal
+  // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
+  recs.push({ op: Op.SETSID });
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
@@ -121,7 +140,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
   }
 
-  if (ns.cloneFlags & NAMESPACE_FLAGS.mount) {
+  if (newMountNs) {
     // The overlay first: every later mount record builds on the root it makes.
     if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
     recs.push(
@@ -139,9 +158,12 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         hierarchies: input.hierarchies,
         netns: ns.types.has("network"),
         mountLabel,
+        console: terminal?.child,
       }),
     );
     recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
+  } else if (terminal) {
+    recs.push(...terminal.child);
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });

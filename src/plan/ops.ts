@@ -105,6 +105,26 @@ export const enum Op {
    *  (resolved inside root): a directory gets mount(dirSource, path, dirFstype, dirFlags, dirData), any
    *  other file a bind of nullPath (which must be the real null device, 1:3); a missing path is skipped. */
   MASK = 34,
+  /** strs: path. Stage 0, before any SETNS (the path is the caller's): connect an AF_UNIX stream socket
+   *  to the console socket at path (--console-socket) and keep it for PTY, which sends the pty master
+   *  there. CLONE closes stage 0's copy. Error: `console socket <path>: connect: <strerror>`. */
+  CONSOLE_SOCKET = 39,
+  /** Stage 0, before CLONE (`run`/`exec` attached to the caller's terminal, no console socket): a
+   *  socketpair; the child keeps one end for PTY, stage 0 the other. A foreground CLONE then receives the
+   *  pty master on it and relays the caller's terminal: stdin in raw mode (when it is a terminal) ->
+   *  master -> stdout, SIGWINCH -> TIOCGWINSZ on stdin -> TIOCSWINSZ on the master (also once at the
+   *  start), stdin EOF -> the pty's VEOF character; the terminal is restored before stage 0 exits with
+   *  the child's status. Without a master (the child failed first) it just waits. */
+  CONSOLE_PAIR = 40,
+  /** ints: rows, cols, uid, mountConsole · strs: ptmx, payload. In the child, after the root is built and the
+   *  process is a session leader (SETSID): open(ptmx) (must be a devpts ptmx: the container's own),
+   *  unlock it, open the slave with TIOCGPTPEER (no path lookup), TIOCSWINSZ when rows and cols are
+   *  both > 0, fchown the slave to uid (group unchanged), bind the slave on /dev/console (created as an
+   *  empty 0666 file inside the current root if missing; a non-regular file there is replaced) when
+   *  mountConsole, send the master with ONE sendmsg carrying one SCM_RIGHTS fd and `payload` as data
+   *  on the socket of CONSOLE_SOCKET or CONSOLE_PAIR, close the socket and the master, TIOCSCTTY the
+   *  slave, dup2 it onto 0, 1 and 2. */
+  PTY = 41,
 }
 
 export const PLAN_MAGIC = "TSRP";

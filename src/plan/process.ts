@@ -11,6 +11,7 @@ import { Op, type PlanRecord } from "./ops.js";
  */
 export interface ProcessSpec {
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args?: string[];
   env?: string[];

@@ -404,10 +404,6 @@ describe("buildPlan: refused configs", () => {
     }))).field).toBe("/linux/gidMappings");
   });
 
-  test("terminal: true", () => {
-    expect(configError(() => plan(spec((s) => { s.process.terminal = true; }))).field).toBe("/process/terminal");
-  });
-
   test("a relative cwd", () => {
     expect(configError(() => plan(spec((s) => { s.process.cwd = "tmp"; }))).field).toBe("/process/cwd");
   });
@@ -445,5 +441,65 @@ describe("buildPlan: linux.mountLabel", () => {
       spec: spec(), rootfs, bundle, fifoPath: "/f", noPivot: false, preserveFds: 0, foreground: false,
       cgroupPath: "/tsrun/c1", hierarchies: HYBRID, cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40,
     }).warnings).toEqual([]);
+  });
+});
+
+describe("buildPlan: process.terminal", () => {
+  const withTerminal = (edit: (s: any) => void = () => {}) => spec((s) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    s.process.terminal = true;
+    edit(s);
+  });
+
+  test("every init gets a session of its own, after it became root of its user namespace", () => {
+    const recs = plan(spec());
+    one(recs, Op.SETSID);
+    expect(idx(recs, Op.SETSID)).toBeGreaterThan(idx(recs, Op.SYNC));
+    expect(idx(recs, Op.SETSID)).toBeLessThan(idx(recs, Op.PIVOT_ROOT));
+  });
+
+  test("no terminal: no console records", () => {
+    const recs = plan(spec());
+    for (const op of [Op.CONSOLE_SOCKET, Op.CONSOLE_PAIR, Op.PTY]) expect(idx(recs, op)).toBe(-1);
+  });
+
+  test("--console-socket: connected first of all in stage 0 (a host path), the pty made after the pivot, before / is read-only and before the user changes", () => {
+    const recs = plan(withTerminal((s) => {
+      s.process.user = { uid: 1000, gid: 1000 };
+      s.process.consoleSize = { height: 30, width: 100 };
+      s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === "network" ? { type: "network", path: "/run/netns/x" } : n));
+    }), { consoleSocket: "/run/conmon/c1.sock" });
+    expect(recs[0]).toEqual({ op: Op.CONSOLE_SOCKET, strs: ["/run/conmon/c1.sock"] });
+    expect(idx(recs, Op.CONSOLE_SOCKET)).toBeLessThan(idx(recs, Op.SETNS));
+    const pty = one(recs, Op.PTY);
+    expect(ints(pty)).toEqual([30n, 100n, 1000n, 1n]);
+    expect(pty.strs).toEqual(["/dev/pts/ptmx", "/dev/ptmx"]);
+    const at = idx(recs, Op.PTY);
+    expect(at).toBeGreaterThan(idx(recs, Op.PIVOT_ROOT));
+    expect(at).toBeGreaterThan(recs.map((r) => r.op).lastIndexOf(Op.SYMLINK));
+    const roRemount = recs.findIndex((r) => r.op === Op.MOUNT && r.strs?.[1] === "/" && (BigInt(r.ints![0]) & BigInt(MS.RDONLY)) !== 0n);
+    expect(roRemount).toBeGreaterThan(at);
+    expect(at).toBeLessThan(idx(recs, Op.SETUSER));
+    expect(at).toBeLessThan(idx(recs, Op.CLOEXEC_FROM));
+    expect(idx(recs, Op.SETSID)).toBeLessThan(at);
+    expect(idx(recs, Op.CONSOLE_PAIR)).toBe(-1);
+  });
+
+  test("foreground without a socket: a pair to stage 0 before the clone, no console size unless asked", () => {
+    const recs = plan(withTerminal(), { foreground: true });
+    expect(recs[0]).toEqual({ op: Op.CONSOLE_PAIR });
+    expect(ints(one(recs, Op.CLONE))[1]).toBe(1n);
+    expect(ints(one(recs, Op.PTY))).toEqual([0n, 0n, 0n, 1n]);
+    expect(idx(recs, Op.CONSOLE_SOCKET)).toBe(-1);
+  });
+
+  test("runc's console rules: detached needs a socket; a socket needs a terminal and a detached container", () => {
+    expect(() => plan(withTerminal())).toThrow(/no --console-socket/);
+    expect(() => plan(spec(), { consoleSocket: "/s" })).toThrow(/process\.terminal is false/);
+    expect(() => plan(withTerminal(), { consoleSocket: "/s", foreground: true })).toThrow(/detached/);
+  });
+
+  test("consoleSize out of range names the field", () => {
+    expect(configError(() => plan(withTerminal((s) => { s.process.consoleSize = { height: 70000, width: 80 }; }), { foreground: true })).field)
+      .toBe("/process/consoleSize/height");
   });
 });
