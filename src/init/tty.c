@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -219,6 +220,77 @@ static int recv_master(int sock)
 	return fd;
 }
 
+/*
+ * The end of piped input (stdin not a terminal) becomes the pty's end-of-file character, as a person
+ * would type Ctrl-D, but only once the container has read everything before it: the check is a
+ * slave of our own (opened only meanwhile) with nothing to read. Queued while the pty is canonical and
+ * then read by a line editor that switched to raw mode (a shell that started after the input came, or
+ * ran a command between two lines), the kernel's end-of-file mark reaches the reader as a NUL byte and
+ * is lost. Hence: in raw mode it is sent at once; in canonical mode only once the output has been
+ * quiet for EOF_QUIET_MS (a shell prints its prompt and goes raw before that); and if it was sent in
+ * canonical mode and the pty turns raw with nothing to read, once more. (util-linux script waits
+ * for the slave to be read the same way.)
+ */
+#define EOF_QUIET_MS 100
+
+enum { EOF_NONE, EOF_PENDING, EOF_SENT_CANONICAL };
+
+struct eof {
+	int state;
+	int peer;     /* our slave, while the state is not EOF_NONE */
+	int interval; /* poll timeout meanwhile, ms */
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void eof_done(struct eof *e)
+{
+	if (e->peer >= 0)
+		close(e->peer);
+	e->peer = -1;
+	e->state = EOF_NONE;
+}
+
+/* Whether to send the end-of-file character now (stored in *c). */
+static int eof_due(struct eof *e, int master, long long last_out, char *c)
+{
+	struct termios t;
+	if (e->peer < 0)
+		e->peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (e->peer < 0 || tcgetattr(master, &t) < 0) {
+		eof_done(e);
+		return 0;
+	}
+	struct pollfd q = {.fd = e->peer, .events = POLLIN};
+	if (poll(&q, 1, 0) != 0)
+		return 0; /* still unread input */
+	int canonical = (t.c_lflag & ICANON) != 0;
+	*c = (char)t.c_cc[VEOF];
+	if (e->state == EOF_PENDING) {
+		if (!canonical) {
+			eof_done(e);
+			return 1;
+		}
+		if (now_ms() - last_out < EOF_QUIET_MS)
+			return 0;
+		e->state = EOF_SENT_CANONICAL;
+		return 1;
+	}
+	/* EOF_SENT_CANONICAL: a reader in raw mode now waits for more, and there is none. */
+	if (!canonical) {
+		eof_done(e);
+		return 1;
+	}
+	if (e->interval < 1000)
+		e->interval *= 2; /* a canonical reader that stays: look less often */
+	return 0;
+}
+
 static int exit_status(int status)
 {
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -294,6 +366,8 @@ int tty_relay(pid_t pid)
 	char in[4096], out[8192];
 	size_t inlen = 0, inoff = 0;
 	int in_open = 1, master_open = 1, out_ok = 1;
+	struct eof eof = {.state = EOF_NONE, .peer = -1, .interval = EOF_QUIET_MS};
+	long long last_out = now_ms();
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid || (w < 0 && errno == ECHILD)) {
@@ -312,9 +386,15 @@ int tty_relay(pid_t pid)
 			ip = n;
 			p[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
 		}
-		if (poll(p, (nfds_t)n, -1) < 0) {
+		if (poll(p, (nfds_t)n, eof.state != EOF_NONE ? eof.interval : -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			/* Cannot relay any more: still wait for the exit status. */
+			while (waitpid(pid, &status, 0) < 0)
+				if (errno != EINTR) {
+					status = 1 << 8;
+					break;
+				}
 			break;
 		}
 		if (p[0].revents) {
@@ -326,9 +406,10 @@ int tty_relay(pid_t pid)
 		}
 		if (mp >= 0 && (p[mp].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t k = read(master, out, sizeof out);
-			if (k > 0)
+			if (k > 0) {
 				write_out(&out_ok, out, (size_t)k);
-			else if (k == 0 || (errno != EINTR && errno != EAGAIN) || (p[mp].revents & POLLHUP))
+				last_out = now_ms();
+			} else if (k == 0 || (errno != EINTR && errno != EAGAIN) || (p[mp].revents & POLLHUP))
 				master_open = 0; /* EIO: no slave is open any more; wait for the exit alone */
 		}
 		if (mp >= 0 && master_open && inlen && (p[mp].revents & POLLOUT)) {
@@ -348,17 +429,22 @@ int tty_relay(pid_t pid)
 				inoff = 0;
 				inlen = (size_t)k;
 			} else if (k == 0 || (errno != EINTR && errno != EAGAIN)) {
-				/* The end of the input: the pty's end-of-file character, as a person would type it. */
 				in_open = 0;
-				struct termios t;
-				if (master_open && tcgetattr(master, &t) == 0 && (t.c_lflag & ICANON)) {
-					in[0] = (char)t.c_cc[VEOF];
-					inoff = 0;
-					inlen = 1;
-				}
+				/* A terminal that hangs up is not an end of input typed by anyone. */
+				if (!isatty(STDIN_FILENO))
+					eof.state = EOF_PENDING;
+			}
+		}
+		if (eof.state != EOF_NONE && !inlen) {
+			if (!master_open)
+				eof_done(&eof);
+			else if (eof_due(&eof, master, last_out, &in[0])) {
+				inoff = 0;
+				inlen = 1;
 			}
 		}
 	}
+	eof_done(&eof);
 	/* What the container wrote before it exited is still in the pty: pass it on. */
 	while (master_open) {
 		ssize_t k = read(master, out, sizeof out);

@@ -15,7 +15,7 @@ STEPS is a JSON list of:
   ["sleep", seconds]            let the other side get on (a person types slower than this script)
   ["eof", seconds?]             read until no slave is open any more (EIO)
 The last line on stdout is one JSON object: ok, error, the records, everything read (transcript), and
-for receive: payload, fds, extra (what followed the message), rdev and ptn of the received fd; for
+for receive: received_at (ms since the epoch), payload, fds, extra (what followed the message), rdev and ptn of the received fd; for
 drive: status (exit code, or -signal) and lflag_restored (our terminal is canonical + echo again).
 """
 import array
@@ -94,6 +94,7 @@ def receive(path, steps):
     for level, kind, data in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    result["received_at"] = time.time() * 1000
     result["payload"] = msg.decode(errors="replace")
     result["fds"] = len(fds)
     # One message, then the runtime closes: anything more is a protocol error.
