@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Runc } from "../helpers/runc.js";
 import { Scratch, TOP, TSRUN, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
@@ -151,6 +152,41 @@ describe("--console-socket: the pty master goes to the manager", () => {
     expect(got.transcript).toContain("owner=1000:5 size=50 160 id=1000");
     stopped(id);
     expect(s.tsrun(["delete", id]).status).toBe(0);
+  });
+
+  test("what the manager receives and the process sees of its terminal is what runc gives", async () => {
+    const runc = new Runc(s.dir);
+    runc.require();
+    const script = [
+      "stat -c '%F %t:%T %u:%g %a' $(tty) /dev/console",
+      "cut -d' ' -f6,7 /proc/self/stat",
+      "for f in 0 1 2; do readlink /proc/self/fd/$f; done",
+      "stty -a",
+    ].join("; ");
+    const b = terminalBundle(["sh", "-c", script], (c) => {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.consoleSize = { height: 40, width: 132 };
+    });
+    const seen = async (create: (sock: string, id: string) => { status: number | null }, start: (id: string) => void, tag: string) => {
+      const sock = join(s.dir, `${tag}.sock`);
+      const id = s.id(tag);
+      const r0 = await receiver(sock, [["eof", 10]]);
+      expect(create(sock, id).status).toBe(0);
+      start(id);
+      const got = await r0.done;
+      expect(got.error).toBeUndefined();
+      return { id, got: { payload: got.payload, fds: got.fds, extra: got.extra, rdev: got.rdev, ptn: got.ptn, winsize: got.winsize, transcript: got.transcript } };
+    };
+    try {
+      const ours = await seen((sock, id) => s.tsrun(["create", "--bundle", b, "--console-socket", sock, id]), (id) => s.tsrun(["start", id]), "difft");
+      const theirs = await seen((sock, id) => runc.run(["create", "--bundle", b, "--console-socket", sock, id], { detached: true }), (id) => runc.run(["start", id]), "diffr");
+      expect(ours.got.transcript).toContain("character special file 88:0 1000:5 620\r\ncharacter special file 88:0 1000:5 620\r\n");
+      expect(ours.got).toEqual(theirs.got);
+      stopped(ours.id);
+    } finally {
+      for (const id of runc.run(["list", "-q"]).stdout.split("\n").filter(Boolean)) runc.run(["delete", "--force", id]);
+      runc.cleanup();
+    }
   });
 
   describe("errors: one line, nothing left behind", () => {
