@@ -350,15 +350,22 @@ int tty_relay(pid_t pid)
 		return exit_status(status);
 	}
 
-	/* Raw mode on the caller's terminal: every key (Ctrl-C too) is a byte for the container's pty, whose
-	 * own line discipline echoes, edits lines and sends signals inside the container. */
-	struct termios saved;
+	/* Raw input on the caller's terminal: every key (Ctrl-C too) is a byte for the container's pty,
+	 * whose own line discipline echoes, edits lines and sends signals inside the container. Output
+	 * processing stays the caller's, and the pty does not add CRs of its own (as runc): the container's
+	 * bytes reach a file or pipe on stdout unchanged, and a terminal there adds the CRs it always does. */
+	struct termios saved, t;
 	int raw = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 	if (raw) {
-		struct termios t = saved;
+		t = saved;
 		cfmakeraw(&t);
+		t.c_oflag = saved.c_oflag;
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0)
 			raw = 0;
+	}
+	if (tcgetattr(master, &t) == 0) {
+		t.c_oflag &= ~(tcflag_t)ONLCR;
+		tcsetattr(master, TCSANOW, &t);
 	}
 	copy_winsize(master);
 	fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK); /* ours alone: stdin/stdout stay as they are */

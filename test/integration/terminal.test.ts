@@ -272,6 +272,27 @@ describe("tsrun run attached to the caller's terminal", () => {
     expect(leftovers(a.root, [...a.ids])).toEqual([]);
   });
 
+  test("the process's terminal settings and what reaches the caller's terminal are what `runc run` gives", () => {
+    const runc = new Runc(a.dir);
+    runc.require();
+    const b = terminalBundle(["sh", "-c", "stty -a; tty; cut -d' ' -f6,7 /proc/self/stat; exit 5"]);
+    try {
+      const ours = drive(a, [], ["run", "--bundle", b, a.id("drun")]);
+      const r = spawnSync("python3", [TTY_PY, "drive", "[]", runc.path!, "--root", runc.root, "run", "--bundle", b, a.id("drunc")], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      const theirs = lastJson<Driven>(r.stdout);
+      expect(ours.error).toBeUndefined();
+      expect(ours.transcript).toContain("-onlcr"); // the pty adds no CR: the caller's terminal does
+      expect(ours.transcript).toContain("\r\n/dev/pts/0\r\n1 34816\r\n");
+      expect(ours).toEqual(theirs); // transcript byte for byte, status 5, terminal restored
+    } finally {
+      for (const id of runc.run(["list", "-q"]).stdout.split("\n").filter(Boolean)) runc.run(["delete", "--force", id]);
+      runc.cleanup();
+    }
+  });
+
   test("stdin not a terminal: copied as is (no raw mode), consoleSize applies, its end is an end-of-file on the pty", () => {
     const id = a.id("piped");
     const script = "stty size; tty; while read l; do echo got:$l; done; echo eof";
