@@ -183,10 +183,46 @@ describe("--console-socket: the pty master goes to the manager", () => {
       expect(ours.got.transcript).toContain("character special file 88:0 1000:5 620\r\ncharacter special file 88:0 1000:5 620\r\n");
       expect(ours.got).toEqual(theirs.got);
       stopped(ours.id);
+      expect(s.tsrun(["delete", ours.id]).status).toBe(0);
     } finally {
       for (const id of runc.run(["list", "-q"]).stdout.split("\n").filter(Boolean)) runc.run(["delete", "--force", id]);
       runc.cleanup();
     }
+  });
+
+  test("in a new user namespace: the pty of the container's devpts, owned by the mapped user", async () => {
+    const sock = join(s.dir, "userns.sock");
+    const id = s.id("userns");
+    const b = terminalBundle(["sh", "-c", "tty; stat -c '%u:%g' $(tty) /dev/console; stty size; cat /proc/self/uid_map"], (c) => {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.consoleSize = { height: 12, width: 34 };
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // What a user namespace may not mount: sysfs and cgroups of the host's namespaces.
+      c.mounts = c.mounts.filter((m: { type: string }) => !["sysfs", "cgroup", "cgroup2"].includes(m.type));
+    });
+    const r0 = await receiver(sock, [["eof", 10]]);
+    expect(s.tsrun(["run", "-d", "--bundle", b, "--console-socket", sock, id]).status).toBe(0);
+    const got = await r0.done;
+    expect(got.error).toBeUndefined();
+    expect(got.transcript.replace(/\r\n/g, "\n")).toMatch(/^\/dev\/pts\/0\n1000:5\n1000:5\n12 34\n +0 +100000 +65536\n$/);
+    stopped(id);
+    expect(s.tsrun(["delete", id]).status).toBe(0);
+  });
+
+  test("no devpts in the container: create fails naming the ptmx, sends nothing, leaves nothing", async () => {
+    const sock = join(s.dir, "nopts.sock");
+    const id = s.id("nopts");
+    const b = terminalBundle(["true"], (c) => (c.mounts = c.mounts.filter((m: { type: string }) => m.type !== "devpts")));
+    const r0 = await receiver(sock, []);
+    const r = s.tsrun(["create", "--bundle", b, "--console-socket", sock, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^tsrun: open \/dev\/pts\/ptmx: No such file or directory\n$/);
+    const got = await r0.done;
+    expect(got.fds).toBe(0); // the connection closed without a message
+    expect(got.payload).toBe("");
+    expect(leftovers(s.root, [id])).toEqual([]);
   });
 
   describe("errors: one line, nothing left behind", () => {
