@@ -172,10 +172,8 @@ void op_pty(const struct rec *r)
 		fail(1, "chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
 	if (I(3))
 		mount_console(slave);
-	send_master(console_fd, master, S(1));
-	close(console_fd);
-	console_fd = -1;
-	close(master);
+	/* Everything on the slave side first: once the master is sent, the receiver may close it, and a
+	 * hung-up pty can no longer become a controlling terminal (EIO). */
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		fail(1, "make the pty the controlling terminal (TIOCSCTTY): %s", ERR);
 	for (int fd = 0; fd < 3; fd++)
@@ -183,6 +181,10 @@ void op_pty(const struct rec *r)
 			fail(1, "dup2 the pty slave to fd %d: %s", fd, ERR);
 	if (slave > 2)
 		close(slave);
+	send_master(console_fd, master, S(1));
+	close(console_fd);
+	console_fd = -1;
+	close(master);
 }
 
 /* ---- stage 0: the relay -------------------------------------------------------------------- */

@@ -121,9 +121,9 @@ export const enum Op {
    *  unlock it, open the slave with TIOCGPTPEER (no path lookup), TIOCSWINSZ when rows and cols are
    *  both > 0, fchown the slave to uid (group unchanged), bind the slave on /dev/console (created as an
    *  empty 0666 file inside the current root if missing; a non-regular file there is replaced) when
-   *  mountConsole, send the master with ONE sendmsg carrying one SCM_RIGHTS fd and `payload` as data
-   *  on the socket of CONSOLE_SOCKET or CONSOLE_PAIR, close the socket and the master, TIOCSCTTY the
-   *  slave, dup2 it onto 0, 1 and 2. */
+   *  mountConsole, TIOCSCTTY the slave, dup2 it onto 0, 1 and 2, then send the master with ONE
+   *  sendmsg carrying one SCM_RIGHTS fd and `payload` as data on the socket of CONSOLE_SOCKET or
+   *  CONSOLE_PAIR, and close the socket and the master. */
   PTY = 41,
 }
 
