@@ -21,7 +21,8 @@ export const enum Op {
   /** ints: flags, foreground · strs: cgroup. clone(flags|SIGCHLD), or with a cgroup v2 directory
    *  clone3(flags|CLONE_INTO_CGROUP) so the child starts in it. Stage 0 writes "pid <n>\n" on the sync fd, then
    *  exits 0 (foreground=0) or waits for the child and exits with its status, 128+N on signal N
-   *  (foreground=1). The child goes on with the next record. */
+   *  (foreground=1; after CONSOLE_PAIR it relays the caller's terminal meanwhile). Each side closes
+   *  the other's end of CONSOLE_SOCKET/CONSOLE_PAIR. The child goes on with the next record. */
   CLONE = 2,
   /** strs: tag. Child writes "sync <tag>\n" and blocks until it reads "go\n" (anything else or EOF: exit). */
   SYNC = 3,
