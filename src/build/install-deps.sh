@@ -3,6 +3,7 @@
 #
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini
 #   src/build/install-deps.sh --test   the above + runc crun hyperfine jq (differential tests, bench)
+#                                      + podman conmon containerd (tsrun under managers, issue 7)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -29,6 +30,9 @@ packages=(busybox-static iproute2 gcc libc6-dev make tini)
 if [ "$want_test" = 1 ]; then
   # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts.
   packages+=(runc crun hyperfine jq)
+  # podman (with conmon and the CNI plugins it depends on) and containerd (with ctr and the runc v2
+  # shim): tsrun plugged in under the managers (test/integration/podman.test.ts, containerd.test.ts).
+  packages+=(podman conmon containerd)
 fi
 
 missing=()
