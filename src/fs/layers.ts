@@ -32,6 +32,9 @@ export interface LayerSetup {
   work: string;
   /** The upper came from `tsrun.upperDir`: it (and its work dir) outlive the container. */
   persistent: boolean;
+  /** Mounted inside a new user namespace: overlayfs keeps its metadata in user.* xattrs ("userxattr"),
+   *  since trusted.* needs CAP_SYS_ADMIN in the initial user namespace. */
+  userxattr?: boolean;
 }
 
 /** Work dir of a persistent upper: a sibling, so it is on the same filesystem (overlayfs requires it). */
@@ -51,17 +54,18 @@ function errno(e: unknown): string | undefined {
  */
 export function resolveLayers(
   ext: TsrunExtension | undefined,
-  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean },
+  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean; hostRootMapped?: boolean },
 ): LayerSetup | undefined {
   const layers = ext?.layers;
   if (!layers?.length) {
     if (ext?.upperDir !== undefined) throw new ConfigError("/tsrun/upperDir", "an upper dir needs tsrun.layers");
     return undefined;
   }
-  if (opts.newUser) {
-    // Overlay in a user namespace needs user.* xattrs (userxattr), lower files owned by ids mapped
-    // into it (copy-up chowns) and upper/work owned by its root; tsrun does not set that up (yet).
-    throw new ConfigError("/tsrun/layers", "overlay layers are not supported with a new user namespace in this version of tsrun");
+  if (opts.newUser && !opts.hostRootMapped) {
+    // The overlay is mounted inside the user namespace: a copy-up chowns to the lower file's owner and
+    // the upper/work dirs tsrun makes are host root's, so host uid 0 and gid 0 (the owner of the layers
+    // tsrun builds) must be mapped. Lower files of other owners must be mapped too (not checked).
+    throw new ConfigError("/tsrun/layers", "with a new user namespace, overlay layers need host uid 0 and gid 0 mapped in /linux/uidMappings and /linux/gidMappings");
   }
   if (!opts.newMountNs) {
     throw new ConfigError("/tsrun/layers", "overlay layers need a new mount namespace (not one joined by path) in /linux/namespaces");
@@ -72,7 +76,7 @@ export function resolveLayers(
   const lowers = layers.map((l, i) => resolveLayer(opts.bundle, l, `/tsrun/layers/${i}`));
 
   if (ext!.upperDir === undefined) {
-    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false };
+    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false, userxattr: opts.newUser };
   }
   const upper = isAbsolute(ext!.upperDir) ? resolve(ext!.upperDir) : resolve(opts.bundle, ext!.upperDir);
   const work = persistentWorkDir(upper);
@@ -86,7 +90,7 @@ export function resolveLayers(
     }
     if (!isDir) throw new PathError(dir, `${what} is not a directory`);
   }
-  return { lowers, upper, work, persistent: true };
+  return { lowers, upper, work, persistent: true, userxattr: opts.newUser };
 }
 
 function resolveLayer(bundle: string, given: string, field: string): string {
@@ -136,7 +140,7 @@ export function removeLayerDirs(made: readonly string[]): void {
 export function planOverlay(setup: LayerSetup, rootfs: string): PlanRecord[] {
   return [
     { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
-    { op: Op.OVERLAY, strs: [rootfs, setup.upper, setup.work, ...[...setup.lowers].reverse()] },
+    { op: Op.OVERLAY, ints: [setup.userxattr ? 1 : 0], strs: [rootfs, setup.upper, setup.work, ...[...setup.lowers].reverse()] },
   ];
 }
 

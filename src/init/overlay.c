@@ -63,7 +63,7 @@ static void set_string(int fsfd, const char *target, const char *key, const char
 		overlay_fail(fsfd, target, key, value);
 }
 
-/* strs: target, upperdir, workdir, then the lower dirs TOP-MOST FIRST (the kernel's order). */
+/* ints: userxattr · strs: target, upperdir, workdir, then the lower dirs TOP-MOST FIRST (the kernel's order). */
 void op_overlay(const struct rec *r)
 {
 	/* Checked here rather than in ops.c's op_check: the table says "variable". */
@@ -78,6 +78,10 @@ void op_overlay(const struct rec *r)
 		set_string(fsfd, target, "lowerdir+", r->strs[k]);
 	set_string(fsfd, target, "upperdir", upper);
 	set_string(fsfd, target, "workdir", work);
+	/* In a user namespace overlayfs cannot write trusted.* xattrs (whiteouts of directories, opaque
+	 * dirs, renames would fail with EIO/EPERM): keep them in user.overlay.* instead. */
+	if (r->ints[0] && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		overlay_fail(fsfd, target, "userxattr", NULL);
 	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		/* Some refusals (overlapping layers, in-use dirs) only reach dmesg: name the dirs here. */
 		char what[2 * PATH_MAX + 64];

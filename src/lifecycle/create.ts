@@ -53,11 +53,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
+    (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
   // Layers are resolved and checked before anything exists: a bad layer leaves nothing to undo.
   const layers = resolveLayers(spec.tsrun, {
     bundle,
     stateDir: store.dir(id),
     newUser,
+    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
     newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
   });
   const undo = new UndoStack();

@@ -86,7 +86,8 @@ export const enum Op {
   LOOPBACK_UP = 29,
   /** setsid(). */
   SETSID = 30,
-  /** strs: target, upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
+  /** ints: userxattr (1: inside a new user namespace, metadata in user.overlay.* xattrs) · strs: target,
+   *  upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
    *  lowerdir order: the first one wins on a shared name; the reverse of `tsrun.layers`). At least one
    *  lower dir. fsopen("overlay"), fsconfig "lowerdir+" once per lower dir (Linux >= 6.8, no option
    *  length limit), upperdir, workdir, create, fsmount, then move_mount onto open(target, O_PATH|

@@ -49,6 +49,7 @@ describe("resolveLayers", () => {
       upper: join(state, "upper"),
       work: join(state, "work"),
       persistent: false,
+      userxattr: false,
     });
   });
 
@@ -69,7 +70,7 @@ describe("resolveLayers", () => {
   });
 
   test.each([
-    ["a new user namespace", { layers: ["layers/base"] }, { newUser: true }, "/tsrun/layers"],
+    ["a new user namespace that does not map host root", { layers: ["layers/base"] }, { newUser: true, hostRootMapped: false }, "/tsrun/layers"],
     ["a joined mount namespace", { layers: ["layers/base"] }, { newMountNs: false }, "/tsrun/layers"],
     ["too many layers", { layers: Array(MAX_LAYERS + 1).fill("layers/base") }, {}, "/tsrun/layers"],
     ["an upperDir without layers", { upperDir: "up" }, {}, "/tsrun/upperDir"],
@@ -92,8 +93,15 @@ test("prepareLayerDirs makes only what is missing; removeLayerDirs removes only 
 test("planOverlay: the namespace made a slave first, then OVERLAY with the lower dirs top-most first", () => {
   expect(planOverlay({ lowers: ["/l/base", "/l/mid", "/l/top"], upper: "/s/upper", work: "/s/work", persistent: false }, "/b/rootfs")).toEqual([
     { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
-    { op: Op.OVERLAY, strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/top", "/l/mid", "/l/base"] },
+    { op: Op.OVERLAY, ints: [0], strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/top", "/l/mid", "/l/base"] },
   ]);
+  // Inside a new user namespace the overlay keeps its metadata in user.* xattrs.
+  expect(planOverlay({ lowers: ["/l/base"], upper: "/s/upper", work: "/s/work", persistent: false, userxattr: true }, "/b/rootfs")[1].ints).toEqual([1]);
+});
+
+test("a new user namespace that maps host root may use layers, with userxattr", () => {
+  expect(resolveLayers({ layers: ["layers/base"] }, { ...opts(), newUser: true, hostRootMapped: true })).toMatchObject({ userxattr: true });
+  expect(resolveLayers({ layers: ["layers/base"] }, opts())).toMatchObject({ userxattr: false });
 });
 
 test("fileInLayers: the top-most layer wins", () => {
