@@ -44,7 +44,7 @@ describe("2. the busybox shell container: overlay, every namespace, devices, cgr
     const bundle = copyBundle(s, "busybox-shell", (c) => hold(c));
     const out = join(s.dir, `${id}.out`);
     const c = spawnSync("sh", ["-c", `exec ${TSRUN} --root ${s.root} create --bundle ${bundle} ${id} >${out} 2>&1`], { timeout: 30_000 });
-    expect(c.status).toBe(0);
+    expect({ status: c.status, output: readFileSync(out, "utf8") }).toMatchObject({ status: 0 });
     const pid = s.state(id).pid as number;
     // The README's set-up: a veth from the test's namespace into the container's, between create and start.
     const hostEnd = `tsbs${process.pid % 100000}`;
