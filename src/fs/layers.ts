@@ -12,6 +12,7 @@
  * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
  */
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import { Op, type PlanRecord } from "../plan/ops.js";
@@ -137,11 +138,29 @@ export function removeLayerDirs(made: readonly string[]): void {
  * to the host (the very leak mounting inside the container avoids). The rootfs plan sets the
  * configured propagation afterwards, as without layers.
  */
-export function planOverlay(setup: LayerSetup, rootfs: string): PlanRecord[] {
+export function planOverlay(setup: LayerSetup, rootfs: string, kernel = release()): PlanRecord[] {
+  const topFirst = [...setup.lowers].reverse();
+  let lowers = topFirst;
+  let joined = 0;
+  if (!hasLowerdirPlus(kernel)) {
+    // One "lowerdir" value: ':' between layers, ':' and '\' inside a path escaped (overlayfs syntax);
+    // fsconfig copies at most 255 bytes of it.
+    lowers = [topFirst.map((d) => d.replace(/[:\\]/g, (c) => `\\${c}`)).join(":")];
+    joined = 1;
+    if (Buffer.byteLength(lowers[0]) > 255) {
+      throw new ConfigError("/tsrun/layers", `on Linux ${kernel} the layer paths must fit in 255 bytes (${Buffer.byteLength(lowers[0])} here); Linux >= 6.8 takes any number of layers`);
+    }
+  }
   return [
     { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
-    { op: Op.OVERLAY, ints: [setup.userxattr ? 1 : 0], strs: [rootfs, setup.upper, setup.work, ...[...setup.lowers].reverse()] },
+    { op: Op.OVERLAY, ints: [setup.userxattr ? 1 : 0, joined], strs: [rootfs, setup.upper, setup.work, ...lowers] },
   ];
+}
+
+/** fsconfig "lowerdir+" (one layer per call) is in Linux 6.8 and later. */
+export function hasLowerdirPlus(kernel: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernel);
+  return !m || Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 8);
 }
 
 /**

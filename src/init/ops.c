@@ -696,7 +696,7 @@ static const struct op_def table[] = {
 	OP(28, "EXEC", 1, -1, op_exec),
 	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
 	OP(30, "SETSID", 0, 0, op_setsid),
-	OP(31, "OVERLAY", 1, -1, op_overlay),
+	OP(31, "OVERLAY", 2, -1, op_overlay),
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),

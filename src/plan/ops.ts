@@ -86,7 +86,8 @@ export const enum Op {
   LOOPBACK_UP = 29,
   /** setsid(). */
   SETSID = 30,
-  /** ints: userxattr (1: inside a new user namespace, metadata in user.overlay.* xattrs) · strs: target,
+  /** ints: userxattr (1: inside a new user namespace, metadata in user.overlay.* xattrs), joined (1: Linux
+   *  < 6.8, the lower dirs come as ONE string in overlayfs's "lowerdir" syntax) · strs: target,
    *  upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
    *  lowerdir order: the first one wins on a shared name; the reverse of `tsrun.layers`). At least one
    *  lower dir. fsopen("overlay"), fsconfig "lowerdir+" once per lower dir (Linux >= 6.8, no option

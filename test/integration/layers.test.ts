@@ -187,7 +187,7 @@ describe("errors leave nothing behind", () => {
     const plan = [
       { op: Op.CLONE, ints: [CLONE_NEWNS, 1], strs: [""] },
       { op: Op.MOUNT, ints: [MS_SLAVE_REC, 0], strs: ["", "/", "", "", ""] },
-      { op: Op.OVERLAY, ints: [0], strs: [e.dir, join(e.dir, "u"), join(e.dir, "w"), join(BASE, "etc/passwd")] },
+      { op: Op.OVERLAY, ints: [0, 0], strs: [e.dir, join(e.dir, "u"), join(e.dir, "w"), join(BASE, "etc/passwd")] },
     ];
     await expect(launchInit({ initPath: INIT, plan: encodePlan(plan), preserveFds: 0, foreground: true, onSync: () => {} })).rejects.toThrow(
       /overlay on .*: lowerdir\+ .*\/etc\/passwd: Invalid argument \(kernel: overlay: .*\/etc\/passwd is not a directory\)/,
