@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { constants as osConstants } from "node:os";
+import { closeSync, openSync, readSync, unlinkSync } from "node:fs";
+import { constants as osConstants, tmpdir } from "node:os";
+import { join } from "node:path";
 import { HookError } from "../errors.js";
 import type { Hook, HookName } from "../spec/types.js";
 import { hookArgv, hookName } from "./kinds.js";
@@ -29,7 +31,6 @@ export function hookFailure(name: string, hook: Hook, o: HookOutcome): string | 
   const detail = oneLine(o.stderr);
   const tail = detail ? `: ${detail}` : "";
   if (o.errorCode === "ETIMEDOUT") return `${name}: ${hook.path} did not finish within ${hook.timeout} s (killed)`;
-  if (o.errorCode === "ENOBUFS") return `${name}: ${hook.path} wrote too much on stderr (killed)`;
   if (o.errorCode) return `${name}: cannot execute ${hook.path}: ${EXEC_ERRORS[o.errorCode] ?? o.errorCode}`;
   if (o.signal) return `${name}: ${hook.path} was killed by signal ${osConstants.signals[o.signal] ?? "?"} (${o.signal})${tail}`;
   if (o.status !== 0) return `${name}: ${hook.path} exited with status ${o.status}${tail}`;
@@ -54,25 +55,43 @@ export function runHooks(kind: HookName, hooks: readonly Hook[], state: object, 
   hooks.forEach((hook, k) => {
     const i = firstIndex + k;
     const argv = hookArgv(hook);
-    const r = spawnSync(hook.path, argv.slice(1), {
-      argv0: argv[0],
-      env: envObject(hook.env ?? []),
-      input,
-      stdio: ["pipe", "ignore", "pipe"],
-      timeout: hook.timeout ? hook.timeout * 1000 : undefined,
-      killSignal: "SIGKILL",
-      maxBuffer: 16 << 20,
-    });
+    // stderr goes to an unlinked file, not a pipe: spawnSync would wait for a pipe's EOF, which a
+    // background process the hook started (and left holding its stderr) could delay forever.
+    const errFd = scratchFile();
+    let stderr: string;
+    let r;
+    try {
+      r = spawnSync(hook.path, argv.slice(1), {
+        argv0: argv[0],
+        env: envObject(hook.env ?? []),
+        input,
+        stdio: ["pipe", "ignore", errFd],
+        timeout: hook.timeout ? hook.timeout * 1000 : undefined,
+        killSignal: "SIGKILL",
+      });
+      const buf = Buffer.alloc(STDERR_KEEP);
+      stderr = buf.subarray(0, readSync(errFd, buf, 0, buf.length, 0)).toString("utf8");
+    } finally {
+      closeSync(errFd);
+    }
     const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
     const failure = hookFailure(hookName(kind, i), hook, {
       status: r.status,
       signal: r.signal,
       // EPIPE: the hook exited without reading all of its stdin, which is its business (as runc).
       errorCode: code === "EPIPE" ? undefined : code,
-      stderr: r.stderr?.toString() ?? "",
+      stderr,
     });
     if (failure) throw new HookError(failure);
   });
+}
+
+/** A new file that only this fd reaches (created exclusively, then unlinked). */
+function scratchFile(): number {
+  const path = join(tmpdir(), `.tsrun-hook-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = openSync(path, "wx+", 0o600);
+  unlinkSync(path);
+  return fd;
 }
 
 /** A hook's env list (`NAME=value`) as the object spawn takes; an entry without `=` is a name with an empty value. */

@@ -20,23 +20,29 @@ const TSRUN_ENV = { TSRUN_TEST_LEAK: "1" };
 
 // $0 = the hook's label, $1 = the record directory. The hook runs as busybox's `sh` applet only if
 // argv[0] is args[0] ("sh"): with its path as argv[0] busybox would not know what to run.
+// initmounts: how many mounts of the init's mount namespace are at <rootfs>/mnt (the config's bind
+// mount as seen before pivot_root; after it, the same mount is at /mnt).
 const RECORD = [
   'd="$1"',
   'echo "$0" >> "$d/order"',
+  'in="$(cat)"',
+  `pid=$(echo "$in" | sed 's/.*"pid":\\([0-9]*\\).*/\\1/')`,
   "{",
+  `  echo "initmounts=$(grep -c ' ${ROOTFS}${IN_CONTAINER} ' /proc/$pid/mountinfo 2>/dev/null)"`,
   '  echo "argv=$0 $*"',
   '  echo "mnt=$(readlink /proc/self/ns/mnt)"',
   '  echo "pidns=$(readlink /proc/self/ns/pid)"',
   '  test -d "$HOST_DIR" && echo "hostpath=yes" || echo "hostpath=no"',
   `  test -e ${IN_CONTAINER}/order && echo "containerview=yes" || echo "containerview=no"`,
   "  env | sort | sed 's/^/env:/'",
-  '  echo "stdin=$(cat)"',
+  '  echo "stdin=$in"',
   '} > "$d/$0.txt"',
 ].join("\n");
 
 type Kind = "prestart" | "createRuntime" | "createContainer" | "startContainer" | "poststart" | "poststop";
 
 interface Rec {
+  initmounts: string;
   argv: string;
   mnt: string;
   pidns: string;
@@ -90,6 +96,7 @@ function rec(dir: string, label: string): Rec {
   const text = readFileSync(join(dir, `${label}.txt`), "utf8");
   const get = (k: string) => text.match(new RegExp(`^${k}=(.*)$`, "m"))?.[1] ?? "";
   return {
+    initmounts: get("initmounts"),
     argv: get("argv"),
     mnt: get("mnt"),
     pidns: get("pidns"),
@@ -134,6 +141,8 @@ test("create, start, delete: every kind at its point, in its namespace, with the
     const r = rec(dir, label);
     expect({ mnt: r.mnt, pidns: r.pidns }).toEqual(HOST); // the runtime namespace
     expect(r.stdin).toEqual({ ...state, status: "creating" });
+    // after the config's mounts are made, before pivot_root: the bind mount is at <rootfs>/mnt
+    expect(r.initmounts).toBe("1");
   }
   const cc = rec(dir, "createContainer0");
   expect({ mnt: cc.mnt, pidns: cc.pidns }).toEqual(ctr); // the container's namespaces...
@@ -160,6 +169,7 @@ test("create, start, delete: every kind at its point, in its namespace, with the
   const ps = rec(dir, "poststart0");
   expect({ mnt: ps.mnt, pidns: ps.pidns }).toEqual(HOST);
   expect(ps.stdin).toEqual({ ...state, status: "running" });
+  expect(ps.initmounts).toBe("0"); // after pivot_root the bind mount is at /mnt
   expect(s.state(id).status).toBe("running");
 
   expect(tsrun(["kill", id, "KILL"]).status).toBe(0);
@@ -240,7 +250,7 @@ test.each(["startContainer", "poststart"] as const)("a failing %s hook fails sta
 test.each([
   ["createRuntime", "run by tsrun"],
   ["createContainer", "run by tsrun-init"],
-] as const)("a %s hook (%s) that outlives its timeout is killed and fails create", (kind) => {
+] as const)("a %s hook (%s) that outlives its timeout is killed and fails create", (kind, _by) => {
   const dir = recordDir();
   const id = s.id(`timeout-${kind}`);
   // The hook writes its pid, then sleeps far past its timeout of 1 s.

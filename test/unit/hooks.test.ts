@@ -180,3 +180,11 @@ describe("runHooks (runtime namespace)", () => {
     expect(() => runHooks("poststop", [{ path: "/nonexistent/hook" }], state, 3)).toThrow("/hooks/poststop/3: cannot execute /nonexistent/hook: No such file or directory");
   });
 });
+
+test("runHooks does not wait for a background process the hook left holding its stderr", () => {
+  const t0 = Date.now();
+  expect(() => runHooks("poststart", [{ path: "/bin/sh", args: ["sh", "-c", "sleep 5 & echo started >&2; exit 2"] }], {})).toThrow(
+    "/hooks/poststart/0: /bin/sh exited with status 2: started",
+  );
+  expect(Date.now() - t0).toBeLessThan(4000);
+});
