@@ -98,6 +98,18 @@ describe("buildPlan: hook points", () => {
     expect(at(recs, (r) => r.op === Op.HOOK)).toBe(at(recs, (r) => r.op === Op.MOVE_ROOT) - 1);
   });
 
+  test("a joined mount namespace (no root to switch to): the hook point is still there, before READY", () => {
+    const s = JSON.parse(JSON.stringify(BUSYBOX));
+    s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === "mount" ? { type: "mount", path: "/proc/1/ns/mnt" } : n));
+    s.hooks = { createRuntime: [{ path: "/r" }], createContainer: [{ path: "/c" }] };
+    const recs = build(undefined, { spec: s }).records;
+    expect(ops(recs)).not.toContain(Op.PIVOT_ROOT);
+    const sync = at(recs, (r) => r.op === Op.SYNC && r.strs![0] === SYNC_HOOKS);
+    expect(sync).toBeGreaterThan(at(recs, (r) => r.op === Op.SYNC && r.strs![0] === SYNC_SETUP));
+    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(sync + 1);
+    expect(sync).toBeLessThan(at(recs, (r) => r.op === Op.READY));
+  });
+
   test("startContainer: after WAIT_FIFO, before STARTED and EXEC, with the created state of slot 1", () => {
     const p = build({ startContainer: [{ path: "/s1" }, { path: "/s2" }] });
     expect(ops(p.records).slice(-6)).toEqual([Op.READY, Op.WAIT_FIFO, Op.HOOK, Op.HOOK, Op.STARTED, Op.EXEC]);
