@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
-import { ContainerStateError, HookError, TsrunError } from "../errors.js";
+import { ContainerStateError, HookError, InitError, TsrunError } from "../errors.js";
 import { containerPids } from "../cgroups/procs.js";
 import { runHooks } from "../hooks/run.js";
 import { isSameLiveProcess } from "../state/proc.js";
@@ -17,8 +17,9 @@ import type { RuntimeContext } from "./context.js";
 export function startContainer(ctx: RuntimeContext, id: string): void {
   const { store } = ctx;
   const unlock = store.lock(id);
+  let rec: ContainerRecord;
   try {
-    const rec = store.read(id);
+    rec = store.read(id);
     const status = store.status(rec);
     if (status !== "created") {
       const why = status === "stopped" ? "it has stopped" : status === "creating" ? "it is still being created" : `it is already ${status}`;
@@ -29,26 +30,28 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
     // O_NONBLOCK: never hang on a fifo whose writer has died; the init's own open completes now.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      unlinkSync(fifo);
+      // The fifo stays while startContainer hooks run: the status is "created" until the init's report.
       const failure = readStartReport(fd, rec);
-      if (failure !== undefined) throw new HookError(`cannot start container ${id}: ${failure}`);
+      if (failure !== undefined) throw new InitError(`cannot start container ${id}: ${failure}`);
     } finally {
       closeSync(fd);
+      unlinkSync(fifo);
     }
     rec.status = "running";
     store.write(rec);
-    const poststart = rec.hooks?.poststart ?? [];
-    if (poststart.length) {
-      try {
-        runHooks("poststart", poststart, ociState(rec, "running"));
-      } catch (e) {
-        // The process runs but start failed: leave no process behind (runc terminates the init too).
-        killAndWait([rec.pid, ...containerPids(rec.cgroupPath)]);
-        throw new HookError(`cannot start container ${id}: ${(e as Error).message}`);
-      }
-    }
   } finally {
     unlock();
+  }
+  // Without the lock: a poststart hook may itself call tsrun on this container (pause, update, ...).
+  const poststart = rec.hooks?.poststart ?? [];
+  if (poststart.length) {
+    try {
+      runHooks("poststart", poststart, ociState(rec, "running"));
+    } catch (e) {
+      // The process runs but start failed: leave no process behind (runc terminates the init too).
+      killAndWait([...(isSameLiveProcess(rec.pid, rec.pidStartTime) ? [rec.pid] : []), ...containerPids(rec.cgroupPath)]);
+      throw new HookError(`cannot start container ${id}: ${(e as Error).message}`);
+    }
   }
 }
 

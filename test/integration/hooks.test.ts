@@ -4,9 +4,10 @@
 // host's (this process) and the container's (/proc/<pid>/ns/* of the init), and checks the order across
 // create, start and delete, the statuses, the pid, the timeouts, and that every failing hook fails its
 // operation and leaves nothing behind (poststop only warns).
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ROOTFS, Scratch, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
+import { ROOTFS, Scratch, TSRUN, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 beforeAll(() => ensureBuilt());
@@ -292,3 +293,28 @@ test("a failing poststop hook only warns: delete succeeds, removes everything, a
   expect(tsrun(["state", id]).stderr).toContain("does not exist");
   expect(leftovers(s.root, [id])).toEqual([]);
 });
+
+test("while startContainer hooks run the container is still created; running once start returns", async () => {
+  const dir = recordDir();
+  const id = s.id("slowstart");
+  const slow = recorder("startContainer", "startContainer0", dir);
+  slow.args[2] = `${RECORD}\nsleep 1`;
+  const b = bundleWith(dir, { startContainer: [slow] }, "exec sleep 30");
+  expect(tsrun(["create", "--bundle", b, id]).status).toBe(0);
+  const start = spawn(TSRUN, ["--root", s.root, "start", id], { env: {}, stdio: "ignore" });
+  const done = new Promise<number | null>((res) => start.once("exit", (code) => res(code)));
+  await waitForAsync(() => order(dir).includes("startContainer0"));
+  expect(s.state(id).status).toBe("created");
+  expect(await done).toBe(0);
+  expect(s.state(id).status).toBe("running");
+  expect(tsrun(["delete", "--force", id]).status).toBe(0);
+  expect(leftovers(s.root, [id])).toEqual([]);
+});
+
+async function waitForAsync(fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
