@@ -122,7 +122,7 @@ void op_hook(const struct rec *r)
 		in_fd = -1;
 	}
 	long long deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
-	int exited = 0;
+	int exited = 0, after_exit = 0;
 	/* Until the hook exits: feed stdin, drain stdout and stderr. Once it has exited, what is left in
 	 * the pipes is read without waiting (a background child of the hook may keep them open). */
 	for (;;) {
@@ -174,7 +174,8 @@ void op_hook(const struct rec *r)
 					err_fd = -1;
 			}
 		}
-		if (exited && (drained || (out_fd < 0 && err_fd < 0)))
+		/* Once the hook has exited, a bounded drain: a process it left behind may keep writing. */
+		if (exited && (drained || (out_fd < 0 && err_fd < 0) || ++after_exit > 256))
 			break;
 		if (p[0].revents)
 			exited = 1;

@@ -282,6 +282,30 @@ test("a hook that cannot be executed fails create with the path", () => {
   }
 });
 
+test("a hook that leaves a background process holding its stderr does not hold up create", () => {
+  for (const kind of ["createRuntime", "createContainer"] as const) {
+    const dir = recordDir();
+    const id = s.id(`bg-${kind}`);
+    // The background sleep keeps the hook's stdout and stderr open for 5 s after the hook exits.
+    const hook = { path: HOST_BUSYBOX, args: ["sh", "-c", `sleep 5 & echo $! > ${dir}/bgpid; echo bye >&2`], env: ["PATH=/bin:/usr/bin"] };
+    const t0 = Date.now();
+    const r = tsrun(["create", "--bundle", bundleWith(dir, { [kind]: [hook] }), id]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(tsrun(["delete", "--force", id]).status).toBe(0);
+    expect(leftovers(s.root, [id])).toEqual([]);
+    // createRuntime's background process is on the host, outside the container: it is the hook's business; end it
+    if (kind === "createRuntime") {
+      try {
+        process.kill(Number(readFileSync(join(dir, "bgpid"), "utf8")), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
 test("a failing poststop hook only warns: delete succeeds, removes everything, and runs the next poststop hook", () => {
   const dir = recordDir();
   const id = s.id("poststop");
