@@ -1,3 +1,4 @@
+import { HOOK_KINDS } from "../hooks/kinds.js";
 import { NAMESPACE_FLAGS } from "../plan/namespaces.js";
 import { CAPABILITIES } from "../security/capabilities.js";
 import { MOUNT_OPTION_NAMES } from "../fs/mount-options.js";
@@ -7,7 +8,7 @@ export function features() {
   return {
     ociVersionMin: "1.0.0",
     ociVersionMax: "1.2.0",
-    hooks: [],
+    hooks: [...HOOK_KINDS],
     mountOptions: MOUNT_OPTION_NAMES,
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS),

@@ -56,8 +56,12 @@ void op_copy_up(const struct rec *r);
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);
 
+/* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
+void op_hook(const struct rec *r);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
+extern int report_fd;                       /* the exec fifo from WAIT_FIFO to STARTED: fail() reports there */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define SYNC_SLOTS 8
 /* Sends "sync <tag>"; keeps each "data <n> <text>" the parent sends; returns on "go", else _exit(1). */
@@ -66,7 +70,7 @@ void sync_wait_go(const char *tag);
 const char *sync_data(unsigned slot);
 void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
- * "tsrun-init: <msg>" on stderr with `status`. Never returns. */
+ * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). Never returns. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 #endif

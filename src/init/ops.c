@@ -611,15 +611,27 @@ static void op_wait_fifo(const struct rec *r)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		fail(1, "open exec fifo: %s", ERR);
+	close(fifo_fd);
+	fifo_fd = -1;
+	/* `start` now reads this fifo until STARTED writes "0": a failure in between (a startContainer
+	 * hook) reaches it as "1<message>" (fail() in sync.c). */
+	report_fd = fd;
+}
+
+static void op_started(const struct rec *r)
+{
+	(void)r;
+	if (report_fd < 0)
+		fail(1, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
 	do
-		n = write(fd, "0", 1);
+		n = write(report_fd, "0", 1);
 	while (n < 0 && errno == EINTR);
+	int fd = report_fd;
+	report_fd = -1;
 	if (n != 1)
 		fail(1, "write exec fifo: %s", n < 0 ? ERR : "short write");
 	close(fd);
-	close(fifo_fd);
-	fifo_fd = -1;
 }
 
 static void op_exec(const struct rec *r)
@@ -700,6 +712,8 @@ static const struct op_def table[] = {
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),
+	OP(37, "HOOK", 3, -1, op_hook),
+	OP(38, "STARTED", 0, 0, op_started),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -717,6 +731,12 @@ const char *op_check(const struct rec *r)
 			return "needs at least 3 ints (uid, gid, setgroups)";
 		if (r->nint - 3 > NGROUPS_MAX)
 			return "too many groups";
+		return NULL;
+	case 37: /* HOOK: timeout, argc, slot; name, path, argc argv strings, then the env */
+		if (r->nstr < 3 || r->ints[1] < 1 || r->ints[1] > r->nstr - 2)
+			return "argc must be between 1 and the number of strings after name and path";
+		if (r->ints[2] >= SYNC_SLOTS)
+			return "no such sync data slot";
 		return NULL;
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)

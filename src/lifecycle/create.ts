@@ -7,7 +7,7 @@ import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { applyResources } from "../cgroups/apply.js";
 import { writeRecordedResources } from "./update.js";
-import { launchInit } from "../init/launch.js";
+import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
@@ -22,6 +22,10 @@ import { faultAt } from "./faults.js";
 import { hostCapabilities, lastCap } from "./host.js";
 import { killAndWait } from "./reap.js";
 import { UndoStack } from "./undo.js";
+import { hooksOf } from "../hooks/kinds.js";
+import { runHooks } from "../hooks/run.js";
+import { runPoststopHooks } from "./hooks.js";
+import { ociState } from "./state.js";
 
 export interface CreateOptions {
   id: string;
@@ -93,7 +97,12 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroupCreated: [],
       hasProcess: spec.process !== undefined,
     };
+    const poststart = hooksOf(spec.hooks, "poststart"), poststop = hooksOf(spec.hooks, "poststop");
+    if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
     store.write(record);
+    // A failed create is a container destroyed (runtime.md lifecycle: a failing create-time hook "continues
+    // the lifecycle" at destroy and poststop): poststop runs last but one, after every resource is released.
+    if (poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
     step("state");
 
     const cgroup = new CgroupSet(cgroupPath);
@@ -163,7 +172,16 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       plan: encodePlan(plan.records),
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
-      onSync: async (_tag, pid) => {
+      onSync: async (tag, pid) => {
+        // The state hooks get: what `tsrun state` would print now, with the init's pid.
+        const stateAs = (status: "creating" | "created") => ociState({ ...record, pid }, status);
+        if (tag === plan.hooksSyncTag) {
+          // Every mount is made, pivot_root is next: prestart (deprecated), then createRuntime, as runc.
+          runHooks("prestart", hooksOf(spec.hooks, "prestart"), stateAs("creating"));
+          runHooks("createRuntime", hooksOf(spec.hooks, "createRuntime"), stateAs("creating"));
+          ctx.debug(`create ${id}: prestart/createRuntime hooks done at ${(performance.now() - t0).toFixed(2)} ms`);
+          return;
+        }
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.namespaces.newUser) {
           // Host root writes the maps, so setgroups need not be denied.
@@ -177,6 +195,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
           await attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
+        // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin.
+        const slots: SyncData = [];
+        for (const { slot, status } of plan.stateSlots) slots[slot] = JSON.stringify(stateAs(status));
+        return slots;
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));

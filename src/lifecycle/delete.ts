@@ -8,11 +8,12 @@ import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { killAndWait } from "./reap.js";
+import { runPoststopHooks } from "./hooks.js";
 import { sleepMs } from "../state/store.js";
 
 /**
  * delete (runtime.md): only a stopped container, unless `force`, which kills it first. Removes the
- * cgroup and the state directory. `force` on an unknown id succeeds (managers call it after failures).
+ * cgroup and the state directory, then runs the poststop hooks. `force` on an unknown id succeeds (managers call it after failures).
  */
 export function deleteContainer(ctx: RuntimeContext, id: string, force = false): void {
   const { store } = ctx;
@@ -27,6 +28,7 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     throw e;
   }
   const unlock = store.lock(id);
+  let deleted = false;
   try {
     const status = store.status(rec);
     if (status !== "stopped") {
@@ -38,9 +40,13 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     if (rec.network) teardownNetwork(rec.network, store.root, id);
     if (rec.cgroupPath) removeCgroup(rec, cgroup);
     if (existsSync(store.dir(id))) store.remove(id);
+    deleted = true;
   } finally {
     unlock();
   }
+  // poststop: once the container is stopped and everything it held is released (as runc, after its
+  // state is gone too); a failure only warns.
+  if (deleted) runPoststopHooks(ctx, rec);
 }
 
 /**

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { LinuxDevice } from "../spec/types.js";
+import type { Hooks, LinuxDevice } from "../spec/types.js";
+import { hooksOf } from "../hooks/kinds.js";
+import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
@@ -14,6 +16,7 @@ import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
   process?: ProcessSpec;
+  hooks?: Hooks;
   root?: { path: string; readonly?: boolean };
   hostname?: string;
   domainname?: string;
@@ -66,11 +69,23 @@ export interface LaunchPlan {
   namespaces: NamespacePlan;
   /** Things the config asks that this host ignores, for the caller to warn about (one line each). */
   warnings: string[];
-  /** The tag of the one SYNC point: the child waits there while the parent writes id maps and joins the cgroup. */
+  /** The tag of the first SYNC point: the child waits there while the parent writes id maps and joins the
+   *  cgroup. When the config has createContainer or startContainer hooks, the parent answers it with their
+   *  state JSON in the slots of `stateSlots`. */
   syncTag: string;
+  /** Sync data the init's own hooks read: slot -> status of the state sent in it (empty: send nothing). */
+  stateSlots: { slot: number; status: "creating" | "created" }[];
+  /** The tag of the second SYNC point, when the config has prestart or createRuntime hooks: once every mount
+   *  is made, right before pivot_root, the parent runs them there (the child waits). */
+  hooksSyncTag?: string;
 }
 
 export const SYNC_SETUP = "setup";
+/** Why a second sync point: prestart and createRuntime hooks run "after the runtime environment has been
+ *  created but before pivot_root" (config.md), so a hook that mounts into the container's root (through
+ *  /proc/<pid>/root or setns) finds the config's mounts made, and nothing mounted after it covers its work. At
+ *  the first sync point not one mount exists yet. */
+export const SYNC_HOOKS = "hooks";
 export { DEFAULT_PATH } from "./process.js";
 
 /** Spec -> launch plan. Every decision about the container is made here; tsrun-init only executes. */
@@ -115,6 +130,17 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
   }
 
+  // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
+  // then createContainer (run by the child, in the container's namespaces, host paths still visible).
+  const runtimeHooks = hooksOf(spec.hooks, "prestart").length + hooksOf(spec.hooks, "createRuntime").length > 0;
+  const beforePivot: PlanRecord[] = [];
+  if (runtimeHooks) beforePivot.push({ op: Op.SYNC, strs: [SYNC_HOOKS] });
+  beforePivot.push(...planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING));
+  const startHooks = planHooks("startContainer", hooksOf(spec.hooks, "startContainer"), SLOT_STATE_CREATED);
+  const stateSlots: LaunchPlan["stateSlots"] = [];
+  if (hooksOf(spec.hooks, "createContainer").length) stateSlots.push({ slot: SLOT_STATE_CREATING, status: "creating" });
+  if (startHooks.length) stateSlots.push({ slot: SLOT_STATE_CREATED, status: "created" });
+
   let mountLabel: string | undefined;
   if (linux.mountLabel) {
     if (input.selinux ?? selinuxEnabled()) mountLabel = linux.mountLabel;
@@ -139,9 +165,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         hierarchies: input.hierarchies,
         netns: ns.types.has("network"),
         mountLabel,
+        beforePivot,
       }),
     );
     recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
+  } else {
+    // A joined mount namespace: nothing is mounted and there is no root to switch to; the hooks run here.
+    recs.push(...beforePivot);
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
@@ -156,12 +186,16 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (proc) recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });
   recs.push({ op: Op.WAIT_FIFO });
+  // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
+  // process is executed; a failure reaches `start` on the fifo. STARTED tells it the process is next.
+  recs.push(...startHooks);
+  recs.push({ op: Op.STARTED });
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
     recs.push(planExec(proc, passwd));
   }
-  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP };
+  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP, stateSlots, hooksSyncTag: runtimeHooks ? SYNC_HOOKS : undefined };
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */

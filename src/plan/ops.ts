@@ -78,7 +78,8 @@ export const enum Op {
   FIND_EXEC = 25,
   /** Child writes "ready\n" on the sync fd and closes it. */
   READY = 26,
-  /** open("/proc/self/fd/<fifo>", O_WRONLY) (blocks until `start` opens it), write "0", close. */
+  /** open("/proc/self/fd/<fifo>", O_WRONLY) (blocks until `start` opens it) and keep it: `start` reads it
+   *  until STARTED writes "0"; a failure in between is written there as "1<message>" (see sync.c). */
   WAIT_FIFO = 27,
   /** ints: argc · strs: argv[0..argc-1], then env. execve(found path, argv, env). */
   EXEC = 28,
@@ -107,6 +108,14 @@ export const enum Op {
    *  (resolved inside root): a directory gets mount(dirSource, path, dirFstype, dirFlags, dirData), any
    *  other file a bind of nullPath (which must be the real null device, 1:3); a missing path is skipped. */
   MASK = 34,
+  /** ints: timeoutSec (0 = none), argc, slot · strs: name, path, argv[0..argc-1], then env. An OCI hook
+   *  run by the init: fork, execve(path, argv, env) with stdin = the text of sync data slot `slot` (then
+   *  EOF), stdout dropped, stderr kept for the message, no other fd. Fails naming `name`
+   *  ("/hooks/<kind>/<i>") on a non-zero exit, a signal, a failed execve, or when it has not exited
+   *  after timeoutSec (it is SIGKILLed). */
+  HOOK = 37,
+  /** Write "0" on the exec fifo kept by WAIT_FIFO (`start` learns the process is about to be executed) and close it. */
+  STARTED = 38,
 }
 
 export const PLAN_MAGIC = "TSRP";

@@ -6,10 +6,6 @@ import { ConfigError } from "../errors.js";
  * them as "not yet").
  */
 export function refuseUnsupported(spec: Record<string, any>): void {
-  const hooks = spec.hooks as Record<string, unknown[]> | undefined;
-  for (const [kind, list] of Object.entries(hooks ?? {})) {
-    if (Array.isArray(list) && list.length) throw new ConfigError(`/hooks/${kind}`, "hooks are not supported by this version of tsrun");
-  }
   const linux = spec.linux ?? {};
   if (linux.seccomp) throw new ConfigError("/linux/seccomp", "seccomp is not supported by this version of tsrun");
   if (linux.intelRdt) throw new ConfigError("/linux/intelRdt", "Intel RDT is not supported by this version of tsrun");

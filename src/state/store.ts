@@ -2,6 +2,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync,
 import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { NetworkRecord } from "../network/setup.js";
+import type { Hooks } from "../spec/types.js";
 import { isSameLiveProcess, readProcStat } from "./proc.js";
 import { freezerFor, isFrozen } from "../cgroups/freezer.js";
 import { type Status, deriveStatus } from "./status.js";
@@ -31,6 +32,8 @@ export interface ContainerRecord {
   hasProcess: boolean;
   /** tsrun.network: what delete takes down (host veth ends, address leases, the bridge if asked). */
   network?: NetworkRecord;
+  /** The hooks `start` and `delete` run (the bundle's config may change after create: runtime.md). */
+  hooks?: Pick<Hooks, "poststart" | "poststop">;
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;

@@ -73,7 +73,7 @@ test("features reports JSON with what is implemented", () => {
   expect(f.linux.namespaces).toEqual(expect.arrayContaining(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]));
   expect(f.linux.capabilities).toContain("CAP_SYS_ADMIN");
   expect(f.mountOptions).toEqual(expect.arrayContaining(["ro", "nosuid", "rbind", "rprivate"]));
-  expect(f.hooks).toEqual([]);
+  expect(f.hooks).toEqual(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
   expect(f.linux.seccomp.enabled).toBe(false);
 });
 

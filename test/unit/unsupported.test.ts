@@ -28,8 +28,8 @@ describe("refuseUnsupported", () => {
     expect(() => refuseUnsupported({ hooks: {} })).not.toThrow();
   });
 
-  test.each(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])("a %s hook is refused", (kind) => {
-    expect(fieldOf({ hooks: { prestart: [], [kind]: [hook] } })).toBe(`/hooks/${kind}`);
+  test.each(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])("a %s hook is accepted (hooks are honoured)", (kind) => {
+    expect(() => refuseUnsupported({ hooks: { prestart: [], [kind]: [hook] } })).not.toThrow();
   });
 
   test.each([
