@@ -716,6 +716,7 @@ static const struct op_def table[] = {
 	OP(46, "CPU_AFFINITY", -1, 1, op_cpu_affinity),
 	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
+	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 };
 
 const struct op_def *op_lookup(uint32_t op)

@@ -1,7 +1,7 @@
 /*
  * tsrun-init: the process settings of issue 6 "Privileges and limits" that have no simpler op:
- * personality, scheduler, I/O priority, CPU affinity, the session keyring, sysctl writes. Layouts:
- * src/plan/ops.ts (43-48). Values are checked by the planner; a refusal here is the kernel's, and
+ * personality, scheduler, I/O priority, CPU affinity, the session keyring, sysctl writes, the OOM
+ * score. Layouts: src/plan/ops.ts (43-49). Values are checked by the planner; a refusal here is the kernel's, and
  * the message names the config field (the record's last string) so the user sees which one.
  */
 #define _GNU_SOURCE
@@ -151,4 +151,17 @@ void op_sysctl(const struct rec *r)
 		fail(1, "%s: write /proc/sys/%s: short write", field, path);
 	close(fd);
 	close(dir);
+}
+
+void op_oom_score_adj(const struct rec *r)
+{
+	char text[32];
+	int len = snprintf(text, sizeof text, "%lld", (long long)I(0));
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(1, "%s: open /proc/self/oom_score_adj: %s", S(0), ERR);
+	if (write(fd, text, (size_t)len) != len)
+		fail(1, "%s: write %s to /proc/self/oom_score_adj: %s%s", S(0), text, ERR,
+		     errno == EACCES ? " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)" : "");
+	close(fd);
 }

@@ -13,7 +13,7 @@ import { planExec, planFindExec, planInitialAffinity, planProcess, type ProcessP
 import { planSessionKeyring } from "../security/keyring.js";
 import { planPersonality } from "../security/personality.js";
 import type { HostLimits } from "../security/rlimits.js";
-import type { LsmState } from "../security/lsm.js";
+import { type LsmState, probeLsm } from "../security/lsm.js";
 import { planSysctl } from "../security/sysctl.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
@@ -115,7 +115,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     hostCaps: ns.newUser ? allCaps : input.hostCaps,
     lastCap: input.lastCap,
     hostLimits: input.hostLimits,
-    lsm: input.lsm,
+    lsm: proc?.apparmorProfile || proc?.selinuxLabel ? (input.lsm ?? probeLsm()) : input.lsm,
     onlineCpus: input.onlineCpus,
   };
   // Checked before anything runs (the records are placed below).
@@ -141,13 +141,17 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
   // First thing as the container's root, as runc does: never the caller's session keyring.
-  if (input.sessionKeyring !== undefined) recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
+  if (input.sessionKeyring !== undefined) {
+    // The keyring gets the process's SELinux label, as runc gives it (the kernel forgets keycreate at execve).
+    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", proc.selinuxLabel] });
+    recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
+  }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
   if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
+    recs.push({ op: Op.OOM_SCORE_ADJ, ints: [spec.process.oomScoreAdj], strs: ["/process/oomScoreAdj"] });
   }
 
   let mountLabel: string | undefined;

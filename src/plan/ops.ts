@@ -126,6 +126,9 @@ export const enum Op {
   /** strs: path (under /proc/sys, "/"-separated), value, field. Write value to the sysctl file, opened
    *  beneath the current root's /proc/sys (which must be a procfs) without following any symlink. */
   SYSCTL = 48,
+  /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
+   *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
+  OOM_SCORE_ADJ = 49,
 }
 
 export const PLAN_MAGIC = "TSRP";

@@ -45,12 +45,12 @@ export function parseProcLimits(text: string): bigint[] {
  */
 export function checkHardLimit(type: string, n: number, hard: bigint, host: HostLimits | undefined, field: string): void {
   if (!host) return;
-  if (n === RLIMITS.RLIMIT_NOFILE && host.nrOpen !== undefined && hard > BigInt(host.nrOpen)) {
-    throw new ConfigError(field, `${type} hard limit ${show(hard)} is above the kernel's fs.nr_open ${host.nrOpen}`);
-  }
   const own = host.hard[n];
   if (!host.canRaise && own !== undefined && hard > own) {
     throw new ConfigError(field, `${type} hard limit ${show(hard)} is above tsrun's own hard limit ${show(own)} (raising it needs CAP_SYS_RESOURCE)`);
+  }
+  if (n === RLIMITS.RLIMIT_NOFILE && host.nrOpen !== undefined && hard > BigInt(host.nrOpen)) {
+    throw new ConfigError(field, `${type} hard limit ${show(hard)} is above the kernel's fs.nr_open ${host.nrOpen}`);
   }
 }
 

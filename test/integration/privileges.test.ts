@@ -171,6 +171,13 @@ describe("no_new_privs, rlimits, oom score", () => {
   test("oomScoreAdj", () => {
     expect(inside("cat /proc/self/oom_score_adj", (c) => (c.process.oomScoreAdj = 345))).toBe("345\n");
   });
+
+  test("an oomScoreAdj below tsrun's own needs CAP_SYS_RESOURCE (absent here): one line naming the field", () => {
+    expect(readFileSync("/proc/self/oom_score_adj", "utf8").trim()).toBe("0");
+    const r = s.tsrun(["run", "--bundle", s.bundle((c) => (c.process.oomScoreAdj = -500)), s.id("oom")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("tsrun: /process/oomScoreAdj: write -500 to /proc/self/oom_score_adj: Permission denied (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)\n");
+  });
 });
 
 describe("linux.sysctl", () => {
