@@ -3,7 +3,7 @@
 // user namespaces with several ranges, and the escape classes of CVE-2019-5736 / CVE-2024-21626.
 // What busybox cannot show (ioprio_get, keyctl) a tiny static probe (test/fixtures/probe) does.
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readFileSync, openSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Runc } from "../helpers/runc.js";
 import { ROOTFS, Scratch, TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
@@ -390,13 +390,28 @@ describe("escapes (CVE-2019-5736 / CVE-2024-21626 classes)", () => {
     expect(out).toBe("0 1 2 \n/tmp\n");
   });
 
-  test("a cwd of /proc/self/fd/N cannot reach a directory tsrun-init holds: create fails, naming it", () => {
+  test("a cwd of /proc/self/fd/N cannot reach a directory tsrun-init holds or the caller passed: create fails, naming it", () => {
     for (let n = 3; n <= 8; n++) {
       const id = s.id("cwdfd");
       const r = s.tsrun(["create", "--bundle", s.bundle((c) => (c.process.cwd = `/proc/self/fd/${n}`)), id]);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(`chdir /proc/self/fd/${n}: `);
       expect(s.tsrun(["state", id]).stderr).toContain("does not exist");
+    }
+    // Even a host directory the caller passes on purpose (--preserve-fds) is not a way out as cwd.
+    const dirFd = openSync(s.dir, "r");
+    try {
+      const id = s.id("cwdpreserved");
+      const b = s.bundle((c) => {
+        c.process.cwd = "/proc/self/fd/3";
+        c.process.args = ["sh", "-c", "ls /; pwd"];
+      });
+      const r = s.tsrun(["run", "--preserve-fds", "1", "--bundle", b, id], { stdio: ["ignore", "ignore", "ignore", dirFd] } as any);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("tsrun: chdir /proc/self/fd/3: a /proc magic link or a symlink loop (refused)\n");
+    } finally {
+      closeSync(dirFd);
     }
   });
 
@@ -429,6 +444,23 @@ describe("escapes (CVE-2019-5736 / CVE-2024-21626 classes)", () => {
       "fds-denied",
       "environ-denied",
       "root-denied",
+      "",
+    ]);
+    // The same from a container in the host's pid namespace (no pid namespace of its own), which
+    // sees the init under its host pid, and its own stage 0 of `run` too.
+    const probes = (p: string) =>
+      [
+        `readlink /proc/${p}/exe >/dev/null 2>&1 && echo exe-link-readable || echo exe-link-denied`,
+        `cat /proc/${p}/exe >/dev/null 2>&1 && echo exe-readable || echo exe-denied`,
+        `for f in /proc/${p}/fd/*; do readlink $f || cat $f; done >/dev/null 2>&1 && echo fds-reachable || echo fds-denied`,
+      ].join("; ");
+    const hostPidns = inside(`${probes(String(pid))}; ${probes("$PPID")}; tr '\\0' ' ' < /proc/$PPID/cmdline; echo`, (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "pid");
+    });
+    expect(hostPidns.split("\n")).toEqual([
+      ...["exe-link-denied", "exe-denied", "fds-denied"],
+      ...["exe-link-denied", "exe-denied", "fds-denied"],
+      expect.stringMatching(/tsrun-init init /),
       "",
     ]);
     // The victim is intact and still starts.
