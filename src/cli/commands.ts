@@ -19,7 +19,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: "pid-file", kind: "string", placeholder: "FILE", description: "write the container init's pid to FILE (no newline)" },
   { name: "console-socket", kind: "string", placeholder: "SOCK", description: "AF_UNIX socket to send the pty master to" },
   { name: "no-pivot", kind: "boolean", description: "use MS_MOVE + chroot instead of pivot_root" },
-  { name: "no-new-keyring", kind: "boolean", description: "accepted for compatibility; no session keyring is made" },
+  { name: "no-new-keyring", kind: "boolean", description: "keep the caller's session keyring (default: a new one named _ses.<id>)" },
   { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the container" },
 ];
 
@@ -58,6 +58,7 @@ function createOptions(a: ParsedArgs) {
     bundle: str(a, "bundle") ?? ".",
     pidFile: str(a, "pid-file"),
     noPivot: bool(a, "no-pivot"),
+    noNewKeyring: bool(a, "no-new-keyring"),
     preserveFds: fdCount(str(a, "preserve-fds")) + (Number.isInteger(listen) && listen > 0 ? listen : 0),
   };
 }

@@ -15,8 +15,10 @@ export function features() {
       capabilities: CAPABILITIES,
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
       seccomp: { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // "Irrelevant to the availability ... on the host" (features-linux.md): tsrun applies both where
+      // the module is on, and refuses them where it is off.
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },

@@ -53,6 +53,16 @@ void op_mask(const struct rec *r);
 void op_mount_setattr(const struct rec *r);
 void op_copy_up(const struct rec *r);
 
+/* privileges.c: PERSONALITY (43), SCHED_SETATTR (44), IOPRIO_SET (45), CPU_AFFINITY (46),
+ * SESSION_KEYRING (47), SYSCTL (48), OOM_SCORE_ADJ (49). */
+void op_personality(const struct rec *r);
+void op_sched_setattr(const struct rec *r);
+void op_ioprio_set(const struct rec *r);
+void op_cpu_affinity(const struct rec *r);
+void op_session_keyring(const struct rec *r);
+void op_sysctl(const struct rec *r);
+void op_oom_score_adj(const struct rec *r);
+
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);
 

@@ -159,6 +159,13 @@ static struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 
 static int mode_init(const char *planarg, const char *syncarg)
 {
+	/* First of all: nobody may ptrace us, read our memory or open /proc/<pid>/exe, fd/, environ
+	 * while we hold host resources (the runc CVE-2019-5736 class). Children inherit it; execve of
+	 * the container's program ends it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "tsrun-init: prctl PR_SET_DUMPABLE: %s\n", strerror(errno));
+		return 1;
+	}
 	long long planfd, syncfd;
 	if (parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX) {
 		fprintf(stderr, "tsrun-init: bad sync fd %s\n", syncarg);
@@ -172,9 +179,6 @@ static int mode_init(const char *planarg, const char *syncarg)
 	}
 	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
 		fail(1, "bad plan fd %s", planarg);
-	/* Nobody may ptrace us or read our memory while we still hold host resources. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", strerror(errno));
 
 	size_t len;
 	unsigned char *buf = read_all((int)planfd, &len);

@@ -518,8 +518,18 @@ static void op_umask(const struct rec *r)
 
 static void op_chdir(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
+	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
+	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
+	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
+	if (fchdir(fd) < 0)
 		fail(1, "chdir %s: %s", S(0), ERR);
+	close(fd);
+	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof buf) || buf[0] != '/')
+		fail(1, "chdir %s: the directory is outside the container's root", S(0));
 }
 
 static void op_cloexec_from(const struct rec *r)
@@ -714,6 +724,13 @@ static const struct op_def table[] = {
 	OP(34, "MASK", 2, 6, op_mask),
 	OP(37, "HOOK", 3, -1, op_hook),
 	OP(38, "STARTED", 0, 0, op_started),
+	OP(43, "PERSONALITY", 1, 1, op_personality),
+	OP(44, "SCHED_SETATTR", 7, 1, op_sched_setattr),
+	OP(45, "IOPRIO_SET", 1, 1, op_ioprio_set),
+	OP(46, "CPU_AFFINITY", -1, 1, op_cpu_affinity),
+	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
+	OP(48, "SYSCTL", 0, 3, op_sysctl),
+	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -737,6 +754,10 @@ const char *op_check(const struct rec *r)
 			return "argc must be between 1 and the number of strings after name and path";
 		if (r->ints[2] >= SYNC_SLOTS)
 			return "no such sync data slot";
+		return NULL;
+	case 46: /* CPU_AFFINITY: at least one mask word, at most MAX_CPUS (8192) bits */
+		if (r->nint < 1 || r->nint > 128)
+			return "needs between 1 and 128 mask words";
 		return NULL;
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)

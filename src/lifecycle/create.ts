@@ -19,7 +19,7 @@ import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { faultAt } from "./faults.js";
-import { hostCapabilities, lastCap } from "./host.js";
+import { hostCapabilities, hostLimits, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
 import { UndoStack } from "./undo.js";
 import { hooksOf } from "../hooks/kinds.js";
@@ -33,6 +33,8 @@ export interface CreateOptions {
   pidFile?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /** Keep the caller's session keyring instead of a new one named after the container. */
+  noNewKeyring?: boolean;
   /** `run` without --detach: the caller waits for the container's exit status through `exited`. */
   foreground?: boolean;
   /** Tests only: make create fail after the named step (see faults.ts). */
@@ -160,6 +162,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
       layers,
+      sessionKeyring: opts.noNewKeyring ? undefined : id,
+      hostLimits: hostLimits(),
+      onlineCpus: onlineCpus(),
+      isHostNetns,
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     for (const w of plan.warnings) ctx.warn(w);

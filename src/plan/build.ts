@@ -11,7 +11,12 @@ import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
-import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
+import { planExec, planFindExec, planInitialAffinity, planProcess, type ProcessPlanInput, type ProcessSpec } from "./process.js";
+import { planSessionKeyring } from "../security/keyring.js";
+import { planPersonality } from "../security/personality.js";
+import type { HostLimits } from "../security/rlimits.js";
+import { type LsmState, probeLsm } from "../security/lsm.js";
+import { planSysctl } from "../security/sysctl.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
@@ -32,6 +37,7 @@ export interface PlanSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     mountLabel?: string;
+    personality?: { domain: string; flags?: string[] };
   };
 }
 
@@ -62,6 +68,15 @@ export interface PlanInput {
   selinux?: boolean;
   /** tsrun.layers, resolved (resolveLayers) and with their upper/work dirs made: mounted on `rootfs`. */
   layers?: LayerSetup;
+  /** The container id, when the init is to join a new session keyring named after it (none with
+   *  --no-new-keyring: the process keeps the caller's). */
+  sessionKeyring?: string;
+  /** Host facts the process checks use (absent: not checked / probed), see ProcessPlanInput. */
+  hostLimits?: HostLimits;
+  lsm?: LsmState;
+  onlineCpus?: bigint[];
+  /** Whether a network namespace file is tsrun's own (linux.sysctl net.* keys are refused there). */
+  isHostNetns?: (path: string) => boolean;
 }
 
 export interface LaunchPlan {
@@ -107,6 +122,21 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
   if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
 
+  const proc = spec.process;
+  // In a new user namespace the init holds every capability of that namespace (a new namespace's
+  // bounding set is full), whatever tsrun's own bounding set lacks.
+  const allCaps = (1n << BigInt(input.lastCap + 1)) - 1n;
+  const procInput: ProcessPlanInput = {
+    hostCaps: ns.newUser ? allCaps : input.hostCaps,
+    lastCap: input.lastCap,
+    hostLimits: input.hostLimits,
+    lsm: proc?.apparmorProfile || proc?.selinuxLabel ? (input.lsm ?? probeLsm()) : input.lsm,
+    onlineCpus: input.onlineCpus,
+  };
+  // Checked before anything runs (the records are placed below).
+  const sysctls = planSysctl(linux.sysctl, ns, input.isHostNetns ?? (() => false));
+  const personality = linux.personality ? planPersonality(linux.personality) : undefined;
+
   // Stage 0: the exec fifo (made as host root), namespaces joined by path, then the clone.
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
   // Only root can reach it: the state directory is 0700.
@@ -115,6 +145,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
+  // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
+  const initialCpus = proc && planInitialAffinity(procInput, proc);
+  if (initialCpus) recs.push(initialCpus);
   recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
 
@@ -122,12 +155,18 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
   if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
+  // First thing as the container's root, as runc does: never the caller's session keyring.
+  if (input.sessionKeyring !== undefined) {
+    // The keyring gets the process's SELinux label, as runc gives it (the kernel forgets keycreate at execve).
+    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", proc.selinuxLabel] });
+    recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
+  }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
   if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
+    recs.push({ op: Op.OOM_SCORE_ADJ, ints: [spec.process.oomScoreAdj], strs: ["/process/oomScoreAdj"] });
   }
 
   // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
@@ -168,20 +207,20 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         beforePivot,
       }),
     );
+    // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
+    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
     recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
   } else {
     // A joined mount namespace: nothing is mounted and there is no root to switch to; the hooks run here.
     recs.push(...beforePivot);
+    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    recs.push({ op: Op.WRITE_FILE, strs: [`/proc/sys/${key.replace(/\./g, "/")}`, value] });
-  }
 
-  const proc = spec.process;
-  if (proc) recs.push(...planProcess({ hostCaps: input.hostCaps, lastCap: input.lastCap }, proc));
+  if (proc) recs.push(...planProcess(procInput, proc));
+  if (personality) recs.push(personality);
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
   if (proc) recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });

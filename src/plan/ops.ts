@@ -68,7 +68,9 @@ export const enum Op {
   AMBIENT = 21,
   /** ints: mask. umask. */
   UMASK = 22,
-  /** strs: path. chdir. */
+  /** strs: path. chdir to path resolved inside the current root with openat2(RESOLVE_IN_ROOT|
+   *  RESOLVE_NO_MAGICLINKS) + fchdir, so a cwd of /proc/self/fd/N cannot reach an fd tsrun-init holds
+   *  (CVE-2024-21626); then getcwd must be reachable from the root. */
   CHDIR = 23,
   /** ints: from. Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   CLOEXEC_FROM = 24,
@@ -116,6 +118,27 @@ export const enum Op {
   HOOK = 37,
   /** Write "0" on the exec fifo kept by WAIT_FIFO (`start` learns the process is about to be executed) and close it. */
   STARTED = 38,
+  /** ints: persona · strs: field. personality(persona) (linux.personality; LINUX32 makes `uname -m`
+   *  say i686). Just before the exec fifo, as runc does. */
+  PERSONALITY = 43,
+  /** ints: policy, flags, nice, priority, runtime, deadline, period · strs: field. sched_setattr(0, ...)
+   *  (process.scheduler); run as the container's root, before capabilities are dropped. */
+  SCHED_SETATTR = 44,
+  /** ints: ioprio (class << 13 | level) · strs: field. ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio). */
+  IOPRIO_SET = 45,
+  /** ints: mask words (64 CPUs each, CPU 0 = bit 0 of the first) · strs: field. sched_setaffinity(0):
+   *  process.execCPUAffinity, `initial` in stage 0 before CLONE (the child inherits it, before its
+   *  cgroup), `final` in the child before exec. */
+  CPU_AFFINITY = 46,
+  /** ints: permBits · strs: name. keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring,
+   *  then KEYCTL_SETPERM of its permissions | permBits. ENOSYS (no keyrings) is not an error (runc). */
+  SESSION_KEYRING = 47,
+  /** strs: path (under /proc/sys, "/"-separated), value, field. Write value to the sysctl file, opened
+   *  beneath the current root's /proc/sys (which must be a procfs) without following any symlink. */
+  SYSCTL = 48,
+  /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
+   *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
+  OOM_SCORE_ADJ = 49,
 }
 
 export const PLAN_MAGIC = "TSRP";

@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
 import { capabilityMask, capabilityNames } from "../security/capabilities.js";
-import { rlimitNumber } from "../security/rlimits.js";
+import { cpusMissing, parseCpuList } from "../security/cpu-list.js";
+import { planIoPriority } from "../security/ioprio.js";
+import { type LsmState, planLsm, probeLsm } from "../security/lsm.js";
+import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimits.js";
+import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
 import { Op, type PlanRecord } from "./ops.js";
 
 /**
@@ -19,6 +23,11 @@ export interface ProcessSpec {
   rlimits?: { type: string; soft: number; hard: number }[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
+  scheduler?: SchedulerSpec;
+  ioPriority?: { class: string; priority?: number };
+  execCPUAffinity?: { initial?: string; final?: string };
+  apparmorProfile?: string;
+  selinuxLabel?: string;
 }
 
 export interface ProcessPlanInput {
@@ -27,6 +36,12 @@ export interface ProcessPlanInput {
   lastCap: number;
   /** JSON path of the process object in error messages ("/process" for a config). */
   field?: string;
+  /** tsrun's own hard rlimits and whether it may raise them (host.ts hostLimits); no check when absent. */
+  hostLimits?: HostLimits;
+  /** Active LSMs; probed when absent and the process asks for an AppArmor profile or SELinux label. */
+  lsm?: LsmState;
+  /** The online CPUs (host.ts onlineCpus): an affinity naming another CPU is refused; no check when absent. */
+  onlineCpus?: bigint[];
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -37,11 +52,22 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
   const recs: PlanRecord[] = [];
   if (!proc.args?.length) throw new ConfigError(`${at}/args`, "must name the program to run");
   if (!proc.cwd.startsWith("/")) throw new ConfigError(`${at}/cwd`, `must be an absolute path: ${proc.cwd}`);
+  const seen = new Map<string, number>();
   (proc.rlimits ?? []).forEach((r, i) => {
     const field = `${at}/rlimits/${i}`;
+    const n = rlimitNumber(r.type, `${field}/type`);
+    if (seen.has(r.type)) throw new ConfigError(`${field}/type`, `${r.type} is already set by ${at}/rlimits/${seen.get(r.type)}`);
+    seen.set(r.type, i);
     if (r.soft > r.hard) throw new ConfigError(field, `soft limit ${r.soft} is above hard limit ${r.hard}`);
-    recs.push({ op: Op.RLIMIT, ints: [rlimitNumber(r.type, `${field}/type`), toRlim(r.soft), toRlim(r.hard)] });
+    checkHardLimit(r.type, n, toRlim(r.hard), input.hostLimits, `${field}/hard`);
+    recs.push({ op: Op.RLIMIT, ints: [n, toRlim(r.soft), toRlim(r.hard)] });
   });
+  // Labels for the next execve, written while the process is still root (SELinux checks setexec).
+  if (proc.apparmorProfile || proc.selinuxLabel) recs.push(...planLsm(proc, input.lsm ?? probeLsm(), at));
+  // As root with every capability, like runc: the container's own capabilities do not limit them.
+  if (proc.scheduler) recs.push(planScheduler(proc.scheduler, `${at}/scheduler`));
+  if (proc.ioPriority) recs.push(planIoPriority(proc.ioPriority, `${at}/ioPriority`));
+  const finalCpus = affinityRecord(proc, "final", input);
 
   const caps = proc.capabilities;
   let sets: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint } | undefined;
@@ -73,7 +99,26 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
   if (proc.noNewPrivileges) recs.push({ op: Op.NO_NEW_PRIVS });
   recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
   recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
+  if (finalCpus) recs.push(finalCpus);
   return recs;
+}
+
+/**
+ * process.execCPUAffinity.initial: the CPU_AFFINITY record for stage 0, before the clone and the
+ * cgroup join (undefined when not set). `final` is part of planProcess.
+ */
+export function planInitialAffinity(input: ProcessPlanInput, proc: ProcessSpec): PlanRecord | undefined {
+  return affinityRecord(proc, "initial", input);
+}
+
+function affinityRecord(proc: ProcessSpec, which: "initial" | "final", input: ProcessPlanInput): PlanRecord | undefined {
+  const list = proc.execCPUAffinity?.[which];
+  if (!list) return undefined; // omitted or "": the kernel decides (config.md)
+  const field = `${input.field ?? "/process"}/execCPUAffinity/${which}`;
+  const mask = parseCpuList(list, field);
+  const missing = input.onlineCpus ? cpusMissing(mask, input.onlineCpus) : [];
+  if (missing.length) throw new ConfigError(field, `CPU ${missing.join(", ")} not online on this host`);
+  return { op: Op.CPU_AFFINITY, ints: mask, strs: [field] };
 }
 
 /** The FIND_EXEC record: the executable looked up with the process's PATH, as execvp would. */

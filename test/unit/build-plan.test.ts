@@ -228,12 +228,12 @@ describe("buildPlan: the child's setup", () => {
     }));
     expect(one(recs, Op.SETHOSTNAME).strs).toEqual(["tsrun-demo"]);
     expect(one(recs, Op.SETDOMAINNAME).strs).toEqual(["example.org"]);
-    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/sys/net/ipv4/ip_forward")!.strs![1]).toBe("1");
+    expect(one(recs, Op.SYSCTL).strs).toEqual(["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"]);
   });
 
   test("oomScoreAdj is written", () => {
     const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
-    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/oom_score_adj")!.strs![1]).toBe("-500");
+    expect(one(recs, Op.OOM_SCORE_ADJ)).toEqual({ op: Op.OOM_SCORE_ADJ, ints: [-500], strs: ["/process/oomScoreAdj"] });
   });
 });
 

@@ -1,0 +1,14 @@
+import { Op, type PlanRecord } from "../plan/ops.js";
+
+/** KEY_USR_SEARCH and KEY_OTH_SEARCH from include/linux/key.h. */
+const KEY_USR_SEARCH = 0x00080000;
+const KEY_OTH_SEARCH = 0x00000008;
+
+/**
+ * Unless --no-new-keyring: the container gets a new session keyring "_ses.<id>" instead of the
+ * caller's, searchable by its owner (or by others in a new user namespace, whose ids the keyring's
+ * owner check does not see), as runc makes it.
+ */
+export function planSessionKeyring(id: string, newUser: boolean): PlanRecord {
+  return { op: Op.SESSION_KEYRING, ints: [newUser ? KEY_OTH_SEARCH : KEY_USR_SEARCH], strs: [`_ses.${id}`] };
+}
