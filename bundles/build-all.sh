@@ -54,4 +54,4 @@ fi
 mkdir -p "$layered/rootfs"
 
 # Bundles whose root is an overlay of tsrun.layers: root.path is an empty mount point (.gitignore).
-mkdir -p "$here/teaching-web/rootfs" "$here/busybox-shell/rootfs"
+mkdir -p "$here/teaching-web/rootfs" "$here/busybox-shell/rootfs" "$here/nested/rootfs"

@@ -19,7 +19,7 @@ import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { faultAt } from "./faults.js";
-import { hostCapabilities, hostLimits, isHostNetns, lastCap, onlineCpus } from "./host.js";
+import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
 import { UndoStack } from "./undo.js";
 import { hooksOf } from "../hooks/kinds.js";
@@ -116,7 +116,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn);
+    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn, inNestedUserNamespace());
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before

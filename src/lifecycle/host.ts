@@ -56,3 +56,13 @@ export function onlineCpus(): bigint[] | undefined {
     return undefined;
   }
 }
+
+/** True when tsrun itself runs in a user namespace other than the initial one (e.g. nested in a
+ *  container): the initial namespace maps every id, "0 0 4294967295". */
+export function inNestedUserNamespace(): boolean {
+  try {
+    return readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/).join(" ") !== "0 0 4294967295";
+  } catch {
+    return false;
+  }
+}

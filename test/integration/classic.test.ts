@@ -77,6 +77,37 @@ describe("1. the teaching script: a web server with hostname, MB/percent limits,
   });
 });
 
+describe("3. a container inside a container", () => {
+  test("the inner container: three PIDs in NStgid, nested user namespaces, a nested cgroup", () => {
+    const id = s.id("outer");
+    const out = join(s.dir, `${id}.out`);
+    const b = copyBundle(s, "nested", (c) => hold(c, 30));
+    expect(spawnSync("sh", ["-c", `exec ${TSRUN} --root ${s.root} run -d --bundle ${b} ${id} >${out} 2>&1`]).status).toBe(0);
+    const said = waitFor(() => (readFileSync(out, "utf8").includes("inner init's cgroup") ? readFileSync(out, "utf8") : undefined), 20_000);
+    expect(said).toContain("inner: pid 1, uid=0(root)");
+    expect(said).toMatch(/outer: the inner init is pid \d+ here; NStgid:\t\d+\t1\n/);
+    expect(said).toContain("outer: the inner init's cgroup, seen from here: /tsrun/inner");
+    // From the host: the inner process is in a cgroup under the outer's, with a pid in each of the
+    // three PID namespaces, and in a user namespace of its own under the outer's.
+    const outerPid = s.state(id).pid as number;
+    const inner = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cgroup`, "utf8").includes(`memory:/tsrun/${id}/tsrun/inner\n`) && readFileSync(`/proc/${p}/cmdline`, "utf8").startsWith("sleep");
+      } catch {
+        return false;
+      }
+    });
+    expect(inner).toBeDefined();
+    const nstgid = /^NStgid:\s+(.*)$/m.exec(readFileSync(`/proc/${inner}/status`, "utf8"))![1].trim().split(/\s+/);
+    expect(nstgid).toHaveLength(3);
+    expect(nstgid[0]).toBe(inner);
+    expect(nstgid[2]).toBe("1");
+    const userns = (p: number | string) => sh("readlink", [`/proc/${p}/ns/user`]).stdout.trim();
+    expect(new Set([userns("self"), userns(outerPid), userns(inner!)]).size).toBe(3);
+    expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+  });
+});
+
 describe("4. the minimal clone demo: one namespace flag per bundle", () => {
   const run = (name: string, edit?: (c: any) => void) => {
     const r = s.tsrun(["run", "--bundle", edit ? copyBundle(s, `clone/${name}`, edit) : join(BUNDLES, "clone", name), s.id(name)]);
