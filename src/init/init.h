@@ -53,6 +53,10 @@ void op_mask(const struct rec *r);
 void op_mount_setattr(const struct rec *r);
 void op_copy_up(const struct rec *r);
 
+/* join.c: JOIN_NAMESPACES (53), the namespaces of a running container (exec). */
+#define JOIN_MAX 16
+void op_join_namespaces(const struct rec *r);
+
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);
 

@@ -484,6 +484,10 @@ static void op_setuser(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
+	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_capset(const struct rec *r)
@@ -700,6 +704,7 @@ static const struct op_def table[] = {
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),
+	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -717,6 +722,12 @@ const char *op_check(const struct rec *r)
 			return "needs at least 3 ints (uid, gid, setgroups)";
 		if (r->nint - 3 > NGROUPS_MAX)
 			return "too many groups";
+		return NULL;
+	case 53: /* JOIN_NAMESPACES: one type per path */
+		if (r->nint != r->nstr)
+			return "needs one namespace type per path";
+		if (r->nstr < 1 || r->nstr > JOIN_MAX)
+			return "needs between 1 and 16 paths";
 		return NULL;
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)

@@ -9,7 +9,7 @@ export interface RunOptions extends Omit<CreateOptions, "foreground"> {
 }
 
 /** Signals a foreground `run` passes on to the container, as runc does. */
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
+export const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
 
 /**
  * run: create + start, and unless detached wait for the process and delete the container (unless

@@ -105,6 +105,13 @@ export const enum Op {
    *  (resolved inside root): a directory gets mount(dirSource, path, dirFstype, dirFlags, dirData), any
    *  other file a bind of nullPath (which must be the real null device, 1:3); a missing path is skipped. */
   MASK = 34,
+  /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
+   *  `exec` does with those of a running container's init: open every path first, then setns each fd
+   *  in the order given (the planner puts user first and mount last), then make the process
+   *  non-dumpable again. All opens come first because once in a container's user namespace, host
+   *  root may no longer open the /proc/<pid>/ns files of a non-dumpable process (a created container's
+   *  init is still tsrun-init). pid and time namespaces apply to children: join them before CLONE. */
+  JOIN_NAMESPACES = 53,
 }
 
 export const PLAN_MAGIC = "TSRP";
