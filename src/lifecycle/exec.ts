@@ -28,6 +28,9 @@ export interface ExecOptions extends ExecFlags {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
+  /** Tests only: called at the sync point with the host pid of the joining process, which waits there,
+   *  in every namespace of the container, until this returns. */
+  atSync?: (pid: number) => Promise<void> | void;
 }
 
 /**
@@ -74,10 +77,11 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       plan: encodePlan(plan.records),
       preserveFds: opts.preserveFds ?? 0,
       foreground: !opts.detach,
-      onSync: () => {
+      onSync: async (_tag, child) => {
         // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
         // reused between the status check and those opens shows a different start time now.
         if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+        await opts.atSync?.(child);
       },
     });
     pid = launched.pid;

@@ -39,8 +39,9 @@ export function processFlagsGiven(f: ExecFlags): string[] {
 
 const ID_MAX = 2 ** 32 - 2; // (uid_t)-1 means "unchanged" to the kernel
 
-function parseId(text: string, flag: string, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > ID_MAX) throw new UsageError(`${flag} "${text}": the ${what} must be a number from 0 to ${ID_MAX}`);
+/** A uid or gid; `given` is the whole flag value, for the message. */
+function parseId(text: string, flag: string, given: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > ID_MAX) throw new UsageError(`${flag} "${given}": the ${what} must be a number from 0 to ${ID_MAX}`);
   return Number(text);
 }
 
@@ -83,11 +84,11 @@ export function execProcessFromFlags(base: Process, f: ExecFlags): Process {
   if (f.user !== undefined) {
     const [uid, gid, extra] = f.user.split(":");
     if (extra !== undefined || uid === "") throw new UsageError(`--user "${f.user}": must be <uid>[:<gid>]`);
-    p.user = { ...p.user, uid: parseId(uid, "--user", "uid") };
-    if (gid !== undefined) p.user.gid = parseId(gid, "--user", "gid");
+    p.user = { ...p.user, uid: parseId(uid, "--user", f.user, "uid") };
+    if (gid !== undefined) p.user.gid = parseId(gid, "--user", f.user, "gid");
   }
   if (f.additionalGids?.length) {
-    const gids = f.additionalGids.map((g) => parseId(g, "--additional-gids", "gid"));
+    const gids = f.additionalGids.map((g) => parseId(g, "--additional-gids", g, "gid"));
     p.user = { ...p.user, additionalGids: [...(p.user.additionalGids ?? []), ...gids] };
   }
   if (f.caps?.length) {
