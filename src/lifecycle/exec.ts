@@ -16,9 +16,9 @@ import { validateProcess } from "../spec/validate.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
-import { writePidFile } from "./create.js";
+import { writePidFile } from "./pid-file.js";
 import { hostCapabilities, lastCap } from "./host.js";
-import { FORWARDED } from "./run.js";
+import { FORWARDED } from "./signals.js";
 
 export interface ExecOptions extends ExecFlags {
   id: string;

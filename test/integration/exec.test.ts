@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execInContainer } from "../../src/lifecycle/exec.js";
 import { makeContext } from "../../src/lifecycle/context.js";
+import { EXAMPLES } from "../helpers/examples.js";
 import { Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
@@ -233,6 +234,28 @@ describe("what the caller gets", () => {
     } finally {
       process.kill(pid, "SIGKILL");
     }
+  });
+
+  test("as containerd calls it: --process FILE --detach --pid-file, with a JSON log; the process writes to the caller's stdio", () => {
+    const pidFile = join(s.dir, "ctr.pid");
+    const log = join(s.dir, "ctr-log.json");
+    const r = s.tsrun(["exec", "--process", join(EXAMPLES, "containerd-exec-process.json"), "--detach", "--pid-file", pidFile, main], {
+      global: ["--log", log, "--log-format", "json"],
+    });
+    expect(r.status).toBe(0);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(pid).toBeGreaterThan(0);
+    // The process (sh -c 'echo exec-out; echo exec-err >&2; exit 3') keeps the caller's stdout and stderr.
+    waitFor(() => (readFileSync(r.outFile, "utf8") === "exec-out\n" && readFileSync(r.errFile, "utf8") === "exec-err\n" ? true : undefined));
+    expect(existsSync(log) ? readFileSync(log, "utf8") : "").not.toContain('"level":"error"');
+  });
+
+  test("a failed exec appends one JSON error line to the --log file, as managers read it", () => {
+    const log = join(s.dir, "fail-log.json");
+    const r = s.tsrun(["exec", main, "no-such-program"], { global: ["--log", log, "--log-format", "json"] });
+    expect(r.status).toBe(255);
+    const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ level: "error", msg: 'exec: "no-such-program": executable file not found in $PATH' });
   });
 
   test("a foreground exec forwards TERM to the process and exits with its status", async () => {
