@@ -7,8 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execInContainer } from "../../src/lifecycle/exec.js";
 import { makeContext } from "../../src/lifecycle/context.js";
+import { InitError } from "../../src/errors.js";
+import { launchInit } from "../../src/init/launch.js";
+import { encodePlan } from "../../src/plan/encode.js";
+import { Op } from "../../src/plan/ops.js";
 import { EXAMPLES } from "../helpers/examples.js";
-import { Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { INIT, Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 const probeDirs: string[] = [];
@@ -331,6 +335,24 @@ describe("what the caller gets", () => {
     }
     const r = exec(["--process", cases[0][0], "--env", "A=1", main]);
     expect(r.stderr.trim()).toBe("tsrun: exec: --env cannot be combined with --process (set it in the process file)");
+  });
+});
+
+describe("tsrun-init's JOIN_NAMESPACES record", () => {
+  test("is checked before anything runs: one namespace type per path, 1 to 16 paths", async () => {
+    const bad = (ints: number[], strs: string[]) => encodePlan([{ op: Op.JOIN_NAMESPACES, ints, strs }]);
+    await expect(launchInit({ initPath: INIT, plan: bad([0x40000000], ["/a", "/b"]) })).rejects.toThrow(
+      new InitError("bad plan: record 0 (JOIN_NAMESPACES): needs one namespace type per path"),
+    );
+    await expect(launchInit({ initPath: INIT, plan: bad([], []) })).rejects.toThrow("needs between 1 and 16 paths");
+  });
+
+  test("a namespace path that cannot be opened fails the plan with its name", async () => {
+    const plan = encodePlan([
+      { op: Op.JOIN_NAMESPACES, ints: [0x04000000, 0x40000000], strs: ["/proc/self/ns/uts", "/proc/self/ns/no-such-ns"] },
+      { op: Op.EXEC, ints: [1], strs: ["/bin/true"] },
+    ]);
+    await expect(launchInit({ initPath: INIT, plan })).rejects.toThrow(new InitError("open namespace /proc/self/ns/no-such-ns: No such file or directory"));
   });
 });
 
