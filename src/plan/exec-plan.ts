@@ -20,7 +20,7 @@ import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process
  *   child            JOIN_NAMESPACES user (first), ipc, uts, net, cgroup, mount (last; it also sets
  *                    the root and the cwd to the container's root, so no host directory is left).
  *                    SYNC: the parent checks the init is still the process it joined (pid + start time).
- *                    Then the process records, CLOEXEC_FROM, FIND_EXEC, READY, EXEC. No exec fifo.
+ *                    SETSID, then the process records, CLOEXEC_FROM, FIND_EXEC, READY, EXEC. No exec fifo.
  * Stage 0 exits once the child exists (--detach) or waits and exits with its status (foreground).
  */
 
@@ -65,7 +65,8 @@ export interface ExecPlanInput {
   /** JSON path of the process object in error messages: "/process" (config.json), "" (a --process file). */
   field?: string;
   /** Steps other parts add (the terminal): records for stage 0 before CLONE, and for the child once it
-   *  is in every namespace of the container and the parent has answered its SYNC. */
+   *  is in every namespace of the container, the parent has answered its SYNC, and it leads its own
+   *  session (so a terminal step makes its pty the controlling terminal, and must not SETSID again). */
   stage0?: readonly PlanRecord[];
   joined?: readonly PlanRecord[];
 }
@@ -104,6 +105,9 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push(...joinRecord(input.namespaces, AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
+  // Its own session and process group, as runc's exec: a Ctrl-C on the caller's terminal reaches it
+  // once, through the caller's forwarding, and the container sees its session and group ids.
+  recs.push({ op: Op.SETSID });
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });

@@ -109,6 +109,12 @@ describe("what the process sees", () => {
     s.tsrun(["delete", "--force", id]);
   });
 
+  test("the process leads its own session and process group, as with runc", () => {
+    const [pid, pgid, sid] = inside(main, "cut -d' ' -f1,5,6 /proc/$$/stat").trim().split(" ");
+    expect(Number(pid)).toBeGreaterThan(1);
+    expect([pgid, sid]).toEqual([pid, pid]);
+  });
+
   test("ps and /proc show the container's processes only", () => {
     const out = inside(main, "ps -o pid,args; ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '");
     expect(out).toMatch(/^\s*1 sleep 1000$/m);

@@ -76,7 +76,7 @@ describe("the exec plan", () => {
   test("then the process records, fds closed on exec, the lookup, ready and exec; no exec fifo", () => {
     const recs = plan({ preserveFds: 2 });
     const tail = ops(recs.slice(at(recs, Op.SYNC) + 1));
-    expect(tail).toEqual([Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS, Op.UMASK, Op.CHDIR, Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.EXEC]);
+    expect(tail).toEqual([Op.SETSID, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS, Op.UMASK, Op.CHDIR, Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.EXEC]);
     expect(recs.find((r) => r.op === Op.CLOEXEC_FROM)!.ints).toEqual([5]);
     expect(ops(recs)).not.toContain(Op.WAIT_FIFO);
     expect(ops(recs)).not.toContain(Op.OPEN_FIFO);
@@ -103,12 +103,13 @@ describe("the exec plan", () => {
     expect(oom).toBeLessThan(recs.findIndex((r, i) => i > at(recs, Op.CLONE) && r.op === Op.JOIN_NAMESPACES));
   });
 
-  test("records of other steps (the terminal) go in before CLONE and right after SYNC", () => {
+  test("records of other steps (the terminal) go in before CLONE, and after SYNC once the child leads its session", () => {
     const mark0: PlanRecord = { op: Op.UMASK, ints: [0o77] };
-    const mark1: PlanRecord = { op: Op.SETSID };
+    const mark1: PlanRecord = { op: Op.UMASK, ints: [0o7] };
     const recs = plan({ stage0: [mark0], joined: [mark1] });
     expect(recs[0]).toBe(mark0);
-    expect(recs[at(recs, Op.SYNC) + 1]).toBe(mark1);
+    expect(recs[at(recs, Op.SYNC) + 1].op).toBe(Op.SETSID);
+    expect(recs[at(recs, Op.SYNC) + 2]).toBe(mark1);
   });
 
   test("the plan encodes, and JOIN_NAMESPACES carries one type per path", () => {
