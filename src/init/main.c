@@ -181,7 +181,7 @@ static int mode_init(const char *planarg, const char *syncarg)
 	}
 	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
 		fail(1, "bad plan fd %s", planarg);
-	/* The constructor below made us non-dumpable; refuse to go on if that did not take. */
+	/* not_dumpable() ran before main(); refuse to go on if it did not take. */
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
 		fail(1, "prctl PR_SET_DUMPABLE: still dumpable");
 

@@ -12,6 +12,7 @@ import { launchInit } from "../../src/init/launch.js";
 import { encodePlan } from "../../src/plan/encode.js";
 import { Op } from "../../src/plan/ops.js";
 import { EXAMPLES } from "../helpers/examples.js";
+import { Runc } from "../helpers/runc.js";
 import { INIT, Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
@@ -341,6 +342,70 @@ describe("what the caller gets", () => {
     }
     const r = exec(["--process", cases[0][0], "--env", "A=1", main]);
     expect(r.stderr.trim()).toBe("tsrun: exec: --env cannot be combined with --process (set it in the process file)");
+  });
+});
+
+describe("the same as runc exec", () => {
+  const rc = new Runc(s.dir);
+  const runc = (args: string[], detached = false) => rc.run(args, { detached, cwd: s.dir });
+  /** What an exec'd process can observe of itself, one item per line. */
+  const PROBE = [
+    "hostname",
+    "id",
+    'grep -E "^(Cap|NoNewPrivs)" /proc/self/status',
+    "ulimit -n",
+    "umask",
+    "pwd",
+    'env | sort | tr "\\n" " "; echo',
+    'set -- $(cut -d" " -f1,5,6 /proc/$$/stat); echo "pid>1:$(( $1 > 1 )) pgid=pid:$(( $2 == $1 )) sid=pid:$(( $3 == $1 ))"',
+    'sort /proc/self/cgroup | tr "\\n" " "; echo',
+    "ls /proc/$$/fd", // not in a pipeline: the shell would hold a pipe's fds meanwhile
+    "readlink /proc/self/cwd",
+  ].join("; ");
+  let ours: string;
+  let theirs: string;
+
+  beforeAll(() => {
+    rc.require();
+    const b = s.bundle((c) => {
+      c.process.args = ["sleep", "1000"];
+      c.mounts.push(TMPFS);
+    });
+    ours = s.id("diff");
+    theirs = `runc-${ours}`;
+    expect(s.tsrun(["run", "-d", "--bundle", b, ours]).status).toBe(0);
+    expect(runc(["run", "-d", "--bundle", b, theirs], true).status).toBe(0);
+  });
+  afterAll(() => {
+    runc(["delete", "--force", theirs]);
+    rc.cleanup();
+  });
+
+  const both = (flags: string[], tail: string[]) => {
+    const a = runc(["exec", ...flags, theirs, ...tail]);
+    const b = s.tsrun(["exec", ...flags, ours, ...tail]);
+    expect([b.stderr, b.status]).toEqual([a.stderr, a.status]);
+    return [b.stdout, a.stdout];
+  };
+
+  test("with the config's process", () => {
+    const [t, r] = both([], ["sh", "-c", `${PROBE}; true`]);
+    expect(t).toBe(r);
+  });
+
+  test("with --user, -g, --cap, --env (repeated names), --cwd, --no-new-privs", () => {
+    const flags = ["--user", "1000:1000", "-g", "5", "--cap", "CAP_SYS_ADMIN", "-e", "PATH=/bin", "-e", "A=1", "-e", "A=2", "--cwd", "/tmp", "--no-new-privs"];
+    const [t, r] = both(flags, ["sh", "-c", `${PROBE}; true`]);
+    expect(t).toBe(r);
+  });
+
+  test("with containerd's --process file", () => {
+    const proc = JSON.parse(readFileSync(join(EXAMPLES, "containerd-exec-process.json"), "utf8"));
+    proc.args = ["sh", "-c", `${PROBE}; true`];
+    const file = join(s.dir, "diff-process.json");
+    writeFileSync(file, JSON.stringify(proc));
+    const [t, r] = both(["--process", file], []);
+    expect(t).toBe(r);
   });
 });
 
