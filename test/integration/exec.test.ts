@@ -2,7 +2,7 @@
 // processes, files, cgroup, identity, fds, cwd), what the caller gets (exit status, pid file,
 // signals, errors), and what a process of the container cannot reach of the joining tsrun-init.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execInContainer } from "../../src/lifecycle/exec.js";
@@ -13,7 +13,7 @@ import { encodePlan } from "../../src/plan/encode.js";
 import { Op } from "../../src/plan/ops.js";
 import { EXAMPLES } from "../helpers/examples.js";
 import { Runc } from "../helpers/runc.js";
-import { INIT, Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { INIT, Scratch, TOP, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 const probeDirs: string[] = [];
@@ -41,6 +41,7 @@ function container(script: string, edit: (c: any) => void = () => {}, verb: "run
     c.mounts.push(TMPFS);
     edit(c);
   });
+  mkdirSync(join(b, "rootfs"), { recursive: true }); // the mount point of a layered root (unused otherwise)
   const r = s.tsrun(verb === "run" ? ["run", "-d", "--bundle", b, id] : ["create", "--bundle", b, id]);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
@@ -114,6 +115,17 @@ describe("what the process sees", () => {
     const [pid, pgid, sid] = inside(main, "cut -d' ' -f1,5,6 /proc/$$/stat").trim().split(" ");
     expect(Number(pid)).toBeGreaterThan(1);
     expect([pgid, sid]).toEqual([pid, pid]);
+  });
+
+  test("a layered container: its overlay root, and HOME from the layers' /etc/passwd (nothing on the host's mount point)", () => {
+    const layers = join(TOP, "bundles/layered/layers");
+    const id = container("exec sleep 1000", (c) => {
+      c.root = { path: "rootfs", readonly: false };
+      c.tsrun = { layers: [join(layers, "base"), join(layers, "app")] };
+    });
+    const out = inside(id, "awk '$2 == \"/\" { print $3 }' /proc/self/mounts; cat /etc/motd; echo $HOME", ["--user", "1000"]);
+    expect(out).toBe(`overlay\n${readFileSync(join(layers, "app/etc/motd"), "utf8")}/home/app\n`);
+    s.tsrun(["delete", "--force", id]);
   });
 
   test("ps and /proc show the container's processes only", () => {
