@@ -9,11 +9,10 @@ import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process
  * Where each step runs, and why there:
  *   stage 0 (host)   JOIN_NAMESPACES pid + time: both apply to children only, so the CLONE child is
  *                    born in the container's pid and time namespaces.
- *                    CLONE into the container's cgroup v2 directory (clone3 CLONE_INTO_CGROUP) with host
- *                    root's credentials and the host's cgroup namespace: the kernel checks the write
- *                    right on the cgroups' common ancestor with the caller's credentials and, on an
- *                    nsdelegate mount, that both cgroups are visible from the caller's cgroup namespace;
- *                    either fails once the container's user or cgroup namespace is joined.
+ *                    CLONE into the container's cgroup v2 directory (clone3 CLONE_INTO_CGROUP): a host
+ *                    path, opened while still in the host's mount namespace, and from the host's cgroup
+ *                    namespace, since on an nsdelegate mount (systemd's) the kernel wants the source and
+ *                    the destination cgroup both visible from the caller's cgroup namespace.
  *   child (host fs)  "0" into each v1 `tasks` file (a self-move, as create's init does) and
  *                    oom_score_adj: both through the host's /sys and /proc, before the mount namespace
  *                    is joined.
