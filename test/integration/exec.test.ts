@@ -60,8 +60,8 @@ function inside(id: string, script: string, flags: string[] = []): string {
 }
 
 const initPid = (id: string): number => s.state(id).pid;
-const cgroupProcs = (id: string): number[] =>
-  readFileSync(`/sys/fs/cgroup/pids/tsrun/${id}/cgroup.procs`, "utf8").split("\n").filter(Boolean).map(Number);
+/** Host pids of every process in the container's cgroup (any cgroup layout). */
+const cgroupProcs = (id: string): number[] => JSON.parse(s.tsrun(["ps", "--format", "json", id]).stdout);
 
 /** The container's init: writes a file in its /tmp and sleeps. Shared by the read-only tests. */
 let main: string;
