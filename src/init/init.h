@@ -62,6 +62,9 @@ void op_cpu_affinity(const struct rec *r);
 void op_session_keyring(const struct rec *r);
 void op_sysctl(const struct rec *r);
 void op_oom_score_adj(const struct rec *r);
+/* join.c: JOIN_NAMESPACES (53), the namespaces of a running container (exec). */
+#define JOIN_MAX 16
+void op_join_namespaces(const struct rec *r);
 
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);

@@ -33,6 +33,15 @@
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
 
+/* Nobody may ptrace us, read our memory, or open /proc/<pid>/exe (the host's tsrun-init) or
+ * /proc/<pid>/fd/N of ours while we hold host resources: non-dumpable before main() runs, in every
+ * mode. ptrace_may_access() then asks for CAP_SYS_PTRACE in the host's user namespace, which no
+ * process of an unprivileged container has (the CVE-2019-5736 class). */
+__attribute__((constructor)) static void not_dumpable(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 static int parse_int(const char *s, long long min, long long *out)
 {
 	char *end;
@@ -159,13 +168,6 @@ static struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 
 static int mode_init(const char *planarg, const char *syncarg)
 {
-	/* First of all: nobody may ptrace us, read our memory or open /proc/<pid>/exe, fd/, environ
-	 * while we hold host resources (the runc CVE-2019-5736 class). Children inherit it; execve of
-	 * the container's program ends it. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		fprintf(stderr, "tsrun-init: prctl PR_SET_DUMPABLE: %s\n", strerror(errno));
-		return 1;
-	}
 	long long planfd, syncfd;
 	if (parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX) {
 		fprintf(stderr, "tsrun-init: bad sync fd %s\n", syncarg);
@@ -179,6 +181,9 @@ static int mode_init(const char *planarg, const char *syncarg)
 	}
 	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
 		fail(1, "bad plan fd %s", planarg);
+	/* not_dumpable() ran before main(); refuse to go on if it did not take. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fail(1, "prctl PR_SET_DUMPABLE: still dumpable");
 
 	size_t len;
 	unsigned char *buf = read_all((int)planfd, &len);

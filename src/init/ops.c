@@ -484,6 +484,10 @@ static void op_setuser(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
+	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_capset(const struct rec *r)
@@ -731,6 +735,7 @@ static const struct op_def table[] = {
 	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
 	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
+	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -758,6 +763,12 @@ const char *op_check(const struct rec *r)
 	case 46: /* CPU_AFFINITY: at least one mask word, at most MAX_CPUS (8192) bits */
 		if (r->nint < 1 || r->nint > 128)
 			return "needs between 1 and 128 mask words";
+		return NULL;
+	case 53: /* JOIN_NAMESPACES: one type per path */
+		if (r->nint != r->nstr)
+			return "needs one namespace type per path";
+		if (r->nstr < 1 || r->nstr > JOIN_MAX)
+			return "needs between 1 and 16 paths";
 		return NULL;
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)

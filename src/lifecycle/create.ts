@@ -1,5 +1,5 @@
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { unlinkSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
@@ -21,6 +21,7 @@ import type { RuntimeContext } from "./context.js";
 import { faultAt } from "./faults.js";
 import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
+import { writePidFile } from "./pid-file.js";
 import { UndoStack } from "./undo.js";
 import { hooksOf } from "../hooks/kinds.js";
 import { runHooks } from "../hooks/run.js";
@@ -231,11 +232,4 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);
     throw e;
   }
-}
-
-/** The pid with no trailing newline (containerd parses it with Atoi), written atomically. */
-export function writePidFile(file: string, pid: number): void {
-  const tmp = `${dirname(file)}/.${process.pid}.tsrun-pid.tmp`;
-  writeFileSync(tmp, String(pid));
-  renameSync(tmp, file);
 }

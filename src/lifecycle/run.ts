@@ -1,15 +1,13 @@
 import type { RuntimeContext } from "./context.js";
 import { type CreateOptions, createContainer } from "./create.js";
 import { deleteContainer } from "./delete.js";
+import { FORWARDED } from "./signals.js";
 import { startContainer } from "./start.js";
 
 export interface RunOptions extends Omit<CreateOptions, "foreground"> {
   detach?: boolean;
   keep?: boolean;
 }
-
-/** Signals a foreground `run` passes on to the container, as runc does. */
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
 
 /**
  * run: create + start, and unless detached wait for the process and delete the container (unless

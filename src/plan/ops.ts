@@ -139,6 +139,13 @@ export const enum Op {
   /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
    *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
   OOM_SCORE_ADJ = 49,
+  /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
+   *  `exec` does with those of a running container's init: open every path first, then setns each fd
+   *  in the order given (the planner puts user first and mount last), then make the process
+   *  non-dumpable again. All opens come first because once in a container's user namespace, host
+   *  root may no longer open the /proc/<pid>/ns files of a non-dumpable process (a created container's
+   *  init is still tsrun-init). pid and time namespaces apply to children: join them before CLONE. */
+  JOIN_NAMESPACES = 53,
 }
 
 export const PLAN_MAGIC = "TSRP";

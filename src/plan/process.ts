@@ -148,15 +148,18 @@ function withHome(env: readonly string[], passwd: string | undefined, uid: numbe
   let home = "/";
   try {
     if (passwd === undefined) return [...env, `HOME=${home}`];
-    for (const line of readFileSync(passwd, "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f.length >= 6 && Number(f[2]) === uid && f[5]) {
-        home = f[5];
-        break;
-      }
-    }
+    home = homeIn(readFileSync(passwd, "utf8"), uid);
   } catch {
     // no passwd file in the image: keep /
   }
   return [...env, `HOME=${home}`];
+}
+
+/** The home directory of uid in /etc/passwd text, else "/". Pure. */
+export function homeIn(passwdText: string, uid: number): string {
+  for (const line of passwdText.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 6 && Number(f[2]) === uid && f[5]) return f[5];
+  }
+  return "/";
 }
