@@ -101,6 +101,8 @@ void op_session_keyring(const struct rec *r)
 			return; /* a kernel without keyrings: nothing to isolate (runc does the same) */
 		fail(1, "join session keyring %s: %s", S(0), ERR);
 	}
+	if (I(0) == 0)
+		return; /* joining an existing one (exec): its permissions are its creator's to set */
 	/* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
 	char desc[512];
 	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);

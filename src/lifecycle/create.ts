@@ -99,6 +99,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroupPath,
       cgroupCreated: [],
       hasProcess: spec.process !== undefined,
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     const poststart = hooksOf(spec.hooks, "poststart"), poststop = hooksOf(spec.hooks, "poststop");
     if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };

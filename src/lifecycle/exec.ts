@@ -17,7 +17,7 @@ import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { writePidFile } from "./pid-file.js";
-import { hostCapabilities, lastCap } from "./host.js";
+import { hostCapabilities, hostLimits, lastCap, onlineCpus } from "./host.js";
 import { FORWARDED } from "./signals.js";
 
 export interface ExecOptions extends ExecFlags {
@@ -66,6 +66,9 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
         hostCaps,
         lastCap: lastCap(),
+        hostLimits: hostLimits(),
+        onlineCpus: onlineCpus(),
+        sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
         preserveFds: opts.preserveFds ?? 0,
         foreground: !opts.detach,
         field: opts.processFile === undefined ? "/process" : "",

@@ -1,6 +1,7 @@
 import { NAMESPACE_FLAGS } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
-import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
+import { planJoinSessionKeyring } from "../security/keyring.js";
+import { type ProcessPlanInput, planExec, planFindExec, planInitialAffinity, planProcess, type ProcessSpec } from "./process.js";
 
 /**
  * The launch plan of `exec`: a new process in the namespaces and the cgroup of a running (or created)
@@ -56,6 +57,12 @@ export interface ExecPlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** tsrun's own hard rlimits (host.ts hostLimits) and the online CPUs: checked as create checks them. */
+  hostLimits?: ProcessPlanInput["hostLimits"];
+  onlineCpus?: bigint[];
+  /** The container's session keyring to join ("_ses.<id>", as runc's exec does), unless it was created
+   *  with --no-new-keyring. */
+  sessionKeyring?: string;
   preserveFds: number;
   /** Without --detach: stage 0 waits and exits with the process's status. */
   foreground: boolean;
@@ -93,9 +100,21 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   }
   const recs: PlanRecord[] = [];
   // Checked before anything runs: a bad process fails the plan, not the child half-way.
-  const processRecs = planProcess({ hostCaps: input.hostCaps, lastCap: input.lastCap, field: input.field }, proc);
+  // In the container's own user namespace the process may hold any capability of that namespace.
+  const ownUser = input.namespaces.some((n) => n.type === "user");
+  const procInput: ProcessPlanInput = {
+    hostCaps: ownUser ? (1n << BigInt(input.lastCap + 1)) - 1n : input.hostCaps,
+    lastCap: input.lastCap,
+    field: input.field,
+    hostLimits: input.hostLimits,
+    onlineCpus: input.onlineCpus,
+  };
+  const processRecs = planProcess(procInput, proc);
 
   recs.push(...(input.stage0 ?? []));
+  // execCPUAffinity.initial: before the clone, so the child starts with it, before it joins the cgroup.
+  const initialCpus = planInitialAffinity(procInput, proc);
+  if (initialCpus) recs.push(initialCpus);
   recs.push(...joinRecord(input.namespaces, BEFORE_CLONE));
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
 
@@ -107,6 +126,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // Its own session and process group, as runc's exec: a Ctrl-C on the caller's terminal reaches it
   // once, through the caller's forwarding, and the container sees its session and group ids.
   recs.push({ op: Op.SETSID });
+  if (input.sessionKeyring !== undefined) recs.push(planJoinSessionKeyring(input.sessionKeyring));
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });

@@ -131,7 +131,7 @@ export const enum Op {
    *  cgroup), `final` in the child before exec. */
   CPU_AFFINITY = 46,
   /** ints: permBits · strs: name. keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring,
-   *  then KEYCTL_SETPERM of its permissions | permBits. ENOSYS (no keyrings) is not an error (runc). */
+   *  then KEYCTL_SETPERM of its permissions | permBits (permBits 0: only join, as exec does). ENOSYS (no keyrings) is not an error (runc). */
   SESSION_KEYRING = 47,
   /** strs: path (under /proc/sys, "/"-separated), value, field. Write value to the sysctl file, opened
    *  beneath the current root's /proc/sys (which must be a procfs) without following any symlink. */

@@ -12,3 +12,9 @@ const KEY_OTH_SEARCH = 0x00000008;
 export function planSessionKeyring(id: string, newUser: boolean): PlanRecord {
   return { op: Op.SESSION_KEYRING, ints: [newUser ? KEY_OTH_SEARCH : KEY_USR_SEARCH], strs: [`_ses.${id}`] };
 }
+
+/** exec: join the container's session keyring by name, as runc's exec does, leaving its permissions
+ *  (set by create) alone: only its owner could change them. */
+export function planJoinSessionKeyring(id: string): PlanRecord {
+  return { op: Op.SESSION_KEYRING, ints: [0], strs: [`_ses.${id}`] };
+}

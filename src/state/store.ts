@@ -34,6 +34,8 @@ export interface ContainerRecord {
   network?: NetworkRecord;
   /** The hooks `start` and `delete` run (the bundle's config may change after create: runtime.md). */
   hooks?: Pick<Hooks, "poststart" | "poststop">;
+  /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[A-Za-z0-9_+\-.]+$/;

@@ -121,7 +121,19 @@ describe("the exec plan", () => {
   test("process errors name the field under the given base path", () => {
     expect(fieldOf(() => plan({ field: "", process: { ...BASE, cwd: "tmp" } }))).toBe("/cwd");
     expect(fieldOf(() => plan({ process: { ...BASE, capabilities: { bounding: ["CAP_NOPE"] } } }))).toBe("/process/capabilities/bounding/0");
-    expect(fieldOf(() => plan({ field: "", hostCaps: ALL_CAPS & ~(1n << 24n), process: { ...BASE, capabilities: { permitted: ["CAP_SYS_RESOURCE"] } } }))).toBe("/capabilities/permitted");
+    const noResource = { field: "", hostCaps: ALL_CAPS & ~(1n << 24n), process: { ...BASE, capabilities: { permitted: ["CAP_SYS_RESOURCE"] } } };
+    const hostUserNs = ALL_NS.filter((n) => n.type !== "user");
+    expect(fieldOf(() => plan({ ...noResource, namespaces: hostUserNs }))).toBe("/capabilities/permitted");
+    // In the container's own user namespace every capability of that namespace can be held.
+    expect(() => plan(noResource)).not.toThrow();
+  });
+
+  test("the container's session keyring is joined after the sync point, unless it has none", () => {
+    const recs = plan({ sessionKeyring: "c1" });
+    const k = recs.findIndex((r) => r.op === Op.SESSION_KEYRING);
+    expect(recs[k].strs).toEqual(["_ses.c1"]);
+    expect(k).toBeGreaterThan(at(recs, Op.SETSID));
+    expect(ops(plan())).not.toContain(Op.SESSION_KEYRING);
   });
 });
 
