@@ -7,7 +7,7 @@ import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { applyResources } from "../cgroups/apply.js";
 import { writeRecordedResources } from "./update.js";
-import { launchInit } from "../init/launch.js";
+import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
@@ -15,6 +15,7 @@ import { encodePlan } from "../plan/encode.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
+import { containerProcessState } from "../security/seccomp/process-state.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
@@ -151,6 +152,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     for (const w of plan.warnings) ctx.warn(w);
+    if (plan.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${plan.seccompSkipped.join(", ")}`);
     step("plan");
 
     const init = initPath();
@@ -174,6 +176,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
           await attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
+        const data: SyncData = [];
+        // The seccomp listener gets the state with the init's host pid, which only we know.
+        if (plan.seccompListener) data[plan.seccompListener.slot] = containerProcessState(record, pid, plan.seccompListener.metadata);
+        return data;
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));

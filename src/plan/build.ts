@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { LinuxDevice } from "../spec/types.js";
+import type { LinuxDevice, LinuxSeccomp } from "../spec/types.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
@@ -9,7 +10,16 @@ import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
-import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
+import {
+  planExec,
+  planFindExec,
+  planLateSeccomp,
+  planProcess,
+  planSeccomp,
+  type ProcessPlanInput,
+  type ProcessSpec,
+  SECCOMP_LISTENER_SLOT,
+} from "./process.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
@@ -29,6 +39,7 @@ export interface PlanSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     mountLabel?: string;
+    seccomp?: LinuxSeccomp;
   };
 }
 
@@ -68,6 +79,11 @@ export interface LaunchPlan {
   warnings: string[];
   /** The tag of the one SYNC point: the child waits there while the parent writes id maps and joins the cgroup. */
   syncTag: string;
+  /** The filter has NOTIFY rules: at the sync, the parent sends the container process state (with the
+   *  init's pid) in this sync data slot; tsrun-init passes it to the listener with the notify fd. */
+  seccompListener?: { slot: number; metadata?: string };
+  /** Syscall names of linux.seccomp that no architecture of the filter knows (skipped, as runc does). */
+  seccompSkipped: string[];
 }
 
 export const SYNC_SETUP = "setup";
@@ -91,6 +107,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (ns.newUser && !linux.uidMappings?.length) throw new ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings");
   if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
   if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
+  // Compiled before anything is planned: a bad profile fails create with its JSON path.
+  const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
 
   // Stage 0: the exec fifo (made as host root), namespaces joined by path, then the clone.
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
@@ -99,6 +117,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, 0, 0], strs: [input.fifoPath] });
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
+  // The listener socket is connected here, with the host's root and namespaces (the container's root
+  // cannot reach it after the pivot); the fd follows the clone to the SECCOMP record.
+  if (seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [seccomp.listenerPath!] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
@@ -151,7 +172,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   }
 
   const proc = spec.process;
-  if (proc) recs.push(...planProcess({ hostCaps: input.hostCaps, lastCap: input.lastCap }, proc));
+  const procInput: ProcessPlanInput = { hostCaps: input.hostCaps, lastCap: input.lastCap, seccomp: seccomp && planSeccomp(seccomp) };
+  if (proc) recs.push(...planProcess(procInput, proc));
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
   if (proc) recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });
@@ -159,9 +181,17 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
+    recs.push(...planLateSeccomp(procInput, proc));
     recs.push(planExec(proc, passwd));
   }
-  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP };
+  return {
+    records: recs,
+    namespaces: ns,
+    warnings,
+    syncTag: SYNC_SETUP,
+    ...(seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: seccomp.listenerMetadata } } : {}),
+    seccompSkipped: seccomp?.skipped ?? [],
+  };
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */

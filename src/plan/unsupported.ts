@@ -11,7 +11,6 @@ export function refuseUnsupported(spec: Record<string, any>): void {
     if (Array.isArray(list) && list.length) throw new ConfigError(`/hooks/${kind}`, "hooks are not supported by this version of tsrun");
   }
   const linux = spec.linux ?? {};
-  if (linux.seccomp) throw new ConfigError("/linux/seccomp", "seccomp is not supported by this version of tsrun");
   if (linux.intelRdt) throw new ConfigError("/linux/intelRdt", "Intel RDT is not supported by this version of tsrun");
   if (linux.personality) throw new ConfigError("/linux/personality", "personality is not supported by this version of tsrun");
   if (linux.memoryPolicy) throw new ConfigError("/linux/memoryPolicy", "memory policies are not supported by this version of tsrun");

@@ -33,7 +33,6 @@ describe("refuseUnsupported", () => {
   });
 
   test.each([
-    [{ linux: { seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }, "/linux/seccomp"],
     [{ linux: { intelRdt: { closID: "x" } } }, "/linux/intelRdt"],
     [{ linux: { personality: { domain: "LINUX32" } } }, "/linux/personality"],
     [{ process: { scheduler: { policy: "SCHED_OTHER" } } }, "/process/scheduler"],
