@@ -262,7 +262,7 @@ test("NOTIFY: the listener gets the fd with the state; the syscall waits for its
   }
 });
 
-test("NOTIFY without noNewPrivileges: a listener that closes the fd makes the syscall fail with ENOSYS", async () => {
+test("NOTIFY without noNewPrivileges, with WAIT_KILLABLE_RECV and TSYNC: a listener that closes the fd makes the syscall fail with ENOSYS", async () => {
   const sock = join(s.dir, "agent2.sock");
   const agent = startListener(sock, "close");
   try {
@@ -271,7 +271,12 @@ test("NOTIFY without noNewPrivileges: a listener that closes the fd makes the sy
     const b = s.bundle((c) => {
       c.process.args = ["sh", "-c", "mkdir /dev/shm/d; echo after"];
       c.process.noNewPrivileges = false; // the filter is loaded during create, before the user changes
-      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: sock, syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }] };
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: sock,
+        flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"], // + NEW_LISTENER, TSYNC_ESRCH
+        syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+      };
     });
     const created = s.tsrun(["create", "--bundle", b, id]);
     expect(created.status).toBe(0);
