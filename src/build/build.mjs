@@ -32,6 +32,11 @@ function step(name, fn) {
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit" });
 
 mkdirSync("bin", { recursive: true });
+// Syscall tables for the seccomp compiler, from the kernel headers (gcc's <asm/unistd.h>).
+const syscallTable = "src/security/seccomp/generated/syscalls.js";
+if (stale(syscallTable, [statSync("src/build/gen-syscalls.mjs").mtimeMs])) {
+  step("syscall tables", () => run(process.execPath, ["src/build/gen-syscalls.mjs"]));
+}
 const schemaTime = newest("schemas", /\.json$/);
 if (stale("src/spec/generated/validate-config.js", [schemaTime, statSync("src/build/gen-validator.mjs").mtimeMs])) {
   step("schema validator", () => run(process.execPath, ["src/build/gen-validator.mjs"]));
@@ -40,7 +45,7 @@ if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
   const sources = readdirSync("src/init").filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
   step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
 }
-const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime);
+const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs);
 if (stale("bin/tsrun", [tsTime])) {
   step("bin/tsrun", () => run(bun, ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "src/cli/tsrun.ts", "--outfile", "bin/tsrun"]));
 }

@@ -65,6 +65,11 @@ void op_oom_score_adj(const struct rec *r);
 /* join.c: JOIN_NAMESPACES (53), the namespaces of a running container (exec). */
 #define JOIN_MAX 16
 void op_join_namespaces(const struct rec *r);
+/* seccomp.c: SECCOMP (35) loads a filter, SECCOMP_LISTENER (36) connects the notify listener's socket;
+ * stage 0 drops its copy of that socket after CLONE. */
+void op_seccomp(const struct rec *r);
+void op_seccomp_listener(const struct rec *r);
+void seccomp_drop_listener(void);
 
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);

@@ -137,7 +137,9 @@ static void op_clone(const struct rec *r)
 		return; /* the child goes on with the next record */
 	}
 
-	/* Stage 0. */
+	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of
+	 * its connection close. */
+	seccomp_drop_listener();
 	close(gate[0]);
 	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
@@ -726,6 +728,8 @@ static const struct op_def table[] = {
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),
+	OP(35, "SECCOMP", -1, 0, op_seccomp),
+	OP(36, "SECCOMP_LISTENER", 0, 1, op_seccomp_listener),
 	OP(37, "HOOK", 3, -1, op_hook),
 	OP(38, "STARTED", 0, 0, op_started),
 	OP(43, "PERSONALITY", 1, 1, op_personality),
@@ -773,6 +777,10 @@ const char *op_check(const struct rec *r)
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
 			return "argc must be between 1 and the number of strings";
+		return NULL;
+	case 35: /* SECCOMP: flags, slot, then 1..BPF_MAXINSNS instructions */
+		if (r->nint < 3 || r->nint - 2 > 4096)
+			return "needs flags, a slot and 1 to 4096 instructions";
 		return NULL;
 	default:
 		return NULL;

@@ -15,6 +15,7 @@ import { encodePlan } from "../plan/encode.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
+import { containerProcessState } from "../security/seccomp/process-state.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
@@ -171,6 +172,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     for (const w of plan.warnings) ctx.warn(w);
+    if (plan.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${plan.seccompSkipped.join(", ")}`);
     step("plan");
 
     const init = initPath();
@@ -203,9 +205,11 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
           await attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
-        // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin.
+        // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin,
+        // and the seccomp listener's payload: both carry the init's host pid, which only we know.
         const slots: SyncData = [];
         for (const { slot, status } of plan.stateSlots) slots[slot] = JSON.stringify(stateAs(status));
+        if (plan.seccompListener) slots[plan.seccompListener.slot] = containerProcessState(record, pid, plan.seccompListener.metadata);
         return slots;
       },
     });

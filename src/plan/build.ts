@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { Hooks, LinuxDevice } from "../spec/types.js";
+import type { Hooks, LinuxDevice, LinuxSeccomp } from "../spec/types.js";
 import { hooksOf } from "../hooks/kinds.js";
 import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
@@ -11,7 +12,17 @@ import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
-import { planExec, planFindExec, planInitialAffinity, planProcess, type ProcessPlanInput, type ProcessSpec } from "./process.js";
+import {
+  planExec,
+  planFindExec,
+  planInitialAffinity,
+  planLateSeccomp,
+  planProcess,
+  planSeccomp,
+  type ProcessPlanInput,
+  type ProcessSpec,
+  SECCOMP_LISTENER_SLOT,
+} from "./process.js";
 import { planSessionKeyring } from "../security/keyring.js";
 import { planPersonality } from "../security/personality.js";
 import type { HostLimits } from "../security/rlimits.js";
@@ -38,6 +49,7 @@ export interface PlanSpec {
     readonlyPaths?: string[];
     mountLabel?: string;
     personality?: { domain: string; flags?: string[] };
+    seccomp?: LinuxSeccomp;
   };
 }
 
@@ -93,6 +105,11 @@ export interface LaunchPlan {
   /** The tag of the second SYNC point, when the config has prestart or createRuntime hooks: once every mount
    *  is made, right before pivot_root, the parent runs them there (the child waits). */
   hooksSyncTag?: string;
+  /** The filter has NOTIFY rules: at the sync, the parent sends the container process state (with the
+   *  init's pid) in this sync data slot; tsrun-init passes it to the listener with the notify fd. */
+  seccompListener?: { slot: number; metadata?: string };
+  /** Syscall names of linux.seccomp that no architecture of the filter knows (skipped, as runc does). */
+  seccompSkipped: string[];
 }
 
 export const SYNC_SETUP = "setup";
@@ -121,6 +138,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (ns.newUser && !linux.uidMappings?.length) throw new ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings");
   if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
   if (spec.process?.terminal) throw new ConfigError("/process/terminal", "terminals are not supported by this version of tsrun; set it to false");
+  // Compiled before anything is planned: a bad profile fails create with its JSON path.
+  const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
 
   const proc = spec.process;
   // In a new user namespace the init holds every capability of that namespace (a new namespace's
@@ -132,6 +151,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     hostLimits: input.hostLimits,
     lsm: proc?.apparmorProfile || proc?.selinuxLabel ? (input.lsm ?? probeLsm()) : input.lsm,
     onlineCpus: input.onlineCpus,
+    seccomp: seccomp && planSeccomp(seccomp),
   };
   // Checked before anything runs (the records are placed below).
   const sysctls = planSysctl(linux.sysctl, ns, input.isHostNetns ?? (() => false));
@@ -144,6 +164,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, 0, 0], strs: [input.fifoPath] });
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
+  // The listener socket is connected here, with the host's root and namespaces (the container's root
+  // cannot reach it after the pivot); the fd follows the clone to the SECCOMP record.
+  if (seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [seccomp.listenerPath!] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
   const initialCpus = proc && planInitialAffinity(procInput, proc);
@@ -232,9 +255,19 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
+    recs.push(...planLateSeccomp(procInput, proc));
     recs.push(planExec(proc, passwd));
   }
-  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP, stateSlots, hooksSyncTag: runtimeHooks ? SYNC_HOOKS : undefined };
+  return {
+    records: recs,
+    namespaces: ns,
+    warnings,
+    syncTag: SYNC_SETUP,
+    stateSlots,
+    hooksSyncTag: runtimeHooks ? SYNC_HOOKS : undefined,
+    ...(seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: seccomp.listenerMetadata } } : {}),
+    seccompSkipped: seccomp?.skipped ?? [],
+  };
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */

@@ -146,6 +146,16 @@ export const enum Op {
    *  root may no longer open the /proc/<pid>/ns files of a non-dumpable process (a created container's
    *  init is still tsrun-init). pid and time namespaces apply to children: join them before CLONE. */
   JOIN_NAMESPACES = 53,
+  /** ints: flags, slot, filter... · seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with the filter's
+   *  struct sock_filter values, one per int (8 bytes as on this little-endian host: code | jt << 16 |
+   *  jf << 24 | k << 32). slot < SYNC_SLOTS (flags then include NEW_LISTENER): send the returned notify fd
+   *  on the SECCOMP_LISTENER socket in one SCM_RIGHTS message whose payload is the text of that sync data
+   *  slot (the container process state), then close both; slot = -1: no listener. Everything after this
+   *  record runs under the filter. */
+  SECCOMP = 35,
+  /** strs: path. Connect an AF_UNIX stream socket to path (the seccomp listener) and keep it for
+   *  SECCOMP. Stage 0, so the path is the host's; the fd is close-on-exec and follows the clone. */
+  SECCOMP_LISTENER = 36,
 }
 
 export const PLAN_MAGIC = "TSRP";

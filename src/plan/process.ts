@@ -6,6 +6,8 @@ import { planIoPriority } from "../security/ioprio.js";
 import { type LsmState, planLsm, probeLsm } from "../security/lsm.js";
 import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimits.js";
 import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
+import { packSockFilter } from "../security/seccomp/bpf.js";
+import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import { Op, type PlanRecord } from "./ops.js";
 
 /**
@@ -42,6 +44,27 @@ export interface ProcessPlanInput {
   lsm?: LsmState;
   /** The online CPUs (host.ts onlineCpus): an affinity naming another CPU is refused; no check when absent. */
   onlineCpus?: bigint[];
+  /** The SECCOMP record (planSeccomp), placed by planProcess or planLateSeccomp. */
+  seccomp?: PlanRecord;
+}
+
+/** The sync data slot that carries the seccomp listener's payload (slots 0-1 are the hooks'). */
+export const SECCOMP_LISTENER_SLOT = 2;
+
+/** The SECCOMP record of a compiled filter; with a NOTIFY rule the notify fd goes to the listener with
+ *  the text of SECCOMP_LISTENER_SLOT (the stage-0 SECCOMP_LISTENER record must connect it first). */
+export function planSeccomp(c: CompiledSeccomp): PlanRecord {
+  return { op: Op.SECCOMP, ints: [c.flags, c.notify ? SECCOMP_LISTENER_SLOT : -1, ...c.filter.map(packSockFilter)] };
+}
+
+/**
+ * Where the filter is loaded, as runc does it. With noNewPrivileges: as late as possible, right before
+ * EXEC (planLateSeccomp), so that the fewest syscalls of tsrun-init run under it (the exec fifo wait and
+ * the executable lookup are done by then). Without: loading needs CAP_SYS_ADMIN, so it comes first in
+ * planProcess, before the user and capabilities change; everything after it runs under the filter.
+ */
+export function planLateSeccomp(input: ProcessPlanInput, proc: ProcessSpec): PlanRecord[] {
+  return input.seccomp && proc.noNewPrivileges ? [input.seccomp] : [];
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -53,6 +76,7 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
   if (!proc.args?.length) throw new ConfigError(`${at}/args`, "must name the program to run");
   if (!proc.cwd.startsWith("/")) throw new ConfigError(`${at}/cwd`, `must be an absolute path: ${proc.cwd}`);
   const seen = new Map<string, number>();
+  if (input.seccomp && !proc.noNewPrivileges) recs.push(input.seccomp);
   (proc.rlimits ?? []).forEach((r, i) => {
     const field = `${at}/rlimits/${i}`;
     const n = rlimitNumber(r.type, `${field}/type`);

@@ -33,7 +33,6 @@ describe("refuseUnsupported", () => {
   });
 
   test.each([
-    [{ linux: { seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }, "/linux/seccomp"],
     [{ linux: { intelRdt: { closID: "x" } } }, "/linux/intelRdt"],
   ])("%j is refused with %s", (spec, field) => {
     expect(fieldOf(spec)).toBe(field);
