@@ -1,5 +1,5 @@
 import { unlinkSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
@@ -16,6 +16,7 @@ import { refuseUnsupported } from "../plan/unsupported.js";
 import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
+import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
@@ -173,6 +174,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     for (const w of plan.warnings) ctx.warn(w);
     if (plan.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${plan.seccompSkipped.join(", ")}`);
+    // exec'd processes get the container's filter too: the profile as it was at create (in the state dir).
+    if (spec.process && spec.linux?.seccomp) writeFileSync(join(store.dir(id), SECCOMP_FILE), JSON.stringify(spec.linux.seccomp));
     step("plan");
 
     const init = initPath();

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, rea
 import { resolve } from "node:path";
 import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
-import { launchInit } from "../init/launch.js";
+import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { encodePlan } from "../plan/encode.js";
 import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
@@ -10,6 +10,9 @@ import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan
 import { homeIn } from "../plan/process.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { CAPABILITIES } from "../security/capabilities.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
+import { containerProcessState } from "../security/seccomp/process-state.js";
+import { savedSeccomp } from "../security/seccomp/saved.js";
 import { loadBundle, parseJson } from "../spec/load.js";
 import type { Process } from "../spec/types.js";
 import { validateProcess } from "../spec/validate.js";
@@ -58,6 +61,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     // Again under the lock: a delete or a pause may have come in between.
     checkStatus(rec.id, store.status(rec));
     const namespaces = containerNamespaces(rec);
+    // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
+    const seccompProfile = savedSeccomp(store.dir(rec.id));
     if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
     const plan = inSource(source, opts.processFile !== undefined, () =>
       buildExecPlan({
@@ -69,6 +74,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         hostLimits: hostLimits(),
         onlineCpus: onlineCpus(),
         sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
+        seccomp: seccompProfile && compileSeccomp(seccompProfile),
         preserveFds: opts.preserveFds ?? 0,
         foreground: !opts.detach,
         field: opts.processFile === undefined ? "/process" : "",
@@ -85,6 +91,11 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         // reused between the status check and those opens shows a different start time now.
         if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
         await opts.atSync?.(child);
+        const slots: SyncData = [];
+        if (plan.seccompListener) {
+          slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
+        }
+        return slots;
       },
     });
     pid = launched.pid;

@@ -1,7 +1,18 @@
 import { NAMESPACE_FLAGS } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import { planJoinSessionKeyring } from "../security/keyring.js";
-import { type ProcessPlanInput, planExec, planFindExec, planInitialAffinity, planProcess, type ProcessSpec } from "./process.js";
+import type { CompiledSeccomp } from "../security/seccomp/compile.js";
+import {
+  type ProcessPlanInput,
+  planExec,
+  planFindExec,
+  planInitialAffinity,
+  planLateSeccomp,
+  planProcess,
+  planSeccomp,
+  type ProcessSpec,
+  SECCOMP_LISTENER_SLOT,
+} from "./process.js";
 
 /**
  * The launch plan of `exec`: a new process in the namespaces and the cgroup of a running (or created)
@@ -63,6 +74,9 @@ export interface ExecPlanInput {
   /** The container's session keyring to join ("_ses.<id>", as runc's exec does), unless it was created
    *  with --no-new-keyring. */
   sessionKeyring?: string;
+  /** The container's seccomp filter (compiled from the profile saved at create): exec'd processes get it
+   *  too, loaded where create loads it. With NOTIFY rules the listener gets the process's fd. */
+  seccomp?: CompiledSeccomp;
   preserveFds: number;
   /** Without --detach: stage 0 waits and exits with the process's status. */
   foreground: boolean;
@@ -81,6 +95,8 @@ export interface ExecPlan {
   records: PlanRecord[];
   /** The tag of the one SYNC point (the child is in the container's namespaces and cgroup). */
   syncTag: string;
+  /** NOTIFY rules: at the sync the parent sends the process state in this slot, for the listener. */
+  seccompListener?: { slot: number; metadata?: string };
 }
 
 export const SYNC_EXEC = "exec";
@@ -108,10 +124,13 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     field: input.field,
     hostLimits: input.hostLimits,
     onlineCpus: input.onlineCpus,
+    seccomp: input.seccomp && planSeccomp(input.seccomp),
   };
   const processRecs = planProcess(procInput, proc);
 
   recs.push(...(input.stage0 ?? []));
+  // The listener is a host path: connected before any namespace is joined.
+  if (input.seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [input.seccomp.listenerPath!] });
   // execCPUAffinity.initial: before the clone, so the child starts with it, before it joins the cgroup.
   const initialCpus = planInitialAffinity(procInput, proc);
   if (initialCpus) recs.push(initialCpus);
@@ -132,6 +151,11 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
   recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });
+  recs.push(...planLateSeccomp(procInput, proc));
   recs.push(planExec(proc, input.passwd));
-  return { records: recs, syncTag: SYNC_EXEC };
+  return {
+    records: recs,
+    syncTag: SYNC_EXEC,
+    ...(input.seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: input.seccomp.listenerMetadata } } : {}),
+  };
 }

@@ -3,7 +3,7 @@
 // SCMP_ACT_NOTIFY with a listener (test/fixtures/seccomp-listener.c) that gets the notify fd and the
 // container process state.
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SYSCALL_TABLES } from "../../src/security/seccomp/generated/syscalls.js";
 import { Scratch, TOP, ensureBuilt } from "../helpers/tsrun.js";
@@ -304,4 +304,25 @@ test("NOTIFY: a listenerPath nobody listens on fails create with the path, leavi
   expect(r.status).toBe(1);
   expect(r.stderr).toContain(`seccomp listener ${sock}: connect: No such file or directory`);
   expect(s.tsrun(["state", id]).status).not.toBe(0);
+});
+
+describe("exec'd processes get the container's filter", () => {
+  test.each([true, false])("noNewPrivileges %s: mkdir under ERRNO is refused in an exec'd shell too, by flags or --process", (noNewPrivileges) => {
+    const id = s.id("scexec");
+    const b = s.bundle((c) => {
+      c.process.args = ["sh", "-c", "while :; do sleep 0.1; done"];
+      c.process.noNewPrivileges = noNewPrivileges;
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] };
+    });
+    expect(s.tsrun(["run", "-d", "--bundle", b, id]).status).toBe(0);
+    const viaFlags = s.tsrun(["exec", id, "sh", "-c", "mkdir /dev/shm/e; echo mkdir=$?; touch /dev/shm/f && echo touched"]);
+    expect(viaFlags.stdout).toBe("mkdir=1\ntouched\n");
+    expect(viaFlags.stderr).toBe("mkdir: can't create directory '/dev/shm/e': Operation not permitted\n");
+    const proc = join(s.dir, `${id}-process.json`);
+    writeFileSync(proc, JSON.stringify({ user: { uid: 0, gid: 0 }, cwd: "/", args: ["mkdir", "/dev/shm/g"], env: ["PATH=/bin"], noNewPrivileges }));
+    const viaFile = s.tsrun(["exec", "--process", proc, id]);
+    expect(viaFile.status).toBe(1);
+    expect(viaFile.stderr).toContain("Operation not permitted");
+    expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+  });
 });

@@ -9,6 +9,7 @@ import { decodePlan, encodePlan } from "../../src/plan/encode.js";
 import { type ExecPlanInput, buildExecPlan } from "../../src/plan/exec-plan.js";
 import { dedupeEnv, execProcessFromFlags, processFlagsGiven } from "../../src/plan/exec-process.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { compileSeccomp } from "../../src/security/seccomp/compile.js";
 import type { Process } from "../../src/spec/types.js";
 import { fieldOf } from "../helpers/config-error.js";
 
@@ -35,8 +36,8 @@ const BASE: Process = {
 const ns = (type: string, name = type) => ({ type, path: `/proc/42/ns/${name}` });
 const ALL_NS = [ns("mount", "mnt"), ns("network", "net"), ns("cgroup"), ns("user"), ns("uts"), ns("ipc"), ns("pid"), ns("time", "time_for_children")];
 
-function plan(over: Partial<ExecPlanInput> = {}): PlanRecord[] {
-  return buildExecPlan({
+function planInput(over: Partial<ExecPlanInput> = {}): ExecPlanInput {
+  return {
     process: { ...BASE, terminal: false, args: ["ps"] },
     namespaces: ALL_NS,
     cgroupJoin: { cloneInto: "/sys/fs/cgroup/unified/tsrun/c1", selfTasks: ["/sys/fs/cgroup/cpu/tsrun/c1/tasks", "/sys/fs/cgroup/memory/tsrun/c1/tasks"] },
@@ -45,7 +46,11 @@ function plan(over: Partial<ExecPlanInput> = {}): PlanRecord[] {
     preserveFds: 0,
     foreground: true,
     ...over,
-  }).records;
+  };
+}
+
+function plan(over: Partial<ExecPlanInput> = {}): PlanRecord[] {
+  return buildExecPlan(planInput(over)).records;
 }
 
 const ops = (recs: PlanRecord[]) => recs.map((r) => r.op);
@@ -211,5 +216,24 @@ describe("exec's arguments", () => {
     for (const f of ["process", "detach", "pid-file", "tty", "console-socket", "env", "cwd", "user", "additional-gids", "cap", "no-new-privs", "apparmor", "process-label", "preserve-fds"]) {
       expect(names).toContain(f);
     }
+  });
+});
+
+describe("seccomp in the exec plan", () => {
+  const filter = compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] });
+
+  test("with no_new_privs the filter is loaded last, right before EXEC; the listener is connected in stage 0", () => {
+    const recs = plan({ process: { ...BASE, terminal: false, noNewPrivileges: true }, seccomp: filter });
+    expect(recs[recs.length - 2].op).toBe(Op.SECCOMP);
+    expect(recs[recs.length - 1].op).toBe(Op.EXEC);
+    expect(at(recs, Op.SECCOMP_LISTENER)).toBeLessThan(at(recs, Op.CLONE));
+    const p = buildExecPlan({ ...planInput(), seccomp: filter });
+    expect(p.seccompListener).toEqual({ slot: 2 });
+  });
+
+  test("without no_new_privs it is loaded before the user and capabilities change", () => {
+    const recs = plan({ process: { ...BASE, terminal: false, noNewPrivileges: false }, seccomp: filter });
+    expect(at(recs, Op.SECCOMP)).toBeLessThan(at(recs, Op.SETUSER));
+    expect(at(recs, Op.SECCOMP)).toBeGreaterThan(at(recs, Op.SYNC));
   });
 });
