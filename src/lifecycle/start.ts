@@ -3,6 +3,7 @@ import { ContainerStateError, TsrunError } from "../errors.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
+import { crashPoint } from "./faults.js";
 
 /**
  * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init writes one
@@ -12,6 +13,7 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
   const { store } = ctx;
   const unlock = store.lock(id);
   try {
+    crashPoint("start", "locked");
     const rec = store.read(id);
     const status = store.status(rec);
     if (status !== "created") {
@@ -23,7 +25,9 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
     // O_NONBLOCK: never hang on a fifo whose writer has died; the init's own open completes now.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
+      crashPoint("start", "fifo-open");
       unlinkSync(fifo);
+      crashPoint("start", "fifo-removed");
       const buf = Buffer.alloc(1);
       for (let waited = 0; ; waited++) {
         let n = 0;
@@ -39,6 +43,7 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
         }
         sleepMs(waited < 100 ? 0.1 : 1);
       }
+      crashPoint("start", "byte-read");
     } finally {
       closeSync(fd);
     }
