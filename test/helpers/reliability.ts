@@ -4,7 +4,7 @@
 // a container can hold on the host (overlay layers, a memory limit, a veth on a bridge), and a leak
 // check that also looks for veths in that namespace and files under the state root.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, TOP, TSRUN, ensureBuilt, leftovers } from "./tsrun.js";
 
@@ -132,9 +132,29 @@ export class Rig extends Scratch {
     return r.stdout.split("\n").filter(Boolean).map((l) => l.split(": ")[1].split("@")[0]).filter((n) => /^ts[0-9a-f]{11}$/.test(n));
   }
 
-  /** leftovers() of these ids, plus veths in the namespace. */
+  /**
+   * leftovers() of these ids (but not the state dirs of this rig's other containers, so one test's
+   * leak is not counted again by every later one), address leases they hold, veths in the namespace.
+   */
   leaks(ids: string[]): string[] {
-    return [...leftovers(this.root, ids), ...this.veths().map((v) => `veth ${v}`)];
+    const others = [...this.ids].filter((i) => !ids.includes(i)).map((i) => `state dir ${join(this.root, i)}`);
+    const leases: string[] = [];
+    const ipam = join(this.root, "@ipam");
+    if (existsSync(ipam)) {
+      for (const bridge of readdirSync(ipam)) {
+        for (const f of readdirSync(join(ipam, bridge))) {
+          let holder = "";
+          try {
+            holder = readFileSync(join(ipam, bridge, f), "utf8");
+          } catch {
+            // removed meanwhile
+          }
+          if (ids.includes(holder) || f.startsWith("lock")) leases.push(`lease ${bridge}/${f} (${holder})`);
+        }
+      }
+    }
+    const rest = leftovers(this.root, ids).filter((l) => !others.includes(l) && !l.endsWith("/@ipam"));
+    return [...rest, ...leases, ...this.veths().map((v) => `veth ${v}`)];
   }
 
   /** Delete everything, check nothing is left (the namespace too), remove the namespace and the scratch dir. */
