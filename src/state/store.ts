@@ -138,6 +138,7 @@ export class StateStore {
    * time). A lock whose holder has died is taken over. Waits up to `timeoutMs` for a live holder.
    */
   lock(id: string, timeoutMs = 10_000): () => void {
+    checkId(id);
     return lockFile(join(this.dir(id), "lock"), timeoutMs, {
       missing: () => new ContainerStateError(id, `container ${id} does not exist`),
       busy: () => new ContainerStateError(id, `container ${id} is locked by another tsrun process`),
