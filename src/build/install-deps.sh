@@ -2,7 +2,8 @@
 # Installs the Debian packages tsrun needs, idempotently.
 #
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini
-#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq (differential tests, bench)
+#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace (differential tests, bench,
+#                                      the reliability suite)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -27,8 +28,9 @@ done
 # gcc libc6-dev make: static build of tsrun-init; tini: child subreaper for the test suite.
 packages=(busybox-static iproute2 gcc libc6-dev make tini)
 if [ "$want_test" = 1 ]; then
-  # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts.
-  packages+=(runc crun hyperfine jq)
+  # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts;
+  # strace: the reliability suite checks that waits use a pidfd, not sleeps (rel-wait.test.ts).
+  packages+=(runc crun hyperfine jq strace)
 fi
 
 missing=()
