@@ -74,19 +74,19 @@ trap 'exit 130' INT TERM
 
 bundle() { # <dir> <script>: layered bundle with memory and pids limits and a veth
   mkdir -p "$1/rootfs"
-  python3 - "$repo" "$1" "$2" <<'EOF'
-import json, sys
-repo, out, script = sys.argv[1:]
-c = json.load(open(f"{repo}/bundles/busybox/config.json"))
-c["root"] = {"path": "rootfs", "readonly": False}
-c["process"]["args"] = ["sh", "-c", script]
-c["process"]["terminal"] = False
-c["linux"]["resources"] = {**c["linux"].get("resources", {}), "memory": {"limit": 64 << 20}, "pids": {"limit": 64}}
-c["tsrun"] = {
-    "layers": [f"{repo}/bundles/layered/layers/base", f"{repo}/bundles/layered/layers/app"],
-    "network": {"bridge": "tssoak0", "subnet": "10.79.0.0/16", "gateway": "10.79.0.1", "interfaces": [{"name": "eth0"}]},
-}
-json.dump(c, open(f"{out}/config.json", "w"))
+  node - "$repo" "$1" "$2" <<'EOF'
+const fs = require("node:fs");
+const [repo, out, script] = process.argv.slice(2);
+const c = JSON.parse(fs.readFileSync(`${repo}/bundles/busybox/config.json`, "utf8"));
+c.root = { path: "rootfs", readonly: false };
+c.process.args = ["sh", "-c", script];
+c.process.terminal = false;
+c.linux.resources = { ...(c.linux.resources ?? {}), memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 64 } };
+c.tsrun = {
+  layers: [`${repo}/bundles/layered/layers/base`, `${repo}/bundles/layered/layers/app`],
+  network: { bridge: "tssoak0", subnet: "10.79.0.0/16", gateway: "10.79.0.1", interfaces: [{ name: "eth0" }] },
+};
+fs.writeFileSync(`${out}/config.json`, JSON.stringify(c));
 EOF
 }
 bundle "$tmp/run" 'echo soak > /upper-file && ip -o addr show eth0 | grep -q "inet 10.79."'
