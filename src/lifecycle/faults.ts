@@ -31,6 +31,8 @@ export const CRASH_POINTS = {
   start: ["locked", "fifo-open", "fifo-removed", "byte-read"],
   /** Lock taken; processes killed; network taken down; cgroup removed (state dir still there). */
   delete: ["locked", "killed", "network", "cgroup"],
+  /** A foreground run: the process started (run waits for it); it exited, not yet deleted. */
+  run: ["started", "exited"],
 } as const;
 /** Points where a test build can SIGKILL the container init while tsrun waits on it. */
 export const INIT_KILL_POINTS = { create: ["sync-joined", "sync-attached"] } as const;

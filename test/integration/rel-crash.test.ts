@@ -1,4 +1,4 @@
-// Crash at any point: the CLI is SIGKILLed at every named point of create, start and delete (the test
+// Crash at any point: the CLI is SIGKILLed at every named point of create, start, delete and run (the test
 // build bin/tsrun-faults, TSRUN_FAULT=<verb>:<point>, see src/lifecycle/faults.ts), and the container
 // init is killed at its sync and while it waits on the exec fifo. Afterwards `state` answers valid
 // JSON with a legal status (or a clear error), `delete --force` and `list` succeed, and nothing of
@@ -52,6 +52,8 @@ const VERBS: { verb: keyof typeof CRASH_POINTS; prepare: (id: string) => void; a
     },
     args: (id) => ["delete", "--force", id],
   },
+  // Killed while it waits for the process, or right after it exited (before its delete).
+  { verb: "run", prepare: () => {}, args: (id) => ["run", "--bundle", rig.fullBundle("sleep 0.3"), id] },
 ];
 
 const cases = VERBS.flatMap((v) => CRASH_POINTS[v.verb].map((point) => [v.verb, point, v] as const));
