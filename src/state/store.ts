@@ -196,7 +196,9 @@ export function lockFile(file: string, timeoutMs: number, errors: { missing: () 
       }
       return () => {
         try {
-          unlinkSync(file);
+          // Only our own: once the holder removed the directory (delete; a failed create's undo),
+          // another create may have made it again and taken its lock under the same name.
+          if (readFileSync(file, "utf8") === me) unlinkSync(file);
         } catch {
           // the directory was removed with the lock in it
         }

@@ -2,7 +2,10 @@
 // and the fuzzer's determinism (a failing seed must name the same case again).
 import { ConfigError, UsageError } from "../../src/errors.js";
 import { decodeUtf8, parseJson } from "../../src/spec/load.js";
-import { CorruptStateError, checkId, parseRecord } from "../../src/state/store.js";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CorruptStateError, checkId, lockFile, parseRecord } from "../../src/state/store.js";
 import { BAD_IDS, CONFIG_CATEGORIES, cliCases, configCases, rng } from "../helpers/fuzz.js";
 
 describe("container ids (runc's rule)", () => {
@@ -73,4 +76,28 @@ describe("integers beyond 64 bits", () => {
     expect(() => parseJson(`{"b": ${n}}`)).not.toThrow();
   });
   test("digits inside strings are not numbers", () => expect(parseJson('{"a": "x\\"99999999999999999999999"}')).toEqual({ a: 'x"99999999999999999999999' }));
+});
+
+describe("lock files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsrun-lock-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const errors = { missing: () => new Error("missing"), busy: () => new Error("busy") };
+
+  test("unlock removes the lock it holds", () => {
+    const unlock = lockFile(join(dir, "a"), 100, errors);
+    expect(existsSync(join(dir, "a"))).toBe(true);
+    unlock();
+    expect(existsSync(join(dir, "a"))).toBe(false);
+  });
+  test("unlock leaves a lock that is no longer its own (the directory was made again and locked by another)", () => {
+    const unlock = lockFile(join(dir, "b"), 100, errors);
+    writeFileSync(join(dir, "b"), `${process.ppid} 1`);
+    unlock();
+    expect(readFileSync(join(dir, "b"), "utf8")).toBe(`${process.ppid} 1`);
+  });
+  test("a lock of a dead holder is taken over; a missing directory is reported", () => {
+    writeFileSync(join(dir, "c"), "999999999 1");
+    lockFile(join(dir, "c"), 100, errors)();
+    expect(() => lockFile(join(dir, "gone", "d"), 100, errors)).toThrow("missing");
+  });
 });
