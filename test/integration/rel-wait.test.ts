@@ -14,15 +14,13 @@ afterAll(() => expect(s.cleanup()).toEqual([]));
 interface Syscall { pid: number; line: string }
 
 /** Run bin/tsrun under strace -f; returns the exit status and the traced lines of tsrun's own processes. */
-function traced(args: string[]): { status: number | null; ms: number; calls: Syscall[] } {
+function traced(args: string[]): { status: number | null; calls: Syscall[] } {
   const out = join(s.dir, `strace.${Math.random().toString(36).slice(2)}`);
-  const t0 = performance.now();
   const r = spawnSync(STRACE, ["-f", "-qq", "-o", out, "-e", "trace=execve,pidfd_open,poll,ppoll,epoll_pwait,epoll_pwait2,nanosleep,clock_nanosleep,select,pselect6,futex", TSRUN, "--root", s.root, ...args], { env: {}, stdio: "ignore", timeout: 60_000 });
-  const ms = performance.now() - t0;
   const lines = readFileSync(out, "utf8").split("\n").filter(Boolean).map((line) => ({ pid: Number(line.split(" ")[0]), line }));
   // Container processes: those that executed something from the rootfs (not tsrun, not tsrun-init).
   const container = new Set(lines.filter((l) => /execve\("(?!\/.*\/bin\/tsrun)/.test(l.line) && !l.line.includes(TSRUN) && !l.line.includes(INIT)).map((l) => l.pid));
-  return { status: r.status, ms, calls: lines.filter((l) => !container.has(l.pid)) };
+  return { status: r.status, calls: lines.filter((l) => !container.has(l.pid)) };
 }
 
 /**
@@ -53,7 +51,6 @@ test("delete --force of a running container (SIGTERM ignored): a pidfd on the in
   const fd = /= (\d+)$/.exec(open!.line)?.[1];
   if (fd === undefined) expect(open!.line).toMatch(/= -1 ESRCH/);
   else expect(t.calls.some((c) => c.pid === open!.pid && new RegExp(`poll\\(\\[\\{fd=${fd}, events=POLLIN\\}\\], 1, \\d+\\) = 1`).test(c.line))).toBe(true);
-  expect(t.ms).toBeLessThan(2000);
 });
 
 test("run in the foreground: the exit of stage 0 is watched with a pidfd in the event loop, no sleep", () => {
