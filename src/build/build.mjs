@@ -46,8 +46,14 @@ if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
   step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
 }
 const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs);
+// bin/tsrun ignores TSRUN_FAULT (the check is compiled out); bin/tsrun-faults, the same CLI built for
+// the reliability tests, honours it (crash injection: src/lifecycle/faults.ts). Never install it.
+const cli = (out, faults) => ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out];
 if (stale("bin/tsrun", [tsTime])) {
-  step("bin/tsrun", () => run(bun, ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "src/cli/tsrun.ts", "--outfile", "bin/tsrun"]));
+  step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
+}
+if (stale("bin/tsrun-faults", [tsTime])) {
+  step("bin/tsrun-faults (test build)", () => run(bun, cli("bin/tsrun-faults", true)));
 }
 if (stale("dist/index.js", [tsTime])) {
   step("dist/index.js", () => run(bun, ["build", "--target=node", "--format=esm", "--outdir", "dist", "src/index.ts"]));

@@ -2,8 +2,8 @@
 # Installs the Debian packages tsrun needs, idempotently.
 #
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini
-#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq (differential tests, bench)
-#                                      + podman conmon containerd (tsrun under managers, issue 7)
+#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace (differential tests, bench,
+#                                      the reliability suite) + podman conmon containerd (issue 7)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -28,8 +28,9 @@ done
 # gcc libc6-dev make: static build of tsrun-init; tini: child subreaper for the test suite.
 packages=(busybox-static iproute2 gcc libc6-dev make tini)
 if [ "$want_test" = 1 ]; then
-  # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts.
-  packages+=(runc crun hyperfine jq)
+  # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts;
+  # strace: the reliability suite checks that waits use a pidfd, not sleeps (rel-wait.test.ts).
+  packages+=(runc crun hyperfine jq strace)
   # podman (with conmon and the CNI plugins it depends on) and containerd (with ctr and the runc v2
   # shim): tsrun plugged in under the managers (test/integration/podman.test.ts, containerd.test.ts).
   packages+=(podman conmon containerd)

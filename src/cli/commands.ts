@@ -44,8 +44,8 @@ const UPDATE_FLAG_NAMES: [string, string][] = [
 ];
 
 function fdCount(text: string | undefined): number {
-  const n = Number(text ?? "0");
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
+  const n = /^[0-9]+$/.test(text ?? "0") ? Number(text ?? "0") : NaN;
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
   return n;
 }
 

@@ -1,6 +1,6 @@
-import { unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { TsrunError } from "../errors.js";
+import { ContainerStateError, TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
@@ -20,7 +20,7 @@ import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
-import { faultAt } from "./faults.js";
+import { crashPoint, faultAt, initKillPoint } from "./faults.js";
 import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
 import { writePidFile } from "./pid-file.js";
@@ -78,9 +78,16 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const step = (name: string) => {
     ctx.debug(`create ${id}: ${name} done at ${(performance.now() - t0).toFixed(2)} ms`);
     faultAt(name, failAfter);
+    crashPoint("create", name);
   };
+  let unlock: (() => void) | undefined;
   try {
-    store.claim(id);
+    const claimed = statSync(store.claim(id)).ino;
+    // Held until create returns: a delete racing this create waits for it instead of removing the
+    // state dir under it (a dir without state.json yet reads as a dead create's). A delete that
+    // locked first in the instant after the mkdir removes the dir (and another create may make it
+    // again): then this create fails, and removes nothing, since the directory is not its own.
+    unlock = lockNewContainer(ctx, id, claimed);
     undo.push("remove state directory", () => store.remove(id));
     step("claim");
 
@@ -203,11 +210,15 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         }
         cgroup.join(pid, joinPlan.parentJoins);
         ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
+        initKillPoint("create", "sync-joined", pid);
+        crashPoint("create", "sync-joined");
         if (net) {
           // The init waits in its new network namespace: the veths go in before any container code runs.
           await attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
+        initKillPoint("create", "sync-attached", pid);
+        crashPoint("create", "sync-attached");
         // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin,
         // and the seccomp listener's payload: both carry the init's host pid, which only we know.
         const slots: SyncData = [];
@@ -234,10 +245,35 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     step("pidfile");
     undo.commit();
+    unlock();
     return { record, exited: launched.exited };
   } catch (e) {
     const failures = await undo.unwind();
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);
+    unlock?.(); // the state dir (and the lock in it) is normally gone with the undo
     throw e;
   }
+}
+
+/** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */
+function lockNewContainer(ctx: RuntimeContext, id: string, claimed: number): () => void {
+  const gone = () => new ContainerStateError(id, `container ${id} was deleted while it was being created`);
+  let unlock: () => void;
+  try {
+    unlock = ctx.store.lock(id);
+  } catch (e) {
+    if (e instanceof ContainerStateError && !existsSync(ctx.store.dir(id))) throw gone();
+    throw e;
+  }
+  let ino: number | undefined;
+  try {
+    ino = statSync(ctx.store.dir(id)).ino;
+  } catch {
+    // removed
+  }
+  if (ino !== claimed) {
+    unlock();
+    throw gone();
+  }
+  return unlock;
 }

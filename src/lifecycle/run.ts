@@ -2,6 +2,7 @@ import type { RuntimeContext } from "./context.js";
 import { type CreateOptions, createContainer } from "./create.js";
 import { deleteContainer } from "./delete.js";
 import { FORWARDED } from "./signals.js";
+import { crashPoint } from "./faults.js";
 import { startContainer } from "./start.js";
 
 export interface RunOptions extends Omit<CreateOptions, "foreground"> {
@@ -31,8 +32,10 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
       deleteContainer(ctx, opts.id, true);
       throw e;
     }
+    crashPoint("run", "started");
     if (opts.detach) return 0;
     const status = await created.exited;
+    crashPoint("run", "exited");
     if (!opts.keep) deleteContainer(ctx, opts.id, true);
     return status;
   } finally {

@@ -7,6 +7,7 @@ import { type ContainerRecord, sleepMs } from "../state/store.js";
 import { killAndWait } from "./reap.js";
 import { ociState } from "./state.js";
 import type { RuntimeContext } from "./context.js";
+import { crashPoint } from "./faults.js";
 
 /**
  * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init runs the
@@ -19,6 +20,7 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
   const unlock = store.lock(id);
   let rec: ContainerRecord;
   try {
+    crashPoint("start", "locked");
     rec = store.read(id);
     const status = store.status(rec);
     if (status !== "created") {
@@ -30,13 +32,16 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
     // O_NONBLOCK: never hang on a fifo whose writer has died; the init's own open completes now.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
+      crashPoint("start", "fifo-open");
       // The fifo stays while startContainer hooks run: the status is "created" until the init's report.
       const failure = readStartReport(fd, rec);
       if (failure !== undefined) throw new InitError(`cannot start container ${id}: ${failure}`);
+      crashPoint("start", "byte-read");
     } finally {
       closeSync(fd);
       unlinkSync(fifo);
     }
+    crashPoint("start", "fifo-removed");
     rec.status = "running";
     store.write(rec);
   } finally {
