@@ -19,6 +19,7 @@ import { validateProcess } from "../spec/validate.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
+import { crashPoint } from "./faults.js";
 import { writePidFile } from "./pid-file.js";
 import { hostCapabilities, hostLimits, lastCap, onlineCpus } from "./host.js";
 import { FORWARDED } from "./signals.js";
@@ -55,6 +56,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   }
 
   const unlock = store.lock(rec.id);
+  crashPoint("exec", "locked");
   let pid: number;
   let exited: Promise<number>;
   try {
@@ -91,6 +93,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         // reused between the status check and those opens shows a different start time now.
         if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
         await opts.atSync?.(child);
+        crashPoint("exec", "sync");
         const slots: SyncData = [];
         if (plan.seccompListener) {
           slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
@@ -104,6 +107,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     unlock();
   }
   ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
+  crashPoint("exec", "started");
   if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
   if (opts.detach) return 0;
 

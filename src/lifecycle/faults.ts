@@ -33,6 +33,9 @@ export const CRASH_POINTS = {
   delete: ["locked", "killed", "network", "cgroup"],
   /** A foreground run: the process started (run waits for it); it exited, not yet deleted. */
   run: ["started", "exited"],
+  /** Lock taken; the joining process waits at its sync, in the container's namespaces; the process runs
+   *  (lock released, pid file not yet written). */
+  exec: ["locked", "sync", "started"],
 } as const;
 /** Points where a test build can SIGKILL the container init while tsrun waits on it. */
 export const INIT_KILL_POINTS = { create: ["sync-joined", "sync-attached"] } as const;

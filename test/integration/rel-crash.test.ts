@@ -54,6 +54,15 @@ const VERBS: { verb: keyof typeof CRASH_POINTS; prepare: (id: string) => void; a
   },
   // Killed while it waits for the process, or right after it exited (before its delete).
   { verb: "run", prepare: () => {}, args: (id) => ["run", "--bundle", rig.fullBundle("sleep 0.3"), id] },
+  // Killed holding the container's lock, with the joining process at its sync, or once it runs.
+  {
+    verb: "exec",
+    prepare: (id) => {
+      create(id);
+      expect(rig.call(["start", id]).status).toBe(0);
+    },
+    args: (id) => ["exec", "--pid-file", `${rig.dir}/${id}.exec.pid`, id, "sleep", "1000"],
+  },
 ];
 
 const cases = VERBS.flatMap((v) => CRASH_POINTS[v.verb].map((point) => [v.verb, point, v] as const));
