@@ -52,3 +52,6 @@ if ! diff -r "$layered/app" "$layered/layers/app" >/dev/null 2>&1; then
   mv "$layered/layers/app.tmp" "$layered/layers/app"
 fi
 mkdir -p "$layered/rootfs"
+
+# Bundles whose root is an overlay of tsrun.layers: root.path is an empty mount point (.gitignore).
+mkdir -p "$here/teaching-web/rootfs" "$here/busybox-shell/rootfs" "$here/nested/rootfs"

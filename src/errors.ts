@@ -47,3 +47,6 @@ export class HostError extends TsrunError {}
 
 /** Setting up or taking down a container's network failed (the text names the interface or bridge). */
 export class NetworkError extends TsrunError {}
+
+/** An OCI hook failed: the message names it (`/hooks/<kind>/<index>: ...`). */
+export class HookError extends TsrunError {}

@@ -5,6 +5,7 @@ export { startContainer } from "./lifecycle/start.js";
 export { killContainer } from "./lifecycle/kill.js";
 export { deleteContainer } from "./lifecycle/delete.js";
 export { runContainer, type RunOptions } from "./lifecycle/run.js";
+export { execInContainer, type ExecOptions } from "./lifecycle/exec.js";
 export { containerState, listContainers, type OciState } from "./lifecycle/state.js";
 export { parseSignal } from "./lifecycle/signals.js";
 export { loadBundle } from "./spec/load.js";

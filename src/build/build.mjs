@@ -32,6 +32,11 @@ function step(name, fn) {
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit" });
 
 mkdirSync("bin", { recursive: true });
+// Syscall tables for the seccomp compiler, from the kernel headers (gcc's <asm/unistd.h>).
+const syscallTable = "src/security/seccomp/generated/syscalls.js";
+if (stale(syscallTable, [statSync("src/build/gen-syscalls.mjs").mtimeMs])) {
+  step("syscall tables", () => run(process.execPath, ["src/build/gen-syscalls.mjs"]));
+}
 const schemaTime = newest("schemas", /\.json$/);
 if (stale("src/spec/generated/validate-config.js", [schemaTime, statSync("src/build/gen-validator.mjs").mtimeMs])) {
   step("schema validator", () => run(process.execPath, ["src/build/gen-validator.mjs"]));
@@ -40,9 +45,15 @@ if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
   const sources = readdirSync("src/init").filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
   step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
 }
-const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime);
+const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs);
+// bin/tsrun ignores TSRUN_FAULT (the check is compiled out); bin/tsrun-faults, the same CLI built for
+// the reliability tests, honours it (crash injection: src/lifecycle/faults.ts). Never install it.
+const cli = (out, faults) => ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out];
 if (stale("bin/tsrun", [tsTime])) {
-  step("bin/tsrun", () => run(bun, ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "src/cli/tsrun.ts", "--outfile", "bin/tsrun"]));
+  step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
+}
+if (stale("bin/tsrun-faults", [tsTime])) {
+  step("bin/tsrun-faults (test build)", () => run(bun, cli("bin/tsrun-faults", true)));
 }
 if (stale("dist/index.js", [tsTime])) {
   step("dist/index.js", () => run(bun, ["build", "--target=node", "--format=esm", "--outdir", "dist", "src/index.ts"]));

@@ -2,7 +2,8 @@
 # Installs the Debian packages tsrun needs, idempotently.
 #
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini
-#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq python3 (differential tests, bench, terminal tests)
+#   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace python3 (differential tests, bench,
+#                                      the reliability suite, the terminal tests) + podman conmon containerd (issue 7)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -28,8 +29,12 @@ done
 packages=(busybox-static iproute2 gcc libc6-dev make tini)
 if [ "$want_test" = 1 ]; then
   # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts;
+  # strace: the reliability suite checks that waits use a pidfd, not sleeps (rel-wait.test.ts).
   # python3: test/helpers/tty.py (receives SCM_RIGHTS and drives a pty for the terminal tests).
-  packages+=(runc crun hyperfine jq python3)
+  packages+=(runc crun hyperfine jq strace python3)
+  # podman (with conmon and the CNI plugins it depends on) and containerd (with ctr and the runc v2
+  # shim): tsrun plugged in under the managers (test/integration/podman.test.ts, containerd.test.ts).
+  packages+=(podman conmon containerd)
 fi
 
 missing=()

@@ -28,12 +28,19 @@ export function applyDevices(
   hierarchies: readonly CgroupHierarchy[],
   initPath: string,
   warn: (msg: string) => void,
+  nestedUserNs = false,
 ): void {
   const rules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
   const driver = devicesDriver(hierarchies);
   if (!driver) return; // no cgroup hierarchy to guard devices with (nothing else is limited either)
   const dir = join(driver.mountPoint, cgroupPath);
   if (driver.kind === "v1") {
+    // The v1 devices controller takes rules only from CAP_SYS_ADMIN in the initial user namespace
+    // (runc skips it in a user namespace too); the enclosing container's device rules still hold.
+    if (nestedUserNs) {
+      warn("device cgroup rules not applied: tsrun runs inside a user namespace; the enclosing container's device rules still apply");
+      return;
+    }
     const { writes, warnings } = deviceWritesV1(rules);
     for (const w of warnings) warn(w);
     writeDevicesV1(dir, writes);

@@ -4,8 +4,9 @@ import { UsageError } from "../errors.js";
 export interface FlagSpec {
   name: string;
   short?: string;
-  /** A boolean flag takes no value (--force, --force=false); a string flag takes one (--bundle B, --bundle=B). */
-  kind: "boolean" | "string";
+  /** A boolean flag takes no value (--force, --force=false); a string flag takes one (--bundle B, --bundle=B);
+   *  a list flag takes one each time it is given (-e A=1 -e B=2) and collects them in order. */
+  kind: "boolean" | "string" | "list";
   description: string;
   placeholder?: string;
 }
@@ -24,10 +25,15 @@ export interface VerbSpec {
   flags: FlagSpec[];
   positionals: PositionalSpec[];
   examples?: [what: string, command: string][];
+  /** Flags end at the first positional: what follows the id is a command with flags of its own
+   *  (`exec <id> ls -l`), as runc reads exec's arguments. */
+  flagsBeforePositionals?: boolean;
 }
 
 export interface ParsedArgs {
   flags: Record<string, string | boolean | undefined>;
+  /** Values of list flags, in the order given (absent when the flag was not given). */
+  lists: Record<string, string[]>;
   positionals: string[];
   help: boolean;
 }
@@ -35,6 +41,7 @@ export interface ParsedArgs {
 /** Parse a verb's arguments (flags anywhere before `--`, then positionals). Pure. */
 export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedArgs {
   const flags: ParsedArgs["flags"] = {};
+  const lists: ParsedArgs["lists"] = {};
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -48,6 +55,10 @@ export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedAr
       continue;
     }
     if (!arg.startsWith("-") || arg === "-") {
+      if (spec.flagsBeforePositionals) {
+        positionals.push(...argv.slice(i));
+        break;
+      }
       positionals.push(arg);
       continue;
     }
@@ -59,11 +70,11 @@ export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedAr
       const v = eq > 0 ? arg.slice(eq + 1) : "true";
       if (v !== "true" && v !== "false") throw new UsageError(`${spec.name}: --${flag.name} takes true or false, not "${v}"`);
       flags[flag.name] = v === "true";
-    } else if (eq > 0) {
-      flags[flag.name] = arg.slice(eq + 1);
     } else {
-      if (i + 1 >= argv.length) throw new UsageError(`${spec.name}: flag --${flag.name} needs a value`);
-      flags[flag.name] = argv[++i];
+      if (eq < 0 && i + 1 >= argv.length) throw new UsageError(`${spec.name}: flag --${flag.name} needs a value`);
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (flag.kind === "list") (lists[flag.name] ??= []).push(value);
+      else flags[flag.name] = value;
     }
   }
   if (!help) {
@@ -75,7 +86,7 @@ export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedAr
       throw new UsageError(`${spec.name}: unexpected argument "${positionals[spec.positionals.length]}" (usage: ${usageLine(spec)})`);
     }
   }
-  return { flags, positionals, help };
+  return { flags, lists, positionals, help };
 }
 
 export function usageLine(spec: VerbSpec): string {
@@ -89,7 +100,7 @@ export function verbHelp(spec: VerbSpec): string {
   if (spec.aliases?.length) lines.push(`Also: ${spec.aliases.map((a) => `tsrun ${a}`).join(", ")}`);
   if (spec.flags.length) {
     lines.push("", "Flags:");
-    const left = spec.flags.map((f) => `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind === "string" ? ` ${f.placeholder ?? "value"}` : ""}`);
+    const left = spec.flags.map((f) => `${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.kind !== "boolean" ? ` ${f.placeholder ?? "value"}` : ""}`);
     const w = Math.max(...left.map((l) => l.length));
     spec.flags.forEach((f, i) => lines.push(`  ${left[i].padEnd(w)}   ${f.description}`));
   }

@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { TsrunError, UsageError } from "../errors.js";
 import type { RuntimeContext } from "../lifecycle/context.js";
 import type { FlagSpec, ParsedArgs, VerbSpec } from "./args.js";
 import { stdout } from "./stdio.js";
@@ -19,7 +19,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: "pid-file", kind: "string", placeholder: "FILE", description: "write the container init's pid to FILE (no newline)" },
   { name: "console-socket", kind: "string", placeholder: "SOCK", description: "AF_UNIX socket to send the pty master to" },
   { name: "no-pivot", kind: "boolean", description: "use MS_MOVE + chroot instead of pivot_root" },
-  { name: "no-new-keyring", kind: "boolean", description: "accepted for compatibility; no session keyring is made" },
+  { name: "no-new-keyring", kind: "boolean", description: "keep the caller's session keyring (default: a new one named _ses.<id>)" },
   { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the container" },
 ];
 
@@ -44,8 +44,8 @@ const UPDATE_FLAG_NAMES: [string, string][] = [
 ];
 
 function fdCount(text: string | undefined): number {
-  const n = Number(text ?? "0");
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
+  const n = /^[0-9]+$/.test(text ?? "0") ? Number(text ?? "0") : NaN;
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--preserve-fds must be a non-negative integer, not "${text}"`);
   return n;
 }
 
@@ -58,9 +58,28 @@ function createOptions(a: ParsedArgs) {
     pidFile: str(a, "pid-file"),
     consoleSocket: str(a, "console-socket"),
     noPivot: bool(a, "no-pivot"),
+    noNewKeyring: bool(a, "no-new-keyring"),
     preserveFds: fdCount(str(a, "preserve-fds")) + (Number.isInteger(listen) && listen > 0 ? listen : 0),
   };
 }
+
+/** exec's flags, as runc's (`runc exec --help`). */
+const EXEC_FLAGS: FlagSpec[] = [
+  { name: "process", short: "p", kind: "string", placeholder: "FILE", description: "run the runtime-spec process (JSON) in FILE instead of a command" },
+  { name: "detach", short: "d", kind: "boolean", description: "return once the process has started (do not wait for it)" },
+  { name: "pid-file", kind: "string", placeholder: "FILE", description: "write the process's host pid to FILE (no newline)" },
+  { name: "tty", short: "t", kind: "boolean", description: "allocate a pseudo-terminal (not supported yet)" },
+  { name: "console-socket", kind: "string", placeholder: "SOCK", description: "AF_UNIX socket to send the pty master to (not supported yet)" },
+  { name: "env", short: "e", kind: "list", placeholder: "NAME=VALUE", description: "set an environment variable (repeatable; replaces the config's)" },
+  { name: "cwd", kind: "string", placeholder: "DIR", description: "working directory inside the container" },
+  { name: "user", short: "u", kind: "string", placeholder: "UID[:GID]", description: "run as this uid (and gid)" },
+  { name: "additional-gids", short: "g", kind: "list", placeholder: "GID", description: "add a supplementary group (repeatable)" },
+  { name: "cap", short: "c", kind: "list", placeholder: "CAP_NAME", description: "add a capability to the bounding, effective, permitted and ambient sets (repeatable)" },
+  { name: "no-new-privs", kind: "boolean", description: "set no_new_privs for the process" },
+  { name: "apparmor", kind: "string", placeholder: "PROFILE", description: "AppArmor profile for the process" },
+  { name: "process-label", kind: "string", placeholder: "LABEL", description: "SELinux label for the process" },
+  { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the process" },
+];
 
 export const VERBS: Verb[] = [
   {
@@ -121,6 +140,48 @@ export const VERBS: Verb[] = [
       if (file !== undefined && flagged.length) throw new UsageError(`update: --resources cannot be combined with ${flagged.join(", ")}`);
       if (file === undefined && !flagged.length) throw new UsageError("update: nothing to change (give --resources or a flag such as --memory)");
       updateContainer(ctx, a.positionals[0], file !== undefined ? readResourcesArg(file) : resourcesFromFlags(a.flags));
+    },
+  },
+  {
+    name: "exec",
+    description: "Run another process in a created or running container (its namespaces and cgroup); exit with its status unless detached.",
+    flags: EXEC_FLAGS,
+    positionals: [ID, { name: "command", required: false, variadic: true }],
+    flagsBeforePositionals: true,
+    examples: [
+      ["A shell command in c1", "tsrun exec c1 sh -c 'ps; id'"],
+      ["As a manager does", "tsrun exec --process process.json --detach --pid-file exec.pid c1"],
+    ],
+    async run(a, ctx) {
+      const { execInContainer } = await import("../lifecycle/exec.js");
+      // Everything after the id is the command; a `--` right after the id only marks where it starts.
+      const command = a.positionals.slice(1);
+      if (command[0] === "--") command.shift();
+      const nnp = a.flags["no-new-privs"];
+      try {
+        return await execInContainer(ctx, {
+          id: a.positionals[0],
+          args: command,
+          processFile: str(a, "process"),
+          detach: bool(a, "detach"),
+          pidFile: str(a, "pid-file"),
+          tty: bool(a, "tty"),
+          consoleSocket: str(a, "console-socket"),
+          env: a.lists.env,
+          cwd: str(a, "cwd"),
+          user: str(a, "user"),
+          additionalGids: a.lists["additional-gids"],
+          caps: a.lists.cap,
+          noNewPrivs: typeof nnp === "boolean" ? nnp : undefined,
+          apparmor: str(a, "apparmor"),
+          processLabel: str(a, "process-label"),
+          preserveFds: fdCount(str(a, "preserve-fds")),
+        });
+      } catch (e) {
+        // As runc: exec's own failures exit 255, apart from any status the process itself can return.
+        if (e instanceof TsrunError) e.exitCode = 255;
+        throw e;
+      }
     },
   },
   {

@@ -26,6 +26,8 @@ export class Logger {
   }
 
   error(msg: string): void {
+    // One line, whatever the message holds (a path or an argument may contain a newline).
+    msg = msg.replace(/\r?\n|\r/g, "\\n");
     stderr.write(`tsrun: ${msg}\n`);
     this.write("error", msg);
   }

@@ -45,8 +45,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout.write(`tsrun version ${VERSION}\nspec: 1.2.0\n`);
       return 0;
     }
-    const verb = findVerb(name === "help" ? args[0] : name);
-    if (!verb) throw new TsrunError(`unknown verb "${name === "help" ? args[0] : name}" (see tsrun --help)`);
+    const wanted = name === "help" ? args[0] : name;
+    const verb = findVerb(wanted);
+    // podman offers checkpointing when `checkpoint --help` exits 0: these must fail, even for --help.
+    if (!verb && (wanted === "checkpoint" || wanted === "restore")) throw new TsrunError(`${wanted} is not supported by this version of tsrun (it has no CRIU support)`);
+    if (!verb) throw new TsrunError(`unknown verb "${wanted}" (see tsrun --help)`);
     const parsed = parseVerbArgs(verb, name === "help" ? ["--help"] : args);
     if (parsed.help) {
       stdout.write(verbHelp(verb));

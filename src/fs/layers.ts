@@ -12,6 +12,7 @@
  * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
  */
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import { Op, type PlanRecord } from "../plan/ops.js";
@@ -32,6 +33,9 @@ export interface LayerSetup {
   work: string;
   /** The upper came from `tsrun.upperDir`: it (and its work dir) outlive the container. */
   persistent: boolean;
+  /** Mounted inside a new user namespace: overlayfs keeps its metadata in user.* xattrs ("userxattr"),
+   *  since trusted.* needs CAP_SYS_ADMIN in the initial user namespace. */
+  userxattr?: boolean;
 }
 
 /** Work dir of a persistent upper: a sibling, so it is on the same filesystem (overlayfs requires it). */
@@ -51,17 +55,18 @@ function errno(e: unknown): string | undefined {
  */
 export function resolveLayers(
   ext: TsrunExtension | undefined,
-  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean },
+  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean; hostRootMapped?: boolean },
 ): LayerSetup | undefined {
   const layers = ext?.layers;
   if (!layers?.length) {
     if (ext?.upperDir !== undefined) throw new ConfigError("/tsrun/upperDir", "an upper dir needs tsrun.layers");
     return undefined;
   }
-  if (opts.newUser) {
-    // Overlay in a user namespace needs user.* xattrs (userxattr), lower files owned by ids mapped
-    // into it (copy-up chowns) and upper/work owned by its root; tsrun does not set that up (yet).
-    throw new ConfigError("/tsrun/layers", "overlay layers are not supported with a new user namespace in this version of tsrun");
+  if (opts.newUser && !opts.hostRootMapped) {
+    // The overlay is mounted inside the user namespace: a copy-up chowns to the lower file's owner and
+    // the upper/work dirs tsrun makes are host root's, so host uid 0 and gid 0 (the owner of the layers
+    // tsrun builds) must be mapped. Lower files of other owners must be mapped too (not checked).
+    throw new ConfigError("/tsrun/layers", "with a new user namespace, overlay layers need host uid 0 and gid 0 mapped in /linux/uidMappings and /linux/gidMappings");
   }
   if (!opts.newMountNs) {
     throw new ConfigError("/tsrun/layers", "overlay layers need a new mount namespace (not one joined by path) in /linux/namespaces");
@@ -72,7 +77,7 @@ export function resolveLayers(
   const lowers = layers.map((l, i) => resolveLayer(opts.bundle, l, `/tsrun/layers/${i}`));
 
   if (ext!.upperDir === undefined) {
-    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false };
+    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false, userxattr: opts.newUser };
   }
   const upper = isAbsolute(ext!.upperDir) ? resolve(ext!.upperDir) : resolve(opts.bundle, ext!.upperDir);
   const work = persistentWorkDir(upper);
@@ -86,7 +91,7 @@ export function resolveLayers(
     }
     if (!isDir) throw new PathError(dir, `${what} is not a directory`);
   }
-  return { lowers, upper, work, persistent: true };
+  return { lowers, upper, work, persistent: true, userxattr: opts.newUser };
 }
 
 function resolveLayer(bundle: string, given: string, field: string): string {
@@ -133,11 +138,29 @@ export function removeLayerDirs(made: readonly string[]): void {
  * to the host (the very leak mounting inside the container avoids). The rootfs plan sets the
  * configured propagation afterwards, as without layers.
  */
-export function planOverlay(setup: LayerSetup, rootfs: string): PlanRecord[] {
+export function planOverlay(setup: LayerSetup, rootfs: string, kernel = release()): PlanRecord[] {
+  const topFirst = [...setup.lowers].reverse();
+  let lowers = topFirst;
+  let joined = 0;
+  if (!hasLowerdirPlus(kernel)) {
+    // One "lowerdir" value: ':' between layers, ':' and '\' inside a path escaped (overlayfs syntax);
+    // fsconfig copies at most 255 bytes of it.
+    lowers = [topFirst.map((d) => d.replace(/[:\\]/g, (c) => `\\${c}`)).join(":")];
+    joined = 1;
+    if (Buffer.byteLength(lowers[0]) > 255) {
+      throw new ConfigError("/tsrun/layers", `on Linux ${kernel} the layer paths must fit in 255 bytes (${Buffer.byteLength(lowers[0])} here); Linux >= 6.8 takes any number of layers`);
+    }
+  }
   return [
     { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
-    { op: Op.OVERLAY, strs: [rootfs, setup.upper, setup.work, ...[...setup.lowers].reverse()] },
+    { op: Op.OVERLAY, ints: [setup.userxattr ? 1 : 0, joined], strs: [rootfs, setup.upper, setup.work, ...lowers] },
   ];
+}
+
+/** fsconfig "lowerdir+" (one layer per call) is in Linux 6.8 and later. */
+export function hasLowerdirPlus(kernel: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernel);
+  return !m || Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 8);
 }
 
 /**

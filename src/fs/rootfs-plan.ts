@@ -37,6 +37,9 @@ export interface RootfsInput {
   /** The terminal's records (planTerminal's child part): run once /dev is complete, before `/` is made
    *  read-only (PTY may create /dev/console), as runc sets up its console. */
   console?: readonly PlanRecord[];
+  /** Records to run in the container's mount namespace once every mount is made, right before the
+   *  switch into the root (the createContainer hook point: host paths are still reachable). */
+  beforePivot?: readonly PlanRecord[];
 }
 
 const PROPAGATION: Record<string, number> = {
@@ -98,6 +101,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   // target inside the rootfs).
   if (input.newUser) for (const d of nodes) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, inRoot(rootfs, d.path), "", "", rootfs));
 
+  recs.push(...(input.beforePivot ?? []));
   recs.push(input.noPivot ? { op: Op.MOVE_ROOT, strs: [rootfs] } : { op: Op.PIVOT_ROOT, strs: [rootfs] });
   // mknod and symlink take path strings: made before the switch, a rootfs whose /dev is a symlink to a
   // host directory would have them created on the host. After it, "/" is the container's root and

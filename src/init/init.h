@@ -54,6 +54,23 @@ void op_mask(const struct rec *r);
 void op_mount_setattr(const struct rec *r);
 void op_copy_up(const struct rec *r);
 
+/* privileges.c: PERSONALITY (43), SCHED_SETATTR (44), IOPRIO_SET (45), CPU_AFFINITY (46),
+ * SESSION_KEYRING (47), SYSCTL (48), OOM_SCORE_ADJ (49). */
+void op_personality(const struct rec *r);
+void op_sched_setattr(const struct rec *r);
+void op_ioprio_set(const struct rec *r);
+void op_cpu_affinity(const struct rec *r);
+void op_session_keyring(const struct rec *r);
+void op_sysctl(const struct rec *r);
+void op_oom_score_adj(const struct rec *r);
+/* join.c: JOIN_NAMESPACES (53), the namespaces of a running container (exec). */
+#define JOIN_MAX 16
+void op_join_namespaces(const struct rec *r);
+/* seccomp.c: SECCOMP (35) loads a filter, SECCOMP_LISTENER (36) connects the notify listener's socket;
+ * stage 0 drops its copy of that socket after CLONE. */
+void op_seccomp(const struct rec *r);
+void op_seccomp_listener(const struct rec *r);
+void seccomp_drop_listener(void);
 /* tty.c: CONSOLE_SOCKET (39), CONSOLE_PAIR (40), PTY (41), and the terminal relay of a foreground stage 0. */
 void op_console_socket(const struct rec *r);
 void op_console_pair(const struct rec *r);
@@ -68,8 +85,12 @@ int tty_relay(pid_t pid);
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);
 
+/* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
+void op_hook(const struct rec *r);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
+extern int report_fd;                       /* the exec fifo from WAIT_FIFO to STARTED: fail() reports there */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define SYNC_SLOTS 8
 /* Sends "sync <tag>"; keeps each "data <n> <text>" the parent sends; returns on "go", else _exit(1). */
@@ -78,7 +99,7 @@ void sync_wait_go(const char *tag);
 const char *sync_data(unsigned slot);
 void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
- * "tsrun-init: <msg>" on stderr with `status`. Never returns. */
+ * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). Never returns. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 #endif

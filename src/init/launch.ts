@@ -3,7 +3,7 @@
  *
  *   tsrun-init -> us : "pid <n>"       host pid of the container init (stage 0, right after CLONE)
  *                      "sync <tag>"    the child waits; we run onSync(tag, pid), then answer "go"
- *                      "ready"         the container is built (only WAIT_FIFO/EXEC are left)
+ *                      "ready"         the container is built (only WAIT_FIFO, startContainer hooks, STARTED, EXEC are left)
  *                      "error <msg>"   a failure before ready; tsrun-init exits 1
  *   us -> tsrun-init : "data <n> <t>"  before "go": text for slot n, which later records read (e.g. the
  *                                      state JSON a hook gets on stdin); one line, so t has no newline

@@ -33,6 +33,15 @@
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
 
+/* Nobody may ptrace us, read our memory, or open /proc/<pid>/exe (the host's tsrun-init) or
+ * /proc/<pid>/fd/N of ours while we hold host resources: non-dumpable before main() runs, in every
+ * mode. ptrace_may_access() then asks for CAP_SYS_PTRACE in the host's user namespace, which no
+ * process of an unprivileged container has (the CVE-2019-5736 class). */
+__attribute__((constructor)) static void not_dumpable(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 static int parse_int(const char *s, long long min, long long *out)
 {
 	char *end;
@@ -172,9 +181,9 @@ static int mode_init(const char *planarg, const char *syncarg)
 	}
 	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
 		fail(1, "bad plan fd %s", planarg);
-	/* Nobody may ptrace us or read our memory while we still hold host resources. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", strerror(errno));
+	/* not_dumpable() ran before main(); refuse to go on if it did not take. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fail(1, "prctl PR_SET_DUMPABLE: still dumpable");
 
 	size_t len;
 	unsigned char *buf = read_all((int)planfd, &len);

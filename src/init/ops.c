@@ -138,7 +138,9 @@ static void op_clone(const struct rec *r)
 		return; /* the child goes on with the next record */
 	}
 
-	/* Stage 0. */
+	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of
+	 * its connection close. The same for the console connection (tty.c). */
+	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
 	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
@@ -488,6 +490,10 @@ static void op_setuser(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
+	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_capset(const struct rec *r)
@@ -522,8 +528,18 @@ static void op_umask(const struct rec *r)
 
 static void op_chdir(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
+	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
+	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
+	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
+	if (fchdir(fd) < 0)
 		fail(1, "chdir %s: %s", S(0), ERR);
+	close(fd);
+	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof buf) || buf[0] != '/')
+		fail(1, "chdir %s: the directory is outside the container's root", S(0));
 }
 
 static void op_cloexec_from(const struct rec *r)
@@ -615,15 +631,27 @@ static void op_wait_fifo(const struct rec *r)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		fail(1, "open exec fifo: %s", ERR);
+	close(fifo_fd);
+	fifo_fd = -1;
+	/* `start` now reads this fifo until STARTED writes "0": a failure in between (a startContainer
+	 * hook) reaches it as "1<message>" (fail() in sync.c). */
+	report_fd = fd;
+}
+
+static void op_started(const struct rec *r)
+{
+	(void)r;
+	if (report_fd < 0)
+		fail(1, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
 	do
-		n = write(fd, "0", 1);
+		n = write(report_fd, "0", 1);
 	while (n < 0 && errno == EINTR);
+	int fd = report_fd;
+	report_fd = -1;
 	if (n != 1)
 		fail(1, "write exec fifo: %s", n < 0 ? ERR : "short write");
 	close(fd);
-	close(fifo_fd);
-	fifo_fd = -1;
 }
 
 static void op_exec(const struct rec *r)
@@ -700,13 +728,25 @@ static const struct op_def table[] = {
 	OP(28, "EXEC", 1, -1, op_exec),
 	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
 	OP(30, "SETSID", 0, 0, op_setsid),
-	OP(31, "OVERLAY", 0, -1, op_overlay),
+	OP(31, "OVERLAY", 2, -1, op_overlay),
 	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
 	OP(33, "COPY_UP", 1, 2, op_copy_up),
 	OP(34, "MASK", 2, 6, op_mask),
+	OP(35, "SECCOMP", -1, 0, op_seccomp),
+	OP(36, "SECCOMP_LISTENER", 0, 1, op_seccomp_listener),
+	OP(37, "HOOK", 3, -1, op_hook),
+	OP(38, "STARTED", 0, 0, op_started),
 	OP(39, "CONSOLE_SOCKET", 0, 1, op_console_socket),
 	OP(40, "CONSOLE_PAIR", 0, 0, op_console_pair),
 	OP(41, "PTY", 4, 2, op_pty),
+	OP(43, "PERSONALITY", 1, 1, op_personality),
+	OP(44, "SCHED_SETATTR", 7, 1, op_sched_setattr),
+	OP(45, "IOPRIO_SET", 1, 1, op_ioprio_set),
+	OP(46, "CPU_AFFINITY", -1, 1, op_cpu_affinity),
+	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
+	OP(48, "SYSCTL", 0, 3, op_sysctl),
+	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
+	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -725,9 +765,29 @@ const char *op_check(const struct rec *r)
 		if (r->nint - 3 > NGROUPS_MAX)
 			return "too many groups";
 		return NULL;
+	case 37: /* HOOK: timeout, argc, slot; name, path, argc argv strings, then the env */
+		if (r->nstr < 3 || r->ints[1] < 1 || r->ints[1] > r->nstr - 2)
+			return "argc must be between 1 and the number of strings after name and path";
+		if (r->ints[2] >= SYNC_SLOTS)
+			return "no such sync data slot";
+		return NULL;
+	case 46: /* CPU_AFFINITY: at least one mask word, at most MAX_CPUS (8192) bits */
+		if (r->nint < 1 || r->nint > 128)
+			return "needs between 1 and 128 mask words";
+		return NULL;
+	case 53: /* JOIN_NAMESPACES: one type per path */
+		if (r->nint != r->nstr)
+			return "needs one namespace type per path";
+		if (r->nstr < 1 || r->nstr > JOIN_MAX)
+			return "needs between 1 and 16 paths";
+		return NULL;
 	case 28: /* EXEC: argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
 			return "argc must be between 1 and the number of strings";
+		return NULL;
+	case 35: /* SECCOMP: flags, slot, then 1..BPF_MAXINSNS instructions */
+		if (r->nint < 3 || r->nint - 2 > 4096)
+			return "needs flags, a slot and 1 to 4096 instructions";
 		return NULL;
 	default:
 		return NULL;

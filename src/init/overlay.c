@@ -5,7 +5,9 @@
  *
  * It uses the new mount API rather than mount(2): mount(2) takes all options in one page, which
  * caps the number of layers (100 absolute paths do not fit), while fsconfig "lowerdir+" (Linux >= 6.8)
- * adds one layer per call with no total limit. The fs context also keeps the kernel's own error text
+ * adds one layer per call with no total limit. Kernels before 6.8 parse overlay options the legacy way
+ * (an unknown key only fails at create): for them the planner sends one "lowerdir" value instead,
+ * colon-joined and escaped, which fsconfig caps at 255 bytes. The fs context also keeps the kernel's own error text
  * (e.g. "overlay: failed to resolve '/x': -2"), which we read back so the message says what the
  * kernel disliked instead of a bare EINVAL.
  *
@@ -63,21 +65,26 @@ static void set_string(int fsfd, const char *target, const char *key, const char
 		overlay_fail(fsfd, target, key, value);
 }
 
-/* strs: target, upperdir, workdir, then the lower dirs TOP-MOST FIRST (the kernel's order). */
+/* ints: userxattr, joined · strs: target, upperdir, workdir, then the lower dirs TOP-MOST FIRST (the
+ * kernel's order), or with joined = 1 exactly one string: all of them in overlayfs's "lowerdir" syntax. */
 void op_overlay(const struct rec *r)
 {
 	/* Checked here rather than in ops.c's op_check: the table says "variable". */
-	if (r->nstr < 4)
-		fail(1, "OVERLAY: needs a target, upper, work and at least one lower dir");
+	if (r->nstr < 4 || (r->ints[1] && r->nstr != 4))
+		fail(1, "OVERLAY: needs a target, upper, work and at least one lower dir (exactly one string when joined)");
 	const char *target = r->strs[0], *upper = r->strs[1], *work = r->strs[2];
 
 	int fsfd = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		overlay_fail(-1, target, "fsopen", "overlay");
 	for (uint32_t k = 3; k < r->nstr; k++)
-		set_string(fsfd, target, "lowerdir+", r->strs[k]);
+		set_string(fsfd, target, r->ints[1] ? "lowerdir" : "lowerdir+", r->strs[k]);
 	set_string(fsfd, target, "upperdir", upper);
 	set_string(fsfd, target, "workdir", work);
+	/* In a user namespace overlayfs cannot write trusted.* xattrs (whiteouts of directories, opaque
+	 * dirs, renames would fail with EIO/EPERM): keep them in user.overlay.* instead. */
+	if (r->ints[0] && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		overlay_fail(fsfd, target, "userxattr", NULL);
 	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		/* Some refusals (overlapping layers, in-use dirs) only reach dmesg: name the dirs here. */
 		char what[2 * PATH_MAX + 64];

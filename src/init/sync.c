@@ -10,6 +10,9 @@
  *   parent  -> child  : "go"             continue; anything else, or EOF: the parent gave up, _exit(1)
  *   child   -> parent : "ready"          from READY, then the child closes the fd
  *   either  -> parent : "error <msg>"    any failure before READY, then _exit(1)
+ *
+ * After READY the parent is gone; `start` is the one waiting, on the exec fifo (report_fd once
+ * WAIT_FIFO opened it): "0" = the process is about to be executed (STARTED), "1<msg>" = a failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "init.h"
 
 int sync_fd = -1;
+int report_fd = -1;
 static char *slots[SYNC_SLOTS];
 
 #define SYNC_LINE_MAX (1u << 20) /* a data line holds a state JSON with annotations: bounded, not small */
@@ -158,6 +162,14 @@ void fail(int status, const char *fmt, ...)
 	}
 	vline(line, sizeof line, "tsrun-init: ", fmt, ap);
 	va_end(ap);
+	if (report_fd >= 0) {
+		/* `start` waits on the exec fifo: "1" and the message (without our prefix and newline) tell
+		 * it why the process will not run; it reports it (our stderr is the container's). */
+		size_t plen = strlen("tsrun-init: ");
+		write_all(report_fd, "1", 1);
+		write_all(report_fd, line + plen, strlen(line) - plen - 1);
+		_exit(status);
+	}
 	write_all(STDERR_FILENO, line, strlen(line));
 	_exit(status);
 }

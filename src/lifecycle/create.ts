@@ -1,13 +1,13 @@
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { TsrunError } from "../errors.js";
+import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ContainerStateError, TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { applyResources } from "../cgroups/apply.js";
 import { writeRecordedResources } from "./update.js";
-import { launchInit } from "../init/launch.js";
+import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
@@ -16,13 +16,20 @@ import { checkConsoleFlags } from "../plan/terminal.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
+import { containerProcessState } from "../security/seccomp/process-state.js";
+import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
-import { faultAt } from "./faults.js";
-import { hostCapabilities, lastCap } from "./host.js";
+import { crashPoint, faultAt, initKillPoint } from "./faults.js";
+import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
+import { writePidFile } from "./pid-file.js";
 import { UndoStack } from "./undo.js";
+import { hooksOf } from "../hooks/kinds.js";
+import { runHooks } from "../hooks/run.js";
+import { runPoststopHooks } from "./hooks.js";
+import { ociState } from "./state.js";
 
 export interface CreateOptions {
   id: string;
@@ -30,6 +37,8 @@ export interface CreateOptions {
   pidFile?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /** Keep the caller's session keyring instead of a new one named after the container. */
+  noNewKeyring?: boolean;
   /** `run` without --detach: the caller waits for the container's exit status through `exited`. */
   foreground?: boolean;
   /** --console-socket: the AF_UNIX socket that receives the pty master (process.terminal; detached only). */
@@ -60,11 +69,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
+    (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
   // Layers are resolved and checked before anything exists: a bad layer leaves nothing to undo.
   const layers = resolveLayers(spec.tsrun, {
     bundle,
     stateDir: store.dir(id),
     newUser,
+    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
     newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
   });
   const undo = new UndoStack();
@@ -73,9 +85,16 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const step = (name: string) => {
     ctx.debug(`create ${id}: ${name} done at ${(performance.now() - t0).toFixed(2)} ms`);
     faultAt(name, failAfter);
+    crashPoint("create", name);
   };
+  let unlock: (() => void) | undefined;
   try {
-    store.claim(id);
+    const claimed = statSync(store.claim(id)).ino;
+    // Held until create returns: a delete racing this create waits for it instead of removing the
+    // state dir under it (a dir without state.json yet reads as a dead create's). A delete that
+    // locked first in the instant after the mkdir removes the dir (and another create may make it
+    // again): then this create fails, and removes nothing, since the directory is not its own.
+    unlock = lockNewContainer(ctx, id, claimed);
     undo.push("remove state directory", () => store.remove(id));
     step("claim");
 
@@ -96,8 +115,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroupPath,
       cgroupCreated: [],
       hasProcess: spec.process !== undefined,
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
+    const poststart = hooksOf(spec.hooks, "poststart"), poststop = hooksOf(spec.hooks, "poststop");
+    if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
     store.write(record);
+    // A failed create is a container destroyed (runtime.md lifecycle: a failing create-time hook "continues
+    // the lifecycle" at destroy and poststop): poststop runs last but one, after every resource is released.
+    if (poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
     step("state");
 
     const cgroup = new CgroupSet(cgroupPath);
@@ -109,7 +134,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn);
+    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn, inNestedUserNamespace());
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
@@ -156,9 +181,16 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
       layers,
+      sessionKeyring: opts.noNewKeyring ? undefined : id,
+      hostLimits: hostLimits(),
+      onlineCpus: onlineCpus(),
+      isHostNetns,
     });
     ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
     for (const w of plan.warnings) ctx.warn(w);
+    if (plan.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${plan.seccompSkipped.join(", ")}`);
+    // exec'd processes get the container's filter too: the profile as it was at create (in the state dir).
+    if (spec.process && spec.linux?.seccomp) writeFileSync(join(store.dir(id), SECCOMP_FILE), JSON.stringify(spec.linux.seccomp));
     step("plan");
 
     const init = initPath();
@@ -168,7 +200,16 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       plan: encodePlan(plan.records),
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
-      onSync: async (_tag, pid) => {
+      onSync: async (tag, pid) => {
+        // The state hooks get: what `tsrun state` would print now, with the init's pid.
+        const stateAs = (status: "creating" | "created") => ociState({ ...record, pid }, status);
+        if (tag === plan.hooksSyncTag) {
+          // Every mount is made, pivot_root is next: prestart (deprecated), then createRuntime, as runc.
+          runHooks("prestart", hooksOf(spec.hooks, "prestart"), stateAs("creating"));
+          runHooks("createRuntime", hooksOf(spec.hooks, "createRuntime"), stateAs("creating"));
+          ctx.debug(`create ${id}: prestart/createRuntime hooks done at ${(performance.now() - t0).toFixed(2)} ms`);
+          return;
+        }
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.namespaces.newUser) {
           // Host root writes the maps, so setgroups need not be denied.
@@ -177,11 +218,21 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         }
         cgroup.join(pid, joinPlan.parentJoins);
         ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
+        initKillPoint("create", "sync-joined", pid);
+        crashPoint("create", "sync-joined");
         if (net) {
           // The init waits in its new network namespace: the veths go in before any container code runs.
           await attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
+        initKillPoint("create", "sync-attached", pid);
+        crashPoint("create", "sync-attached");
+        // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin,
+        // and the seccomp listener's payload: both carry the init's host pid, which only we know.
+        const slots: SyncData = [];
+        for (const { slot, status } of plan.stateSlots) slots[slot] = JSON.stringify(stateAs(status));
+        if (plan.seccompListener) slots[plan.seccompListener.slot] = containerProcessState(record, pid, plan.seccompListener.metadata);
+        return slots;
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));
@@ -202,17 +253,35 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     step("pidfile");
     undo.commit();
+    unlock();
     return { record, exited: launched.exited, attachedTerminal: spec.process?.terminal === true && opts.foreground === true };
   } catch (e) {
     const failures = await undo.unwind();
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);
+    unlock?.(); // the state dir (and the lock in it) is normally gone with the undo
     throw e;
   }
 }
 
-/** The pid with no trailing newline (containerd parses it with Atoi), written atomically. */
-export function writePidFile(file: string, pid: number): void {
-  const tmp = `${dirname(file)}/.${process.pid}.tsrun-pid.tmp`;
-  writeFileSync(tmp, String(pid));
-  renameSync(tmp, file);
+/** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */
+function lockNewContainer(ctx: RuntimeContext, id: string, claimed: number): () => void {
+  const gone = () => new ContainerStateError(id, `container ${id} was deleted while it was being created`);
+  let unlock: () => void;
+  try {
+    unlock = ctx.store.lock(id);
+  } catch (e) {
+    if (e instanceof ContainerStateError && !existsSync(ctx.store.dir(id))) throw gone();
+    throw e;
+  }
+  let ino: number | undefined;
+  try {
+    ino = statSync(ctx.store.dir(id)).ino;
+  } catch {
+    // removed
+  }
+  if (ino !== claimed) {
+    unlock();
+    throw gone();
+  }
+  return unlock;
 }

@@ -1,33 +1,45 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
+import { cgroupPathFor } from "../cgroups/path.js";
+import { releaseLeasesOf } from "../network/ipam.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
 import { containerPids } from "../cgroups/procs.js";
 import { teardownNetwork } from "../network/setup.js";
 import { isSameLiveProcess } from "../state/proc.js";
-import type { ContainerRecord } from "../state/store.js";
+import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
+import { crashPoint } from "./faults.js";
 import type { RuntimeContext } from "./context.js";
 import { killAndWait } from "./reap.js";
+import { runPoststopHooks } from "./hooks.js";
 import { sleepMs } from "../state/store.js";
 
 /**
  * delete (runtime.md): only a stopped container, unless `force`, which kills it first. Removes the
- * cgroup and the state directory. `force` on an unknown id succeeds (managers call it after failures).
+ * cgroup and the state directory, then runs the poststop hooks. `force` on an unknown id succeeds
+ * (managers call it after failures). The lock is taken before the record is read: a create holds it
+ * until it is done, so what is read is never a create's half-written state.
  */
 export function deleteContainer(ctx: RuntimeContext, id: string, force = false): void {
   const { store } = ctx;
-  let rec: ContainerRecord;
+  checkId(id);
+  let unlock: () => void;
   try {
-    rec = store.read(id);
+    unlock = store.lock(id);
   } catch (e) {
-    if (force && e instanceof ContainerStateError) {
-      store.remove(id);
-      return;
-    }
+    if (force && e instanceof ContainerStateError && !existsSync(store.dir(id))) return;
     throw e;
   }
-  const unlock = store.lock(id);
+  let rec: ContainerRecord | undefined;
+  let deleted = false;
   try {
+    crashPoint("delete", "locked");
+    try {
+      rec = store.read(id);
+    } catch (e) {
+      if (force && e instanceof CorruptStateError) return removeCorrupt(ctx, id);
+      throw e;
+    }
     const status = store.status(rec);
     if (status !== "stopped") {
       if (status === "creating") throw new ContainerStateError(id, `cannot delete container ${id}: it is being created`);
@@ -35,19 +47,42 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     }
     const cgroup = new CgroupSet(rec.cgroupPath);
     killAll(rec);
+    crashPoint("delete", "killed");
     if (rec.network) teardownNetwork(rec.network, store.root, id);
+    crashPoint("delete", "network");
     if (rec.cgroupPath) removeCgroup(rec, cgroup);
+    crashPoint("delete", "cgroup");
     if (existsSync(store.dir(id))) store.remove(id);
+    deleted = true;
   } finally {
     unlock();
   }
+  // poststop: once the container is stopped and everything it held is released (as runc, after its
+  // state is gone too); a failure only warns.
+  if (deleted && rec) runPoststopHooks(ctx, rec);
 }
+
+/**
+ * delete --force of a container whose state.json cannot be read: what it recorded is lost, so clean
+ * up what can be found from the id alone. Processes in the default cgroup (/tsrun/<id>) are killed
+ * and it is removed (a config's own cgroupsPath cannot be known); the veths go with the network
+ * namespace once its processes are dead; address leases held in the id's name are released.
+ */
+function removeCorrupt(ctx: RuntimeContext, id: string): void {
+  const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
+  killAll(rec);
+  removeCgroup(rec, new CgroupSet(rec.cgroupPath));
+  releaseLeasesOf(ctx.store.root, id);
+  ctx.store.remove(id);
+}
+
+const ORPHAN = { pid: 0, pidStartTime: 0, cgroupCreated: [] as string[] };
 
 /**
  * SIGKILL the init and anything left in the cgroup (sub-cgroups included), and wait until each has
  * exited. A frozen cgroup is thawed first: a v1-frozen process does not act on SIGKILL until it runs.
  */
-function killAll(rec: ContainerRecord): void {
+function killAll(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStartTime">): void {
   const freezer = freezerFor(rec.cgroupPath);
   if (freezer) {
     try {
@@ -65,7 +100,7 @@ function killAll(rec: ContainerRecord): void {
  * Remove the cgroup, retrying for a while: a process may still be leaving it (exit is not instant
  * after SIGKILL lands), or one was forked after the list was read. Each retry kills what is left.
  */
-function removeCgroup(rec: ContainerRecord, cgroup: CgroupSet, timeoutMs = 5000): void {
+function removeCgroup(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupSet, timeoutMs = 5000): void {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
     try {

@@ -1,15 +1,14 @@
 import type { RuntimeContext } from "./context.js";
 import { type CreateOptions, createContainer } from "./create.js";
 import { deleteContainer } from "./delete.js";
+import { FORWARDED } from "./signals.js";
+import { crashPoint } from "./faults.js";
 import { startContainer } from "./start.js";
 
 export interface RunOptions extends Omit<CreateOptions, "foreground"> {
   detach?: boolean;
   keep?: boolean;
 }
-
-/** Signals a foreground `run` passes on to the container, as runc does. */
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
 
 /**
  * run: create + start, and unless detached wait for the process and delete the container (unless
@@ -36,8 +35,10 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
       deleteContainer(ctx, opts.id, true);
       throw e;
     }
+    crashPoint("run", "started");
     if (opts.detach) return 0;
     const status = await created.exited;
+    crashPoint("run", "exited");
     if (!opts.keep) deleteContainer(ctx, opts.id, true);
     return status;
   } finally {

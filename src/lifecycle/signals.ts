@@ -1,6 +1,9 @@
 import { constants } from "node:os";
 import { UsageError } from "../errors.js";
 
+/** Signals a foreground `run` or `exec` passes on to the process it waits for, as runc does. */
+export const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
+
 const SIGRTMIN = 34;
 const SIGRTMAX = 64;
 

@@ -1,18 +1,27 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
-import { ContainerStateError, TsrunError } from "../errors.js";
+import { ContainerStateError, HookError, InitError, TsrunError } from "../errors.js";
+import { containerPids } from "../cgroups/procs.js";
+import { runHooks } from "../hooks/run.js";
 import { isSameLiveProcess } from "../state/proc.js";
-import { sleepMs } from "../state/store.js";
+import { type ContainerRecord, sleepMs } from "../state/store.js";
+import { killAndWait } from "./reap.js";
+import { ociState } from "./state.js";
 import type { RuntimeContext } from "./context.js";
+import { crashPoint } from "./faults.js";
 
 /**
- * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init writes one
- * byte and executes the user process. Removing the fifo is what makes the status "running".
+ * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init runs the
+ * startContainer hooks, writes "0" and executes the user process, or writes "1<message>" and exits
+ * when a hook failed. Removing the fifo is what makes the status "running". Then the poststart hooks;
+ * one that fails fails start and kills the container, as runc does.
  */
 export function startContainer(ctx: RuntimeContext, id: string): void {
   const { store } = ctx;
   const unlock = store.lock(id);
+  let rec: ContainerRecord;
   try {
-    const rec = store.read(id);
+    crashPoint("start", "locked");
+    rec = store.read(id);
     const status = store.status(rec);
     if (status !== "created") {
       const why = status === "stopped" ? "it has stopped" : status === "creating" ? "it is still being created" : `it is already ${status}`;
@@ -23,28 +32,64 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
     // O_NONBLOCK: never hang on a fifo whose writer has died; the init's own open completes now.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      unlinkSync(fifo);
-      const buf = Buffer.alloc(1);
-      for (let waited = 0; ; waited++) {
-        let n = 0;
-        try {
-          n = readSync(fd, buf, 0, 1, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-        }
-        if (n === 1) break;
-        // EOF or nothing yet: the init has not written; it may have died.
-        if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) {
-          throw new TsrunError(`cannot start container ${id}: its init process (pid ${rec.pid}) exited before starting the process`);
-        }
-        sleepMs(waited < 100 ? 0.1 : 1);
-      }
+      crashPoint("start", "fifo-open");
+      // The fifo stays while startContainer hooks run: the status is "created" until the init's report.
+      const failure = readStartReport(fd, rec);
+      if (failure !== undefined) throw new InitError(`cannot start container ${id}: ${failure}`);
+      crashPoint("start", "byte-read");
     } finally {
       closeSync(fd);
+      unlinkSync(fifo);
     }
+    crashPoint("start", "fifo-removed");
     rec.status = "running";
     store.write(rec);
   } finally {
     unlock();
+  }
+  // Without the lock: a poststart hook may itself call tsrun on this container (pause, update, ...).
+  const poststart = rec.hooks?.poststart ?? [];
+  if (poststart.length) {
+    try {
+      runHooks("poststart", poststart, ociState(rec, "running"));
+    } catch (e) {
+      // The process runs but start failed: leave no process behind (runc terminates the init too).
+      killAndWait([...(isSameLiveProcess(rec.pid, rec.pidStartTime) ? [rec.pid] : []), ...containerPids(rec.cgroupPath)]);
+      throw new HookError(`cannot start container ${id}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Read the init's report from the exec fifo: undefined once it wrote "0" (the process is next), the
+ * message after a "1" otherwise (read to EOF: the init writes it and exits). Polls: the fifo is
+ * non-blocking, and the init may be running startContainer hooks for a while.
+ */
+function readStartReport(fd: number, rec: ContainerRecord): string | undefined {
+  const buf = Buffer.alloc(4096);
+  const got: Buffer[] = [];
+  let total = 0;
+  for (let waited = 0; ; waited++) {
+    let n = 0;
+    let eof = false;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+      eof = n === 0;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+    if (n > 0) {
+      got.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+      if (got[0][0] === 0x30) return undefined; // "0"
+      continue;
+    }
+    // A writer has been there once we have a byte: EOF then is the end of its message.
+    if (eof && total > 0) return Buffer.concat(got).subarray(1).toString("utf8").trim() || "the container's init failed";
+    // EOF or nothing yet: the init has not written; it may have died.
+    if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) {
+      throw new TsrunError(`cannot start container ${rec.id}: its init process (pid ${rec.pid}) exited before starting the process`);
+    }
+    sleepMs(waited < 100 ? 0.1 : 1);
   }
 }

@@ -1,4 +1,5 @@
 import type { Status } from "../state/status.js";
+import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 
 /** The state of a container as runtime.md defines it (what `tsrun state` prints). */
@@ -16,7 +17,11 @@ export interface OciState {
 
 export function containerState(ctx: RuntimeContext, id: string): OciState {
   const rec = ctx.store.read(id);
-  const status = ctx.store.status(rec);
+  return ociState(rec, ctx.store.status(rec));
+}
+
+/** The state of a container with a given status (hooks get it with the status of their lifecycle point). */
+export function ociState(rec: ContainerRecord, status: Status): OciState {
   return {
     ociVersion: rec.ociVersion,
     id: rec.id,

@@ -148,3 +148,26 @@ export class Ipam {
     return [...ids];
   }
 }
+
+/**
+ * Release every lease held in `id`'s name on every bridge under `root` (a container whose state.json
+ * is lost no longer knows its bridge and addresses). Each bridge's leases are changed under its lock.
+ */
+export function releaseLeasesOf(root: string, id: string): void {
+  let bridges: string[];
+  try {
+    bridges = readdirSync(join(root, IPAM_DIR));
+  } catch {
+    return;
+  }
+  for (const bridge of bridges) {
+    const ipam = new Ipam(root, bridge, () => true);
+    let names: string[];
+    try {
+      names = readdirSync(ipam.dir).filter((n) => n !== "lock" && !n.startsWith("lock."));
+    } catch {
+      continue;
+    }
+    ipam.release(id, names);
+  }
+}

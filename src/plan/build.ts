@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { LinuxDevice } from "../spec/types.js";
+import type { Hooks, LinuxDevice, LinuxSeccomp } from "../spec/types.js";
+import { hooksOf } from "../hooks/kinds.js";
+import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
 import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
@@ -9,12 +12,28 @@ import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
-import { planExec, planFindExec, planProcess, type ProcessSpec } from "./process.js";
+import {
+  planExec,
+  planFindExec,
+  planInitialAffinity,
+  planLateSeccomp,
+  planProcess,
+  planSeccomp,
+  type ProcessPlanInput,
+  type ProcessSpec,
+  SECCOMP_LISTENER_SLOT,
+} from "./process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
+import { planSessionKeyring } from "../security/keyring.js";
+import { planPersonality } from "../security/personality.js";
+import type { HostLimits } from "../security/rlimits.js";
+import { type LsmState, probeLsm } from "../security/lsm.js";
+import { planSysctl } from "../security/sysctl.js";
 
 /** The parts of an OCI config the launch plan reads (the full Spec type is assignable to it). */
 export interface PlanSpec {
   process?: ProcessSpec;
+  hooks?: Hooks;
   root?: { path: string; readonly?: boolean };
   hostname?: string;
   domainname?: string;
@@ -30,6 +49,8 @@ export interface PlanSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     mountLabel?: string;
+    personality?: { domain: string; flags?: string[] };
+    seccomp?: LinuxSeccomp;
   };
 }
 
@@ -63,6 +84,15 @@ export interface PlanInput {
   selinux?: boolean;
   /** tsrun.layers, resolved (resolveLayers) and with their upper/work dirs made: mounted on `rootfs`. */
   layers?: LayerSetup;
+  /** The container id, when the init is to join a new session keyring named after it (none with
+   *  --no-new-keyring: the process keeps the caller's). */
+  sessionKeyring?: string;
+  /** Host facts the process checks use (absent: not checked / probed), see ProcessPlanInput. */
+  hostLimits?: HostLimits;
+  lsm?: LsmState;
+  onlineCpus?: bigint[];
+  /** Whether a network namespace file is tsrun's own (linux.sysctl net.* keys are refused there). */
+  isHostNetns?: (path: string) => boolean;
 }
 
 export interface LaunchPlan {
@@ -70,11 +100,28 @@ export interface LaunchPlan {
   namespaces: NamespacePlan;
   /** Things the config asks that this host ignores, for the caller to warn about (one line each). */
   warnings: string[];
-  /** The tag of the one SYNC point: the child waits there while the parent writes id maps and joins the cgroup. */
+  /** The tag of the first SYNC point: the child waits there while the parent writes id maps and joins the
+   *  cgroup. When the config has createContainer or startContainer hooks, the parent answers it with their
+   *  state JSON in the slots of `stateSlots`. */
   syncTag: string;
+  /** Sync data the init's own hooks read: slot -> status of the state sent in it (empty: send nothing). */
+  stateSlots: { slot: number; status: "creating" | "created" }[];
+  /** The tag of the second SYNC point, when the config has prestart or createRuntime hooks: once every mount
+   *  is made, right before pivot_root, the parent runs them there (the child waits). */
+  hooksSyncTag?: string;
+  /** The filter has NOTIFY rules: at the sync, the parent sends the container process state (with the
+   *  init's pid) in this sync data slot; tsrun-init passes it to the listener with the notify fd. */
+  seccompListener?: { slot: number; metadata?: string };
+  /** Syscall names of linux.seccomp that no architecture of the filter knows (skipped, as runc does). */
+  seccompSkipped: string[];
 }
 
 export const SYNC_SETUP = "setup";
+/** Why a second sync point: prestart and createRuntime hooks run "after the runtime environment has been
+ *  created but before pivot_root" (config.md), so a hook that mounts into the container's root (through
+ *  /proc/<pid>/root or setns) finds the config's mounts made, and nothing mounted after it covers its work. At
+ *  the first sync point not one mount exists yet. */
+export const SYNC_HOOKS = "hooks";
 export { DEFAULT_PATH } from "./process.js";
 
 /** Spec -> launch plan. Every decision about the container is made here; tsrun-init only executes. */
@@ -105,6 +152,24 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         mountConsole: newMountNs,
       })
     : undefined;
+  // Compiled before anything is planned: a bad profile fails create with its JSON path.
+  const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
+
+  const proc = spec.process;
+  // In a new user namespace the init holds every capability of that namespace (a new namespace's
+  // bounding set is full), whatever tsrun's own bounding set lacks.
+  const allCaps = (1n << BigInt(input.lastCap + 1)) - 1n;
+  const procInput: ProcessPlanInput = {
+    hostCaps: ns.newUser ? allCaps : input.hostCaps,
+    lastCap: input.lastCap,
+    hostLimits: input.hostLimits,
+    lsm: proc?.apparmorProfile || proc?.selinuxLabel ? (input.lsm ?? probeLsm()) : input.lsm,
+    onlineCpus: input.onlineCpus,
+    seccomp: seccomp && planSeccomp(seccomp),
+  };
+  // Checked before anything runs (the records are placed below).
+  const sysctls = planSysctl(linux.sysctl, ns, input.isHostNetns ?? (() => false));
+  const personality = linux.personality ? planPersonality(linux.personality) : undefined;
 
   // Stage 0: the console socket (a host path: before any setns), the exec fifo (made as host root),
   // namespaces joined by path, then the clone.
@@ -115,7 +180,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, 0, 0], strs: [input.fifoPath] });
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
+  // The listener socket is connected here, with the host's root and namespaces (the container's root
+  // cannot reach it after the pivot); the fd follows the clone to the SECCOMP record.
+  if (seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [seccomp.listenerPath!] });
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
+  // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
+  const initialCpus = proc && planInitialAffinity(procInput, proc);
+  if (initialCpus) recs.push(initialCpus);
   recs.push({ op: Op.CLONE, ints: [ns.cloneFlags, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
 
@@ -126,13 +197,30 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
+  // First thing as the container's root, as runc does: never the caller's session keyring.
+  if (input.sessionKeyring !== undefined) {
+    // The keyring gets the process's SELinux label, as runc gives it (the kernel forgets keycreate at execve).
+    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", proc.selinuxLabel] });
+    recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
+  }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
     recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
   if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(spec.process.oomScoreAdj)] });
+    recs.push({ op: Op.OOM_SCORE_ADJ, ints: [spec.process.oomScoreAdj], strs: ["/process/oomScoreAdj"] });
   }
+
+  // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
+  // then createContainer (run by the child, in the container's namespaces, host paths still visible).
+  const runtimeHooks = hooksOf(spec.hooks, "prestart").length + hooksOf(spec.hooks, "createRuntime").length > 0;
+  const beforePivot: PlanRecord[] = [];
+  if (runtimeHooks) beforePivot.push({ op: Op.SYNC, strs: [SYNC_HOOKS] });
+  beforePivot.push(...planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING));
+  const startHooks = planHooks("startContainer", hooksOf(spec.hooks, "startContainer"), SLOT_STATE_CREATED);
+  const stateSlots: LaunchPlan["stateSlots"] = [];
+  if (hooksOf(spec.hooks, "createContainer").length) stateSlots.push({ slot: SLOT_STATE_CREATING, status: "creating" });
+  if (startHooks.length) stateSlots.push({ slot: SLOT_STATE_CREATED, status: "created" });
 
   let mountLabel: string | undefined;
   if (linux.mountLabel) {
@@ -158,32 +246,49 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         hierarchies: input.hierarchies,
         netns: ns.types.has("network"),
         mountLabel,
+        beforePivot,
         console: terminal?.child,
       }),
     );
+    // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
+    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
     recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
-  } else if (terminal) {
-    recs.push(...terminal.child);
+  } else {
+    // A joined mount namespace: nothing is mounted and there is no root to switch to; the hooks run here.
+    recs.push(...beforePivot);
+    if (terminal) recs.push(...terminal.child);
+    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
   }
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    recs.push({ op: Op.WRITE_FILE, strs: [`/proc/sys/${key.replace(/\./g, "/")}`, value] });
-  }
 
-  const proc = spec.process;
-  if (proc) recs.push(...planProcess({ hostCaps: input.hostCaps, lastCap: input.lastCap }, proc));
+  if (proc) recs.push(...planProcess(procInput, proc));
+  if (personality) recs.push(personality);
   recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
   if (proc) recs.push(planFindExec(proc));
   recs.push({ op: Op.READY });
   recs.push({ op: Op.WAIT_FIFO });
+  // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
+  // process is executed; a failure reaches `start` on the fifo. STARTED tells it the process is next.
+  recs.push(...startHooks);
+  recs.push({ op: Op.STARTED });
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
+    recs.push(...planLateSeccomp(procInput, proc));
     recs.push(planExec(proc, passwd));
   }
-  return { records: recs, namespaces: ns, warnings, syncTag: SYNC_SETUP };
+  return {
+    records: recs,
+    namespaces: ns,
+    warnings,
+    syncTag: SYNC_SETUP,
+    stateSlots,
+    hooksSyncTag: runtimeHooks ? SYNC_HOOKS : undefined,
+    ...(seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: seccomp.listenerMetadata } } : {}),
+    seccompSkipped: seccomp?.skipped ?? [],
+  };
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */

@@ -69,7 +69,9 @@ export const enum Op {
   AMBIENT = 21,
   /** ints: mask. umask. */
   UMASK = 22,
-  /** strs: path. chdir. */
+  /** strs: path. chdir to path resolved inside the current root with openat2(RESOLVE_IN_ROOT|
+   *  RESOLVE_NO_MAGICLINKS) + fchdir, so a cwd of /proc/self/fd/N cannot reach an fd tsrun-init holds
+   *  (CVE-2024-21626); then getcwd must be reachable from the root. */
   CHDIR = 23,
   /** ints: from. Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   CLOEXEC_FROM = 24,
@@ -79,7 +81,8 @@ export const enum Op {
   FIND_EXEC = 25,
   /** Child writes "ready\n" on the sync fd and closes it. */
   READY = 26,
-  /** open("/proc/self/fd/<fifo>", O_WRONLY) (blocks until `start` opens it), write "0", close. */
+  /** open("/proc/self/fd/<fifo>", O_WRONLY) (blocks until `start` opens it) and keep it: `start` reads it
+   *  until STARTED writes "0"; a failure in between is written there as "1<message>" (see sync.c). */
   WAIT_FIFO = 27,
   /** ints: argc · strs: argv[0..argc-1], then env. execve(found path, argv, env). */
   EXEC = 28,
@@ -87,7 +90,9 @@ export const enum Op {
   LOOPBACK_UP = 29,
   /** setsid(). */
   SETSID = 30,
-  /** strs: target, upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
+  /** ints: userxattr (1: inside a new user namespace, metadata in user.overlay.* xattrs), joined (1: Linux
+   *  < 6.8, the lower dirs come as ONE string in overlayfs's "lowerdir" syntax) · strs: target,
+   *  upperdir, workdir, lowerdir... with the lower dirs TOP-MOST FIRST (the kernel's
    *  lowerdir order: the first one wins on a shared name; the reverse of `tsrun.layers`). At least one
    *  lower dir. fsopen("overlay"), fsconfig "lowerdir+" once per lower dir (Linux >= 6.8, no option
    *  length limit), upperdir, workdir, create, fsmount, then move_mount onto open(target, O_PATH|
@@ -106,6 +111,52 @@ export const enum Op {
    *  (resolved inside root): a directory gets mount(dirSource, path, dirFstype, dirFlags, dirData), any
    *  other file a bind of nullPath (which must be the real null device, 1:3); a missing path is skipped. */
   MASK = 34,
+  /** ints: timeoutSec (0 = none), argc, slot · strs: name, path, argv[0..argc-1], then env. An OCI hook
+   *  run by the init: fork, execve(path, argv, env) with stdin = the text of sync data slot `slot` (then
+   *  EOF), stdout dropped, stderr kept for the message, no other fd. Fails naming `name`
+   *  ("/hooks/<kind>/<i>") on a non-zero exit, a signal, a failed execve, or when it has not exited
+   *  after timeoutSec (it is SIGKILLed). */
+  HOOK = 37,
+  /** Write "0" on the exec fifo kept by WAIT_FIFO (`start` learns the process is about to be executed) and close it. */
+  STARTED = 38,
+  /** ints: persona · strs: field. personality(persona) (linux.personality; LINUX32 makes `uname -m`
+   *  say i686). Just before the exec fifo, as runc does. */
+  PERSONALITY = 43,
+  /** ints: policy, flags, nice, priority, runtime, deadline, period · strs: field. sched_setattr(0, ...)
+   *  (process.scheduler); run as the container's root, before capabilities are dropped. */
+  SCHED_SETATTR = 44,
+  /** ints: ioprio (class << 13 | level) · strs: field. ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio). */
+  IOPRIO_SET = 45,
+  /** ints: mask words (64 CPUs each, CPU 0 = bit 0 of the first) · strs: field. sched_setaffinity(0):
+   *  process.execCPUAffinity, `initial` in stage 0 before CLONE (the child inherits it, before its
+   *  cgroup), `final` in the child before exec. */
+  CPU_AFFINITY = 46,
+  /** ints: permBits · strs: name. keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring,
+   *  then KEYCTL_SETPERM of its permissions | permBits (permBits 0: only join, as exec does). ENOSYS (no keyrings) is not an error (runc). */
+  SESSION_KEYRING = 47,
+  /** strs: path (under /proc/sys, "/"-separated), value, field. Write value to the sysctl file, opened
+   *  beneath the current root's /proc/sys (which must be a procfs) without following any symlink. */
+  SYSCTL = 48,
+  /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
+   *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
+  OOM_SCORE_ADJ = 49,
+  /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
+   *  `exec` does with those of a running container's init: open every path first, then setns each fd
+   *  in the order given (the planner puts user first and mount last), then make the process
+   *  non-dumpable again. All opens come first because once in a container's user namespace, host
+   *  root may no longer open the /proc/<pid>/ns files of a non-dumpable process (a created container's
+   *  init is still tsrun-init). pid and time namespaces apply to children: join them before CLONE. */
+  JOIN_NAMESPACES = 53,
+  /** ints: flags, slot, filter... · seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with the filter's
+   *  struct sock_filter values, one per int (8 bytes as on this little-endian host: code | jt << 16 |
+   *  jf << 24 | k << 32). slot < SYNC_SLOTS (flags then include NEW_LISTENER): send the returned notify fd
+   *  on the SECCOMP_LISTENER socket in one SCM_RIGHTS message whose payload is the text of that sync data
+   *  slot (the container process state), then close both; slot = -1: no listener. Everything after this
+   *  record runs under the filter. */
+  SECCOMP = 35,
+  /** strs: path. Connect an AF_UNIX stream socket to path (the seccomp listener) and keep it for
+   *  SECCOMP. Stage 0, so the path is the host's; the fd is close-on-exec and follows the clone. */
+  SECCOMP_LISTENER = 36,
   /** strs: path. Stage 0, before any SETNS (the path is the caller's): connect an AF_UNIX stream socket
    *  to the console socket at path (--console-socket) and keep it for PTY, which sends the pty master
    *  there. CLONE closes stage 0's copy. Error: `console socket <path>: connect: <strerror>`. */

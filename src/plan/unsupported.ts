@@ -6,21 +6,10 @@ import { ConfigError } from "../errors.js";
  * them as "not yet").
  */
 export function refuseUnsupported(spec: Record<string, any>): void {
-  const hooks = spec.hooks as Record<string, unknown[]> | undefined;
-  for (const [kind, list] of Object.entries(hooks ?? {})) {
-    if (Array.isArray(list) && list.length) throw new ConfigError(`/hooks/${kind}`, "hooks are not supported by this version of tsrun");
-  }
   const linux = spec.linux ?? {};
-  if (linux.seccomp) throw new ConfigError("/linux/seccomp", "seccomp is not supported by this version of tsrun");
   if (linux.intelRdt) throw new ConfigError("/linux/intelRdt", "Intel RDT is not supported by this version of tsrun");
-  if (linux.personality) throw new ConfigError("/linux/personality", "personality is not supported by this version of tsrun");
   if (linux.memoryPolicy) throw new ConfigError("/linux/memoryPolicy", "memory policies are not supported by this version of tsrun");
   if (linux.netDevices && Object.keys(linux.netDevices).length) {
     throw new ConfigError("/linux/netDevices", "moving host network devices is not supported by this version of tsrun");
   }
-  const proc = spec.process ?? {};
-  for (const f of ["scheduler", "ioPriority", "execCPUAffinity"]) {
-    if (proc[f] !== undefined) throw new ConfigError(`/process/${f}`, "not supported by this version of tsrun");
-  }
-  if (proc.selinuxLabel) throw new ConfigError("/process/selinuxLabel", "SELinux labels are not supported by this version of tsrun");
 }

@@ -37,8 +37,9 @@ export function loadBundle(bundleDir: string): LoadedBundle {
   const configPath = join(bundle, "config.json");
   let text: string;
   try {
-    text = readFileSync(configPath, "utf8");
+    text = decodeUtf8(readFileSync(configPath));
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = errno(e);
     if (code === "ENOTDIR") throw new PathError(given, "bundle is not a directory");
     if (code === "ENOENT") throw new PathError(configPath, "config.json does not exist in the bundle");
@@ -69,17 +70,81 @@ export function loadBundle(bundleDir: string): LoadedBundle {
  * The position is found by our own scanner (only on the error path): engines word JSON.parse errors
  * differently and JavaScriptCore (Bun) gives no position at all.
  */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * config.json as text; bytes that are not UTF-8 (RFC 8259 requires it) are refused, naming the first
+ * bad byte's line, rather than silently read as U+FFFD as runc (Go's decoder) does: a hostname or
+ * a path with a replacement character is never what the author meant.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    // Find the first bad byte: decode growing prefixes is slow; a lenient decode tells where U+FFFD
+    // appears that the bytes did not spell (EF BF BD).
+    const lenient = new TextDecoder("utf-8").decode(bytes);
+    let line = 1;
+    let byte = 0;
+    for (const ch of lenient) {
+      const n = Buffer.byteLength(ch);
+      if (ch === "\ufffd" && !(bytes[byte] === 0xef && bytes[byte + 1] === 0xbf && bytes[byte + 2] === 0xbd)) {
+        throw new ConfigError("", `not valid UTF-8 (byte ${byte}, line ${line}: 0x${bytes[byte].toString(16).padStart(2, "0")})`);
+      }
+      if (ch === "\n") line++;
+      byte += n;
+    }
+    throw new ConfigError("", "not valid UTF-8");
+  }
+}
+
 export function parseJson(text: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    return JSON.parse(body);
+    const value = JSON.parse(body);
+    // Only a config with a 19-digit run pays for the scan (every config field fits in 64 bits).
+    if (/[0-9]{19}/.test(body)) refuseOver64Bits(body);
+    return value;
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const found = locateJsonError(body);
     if (!found) throw new ConfigError("", `invalid JSON: ${(e as Error).message}`);
     const before = body.slice(0, found.pos);
     const line = before.split("\n").length;
     const column = found.pos - before.lastIndexOf("\n");
     throw new ConfigError("", `invalid JSON at line ${line} column ${column}: ${found.reason}`);
+  }
+}
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
+/**
+ * JSON.parse reads an integer beyond 2^53 as the nearest double, so 18446744073709551616 (2^64) would
+ * pass the schema's uint64 maximum (the same double) and become RLIM_INFINITY. No field of the
+ * config holds more than 64 bits: an integer literal outside [-2^63, 2^64-1] is refused, naming
+ * where it is (Go's decoder, hence runc, refuses it too). Strings are skipped.
+ */
+function refuseOver64Bits(s: string): void {
+  const INTEGER = /-?[0-9]+(?![0-9.eE])/y;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < s.length && s.charCodeAt(i) !== 0x22; i++) if (s.charCodeAt(i) === 0x5c) i++;
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
+    INTEGER.lastIndex = i;
+    const m = INTEGER.exec(s);
+    if (m && m[0].length >= 19) {
+      const v = BigInt(m[0]);
+      if (v > UINT64_MAX || v < INT64_MIN) {
+        const before = s.slice(0, i);
+        throw new ConfigError("", `integer ${m[0]} at line ${before.split("\n").length} column ${i - before.lastIndexOf("\n")} does not fit in 64 bits`);
+      }
+    }
+    // Skip the rest of this number token.
+    while (i + 1 < s.length && /[0-9.eE+-]/.test(s[i + 1])) i++;
   }
 }
 

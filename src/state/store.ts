@@ -2,6 +2,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync,
 import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { NetworkRecord } from "../network/setup.js";
+import type { Hooks } from "../spec/types.js";
 import { isSameLiveProcess, readProcStat } from "./proc.js";
 import { freezerFor, isFrozen } from "../cgroups/freezer.js";
 import { type Status, deriveStatus } from "./status.js";
@@ -31,14 +32,25 @@ export interface ContainerRecord {
   hasProcess: boolean;
   /** tsrun.network: what delete takes down (host veth ends, address leases, the bridge if asked). */
   network?: NetworkRecord;
+  /** The hooks `start` and `delete` run (the bundle's config may change after create: runtime.md). */
+  hooks?: Pick<Hooks, "poststart" | "poststop">;
+  /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
+  noNewKeyring?: boolean;
 }
 
-const ID_RE = /^[A-Za-z0-9_+\-.]+$/;
+/**
+ * runc's rule: `^[\w+-\.]+$`, where `+-\.` is a character range, so `,` is allowed too (runc 1.1
+ * accepts "a,b"); never "." or "..". The id is the state dir's name (and the cgroup's): a name
+ * longer than NAME_MAX is refused here, where runc fails later with "file name too long".
+ */
+const ID_RE = /^[A-Za-z0-9_+,\-.]+$/;
+export const ID_MAX = 255;
 
 export function checkId(id: string | undefined): string {
   if (!id) throw new UsageError("container id cannot be empty");
-  if (!ID_RE.test(id) || id === "." || id === ".." || id.length > 1024) {
-    throw new UsageError(`invalid container id "${id}": use letters, digits, and _ + - . only`);
+  if (id.length > ID_MAX) throw new UsageError(`invalid container id (${id.length} characters): at most ${ID_MAX}`);
+  if (!ID_RE.test(id) || id === "." || id === "..") {
+    throw new UsageError(`invalid container id ${JSON.stringify(id)}: use letters, digits, and _ + , - . only`);
   }
   return id;
 }
@@ -88,7 +100,7 @@ export class StateStore {
       }
       throw e;
     }
-    return JSON.parse(text) as ContainerRecord;
+    return parseRecord(id, text);
   }
 
   private orphanRecord(id: string): ContainerRecord {
@@ -131,10 +143,42 @@ export class StateStore {
    * time). A lock whose holder has died is taken over. Waits up to `timeoutMs` for a live holder.
    */
   lock(id: string, timeoutMs = 10_000): () => void {
+    checkId(id);
     return lockFile(join(this.dir(id), "lock"), timeoutMs, {
       missing: () => new ContainerStateError(id, `container ${id} does not exist`),
       busy: () => new ContainerStateError(id, `container ${id} is locked by another tsrun process`),
     });
+  }
+}
+
+/**
+ * The record in a state.json text. Unparsable, or missing what every use needs (a truncated or
+ * hand-edited file; state.json is only ever replaced by rename, so tsrun itself never leaves one):
+ * a CorruptStateError naming the file, which `delete --force` knows how to clean up after.
+ */
+const STATUSES: readonly string[] = ["creating", "created", "running", "paused", "stopped"] satisfies Status[];
+
+export function parseRecord(id: string, text: string): ContainerRecord {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch (e) {
+    throw new CorruptStateError(id, `${(e as Error).message}`);
+  }
+  const r = rec as Partial<ContainerRecord> | null;
+  const ok =
+    r !== null && typeof r === "object" && !Array.isArray(r) && r.id === id && STATUSES.includes(r.status as Status) &&
+    Number.isSafeInteger(r.pid) && Number.isSafeInteger(r.pidStartTime) && Number.isSafeInteger(r.creatorPid) &&
+    Number.isSafeInteger(r.creatorStartTime) && typeof r.cgroupPath === "string" && Array.isArray(r.cgroupCreated) &&
+    r.cgroupCreated.every((c) => typeof c === "string");
+  if (!ok) throw new CorruptStateError(id, "fields missing or of the wrong type");
+  return rec as ContainerRecord;
+}
+
+/** state.json of a container cannot be read as a record. */
+export class CorruptStateError extends ContainerStateError {
+  constructor(id: string, detail: string) {
+    super(id, `state of container ${id} is corrupt (state.json: ${detail}); \`tsrun delete --force ${id}\` removes it`);
   }
 }
 
@@ -157,7 +201,9 @@ export function lockFile(file: string, timeoutMs: number, errors: { missing: () 
       }
       return () => {
         try {
-          unlinkSync(file);
+          // Only our own: once the holder removed the directory (delete; a failed create's undo),
+          // another create may have made it again and taken its lock under the same name.
+          if (readFileSync(file, "utf8") === me) unlinkSync(file);
         } catch {
           // the directory was removed with the lock in it
         }

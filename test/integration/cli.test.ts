@@ -73,8 +73,15 @@ test("features reports JSON with what is implemented", () => {
   expect(f.linux.namespaces).toEqual(expect.arrayContaining(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]));
   expect(f.linux.capabilities).toContain("CAP_SYS_ADMIN");
   expect(f.mountOptions).toEqual(expect.arrayContaining(["ro", "nosuid", "rbind", "rprivate"]));
-  expect(f.hooks).toEqual([]);
-  expect(f.linux.seccomp.enabled).toBe(false);
+  expect(f.hooks).toEqual(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
+  expect(f.linux.seccomp).toEqual({
+    enabled: true,
+    actions: expect.arrayContaining(["SCMP_ACT_ERRNO", "SCMP_ACT_NOTIFY", "SCMP_ACT_KILL_PROCESS"]),
+    operators: expect.arrayContaining(["SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]),
+    archs: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    knownFlags: expect.arrayContaining(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]),
+    supportedFlags: expect.arrayContaining(["SECCOMP_FILTER_FLAG_LOG"]),
+  });
 });
 
 test("state on a fresh root lists nothing and list works without the root existing", () => {

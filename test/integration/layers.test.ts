@@ -149,11 +149,11 @@ describe("errors leave nothing behind", () => {
     ["a missing layer", (c: any, b: string) => (c.tsrun.layers = [BASE, join(b, "nope")]), /nope: layer \/tsrun\/layers\/1 does not exist/],
     ["a layer that is a file", (c: any) => (c.tsrun.layers = [join(BASE, "etc/passwd")]), /passwd: layer \/tsrun\/layers\/0 is not a directory/],
     ["layers but no root.path directory", (c: any) => (c.root.path = "no-such-rootfs"), /no-such-rootfs: root filesystem directory \(root\.path\) does not exist/],
-    ["layers with a new user namespace", (c: any) => {
+    ["layers with a new user namespace that does not map host root", (c: any) => {
       c.linux.namespaces.push({ type: "user" });
       c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
       c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }, /config\.json \/tsrun\/layers: overlay layers are not supported with a new user namespace/],
+    }, /config\.json \/tsrun\/layers: with a new user namespace, overlay layers need host uid 0 and gid 0 mapped/],
     ["an upperDir without layers", (c: any) => (c.tsrun = { upperDir: "upper" }), /config\.json \/tsrun\/upperDir: an upper dir needs tsrun\.layers/],
   ])("%s", (_name, edit, message) => {
     const b = layered("true", (c) => edit(c, e.dir), e);
@@ -187,7 +187,7 @@ describe("errors leave nothing behind", () => {
     const plan = [
       { op: Op.CLONE, ints: [CLONE_NEWNS, 1], strs: [""] },
       { op: Op.MOUNT, ints: [MS_SLAVE_REC, 0], strs: ["", "/", "", "", ""] },
-      { op: Op.OVERLAY, strs: [e.dir, join(e.dir, "u"), join(e.dir, "w"), join(BASE, "etc/passwd")] },
+      { op: Op.OVERLAY, ints: [0, 0], strs: [e.dir, join(e.dir, "u"), join(e.dir, "w"), join(BASE, "etc/passwd")] },
     ];
     await expect(launchInit({ initPath: INIT, plan: encodePlan(plan), preserveFds: 0, foreground: true, onSync: () => {} })).rejects.toThrow(
       /overlay on .*: lowerdir\+ .*\/etc\/passwd: Invalid argument \(kernel: overlay: .*\/etc\/passwd is not a directory\)/,
@@ -225,4 +225,15 @@ test("root.readonly makes the whole overlay root read-only", () => {
   const out = run(layered("touch /x 2>&1; echo $?; awk '$5 == \"/\" { print $6 }' /proc/self/mountinfo", (c) => (c.root.readonly = true)));
   expect(out).toMatch(/Read-only file system\n1\nro[,\n]/);
   expect(hashTrees([BASE, APP])).toBe(before);
+});
+
+test("layers in a new user namespace that maps host root: deletes, renames and writes work (userxattr)", () => {
+  const b = layered("rm -r /etc && mkdir /etc && echo new > /etc/x && mv /app /app2 && rm /bin/ls; ls /etc; test -e /app || echo app-gone; test -e /bin/ls || echo ls-gone; awk '$2 == \"/\" {print $4}' /proc/self/mounts | tr , '\\n' | grep userxattr", (c) => {
+    c.linux.namespaces.push({ type: "user" });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+  });
+  expect(run(b, "userns").split("\n")).toEqual(["x", "app-gone", "ls-gone", "userxattr", ""]);
+  // The layers themselves are untouched.
+  expect(existsSync(join(BASE, "etc/passwd")) && existsSync(join(BASE, "bin/ls"))).toBe(true);
 });

@@ -228,12 +228,12 @@ describe("buildPlan: the child's setup", () => {
     }));
     expect(one(recs, Op.SETHOSTNAME).strs).toEqual(["tsrun-demo"]);
     expect(one(recs, Op.SETDOMAINNAME).strs).toEqual(["example.org"]);
-    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/sys/net/ipv4/ip_forward")!.strs![1]).toBe("1");
+    expect(one(recs, Op.SYSCTL).strs).toEqual(["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"]);
   });
 
   test("oomScoreAdj is written", () => {
     const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
-    expect(recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/oom_score_adj")!.strs![1]).toBe("-500");
+    expect(one(recs, Op.OOM_SCORE_ADJ)).toEqual({ op: Op.OOM_SCORE_ADJ, ints: [-500], strs: ["/process/oomScoreAdj"] });
   });
 });
 
@@ -344,9 +344,9 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     expect(DEFAULT_PATH).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   });
 
-  test("the end: FIND_EXEC, READY, WAIT_FIFO, EXEC", () => {
+  test("the end: FIND_EXEC, READY, WAIT_FIFO, STARTED, EXEC", () => {
     const recs = plan(spec());
-    expect(ops(recs).slice(-5)).toEqual([Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.EXEC]);
+    expect(ops(recs).slice(-6)).toEqual([Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC]);
   });
 
   test("EXEC: argc, argv, then env with HOME from the rootfs's /etc/passwd", () => {
@@ -367,9 +367,9 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     expect(one(plan(spec(), { rootfs: bareRootfs }), Op.EXEC).strs!.slice(-1)).toEqual(["HOME=/"]);
   });
 
-  test("a config without process ends with READY, WAIT_FIFO and has no EXEC", () => {
+  test("a config without process ends with READY, WAIT_FIFO, STARTED and has no EXEC", () => {
     const recs = plan(spec((s) => { delete s.process; }));
-    expect(ops(recs).slice(-2)).toEqual([Op.READY, Op.WAIT_FIFO]);
+    expect(ops(recs).slice(-3)).toEqual([Op.READY, Op.WAIT_FIFO, Op.STARTED]);
     for (const op of [Op.EXEC, Op.FIND_EXEC, Op.SETUSER, Op.CAPSET, Op.CHDIR]) expect(ops(recs)).not.toContain(op);
   });
 });

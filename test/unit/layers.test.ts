@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, PathError } from "../../src/errors.js";
-import { MAX_LAYERS, fileInLayers, persistentWorkDir, planOverlay, prepareLayerDirs, removeLayerDirs, resolveLayers } from "../../src/fs/layers.js";
+import { MAX_LAYERS, fileInLayers, persistentWorkDir, planOverlay, hasLowerdirPlus, prepareLayerDirs, removeLayerDirs, resolveLayers } from "../../src/fs/layers.js";
 import { MS } from "../../src/fs/mount-flags.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { Op } from "../../src/plan/ops.js";
@@ -49,6 +49,7 @@ describe("resolveLayers", () => {
       upper: join(state, "upper"),
       work: join(state, "work"),
       persistent: false,
+      userxattr: false,
     });
   });
 
@@ -69,7 +70,7 @@ describe("resolveLayers", () => {
   });
 
   test.each([
-    ["a new user namespace", { layers: ["layers/base"] }, { newUser: true }, "/tsrun/layers"],
+    ["a new user namespace that does not map host root", { layers: ["layers/base"] }, { newUser: true, hostRootMapped: false }, "/tsrun/layers"],
     ["a joined mount namespace", { layers: ["layers/base"] }, { newMountNs: false }, "/tsrun/layers"],
     ["too many layers", { layers: Array(MAX_LAYERS + 1).fill("layers/base") }, {}, "/tsrun/layers"],
     ["an upperDir without layers", { upperDir: "up" }, {}, "/tsrun/upperDir"],
@@ -90,10 +91,29 @@ test("prepareLayerDirs makes only what is missing; removeLayerDirs removes only 
 });
 
 test("planOverlay: the namespace made a slave first, then OVERLAY with the lower dirs top-most first", () => {
-  expect(planOverlay({ lowers: ["/l/base", "/l/mid", "/l/top"], upper: "/s/upper", work: "/s/work", persistent: false }, "/b/rootfs")).toEqual([
+  expect(planOverlay({ lowers: ["/l/base", "/l/mid", "/l/top"], upper: "/s/upper", work: "/s/work", persistent: false }, "/b/rootfs", "6.18.0-1-amd64")).toEqual([
     { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
-    { op: Op.OVERLAY, strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/top", "/l/mid", "/l/base"] },
+    { op: Op.OVERLAY, ints: [0, 0], strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/top", "/l/mid", "/l/base"] },
   ]);
+  // Inside a new user namespace the overlay keeps its metadata in user.* xattrs.
+  expect(planOverlay({ lowers: ["/l/base"], upper: "/s/upper", work: "/s/work", persistent: false, userxattr: true }, "/b/rootfs", "6.8.0")[1].ints).toEqual([1, 0]);
+});
+
+test("planOverlay before Linux 6.8: one escaped lowerdir string, at most 255 bytes", () => {
+  const setup = { lowers: ["/l/base", "/l/a:b", "/l/c\\d"], upper: "/s/upper", work: "/s/work", persistent: false };
+  expect(planOverlay(setup, "/b/rootfs", "6.1.0-56-amd64")[1]).toEqual({ op: Op.OVERLAY, ints: [0, 1], strs: ["/b/rootfs", "/s/upper", "/s/work", "/l/c\\\\d:/l/a\\:b:/l/base"] });
+  const many = { ...setup, lowers: Array.from({ length: 30 }, (_, i) => `/layers/number-${i}`) };
+  const e = thrown(() => planOverlay(many, "/b/rootfs", "5.15.0"));
+  expect(e).toBeInstanceOf(ConfigError);
+  expect((e as ConfigError).field).toBe("/tsrun/layers");
+  expect(e.message).toMatch(/255 bytes .*Linux >= 6\.8/);
+  expect(hasLowerdirPlus("6.7.12")).toBe(false);
+  expect(hasLowerdirPlus("7.0.0")).toBe(true);
+});
+
+test("a new user namespace that maps host root may use layers, with userxattr", () => {
+  expect(resolveLayers({ layers: ["layers/base"] }, { ...opts(), newUser: true, hostRootMapped: true })).toMatchObject({ userxattr: true });
+  expect(resolveLayers({ layers: ["layers/base"] }, opts())).toMatchObject({ userxattr: false });
 });
 
 test("fileInLayers: the top-most layer wins", () => {

@@ -1,0 +1,110 @@
+/*
+ * tsrun-init: SECCOMP (35) and SECCOMP_LISTENER (36). The filter was compiled in TypeScript
+ * (src/security/seccomp/compile.ts); this file only loads it, and with SCMP_ACT_NOTIFY rules passes the
+ * notify fd to the listener as runc does: one SCM_RIGHTS message whose payload is the container process
+ * state (runtime-spec ContainerProcessState), which the parent sent in a sync data slot.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static int listener_fd = -1; /* SECCOMP_LISTENER -> SECCOMP */
+
+void op_seccomp_listener(const struct rec *r)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(S(0)) >= sizeof addr.sun_path)
+		fail(1, "seccomp listener %s: path too long", S(0));
+	strcpy(addr.sun_path, S(0));
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail(1, "seccomp listener %s: socket: %s", S(0), ERR);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+		fail(1, "seccomp listener %s: connect: %s", S(0), ERR);
+	if (listener_fd >= 0)
+		close(listener_fd);
+	listener_fd = fd;
+}
+
+void seccomp_drop_listener(void)
+{
+	if (listener_fd >= 0)
+		close(listener_fd);
+	listener_fd = -1;
+}
+
+/* One sendmsg carrying the fd with the first bytes of the payload; the rest (a stream socket may take
+ * a long payload in parts) follows without ancillary data. */
+static void send_notify_fd(int notify_fd, const char *payload)
+{
+	size_t len = strlen(payload), off = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+	for (;;) {
+		ssize_t n = sendmsg(listener_fd, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail(1, "seccomp: send the notify fd to the listener: %s", ERR);
+		off += (size_t)n;
+		if (off >= len)
+			return;
+		iov.iov_base = (char *)payload + off;
+		iov.iov_len = len - off;
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+	}
+}
+
+void op_seccomp(const struct rec *r)
+{
+	unsigned long flags = (unsigned long)I(0);
+	uint64_t slot = I(1);
+	size_t n = r->nint - 2;
+	const char *payload = NULL;
+	if (slot != UINT64_MAX) {
+		payload = sync_data((unsigned)slot);
+		if (listener_fd < 0)
+			fail(1, "bad plan: SECCOMP with a listener slot but no SECCOMP_LISTENER");
+	}
+	/* Static: nothing to free (and no allocator syscall) once the filter is loaded. op_check bounds n. */
+	static struct sock_filter filter[BPF_MAXINSNS];
+	for (size_t k = 0; k < n; k++) {
+		uint64_t v = I(2 + k);
+		filter[k].code = (uint16_t)v;
+		filter[k].jt = (uint8_t)(v >> 16);
+		filter[k].jf = (uint8_t)(v >> 24);
+		filter[k].k = (uint32_t)(v >> 32);
+	}
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = filter};
+	/* Without no_new_privs the kernel wants CAP_SYS_ADMIN in our user namespace: the planner puts this
+	 * record before the capabilities are dropped in that case. From here on every syscall is filtered,
+	 * so only what must happen follows: with NEW_LISTENER, send the fd (sendmsg cannot be a NOTIFY rule)
+	 * and close it. */
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (fd < 0)
+		fail(1, "seccomp(SECCOMP_SET_MODE_FILTER, flags 0x%lx, %zu instructions): %s", flags, n, ERR);
+	if (payload) {
+		send_notify_fd((int)fd, payload);
+		close((int)fd);
+		seccomp_drop_listener();
+	}
+}

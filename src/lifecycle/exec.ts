@@ -1,0 +1,239 @@
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
+import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { launchInit, type SyncData } from "../init/launch.js";
+import { initPath } from "../init/locate.js";
+import { encodePlan } from "../plan/encode.js";
+import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
+import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";
+import { homeIn } from "../plan/process.js";
+import { refuseUnsupported } from "../plan/unsupported.js";
+import { CAPABILITIES } from "../security/capabilities.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
+import { containerProcessState } from "../security/seccomp/process-state.js";
+import { savedSeccomp } from "../security/seccomp/saved.js";
+import { loadBundle, parseJson } from "../spec/load.js";
+import type { Process } from "../spec/types.js";
+import { validateProcess } from "../spec/validate.js";
+import { isSameLiveProcess } from "../state/proc.js";
+import type { ContainerRecord } from "../state/store.js";
+import type { RuntimeContext } from "./context.js";
+import { crashPoint } from "./faults.js";
+import { writePidFile } from "./pid-file.js";
+import { hostCapabilities, hostLimits, lastCap, onlineCpus } from "./host.js";
+import { FORWARDED } from "./signals.js";
+
+export interface ExecOptions extends ExecFlags {
+  id: string;
+  /** --process: a runtime-spec Process object (JSON) instead of the command and the flags. */
+  processFile?: string;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  /** Tests only: called at the sync point with the host pid of the joining process, which waits there,
+   *  in every namespace of the container, until this returns. */
+  atSync?: (pid: number) => Promise<void> | void;
+}
+
+/**
+ * exec: run one more process in a created or running container, in every namespace and the cgroup of
+ * its init, confined by the process's own settings (plan: src/plan/exec-plan.ts). Without `detach`,
+ * waits and returns the process's exit status (128+N when signal N killed it); with it, returns 0 once
+ * the process runs. The pid file gets the process's host pid in both cases, as runc writes it.
+ */
+export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): Promise<number> {
+  const { store } = ctx;
+  const t0 = performance.now();
+  const rec = store.read(opts.id);
+  checkStatus(rec.id, store.status(rec));
+  if (opts.consoleSocket !== undefined) throw new UsageError("--console-socket: terminals are not supported by this version of tsrun yet");
+  const hostCaps = hostCapabilities();
+  const { proc, source } = execProcess(opts, rec, hostCaps);
+  if (proc.terminal) {
+    throw new UsageError(`${opts.processFile === undefined ? "--tty" : `${source}: /terminal`}: terminals are not supported by this version of tsrun yet`);
+  }
+
+  const unlock = store.lock(rec.id);
+  crashPoint("exec", "locked");
+  let pid: number;
+  let exited: Promise<number>;
+  try {
+    // Again under the lock: a delete or a pause may have come in between.
+    checkStatus(rec.id, store.status(rec));
+    const namespaces = containerNamespaces(rec);
+    // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
+    const seccompProfile = savedSeccomp(store.dir(rec.id));
+    if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
+    const plan = inSource(source, opts.processFile !== undefined, () =>
+      buildExecPlan({
+        process: proc,
+        namespaces,
+        cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
+        hostCaps,
+        lastCap: lastCap(),
+        hostLimits: hostLimits(),
+        onlineCpus: onlineCpus(),
+        sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
+        seccomp: seccompProfile && compileSeccomp(seccompProfile),
+        preserveFds: opts.preserveFds ?? 0,
+        foreground: !opts.detach,
+        field: opts.processFile === undefined ? "/process" : "",
+      }),
+    );
+    ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
+    const launched = await launchInit({
+      initPath: initPath(),
+      plan: encodePlan(plan.records),
+      preserveFds: opts.preserveFds ?? 0,
+      foreground: !opts.detach,
+      onSync: async (_tag, child) => {
+        // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
+        // reused between the status check and those opens shows a different start time now.
+        if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+        await opts.atSync?.(child);
+        crashPoint("exec", "sync");
+        const slots: SyncData = [];
+        if (plan.seccompListener) {
+          slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
+        }
+        return slots;
+      },
+    });
+    pid = launched.pid;
+    exited = launched.exited;
+  } finally {
+    unlock();
+  }
+  ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
+  crashPoint("exec", "started");
+  if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+  if (opts.detach) return 0;
+
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    return await exited;
+  } finally {
+    for (const s of FORWARDED) process.off(s, forward);
+  }
+}
+
+/** runc's rules and words: exec in a created or running container only. */
+function checkStatus(id: string, status: string): void {
+  if (status === "stopped") throw new ContainerStateError(id, "cannot exec in a stopped container");
+  if (status === "paused") throw new ContainerStateError(id, "cannot exec in a paused container");
+  if (status === "creating") throw new ContainerStateError(id, `cannot exec in container ${id}: it is still being created`);
+}
+
+/** The process to run: from --process (validated as the config's process is), or the config's with the flags. */
+function execProcess(opts: ExecOptions, rec: ContainerRecord, hostCaps: bigint): { proc: Process; source: string } {
+  if (opts.processFile !== undefined) {
+    const given = processFlagsGiven(opts);
+    if (given.length) throw new UsageError(`exec: ${given.join(", ")} cannot be combined with --process (set it in the process file)`);
+    if (opts.args.length) throw new UsageError("exec: give either --process FILE or a command, not both");
+    const file = resolve(opts.processFile);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new PathError(file, `cannot read the process file: ${(e as Error).message}`);
+    }
+    const proc = inSource(file, true, () => {
+      const p = validateProcess(parseJson(text), "");
+      refuseUnsupported({ process: p });
+      return p;
+    });
+    // As runc: with --process the file says whether there is a terminal; --tty asks for one too.
+    if (opts.tty) proc.terminal = true;
+    return { proc, source: file };
+  }
+
+  for (const c of opts.caps ?? []) {
+    const n = CAPABILITIES.indexOf(c); // an unknown name is refused with the other flags below
+    if (n >= 0 && !((hostCaps >> BigInt(n)) & 1n)) throw new UsageError(`--cap ${c}: not available on this host`);
+  }
+  const base = loadBundle(rec.bundle).spec.process;
+  if (!base) throw new UsageError(`exec: the config of container ${rec.id} has no process to start from; give --process FILE`);
+  const proc = execProcessFromFlags(base, opts);
+  refuseUnsupported({ process: proc });
+  return { proc, source: "config.json" };
+}
+
+/**
+ * Run fn; a ConfigError it throws names a field of the process object. For a --process file, say so
+ * with the field's path inside that file (`/user/uid`, not `/process/user/uid`).
+ */
+function inSource<T>(source: string, isFile: boolean, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isFile && e instanceof ConfigError) {
+      const field = e.field.replace(/^\/process(?=\/|$)/, "");
+      const prefix = e.field ? `config.json ${e.field}: ` : "config.json: ";
+      const detail = e.message.slice(prefix.length);
+      throw new PathError(source, field ? `${field}: ${detail}` : detail);
+    }
+    throw e;
+  }
+}
+
+/** Every namespace of the container's init that is not tsrun's own, with the path to join it by. */
+function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
+  const out: JoinedNamespace[] = [];
+  for (const [type, name] of Object.entries(NS_PROC_NAMES)) {
+    const path = `/proc/${rec.pid}/ns/${name}`;
+    let theirs, ours;
+    try {
+      theirs = statSync(path);
+      ours = statSync(`/proc/self/ns/${name}`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && statSync(`/proc/${rec.pid}/ns`, { throwIfNoEntry: false }) === undefined) {
+        throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+      }
+      if (code === "ENOENT") continue; // a namespace type this kernel does not have
+      throw new HostError(`cannot read namespace ${path}: ${(e as Error).message}`);
+    }
+    if (theirs.ino !== ours.ino || theirs.dev !== ours.dev) out.push({ type, path });
+  }
+  return out;
+}
+
+const PASSWD_MAX = 4 << 20;
+
+/**
+ * HOME for uid from the container's own /etc/passwd (as runc does when the env has none), read
+ * through the init's root: the file a process in the container sees, layers and bind mounts included.
+ * The container may have changed it: only a regular file of sane size is read (never a fifo or a
+ * device, which could hang or flood this call), and /etc may not be a symlink. Otherwise "/".
+ */
+function containerHome(initPid: number, uid: number): string {
+  const root = `/proc/${initPid}/root`;
+  let fd: number | undefined;
+  try {
+    if (!lstatSync(`${root}/etc`).isDirectory()) return "/";
+    fd = openSync(`${root}/etc/passwd`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > PASSWD_MAX) return "/";
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    return homeIn(buf.toString("utf8", 0, n), uid);
+  } catch {
+    return "/";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
