@@ -145,7 +145,9 @@ void op_pty(const struct rec *r)
 	const char *ptmx = S(0);
 	if (console_fd < 0)
 		fail(1, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
-	int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* Resolved inside the current root without magic links: an exec'd process joins a running container,
+	 * whose processes may have changed its /dev since. */
+	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY);
 	if (master < 0)
 		fail(1, "open %s: %s", ptmx, ERR);
 	/* The container's own devpts instance, not a ptmx node of some other filesystem (which would hand

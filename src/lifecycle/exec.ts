@@ -8,6 +8,7 @@ import { encodePlan } from "../plan/encode.js";
 import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";
 import { homeIn } from "../plan/process.js";
+import { checkConsoleFlags, planTerminal } from "../plan/terminal.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { CAPABILITIES } from "../security/capabilities.js";
 import { compileSeccomp } from "../security/seccomp/compile.js";
@@ -48,12 +49,13 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   const t0 = performance.now();
   const rec = store.read(opts.id);
   checkStatus(rec.id, store.status(rec));
-  if (opts.consoleSocket !== undefined) throw new UsageError("--console-socket: terminals are not supported by this version of tsrun yet");
   const hostCaps = hostCapabilities();
   const { proc, source } = execProcess(opts, rec, hostCaps);
-  if (proc.terminal) {
-    throw new UsageError(`${opts.processFile === undefined ? "--tty" : `${source}: /terminal`}: terminals are not supported by this version of tsrun yet`);
-  }
+  // runc's rules: a terminal of a detached process goes to a console socket; one of a process tsrun
+  // waits for is attached to the caller's terminal.
+  const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
+  checkConsoleFlags(proc.terminal === true, consoleSocket, opts.detach === true);
+  const field = opts.processFile === undefined ? "/process" : "";
 
   const unlock = store.lock(rec.id);
   crashPoint("exec", "locked");
@@ -66,8 +68,12 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
     const seccompProfile = savedSeccomp(store.dir(rec.id));
     if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
-    const plan = inSource(source, opts.processFile !== undefined, () =>
-      buildExecPlan({
+    const plan = inSource(source, opts.processFile !== undefined, () => {
+      // The pty comes from the container's devpts; /dev/console stays the init's.
+      const terminal = proc.terminal
+        ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
+        : undefined;
+      return buildExecPlan({
         process: proc,
         namespaces,
         cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
@@ -79,9 +85,11 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         seccomp: seccompProfile && compileSeccomp(seccompProfile),
         preserveFds: opts.preserveFds ?? 0,
         foreground: !opts.detach,
-        field: opts.processFile === undefined ? "/process" : "",
-      }),
-    );
+        field,
+        stage0: terminal?.stage0,
+        joined: terminal?.child,
+      });
+    });
     ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
     const launched = await launchInit({
       initPath: initPath(),
@@ -118,11 +126,13 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       // exited meanwhile
     }
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  // An attached terminal: tsrun-init passes window changes to the pty, which signals its own group.
+  const forwarded = FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH"));
+  for (const s of forwarded) process.on(s, forward);
   try {
     return await exited;
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    for (const s of forwarded) process.off(s, forward);
   }
 }
 

@@ -47,13 +47,13 @@ export const SOCKET_PATH_MAX = 107;
  */
 export function checkConsoleFlags(terminal: boolean, consoleSocket: string | undefined, detached: boolean): void {
   if (consoleSocket !== undefined) {
-    if (!terminal) throw new UsageError("--console-socket given but process.terminal is false: there is no terminal to send");
-    if (!detached) throw new UsageError("--console-socket is for a detached container (create, run -d); a foreground run attaches its own terminal");
+    if (!terminal) throw new UsageError("--console-socket given but no terminal was asked for (process.terminal is false, no exec --tty)");
+    if (!detached) throw new UsageError("--console-socket is only for a detached process (create, run -d, exec -d); in the foreground the terminal is attached to the caller's");
     if (Buffer.byteLength(consoleSocket) > SOCKET_PATH_MAX) {
       throw new UsageError(`--console-socket ${consoleSocket}: path too long (at most ${SOCKET_PATH_MAX} bytes)`);
     }
   } else if (terminal && detached) {
-    throw new UsageError("process.terminal is true but no --console-socket was given: a detached container needs one to hand its terminal to");
+    throw new UsageError("a terminal was asked for (process.terminal, exec --tty) but no --console-socket was given: a detached process needs one to hand its terminal to");
   }
 }
 

@@ -321,8 +321,10 @@ describe("what the caller gets", () => {
     expectError(["--cwd", "/no/such/dir", main, "true"], "chdir /no/such/dir: No such file or directory");
     expectError(["--cap", "CAP_NOPE", main, "true"], '--cap "CAP_NOPE": unknown capability (names such as CAP_SYS_ADMIN)');
     expectError(["--cap", "CAP_SYS_RESOURCE", main, "true"], "--cap CAP_SYS_RESOURCE: not available on this host");
-    expectError(["--tty", main, "sh"], "--tty: terminals are not supported by this version of tsrun yet");
-    expectError(["--console-socket", "/x.sock", main, "sh"], "--console-socket: terminals are not supported by this version of tsrun yet");
+    // runc's terminal rules (terminals themselves: test/integration/terminal.test.ts)
+    expectError(["--tty", "--detach", main, "sh"], /^tsrun: a terminal was asked for .* but no --console-socket was given/);
+    expectError(["--console-socket", "/x.sock", main, "sh"], /^tsrun: --console-socket given but no terminal was asked for/);
+    expectError(["--tty", "--console-socket", "/x.sock", main, "sh"], /^tsrun: --console-socket is only for a detached process/);
 
     const stopped = container("true");
     waitFor(() => (s.state(stopped).status === "stopped" ? true : undefined));

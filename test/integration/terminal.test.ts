@@ -229,10 +229,10 @@ describe("--console-socket: the pty master goes to the manager", () => {
     const e = new Scratch(); // a state root of their own: nothing at all may be in it after each
     afterAll(() => expect(e.cleanup()).toEqual([]));
     const cases: [string, () => string[], RegExp][] = [
-      ["terminal, create without a socket", () => ["create", "--bundle", terminalBundle(["true"])], /process\.terminal is true but no --console-socket/],
-      ["terminal, run -d without a socket", () => ["run", "-d", "--bundle", terminalBundle(["true"])], /process\.terminal is true but no --console-socket/],
-      ["a socket without a terminal", () => ["create", "--bundle", s.bundle(), "--console-socket", join(s.dir, "x.sock")], /--console-socket given but process\.terminal is false/],
-      ["a socket for a foreground run", () => ["run", "--bundle", terminalBundle(["true"]), "--console-socket", join(s.dir, "x.sock")], /for a detached container/],
+      ["terminal, create without a socket", () => ["create", "--bundle", terminalBundle(["true"])], /a terminal was asked for .* but no --console-socket was given/],
+      ["terminal, run -d without a socket", () => ["run", "-d", "--bundle", terminalBundle(["true"])], /a terminal was asked for .* but no --console-socket was given/],
+      ["a socket without a terminal", () => ["create", "--bundle", s.bundle(), "--console-socket", join(s.dir, "x.sock")], /--console-socket given but no terminal was asked for/],
+      ["a socket for a foreground run", () => ["run", "--bundle", terminalBundle(["true"]), "--console-socket", join(s.dir, "x.sock")], /only for a detached process/],
       [
         "a socket path that does not exist",
         () => ["create", "--bundle", terminalBundle(["true"]), "--console-socket", join(s.dir, "missing.sock")],
@@ -367,5 +367,63 @@ describe("tsrun run attached to the caller's terminal", () => {
     expect(t).toContain("sid=1\n"); // the init leads its session (pid 1 of its pid namespace)
     expect(t).toMatch(/\/dev\/tty: No such device or address/);
     expect(d.status).toBe(1);
+  });
+});
+
+describe("exec with a terminal", () => {
+  const x = new Scratch();
+  afterAll(() => expect(x.cleanup()).toEqual([]));
+  let id: string;
+  beforeAll(() => {
+    id = x.id("host");
+    const b = x.bundle((c) => (c.process.args = ["sleep", "1000"]));
+    expect(x.tsrun(["run", "-d", "--bundle", b, id]).status).toBe(0);
+  });
+
+  test("exec --tty --detach --console-socket: the manager gets the master of a pty of the container's devpts, the process's controlling terminal", async () => {
+    const sock = join(x.dir, "exec.sock");
+    const r0 = await receiver(sock, [["expect", "ready> "], ["write", "hi\n"], ["expect", "got:hi"], ["eof", 10]]);
+    const script = "echo tty=$(tty); echo stat=$(cut -d' ' -f6,7 /proc/self/stat) pid=$$; echo -n 'ready> '; read v; echo got:$v";
+    const r = x.tsrun(["exec", "--tty", "--detach", "--console-socket", sock, id, "sh", "-c", script]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const got = await r0.done;
+    expect(got.error).toBeUndefined();
+    expect(got.payload).toBe("/dev/ptmx");
+    expect(got.fds).toBe(1);
+    expect(got.ptn).toBe(0); // the container's own devpts instance: its first pty (the init has none)
+    const t = got.transcript.replace(/\r\n/g, "\n");
+    expect(t).toContain("tty=/dev/pts/0\n");
+    const m = /stat=(\d+) (\d+) pid=(\d+)/.exec(t);
+    expect(m && [m[1], m[2]]).toEqual([m![3], String(136 * 256)]); // leads its session, whose terminal is the pty
+  });
+
+  test("exec --tty in the foreground: attached to the caller's terminal, its size, its exit status", () => {
+    const d = drive(
+      x,
+      [
+        ["expect", "# "],
+        ["write", "tty; stty size\r"],
+        ["expect", "/dev/pts/"],
+        ["expect", "24 80\r\n"],
+        ["write", "exit 4\r"],
+      ],
+      ["exec", "--tty", id, "sh"],
+    );
+    expect(d.error).toBeUndefined();
+    expect(d.status).toBe(4);
+    expect(d.lflag_restored).toBe(true);
+  });
+
+  test("exec --process with terminal and consoleSize, stdin piped: copied to the pty, the process's status", () => {
+    const file = join(x.dir, "process.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ terminal: true, consoleSize: { height: 21, width: 61 }, user: { uid: 0, gid: 0 }, cwd: "/", args: ["sh"], env: ["PATH=/bin"] }),
+    );
+    const r = x.tsrun(["exec", "--process", file, id], { stdin: "stty size\nexit 6\n" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(6);
+    expect(r.stdout.replace(/\r\n/g, "\n")).toContain("\n21 61\n");
   });
 });

@@ -493,9 +493,9 @@ describe("buildPlan: process.terminal", () => {
   });
 
   test("runc's console rules: detached needs a socket; a socket needs a terminal and a detached container", () => {
-    expect(() => plan(withTerminal())).toThrow(/no --console-socket/);
-    expect(() => plan(spec(), { consoleSocket: "/s" })).toThrow(/process\.terminal is false/);
-    expect(() => plan(withTerminal(), { consoleSocket: "/s", foreground: true })).toThrow(/detached/);
+    expect(() => plan(withTerminal())).toThrow(/no --console-socket was given/);
+    expect(() => plan(spec(), { consoleSocket: "/s" })).toThrow(/no terminal was asked for/);
+    expect(() => plan(withTerminal(), { consoleSocket: "/s", foreground: true })).toThrow(/only for a detached process/);
   });
 
   test("consoleSize out of range names the field", () => {

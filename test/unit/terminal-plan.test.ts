@@ -57,9 +57,9 @@ describe("checkConsoleFlags (runc's rules)", () => {
       }
       throw new Error("expected a UsageError");
     };
-    expect(msg(() => checkConsoleFlags(true, undefined, true))).toMatch(/no --console-socket/);
-    expect(msg(() => checkConsoleFlags(false, "/s", true))).toMatch(/process\.terminal is false/);
-    expect(msg(() => checkConsoleFlags(true, "/s", false))).toMatch(/detached/);
+    expect(msg(() => checkConsoleFlags(true, undefined, true))).toMatch(/no --console-socket was given/);
+    expect(msg(() => checkConsoleFlags(false, "/s", true))).toMatch(/no terminal was asked for/);
+    expect(msg(() => checkConsoleFlags(true, "/s", false))).toMatch(/only for a detached process/);
     expect(msg(() => checkConsoleFlags(true, `/${"x".repeat(107)}`, true))).toMatch(/too long/);
   });
 });
