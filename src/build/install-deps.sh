@@ -30,7 +30,7 @@ packages=(busybox-static iproute2 gcc libc6-dev make tini)
 if [ "$want_test" = 1 ]; then
   # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts;
   # strace: the reliability suite checks that waits use a pidfd, not sleeps (rel-wait.test.ts).
-  # python3: test/helpers/tty.py (receives SCM_RIGHTS and drives a pty for the terminal tests).
+  # python3: test/helpers/terminal-peer.py (receives SCM_RIGHTS and drives a pty for the terminal tests).
   packages+=(runc crun hyperfine jq strace python3)
   # podman (with conmon and the CNI plugins it depends on) and containerd (with ctr and the runc v2
   # shim): tsrun plugged in under the managers (test/integration/podman.test.ts, containerd.test.ts).

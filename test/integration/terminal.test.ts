@@ -1,5 +1,5 @@
 // process.terminal: the pty a manager receives on --console-socket (create, run -d), and `tsrun run`
-// attached to the caller's own terminal. The other end is test/helpers/tty.py: a console-socket
+// attached to the caller's own terminal. The other end is test/helpers/terminal-peer.py: a console-socket
 // receiver (as conmon or the containerd shim) and a real pty driving `tsrun run` (as a person would).
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -11,7 +11,7 @@ const s = new Scratch();
 beforeAll(() => ensureBuilt());
 afterAll(() => expect(s.cleanup()).toEqual([]));
 
-const TTY_PY = join(TOP, "test/helpers/tty.py");
+const TTY_PY = join(TOP, "test/helpers/terminal-peer.py");
 type Step = [string, ...(string | number)[]];
 
 interface Received {
@@ -74,7 +74,7 @@ function drive(sc: Scratch, steps: Step[], args: string[]): Driven {
     timeout: 60_000,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
   });
-  if (r.status !== 0 || !r.stdout) throw new Error(`tty.py drive: ${r.error ?? r.stderr}`);
+  if (r.status !== 0 || !r.stdout) throw new Error(`terminal-peer.py drive: ${r.error ?? r.stderr}`);
   return lastJson<Driven>(r.stdout);
 }
 

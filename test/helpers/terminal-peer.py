@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Test-side terminals for test/integration/terminal.test.ts (Node cannot receive SCM_RIGHTS or make a pty).
+(Not named tty.py: a script's own directory comes first on sys.path and would shadow the stdlib tty.)
 
-  tty.py receive SOCKET STEPS   listen on the AF_UNIX socket SOCKET (prints "listening"), accept one
+  terminal-peer.py receive SOCKET STEPS   listen on the AF_UNIX socket SOCKET (prints "listening"), accept one
                                 connection, receive the pty master as a console-socket manager does
                                 (conmon, the containerd shim), then run STEPS on it
-  tty.py drive STEPS CMD...     run CMD on a new pty of our own (CMD's controlling terminal and stdio,
+  terminal-peer.py drive STEPS CMD...     run CMD on a new pty of our own (CMD's controlling terminal and stdio,
                                 24x80) as a person at a terminal would, and run STEPS on its master
 
 STEPS is a JSON list of:
