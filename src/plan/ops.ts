@@ -163,10 +163,12 @@ export const enum Op {
   CONSOLE_SOCKET = 39,
   /** Stage 0, before CLONE (`run`/`exec` attached to the caller's terminal, no console socket): a
    *  socketpair; the child keeps one end for PTY, stage 0 the other. A foreground CLONE then receives the
-   *  pty master on it and relays the caller's terminal: stdin in raw mode (when it is a terminal) ->
-   *  master -> stdout, SIGWINCH -> TIOCGWINSZ on stdin -> TIOCSWINSZ on the master (also once at the
-   *  start), stdin EOF -> the pty's VEOF character; the terminal is restored before stage 0 exits with
-   *  the child's status. Without a master (the child failed first) it just waits. */
+   *  pty master on it and relays the caller's terminal (src/init/tty.c): stdin's terminal in raw mode for
+   *  input (output flags kept) and ONLCR off on the pty, as runc; stdin -> master -> stdout; SIGWINCH ->
+   *  TIOCGWINSZ on stdin (else stdout) -> TIOCSWINSZ on the master, also once at the start; the end of a
+   *  stdin that is not a terminal -> the pty's VEOF character once the container has read the rest. When
+   *  the child exits: its output drained, the terminal restored, exit with its status. Without a master
+   *  (the child failed first) it just waits. */
   CONSOLE_PAIR = 40,
   /** ints: rows, cols, uid, mountConsole · strs: ptmx, payload. In the child, after the root is built and the
    *  process is a session leader (SETSID): open(ptmx) (must be a devpts ptmx: the container's own),
