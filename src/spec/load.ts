@@ -118,12 +118,15 @@ export function parseJson(text: string): unknown {
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MIN = -(1n << 63n);
+const JS_UINT64_MAX = String(2 ** 64 - 1); // "18446744073709552000"
 
 /**
  * JSON.parse reads an integer beyond 2^53 as the nearest double, so 18446744073709551616 (2^64) would
  * pass the schema's uint64 maximum (the same double) and become RLIM_INFINITY. No field of the
  * config holds more than 64 bits: an integer literal outside [-2^63, 2^64-1] is refused, naming
- * where it is (Go's decoder, hence runc, refuses it too). Strings are skipped.
+ * where it is (Go's decoder, hence runc, refuses it too). Strings are skipped. One exception:
+ * 18446744073709552000, which is how JavaScript prints 2^64-1 (JSON.stringify of the nearest double),
+ * is taken as 2^64-1, so configs written by JS tools keep their "unlimited" values.
  */
 function refuseOver64Bits(s: string): void {
   const INTEGER = /-?[0-9]+(?![0-9.eE])/y;
@@ -138,7 +141,7 @@ function refuseOver64Bits(s: string): void {
     const m = INTEGER.exec(s);
     if (m && m[0].length >= 19) {
       const v = BigInt(m[0]);
-      if (v > UINT64_MAX || v < INT64_MIN) {
+      if ((v > UINT64_MAX && m[0] !== JS_UINT64_MAX) || v < INT64_MIN) {
         const before = s.slice(0, i);
         throw new ConfigError("", `integer ${m[0]} at line ${before.split("\n").length} column ${i - before.lastIndexOf("\n")} does not fit in 64 bits`);
       }

@@ -75,6 +75,10 @@ describe("integers beyond 64 bits", () => {
   test.each(["18446744073709551615", "-9223372036854775808", "1e400", "123456789012345678.5"])("%s parses (the schema judges it)", (n) => {
     expect(() => parseJson(`{"b": ${n}}`)).not.toThrow();
   });
+  test("18446744073709552000, JavaScript's spelling of 2^64-1, is read as 2^64-1 (JSON.stringify of an unlimited rlimit)", () => {
+    expect(String(2 ** 64 - 1)).toBe("18446744073709552000");
+    expect(parseJson(JSON.stringify({ hard: 2 ** 64 - 1 }))).toEqual({ hard: 2 ** 64 - 1 });
+  });
   test("digits inside strings are not numbers", () => expect(parseJson('{"a": "x\\"99999999999999999999999"}')).toEqual({ a: 'x"99999999999999999999999' }));
 });
 
