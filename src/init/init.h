@@ -88,6 +88,11 @@ int mode_bpf_devices(const char *dir);
 /* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
 void op_hook(const struct rec *r);
 
+/* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
+ * bytes), and send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno). */
+int unix_connect(const char *path);
+int send_fd(int sock, int fd, const char *payload);
+
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 extern int report_fd;                       /* the exec fifo from WAIT_FIFO to STARTED: fail() reports there */

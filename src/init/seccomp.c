@@ -20,14 +20,8 @@ static int listener_fd = -1; /* SECCOMP_LISTENER -> SECCOMP */
 
 void op_seccomp_listener(const struct rec *r)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(S(0)) >= sizeof addr.sun_path)
-		fail(1, "seccomp listener %s: path too long", S(0));
-	strcpy(addr.sun_path, S(0));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_connect(S(0));
 	if (fd < 0)
-		fail(1, "seccomp listener %s: socket: %s", S(0), ERR);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
 		fail(1, "seccomp listener %s: connect: %s", S(0), ERR);
 	if (listener_fd >= 0)
 		close(listener_fd);
@@ -41,37 +35,10 @@ void seccomp_drop_listener(void)
 	listener_fd = -1;
 }
 
-/* One sendmsg carrying the fd with the first bytes of the payload; the rest (a stream socket may take
- * a long payload in parts) follows without ancillary data. */
 static void send_notify_fd(int notify_fd, const char *payload)
 {
-	size_t len = strlen(payload), off = 0;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	memset(&ctl, 0, sizeof ctl);
-	struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-	for (;;) {
-		ssize_t n = sendmsg(listener_fd, &msg, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fail(1, "seccomp: send the notify fd to the listener: %s", ERR);
-		off += (size_t)n;
-		if (off >= len)
-			return;
-		iov.iov_base = (char *)payload + off;
-		iov.iov_len = len - off;
-		msg.msg_control = NULL;
-		msg.msg_controllen = 0;
-	}
+	if (send_fd(listener_fd, notify_fd, payload) < 0)
+		fail(1, "seccomp: send the notify fd to the listener: %s", ERR);
 }
 
 void op_seccomp(const struct rec *r)

@@ -35,19 +35,12 @@
 
 static int console_fd = -1; /* where PTY sends the master: the console socket, or the child's end of the pair */
 static int relay_fd = -1;   /* stage 0's end of the pair (CONSOLE_PAIR) */
+static int attached;         /* CONSOLE_PAIR: stage 0 relays the pty to the caller's terminal */
 
 void op_console_socket(const struct rec *r)
 {
-	struct sockaddr_un sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	if (strlen(S(0)) >= sizeof sa.sun_path)
-		fail(1, "console socket %s: path too long (at most %zu bytes)", S(0), sizeof sa.sun_path - 1);
-	strcpy(sa.sun_path, S(0));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_connect(S(0));
 	if (fd < 0)
-		fail(1, "console socket %s: socket: %s", S(0), ERR);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		fail(1, "console socket %s: connect: %s", S(0), ERR);
 	if (console_fd >= 0)
 		close(console_fd);
@@ -61,6 +54,7 @@ void op_console_pair(const struct rec *r)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		fail(1, "terminal socketpair: %s", ERR);
 	relay_fd = sv[0];
+	attached = 1;
 	if (console_fd >= 0)
 		close(console_fd);
 	console_fd = sv[1];
@@ -114,28 +108,7 @@ static void mount_console(int slave)
 /* One sendmsg, one SCM_RIGHTS fd, payload = the name runc sends with it (receivers ignore it). */
 static void send_master(int sock, int master, const char *payload)
 {
-	struct iovec iov = {.iov_base = (void *)payload, .iov_len = strlen(payload)};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	memset(&u, 0, sizeof u);
-	struct msghdr msg;
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	ssize_t n;
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (send_fd(sock, master, payload) < 0)
 		fail(1, "send the pty master to the console socket: %s", ERR);
 }
 
@@ -184,9 +157,17 @@ void op_pty(const struct rec *r)
 	if (slave > 2)
 		close(slave);
 	send_master(console_fd, master, S(1));
+	close(master);
+	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size), so
+	 * the process never writes or reads the size before (an EOF: stage 0 is gone, go on; it is the exec
+	 * that matters, and a dead stage 0 kills nothing here). */
+	if (attached) {
+		char ack;
+		while (read(console_fd, &ack, 1) < 0 && errno == EINTR)
+			;
+	}
 	close(console_fd);
 	console_fd = -1;
-	close(master);
 }
 
 /* ---- stage 0: the relay -------------------------------------------------------------------- */
@@ -342,10 +323,10 @@ int tty_relay(pid_t pid)
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	int master = recv_master(relay_fd);
-	close(relay_fd);
-	relay_fd = -1;
 	int status;
 	if (master < 0 || sfd < 0) {
+		close(relay_fd); /* an EOF for a child waiting on it: it goes on without the relay */
+		relay_fd = -1;
 		if (master >= 0)
 			close(master);
 		while (waitpid(pid, &status, 0) < 0)
@@ -372,6 +353,10 @@ int tty_relay(pid_t pid)
 		tcsetattr(master, TCSANOW, &t);
 	}
 	copy_winsize(master);
+	/* The child waits for this before it goes on to execve (see op_pty). */
+	(void)!write(relay_fd, "", 1);
+	close(relay_fd);
+	relay_fd = -1;
 	fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK); /* ours alone: stdin/stdout stay as they are */
 
 	char in[4096], out[8192];

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mountsAndProcessesUnder } from "./host.js";
 import { ROOTFS } from "./tsrun.js";
 
 export const CTR_IMAGE = "localhost/tsrun-busybox:test";
@@ -102,25 +103,7 @@ export class ContainerdEnv {
         this.daemon.kill("SIGKILL");
       }
     }
-    const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
-    for (const line of mountinfo.split("\n").reverse()) {
-      const point = line.split(" ")[4];
-      if (point?.startsWith(this.dir)) {
-        leaks.push(`mount ${point}`);
-        spawnSync("umount", ["-l", point]);
-      }
-    }
-    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-        if ((cmd.includes(this.dir) || cg.includes(`/${this.ns}/`)) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) {
-          leaks.push(`process ${pid}: ${cmd.replace(/\0/g, " ")}`);
-        }
-      } catch {
-        // exited while we looked
-      }
-    }
+    leaks.push(...mountsAndProcessesUnder(this.dir, (cg) => cg.includes(`/${this.ns}/`)));
     // ctr's containers live in the cgroup /<namespace>/<id>: the ids must be gone; the namespace dir is ours.
     for (const h of readdirSync("/sys/fs/cgroup")) {
       const parent = join("/sys/fs/cgroup", h, this.ns);

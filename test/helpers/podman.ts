@@ -4,14 +4,13 @@
 // live in that namespace and the machine's own network is never touched. The image is imported from
 // the busybox rootfs, never downloaded.
 import { type SpawnSyncOptions, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IP, NSENTER, mountsAndProcessesUnder } from "./host.js";
 import { ROOTFS } from "./tsrun.js";
 
 export const IMAGE = "localhost/tsrun-busybox:test";
-const NSENTER = ["/usr/bin/nsenter", "/usr/sbin/nsenter"].find((p) => existsSync(p)) ?? "nsenter";
-const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((p) => existsSync(p)) ?? "ip";
 export const BUSYBOX = join(ROOTFS, "bin/busybox");
 
 export interface Run {
@@ -130,22 +129,7 @@ export class PodmanEnv {
     if (left) leaks.push(`podman containers: ${left.replace(/\n/g, " ")}`);
     this.podman(["system", "reset", "-f"]);
     spawnSync(IP, ["netns", "del", this.netns]);
-    const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
-    for (const line of mountinfo.split("\n")) {
-      const point = line.split(" ")[4];
-      if (point?.startsWith(this.dir)) {
-        leaks.push(`mount ${point}`);
-        spawnSync("umount", ["-l", point]);
-      }
-    }
-    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (cmd.includes(this.dir) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) leaks.push(`process ${pid}: ${cmd.replace(/\0/g, " ")}`);
-      } catch {
-        // exited while we looked
-      }
-    }
+    leaks.push(...mountsAndProcessesUnder(this.dir));
     // podman's cgroupfs parent (and conmon's cgroup in it): shared by every podman container, so only
     // removed when empty; the containers' own cgroups must be gone.
     for (const h of readdirSync("/sys/fs/cgroup")) {

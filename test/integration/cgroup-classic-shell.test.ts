@@ -7,10 +7,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { copyBundle, hold } from "../helpers/bundles.js";
+import { IP, NSENTER, ip, sh } from "../helpers/host.js";
 import { ROOTFS, Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
-const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((p) => existsSync(p))!;
-const NSENTER = ["/usr/bin/nsenter", "/usr/sbin/nsenter"].find((p) => existsSync(p))!;
 const BUSYBOX = join(ROOTFS, "bin/busybox");
 const V2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
 const s = new Scratch();
@@ -26,16 +25,6 @@ afterAll(() => {
   spawnSync(IP, ["netns", "del", NS]);
   expect(leaks).toEqual([]);
 });
-
-function sh(file: string, args: string[]) {
-  const r = spawnSync(file, args, { encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function ip(...args: string[]): string {
-  const r = sh(IP, args);
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 
 describe("2. the busybox shell container: overlay, every namespace, devices, cgroup, a veth with an nc server", () => {
   test("PID 1, uid 0 inside and the creator outside, cgroup /, mounts, devices, reachable server", () => {

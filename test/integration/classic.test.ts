@@ -6,10 +6,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLES, copyBundle, hold } from "../helpers/bundles.js";
+import { IP, NSENTER, ip, sh } from "../helpers/host.js";
 import { ROOTFS, Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
-const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((p) => existsSync(p))!;
-const NSENTER = ["/usr/bin/nsenter", "/usr/sbin/nsenter"].find((p) => existsSync(p))!;
 const BUSYBOX = join(ROOTFS, "bin/busybox");
 const s = new Scratch();
 const netnses: string[] = [];
@@ -21,15 +20,6 @@ afterAll(() => {
   expect(leaks).toEqual([]);
 });
 
-function sh(file: string, args: string[]) {
-  const r = spawnSync(file, args, { encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function ip(...args: string[]): string {
-  const r = sh(IP, args);
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 function netns(name: string): string {
   const ns = `tsrun-t${process.pid}-${name}`;
   ip("netns", "add", ns);

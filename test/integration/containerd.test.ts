@@ -3,21 +3,15 @@
 // state dirs, CRI off: test/helpers/containerd.ts), started and stopped by pid; the image is an OCI
 // archive made from the busybox rootfs.
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { CTR_IMAGE, ContainerdEnv } from "../helpers/containerd.js";
-import { TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
+import { inPty } from "../helpers/pty.js";
+import { TSRUN, ensureBuilt } from "../helpers/tsrun.js";
 
 const RUNTIMES: [string, string][] = [
   ["tsrun", TSRUN],
   ["runc", "/usr/sbin/runc"],
 ];
 
-function inPty(argv: { file: string; args: string[]; env: NodeJS.ProcessEnv }, steps: { expect: string; send: string }[]) {
-  const spec = { argv: [argv.file, ...argv.args], env: argv.env, steps, timeout: 30 };
-  const r = spawnSync("python3", [join(TOP, "test/helpers/pty-drive.py"), JSON.stringify(spec)], { encoding: "utf8", timeout: 40_000 });
-  if (r.status !== 0) throw new Error(`pty-drive: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { output: string; status: number; timedOut: boolean };
-}
 
 const sleep = (ms: number) => spawnSync("sleep", [String(ms / 1000)]);
 

@@ -7,20 +7,14 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUSYBOX, IMAGE, PodmanEnv } from "../helpers/podman.js";
-import { TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
+import { inPty } from "../helpers/pty.js";
+import { TSRUN, ensureBuilt } from "../helpers/tsrun.js";
 
 const RUNTIMES: [string, string][] = [
   ["tsrun", TSRUN],
   ["runc", "/usr/sbin/runc"],
 ];
 
-/** Run argv in a real pty (test/helpers/pty-drive.py), typing `send` once `expect` has appeared. */
-function inPty(argv: { file: string; args: string[]; env: NodeJS.ProcessEnv }, steps: { expect: string; send: string }[]) {
-  const spec = { argv: [argv.file, ...argv.args], env: argv.env, steps, timeout: 30 };
-  const r = spawnSync("python3", [join(TOP, "test/helpers/pty-drive.py"), JSON.stringify(spec)], { encoding: "utf8", timeout: 40_000 });
-  if (r.status !== 0) throw new Error(`pty-drive: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { output: string; status: number; timedOut: boolean };
-}
 
 describe.each(RUNTIMES)("podman with %s", (name, runtime) => {
   let pm: PodmanEnv;
