@@ -3,6 +3,14 @@
 // bench/make-report.mjs reads the raw measurements and writes what these functions return.
 // Unit-tested in test/unit/bench-report.test.ts.
 
+/** @typedef {{median: number, min: number, max: number, n: number, samples?: number[]}} Stats */
+/**
+ * @typedef {{key: string, label: string, unit: string, better: string, target: string, anchor: {runc: string, crun: string},
+ *   results: Record<string, Stats>, ratios: {runc?: number, crun?: number}, met: boolean|null, note: string,
+ *   failures?: Record<string, number>}} Row
+ */
+/** @typedef {Record<string, any> & {figures: Row[]}} Report */
+
 /** The runtimes in table order; tsrun is compared with the other two. */
 export const RUNTIMES = ["tsrun", "runc", "crun"];
 
@@ -109,12 +117,14 @@ export function evaluate(fig, results, previous) {
  * @param {{meta: object, samples: Record<string, Record<string, number[]>>, failures?: Record<string, Record<string, number>>, previous?: any}} input
  *   samples: figure key -> runtime -> samples (in the figure's unit); failures: figure key -> runtime
  *   -> runs that failed; previous: an earlier report.
+ * @returns {Report}
  */
 export function buildReport({ meta, samples, failures, previous }) {
   const rows = [];
   for (const fig of FIGURES) {
     const bySample = samples[fig.key];
     if (!bySample) continue;
+    /** @type {Record<string, Stats>} */
     const results = {};
     for (const rt of RUNTIMES) {
       const st = stats(bySample[rt]);
