@@ -7,9 +7,10 @@
 # Prints a table (medians, min-max, ratios tsrun/runc and tsrun/crun, the target per row and
 # whether it is met) and writes bench/results/latest.json (with date, kernel, cpu, load, runs),
 # latest.md (the table in markdown) and latest.svg (lifecycle latency and held memory per runtime).
-# --runs N: hyperfine runs per time figure (default 20; warmup 3). --quick: 3 runs, 1 warmup, 30
+# --runs N: hyperfine runs per time figure (default 30, as the anchors; warmup 3).
+# --quick: 3 runs, 1 warmup, 30
 # containers for `list`, fewer memory/throughput samples: for development, not for the record.
-# Takes about 3 minutes at default settings on 2 cores.
+# Takes about 2-3 minutes at default settings on 2 cores (loaded).
 #
 # Needs root. Installs its packages (runc, crun, hyperfine, jq, tini, podman, conmon) through
 # src/build/install-deps.sh --test. A runtime that is missing, or that fails a smoke run of the
@@ -72,7 +73,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 orig_args=("$@")
 
-runs=20
+runs=30
 warmup=3
 quick=0
 runtimes="tsrun runc crun"
