@@ -4,15 +4,17 @@
 //   node bench/make-report.mjs RAW_DIR [OUT_DIR]
 // RAW_DIR holds meta.json (date, runs, load at start, versions), hyperfine exports <figure>.json, and
 // measure.py outputs <figure>.<runtime>.json. The previous latest.json, if any, is the baseline of the
-// "no regression" rows.
+// "no regression" rows. A full run (not --quick) into the default OUT_DIR also puts the table in
+// README.md, between its bench-table markers.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FIGURES, RUNTIMES, buildReport, formatMarkdown, formatTable, renderSvg, samplesFromHyperfine } from "./report.mjs";
+import { FIGURES, RUNTIMES, buildReport, formatMarkdown, formatTable, renderSvg, samplesFromHyperfine, withBenchTable } from "./report.mjs";
 
 const raw = process.argv[2];
-const out = process.argv[3] ?? join(dirname(fileURLToPath(import.meta.url)), "results");
+const here = dirname(fileURLToPath(import.meta.url));
+const out = process.argv[3] ?? join(here, "results");
 if (!raw) {
   console.error("usage: make-report.mjs RAW_DIR [OUT_DIR]");
   process.exit(2);
@@ -64,7 +66,14 @@ delete report.loadStart;
 
 mkdirSync(out, { recursive: true });
 writeFileSync(latest, JSON.stringify(report, null, 2) + "\n");
-writeFileSync(join(out, "latest.md"), formatMarkdown(report));
+const markdown = formatMarkdown(report);
+writeFileSync(join(out, "latest.md"), markdown);
+const readme = join(here, "..", "README.md");
+if (!report.quick && out === join(here, "results") && existsSync(readme)) {
+  const text = readFileSync(readme, "utf8");
+  const updated = withBenchTable(text, markdown);
+  if (updated !== text) writeFileSync(readme, updated);
+}
 writeFileSync(join(out, "latest.svg"), renderSvg(report));
 process.stdout.write("\n" + formatTable(report));
 process.stdout.write(`\nprocesses held per created container: ${RUNTIMES.filter((r) => processes[r]).map((r) => `${r}: ${processes[r].join(", ")}`).join("; ")}\n`);

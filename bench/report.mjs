@@ -291,3 +291,17 @@ export function renderSvg(report, width = 760) {
     "",
   ].join("\n");
 }
+
+const BEGIN = "<!-- bench-table: regenerated from bench/results/latest.md -->";
+const END = "<!-- /bench-table -->";
+
+/**
+ * README.md with the text between its bench-table markers replaced by `markdown`; the text as it
+ * was when the markers are missing (a README without them is left alone).
+ */
+export function withBenchTable(readme, markdown) {
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END, a + BEGIN.length);
+  if (a < 0 || b < 0) return readme;
+  return `${readme.slice(0, a + BEGIN.length)}\n${markdown.trimEnd()}\n${readme.slice(b)}`;
+}

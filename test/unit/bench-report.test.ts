@@ -13,6 +13,7 @@ import {
   samplesFromHyperfine,
   stats,
   targetText,
+  withBenchTable,
 } from "../../bench/report.mjs";
 
 const fig = (key: string) => {
@@ -190,5 +191,17 @@ describe("renderSvg", () => {
   });
   test("the memory panel shows the 0.25 MiB target", () => {
     expect(svg).toContain("target 0.25 MiB");
+  });
+});
+
+describe("withBenchTable", () => {
+  const readme = "# x\n\nbefore\n<!-- bench-table: regenerated from bench/results/latest.md -->\nold table\n<!-- /bench-table -->\nafter\n";
+  test("replaces only what is between the markers, and again on the next run", () => {
+    const once = withBenchTable(readme, "| new |\n");
+    expect(once).toBe("# x\n\nbefore\n<!-- bench-table: regenerated from bench/results/latest.md -->\n| new |\n<!-- /bench-table -->\nafter\n");
+    expect(withBenchTable(once, "| newer |")).toContain("-->\n| newer |\n<!-- /bench-table -->\nafter");
+  });
+  test("a README without the markers is left as it is", () => {
+    expect(withBenchTable("# no markers\n", "| t |")).toBe("# no markers\n");
   });
 });
