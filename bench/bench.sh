@@ -8,8 +8,8 @@
 # whether it is met) and writes bench/results/latest.json (with date, kernel, cpu, load, runs),
 # latest.md (the table in markdown) and latest.svg (lifecycle latency and held memory per runtime).
 # --runs N: hyperfine runs per time figure (default 30, as the anchors; warmup 3).
-# --quick: 3 runs, 1 warmup, 30
-# containers for `list`, fewer memory/throughput samples: for development, not for the record.
+# --quick: 3 runs, 1 warmup, 30 containers for `list`, fewer memory/throughput samples: for
+# development, not for the record (its report goes to bench/results/scratch/quick/, not in git).
 # Takes about 2-3 minutes at default settings on 2 cores (loaded).
 #
 # Needs root. Installs its packages (runc, crun, hyperfine, jq, tini, podman, conmon) through
@@ -471,4 +471,7 @@ if [ -n "$keep_raw" ]; then
   mkdir -p "$keep_raw"
   cp "$raw"/*.json "$keep_raw"/
 fi
-node "$here/make-report.mjs" "$raw" "$here/results"
+# A --quick run is for development: its report goes to the scratch dir, never over the recorded one.
+results=$here/results
+[ "$quick" = 1 ] && results=$here/results/scratch/quick
+node "$here/make-report.mjs" "$raw" "$results"
