@@ -10,6 +10,8 @@
 #   strace-c-<verb>.txt       strace -c -f of state, create, start, kill, delete, run, list (tsrun, crun;
 #                             create: without tsrun-init, see -b execve below)
 #   strace-r-<verb>.txt       strace -f -ttt -T timelines (tsrun) of the same verbs
+#   run-trace.N, run-steps.md  5 traces of `run` stopping only on a few syscalls (--seccomp-bpf),
+#                     and the median duration of each step (bench/run-steps.py)
 #   debug-create.txt  N x `tsrun --debug create` step timings (the create steps print their time)
 #   debug-steps.txt   median of each step over the N creates
 # Same environment as bench/bench.sh: root, private mount namespace, tini -s, a private --root, the
@@ -109,6 +111,14 @@ if crun --root "$tmp/croot" run --bundle "$bundle" "$id-smoke" </dev/null >/dev/
   crun --root "$tmp/croot" delete --force "$id-cs"
   st strace-c-crun-run -f -c -S time -- crun --root "$tmp/croot" run --bundle "$bundle" "$id-cr" </dev/null
 fi
+
+# --- the steps of `run`, from low-overhead traces (only a few syscalls stop the process) ---------
+for i in $(seq 1 5); do
+  strace --seccomp-bpf -f -ttt -T -s 40 -o "$out/run-trace.$i" \
+    -e trace=execve,vfork,clone,clone3,pivot_root,umount2,write,exit_group,wait4,mkdir,rmdir \
+    "$T" --root "$root" run --bundle "$bundle" "$id-rt$i" </dev/null
+done
+python3 "$here/run-steps.py" "$out/run-trace.*" >"$out/run-steps.md"
 
 # --- create's own step timings ----------------------------------------------------
 : >"$out/debug-create.txt"
