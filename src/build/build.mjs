@@ -45,10 +45,16 @@ if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
   const sources = readdirSync("src/init").filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
   step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
 }
-const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs);
+const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs, statSync("src/build/build.mjs").mtimeMs);
 // bin/tsrun ignores TSRUN_FAULT (the check is compiled out); bin/tsrun-faults, the same CLI built for
 // the reliability tests, honours it (crash injection: src/lifecycle/faults.ts). Never install it.
-const cli = (out, faults) => ["build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64", "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out];
+// --no-compile-autoload-*: a compiled Bun program would otherwise read .env and bunfig.toml from the
+// caller's working directory on every call (a manager's bundle dir): slower, and not ours to read.
+const cli = (out, faults) => [
+  "build", "--compile", "--minify", "--bytecode", "--target=bun-linux-x64",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out,
+];
 if (stale("bin/tsrun", [tsTime])) {
   step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
 }

@@ -44,25 +44,68 @@ static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
  * it will never run again. MADV_DONTNEED on a private mapping that was never written only drops
  * PTEs: the pages stay in the page cache and fault back in when used. Writable segments (data,
  * RELRO with relocations applied) are left alone: dropping those would lose their contents. */
-static int trim_segment(struct dl_phdr_info *info, size_t size, void *unused)
+struct ro_range { uintptr_t start, len; };
+static struct ro_range ro_ranges[8];
+static int n_ro_ranges;
+
+static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
 {
 	(void)size;
 	(void)unused;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (int k = 0; k < info->dlpi_phnum; k++) {
+	for (int k = 0; k < info->dlpi_phnum && n_ro_ranges < 8; k++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
 		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
 			continue;
 		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
 		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
-		madvise((void *)start, end - start, MADV_DONTNEED); /* best effort */
+		ro_ranges[n_ro_ranges++] = (struct ro_range){ start, end - start };
 	}
-	return 1; /* only the first object: the executable itself */
+	return 1;
+}
+
+#if defined(__x86_64__)
+/* Inline syscalls: no libc page is touched between the madvise and the blocking open. */
+static inline long raw3(long nr, long a, long b, long c)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return ret;
+}
+static inline long raw4(long nr, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+/* Elsewhere through libc (a few more pages come back after the trim). */
+static long raw3(long nr, long a, long b, long c) { long r = syscall(nr, a, b, c); return r < 0 ? -errno : r; }
+static long raw4(long nr, long a, long b, long c, long d) { long r = syscall(nr, a, b, c, d); return r < 0 ? -errno : r; }
+#endif
+
+/* Drop the text PTEs and block in open() with no libc code in between: every later fault would map
+ * 64 KiB around it (fault-around) and undo most of the trim. */
+static int __attribute__((noinline)) trim_and_open(const char *path)
+{
+	if (n_ro_ranges == 0)
+		dl_iterate_phdr(collect_segment, NULL);
+	for (int i = 0; i < n_ro_ranges; i++)
+		raw3(SYS_madvise, (long)ro_ranges[i].start, (long)ro_ranges[i].len, MADV_DONTNEED);
+	long fd;
+	do
+		fd = raw4(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0);
+	while (fd == -EINTR);
+	return (int)fd;
 }
 
 static void trim_rss(void)
 {
-	dl_iterate_phdr(trim_segment, NULL);
+	if (n_ro_ranges == 0)
+		dl_iterate_phdr(collect_segment, NULL);
+	for (int i = 0; i < n_ro_ranges; i++)
+		madvise((void *)ro_ranges[i].start, ro_ranges[i].len, MADV_DONTNEED);
 }
 
 /* ---- stage 0 ------------------------------------------------------------------------------ */
@@ -624,13 +667,11 @@ static void op_wait_fifo(const struct rec *r)
 	/* Reopening the O_PATH fd for writing blocks until someone (`start`) opens the fifo for
 	 * reading. The O_PATH fd keeps working even when the fifo's path is not visible any more
 	 * (after pivot_root). */
-	trim_rss();
-	int fd;
-	do
-		fd = open(at, O_WRONLY | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
+	int fd = trim_and_open(at);
+	if (fd < 0) {
+		errno = -fd;
 		fail(1, "open exec fifo: %s", ERR);
+	}
 	close(fifo_fd);
 	fifo_fd = -1;
 	/* `start` now reads this fifo until STARTED writes "0": a failure in between (a startContainer

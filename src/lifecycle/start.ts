@@ -69,6 +69,7 @@ function readStartReport(fd: number, rec: ContainerRecord): string | undefined {
   const buf = Buffer.alloc(4096);
   const got: Buffer[] = [];
   let total = 0;
+  let initGone = false;
   for (let waited = 0; ; waited++) {
     let n = 0;
     let eof = false;
@@ -86,9 +87,14 @@ function readStartReport(fd: number, rec: ContainerRecord): string | undefined {
     }
     // A writer has been there once we have a byte: EOF then is the end of its message.
     if (eof && total > 0) return Buffer.concat(got).subarray(1).toString("utf8").trim() || "the container's init failed";
-    // EOF or nothing yet: the init has not written; it may have died.
-    if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) {
+    // EOF or nothing yet: the init has not written; it may have died. What it wrote just before it
+    // exited (e.g. "0", then the process ran and ended at once) is still in the fifo: read once more.
+    if (initGone) {
       throw new TsrunError(`cannot start container ${rec.id}: its init process (pid ${rec.pid}) exited before starting the process`);
+    }
+    if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) {
+      initGone = true;
+      continue;
     }
     sleepMs(waited < 100 ? 0.1 : 1);
   }

@@ -91,3 +91,14 @@ test("state on a fresh root lists nothing and list works without the root existi
   expect(existsSync(join(s.dir, "never-made"))).toBe(false);
 });
 
+
+test("a .env or bunfig.toml in the caller's working directory is not read (LISTEN_FDS there would pass fds in)", () => {
+  const dir = join(s.dir, "cwd-with-env");
+  mkdirSync(dir);
+  writeFileSync(join(dir, ".env"), "LISTEN_FDS=2\n");
+  writeFileSync(join(dir, "bunfig.toml"), "this is not toml [\n");
+  const b = s.bundle((c) => (c.process.args = ["sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"]));
+  const r = s.tsrun(["run", "--bundle", b, s.id("dotenv")], { cwd: dir });
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("0 1 2 3 "); // 3: ls's own directory fd
+});
