@@ -207,23 +207,25 @@ static int recv_master(int sock)
 
 /*
  * The end of piped input (stdin not a terminal) becomes the pty's end-of-file character, as a person
- * would type Ctrl-D, but only once the container has read everything before it: the check is a
- * slave of our own (opened only meanwhile) with nothing to read. Queued while the pty is canonical and
- * then read by a line editor that switched to raw mode (a shell that started after the input came, or
- * ran a command between two lines), the kernel's end-of-file mark reaches the reader as a NUL byte and
- * is lost. Hence: in raw mode it is sent at once; in canonical mode only once the output has been
- * quiet for EOF_QUIET_MS (a shell prints its prompt and goes raw before that); and if it was sent in
- * canonical mode and the pty turns raw with nothing to read, once more. (util-linux script waits
- * for the slave to be read the same way.)
+ * would type Ctrl-D, but only once the container has read everything before it (the check is a
+ * slave of our own, opened only meanwhile, with nothing to read) and its output has been quiet for
+ * EOF_QUIET_MS. One character is not enough: queued while the pty is canonical and then read by a
+ * line editor that switched to raw mode, or typed while a shell runs a command that does not read,
+ * it is consumed without effect. So it is sent again, whenever everything has been read and the
+ * output is quiet, at growing intervals (up to EOF_MAX_INTERVAL_MS), until the process exits: with
+ * no more input to come, a reader gets end-of-file each time it asks, which is what the end of a
+ * pipe means. (util-linux script waits for the slave to be read the same way.)
  */
 #define EOF_QUIET_MS 100
+#define EOF_MAX_INTERVAL_MS 1000
 
-enum { EOF_NONE, EOF_PENDING, EOF_SENT_CANONICAL };
+enum { EOF_NONE, EOF_PENDING };
 
 struct eof {
 	int state;
-	int peer;     /* our slave, while the state is not EOF_NONE */
-	int interval; /* poll timeout meanwhile, ms */
+	int peer;            /* our slave, while the state is EOF_PENDING */
+	int interval;        /* ms between two sends, doubled each time; also the poll timeout */
+	long long last_sent; /* when the last one was sent (0: never) */
 };
 
 static long long now_ms(void)
@@ -254,26 +256,14 @@ static int eof_due(struct eof *e, int master, long long last_out, char *c)
 	struct pollfd q = {.fd = e->peer, .events = POLLIN};
 	if (poll(&q, 1, 0) != 0)
 		return 0; /* still unread input */
-	int canonical = (t.c_lflag & ICANON) != 0;
+	long long now = now_ms();
+	if (now - last_out < EOF_QUIET_MS || (e->last_sent && now - e->last_sent < e->interval))
+		return 0;
+	if (e->last_sent && e->interval < EOF_MAX_INTERVAL_MS)
+		e->interval *= 2;
+	e->last_sent = now;
 	*c = (char)t.c_cc[VEOF];
-	if (e->state == EOF_PENDING) {
-		if (!canonical) {
-			eof_done(e);
-			return 1;
-		}
-		if (now_ms() - last_out < EOF_QUIET_MS)
-			return 0;
-		e->state = EOF_SENT_CANONICAL;
-		return 1;
-	}
-	/* EOF_SENT_CANONICAL: a reader in raw mode now waits for more, and there is none. */
-	if (!canonical) {
-		eof_done(e);
-		return 1;
-	}
-	if (e->interval < 1000)
-		e->interval *= 2; /* a canonical reader that stays: look less often */
-	return 0;
+	return 1;
 }
 
 static int exit_status(int status)
@@ -362,7 +352,7 @@ int tty_relay(pid_t pid)
 	char in[4096], out[8192];
 	size_t inlen = 0, inoff = 0;
 	int in_open = 1, master_open = 1, out_ok = 1;
-	struct eof eof = {.state = EOF_NONE, .peer = -1, .interval = EOF_QUIET_MS};
+	struct eof eof = {.state = EOF_NONE, .peer = -1, .interval = EOF_QUIET_MS, .last_sent = 0};
 	long long last_out = now_ms();
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);

@@ -65,6 +65,9 @@ export class Scratch {
         env: {},
         cwd: this.dir,
         timeout: 30_000,
+        // A hung call must fail the test, not hang it: TERM would be forwarded to the container and
+        // spawnSync would wait for an exit that may never come.
+        killSignal: "SIGKILL",
         ...opts,
         input: opts.stdin,
         stdio: [opts.stdin === undefined ? "ignore" : "pipe", o, e, ...((opts.stdio as unknown[]) ?? []).slice(3)] as SpawnSyncOptions["stdio"],
