@@ -100,7 +100,7 @@ export const VERBS: Verb[] = [
     positionals: [ID],
     async run(a, ctx) {
       const { startContainer } = await import("../lifecycle/start.js");
-      startContainer(ctx, a.positionals[0]);
+      await startContainer(ctx, a.positionals[0]);
     },
   },
   {
@@ -192,7 +192,7 @@ export const VERBS: Verb[] = [
     positionals: [ID],
     async run(a, ctx) {
       const { deleteContainer } = await import("../lifecycle/delete.js");
-      deleteContainer(ctx, a.positionals[0], bool(a, "force"));
+      await deleteContainer(ctx, a.positionals[0], bool(a, "force"));
     },
   },
   {

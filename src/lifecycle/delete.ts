@@ -1,17 +1,14 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { releaseLeasesOf } from "../network/ipam.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
 import { containerPids } from "../cgroups/procs.js";
-import { teardownNetwork } from "../network/setup.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
 import { crashPoint } from "./faults.js";
 import type { RuntimeContext } from "./context.js";
 import { killAndWait } from "./reap.js";
-import { runPoststopHooks } from "./hooks.js";
 import { sleepMs } from "../state/store.js";
 
 /**
@@ -20,7 +17,7 @@ import { sleepMs } from "../state/store.js";
  * (managers call it after failures). The lock is taken before the record is read: a create holds it
  * until it is done, so what is read is never a create's half-written state.
  */
-export function deleteContainer(ctx: RuntimeContext, id: string, force = false): void {
+export async function deleteContainer(ctx: RuntimeContext, id: string, force = false): Promise<void> {
   const { store } = ctx;
   checkId(id);
   let unlock: () => void;
@@ -37,7 +34,7 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     try {
       rec = store.read(id);
     } catch (e) {
-      if (force && e instanceof CorruptStateError) return removeCorrupt(ctx, id);
+      if (force && e instanceof CorruptStateError) return await removeCorrupt(ctx, id);
       throw e;
     }
     const status = store.status(rec);
@@ -48,7 +45,8 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
     const cgroup = new CgroupSet(rec.cgroupPath);
     killAll(rec);
     crashPoint("delete", "killed");
-    if (rec.network) teardownNetwork(rec.network, store.root, id);
+    // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
+    if (rec.network) (await import("../network/setup.js")).teardownNetwork(rec.network, store.root, id);
     crashPoint("delete", "network");
     if (rec.cgroupPath) removeCgroup(rec, cgroup);
     crashPoint("delete", "cgroup");
@@ -59,7 +57,7 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
   }
   // poststop: once the container is stopped and everything it held is released (as runc, after its
   // state is gone too); a failure only warns.
-  if (deleted && rec) runPoststopHooks(ctx, rec);
+  if (deleted && rec?.hooks?.poststop?.length) (await import("./hooks.js")).runPoststopHooks(ctx, rec);
 }
 
 /**
@@ -68,11 +66,11 @@ export function deleteContainer(ctx: RuntimeContext, id: string, force = false):
  * and it is removed (a config's own cgroupsPath cannot be known); the veths go with the network
  * namespace once its processes are dead; address leases held in the id's name are released.
  */
-function removeCorrupt(ctx: RuntimeContext, id: string): void {
+async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
   killAll(rec);
   removeCgroup(rec, new CgroupSet(rec.cgroupPath));
-  releaseLeasesOf(ctx.store.root, id);
+  (await import("../network/ipam.js")).releaseLeasesOf(ctx.store.root, id);
   ctx.store.remove(id);
 }
 

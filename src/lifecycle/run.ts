@@ -30,16 +30,16 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
   if (!opts.detach) for (const s of forwarded) process.on(s, forward);
   try {
     try {
-      startContainer(ctx, opts.id);
+      await startContainer(ctx, opts.id);
     } catch (e) {
-      deleteContainer(ctx, opts.id, true);
+      await deleteContainer(ctx, opts.id, true);
       throw e;
     }
     crashPoint("run", "started");
     if (opts.detach) return 0;
     const status = await created.exited;
     crashPoint("run", "exited");
-    if (!opts.keep) deleteContainer(ctx, opts.id, true);
+    if (!opts.keep) await deleteContainer(ctx, opts.id, true);
     return status;
   } finally {
     for (const s of forwarded) process.off(s, forward);

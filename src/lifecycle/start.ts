@@ -1,11 +1,7 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
 import { ContainerStateError, HookError, InitError, TsrunError } from "../errors.js";
-import { containerPids } from "../cgroups/procs.js";
-import { runHooks } from "../hooks/run.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { type ContainerRecord, sleepMs } from "../state/store.js";
-import { killAndWait } from "./reap.js";
-import { ociState } from "./state.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint } from "./faults.js";
 
@@ -15,7 +11,7 @@ import { crashPoint } from "./faults.js";
  * when a hook failed. Removing the fifo is what makes the status "running". Then the poststart hooks;
  * one that fails fails start and kills the container, as runc does.
  */
-export function startContainer(ctx: RuntimeContext, id: string): void {
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
   const { store } = ctx;
   const unlock = store.lock(id);
   let rec: ContainerRecord;
@@ -50,6 +46,13 @@ export function startContainer(ctx: RuntimeContext, id: string): void {
   // Without the lock: a poststart hook may itself call tsrun on this container (pause, update, ...).
   const poststart = rec.hooks?.poststart ?? [];
   if (poststart.length) {
+    // Loaded only for a container with poststart hooks: every start pays for what it loads.
+    const [{ runHooks }, { ociState }, { killAndWait }, { containerPids }] = await Promise.all([
+      import("../hooks/run.js"),
+      import("./state.js"),
+      import("./reap.js"),
+      import("../cgroups/procs.js"),
+    ]);
     try {
       runHooks("poststart", poststart, ociState(rec, "running"));
     } catch (e) {
