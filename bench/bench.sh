@@ -35,10 +35,10 @@
 #  delete       `delete id` of a stopped container (prepare: create, start, wait for "stopped").
 #  deleteForce  `delete --force id` of a running `sleep 3600` (prepare: create, start).
 #  list         `list` with 100 created containers (--quick: 30).
-#  podman       `podman --runtime R run --rm --network none --security-opt seccomp=unconfined IMG
+#  podman       `podman --runtime R run --rm --network none IMG
 #               true` with a private podman set-up (containers.conf, storage under the temp dir,
 #               cgroupfs manager; image imported from the busybox rootfs). --network none: the
-#               runtime is measured, not CNI; seccomp=unconfined: tsrun has no seccomp yet.
+#               runtime is measured, not CNI; podman's default seccomp profile for all three.
 #  heldRss/Pss  bench/measure.py held: 10 containers created (--quick: 3), then RSS and PSS
 #               (smaps_rollup) of every process each leaves while waiting for `start` (tsrun-init;
 #               `runc init`; crun's own waiting child) plus any other process that appeared under
@@ -189,9 +189,8 @@ sweep_cgroups() {
 # podman in a private world: its own containers.conf, storage and tmp under $tmp/podman.
 pm_dir=$tmp/podman
 pm_image=localhost/tsrun-bench:latest
-# seccomp=unconfined for all three: tsrun does not implement seccomp yet (it refuses the profile
-# podman passes); without it tsrun could not be measured at all. Drop it once seccomp is in.
-pm_run_opts=(--rm --network none --security-opt seccomp=unconfined)
+# podman's default seccomp profile applies to all three runtimes alike.
+pm_run_opts=(--rm --network none)
 pm() { env CONTAINERS_CONF="$pm_dir/containers.conf" CONTAINERS_STORAGE_CONF="$pm_dir/storage.conf" podman "$@"; }
 
 podman_cleanup() {
