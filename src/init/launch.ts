@@ -212,3 +212,20 @@ export function waitForExit(initPath: string, pid: number, timeoutMs: number): b
   const detail = r.error?.message ?? r.stderr?.toString().trim() ?? "";
   throw new InitError(detail || `tsrun-init wait ${pid} failed (status ${r.status ?? r.signal})`);
 }
+
+/**
+ * Wait (at most timeoutMs) until `fd` (a pipe or fifo) has something to read or is hung up, or process
+ * `pid` has exited, whichever comes first: tsrun-init polls both (fd as its stdin, a pidfd), so the
+ * caller learns of either at once without a polling sleep.
+ */
+export function waitForInputOrExit(initPath: string, fd: number, pid: number, timeoutMs: number): "input" | "exited" | "timeout" {
+  const r = spawnSync(initPath, ["wait-input", String(pid), String(Math.trunc(timeoutMs))], {
+    stdio: [fd, "ignore", "pipe"],
+    env: {},
+  });
+  if (r.status === 3) return "input";
+  if (r.status === 0) return "exited";
+  if (r.status === 1) return "timeout";
+  const detail = r.error?.message ?? r.stderr?.toString().trim() ?? "";
+  throw new InitError(detail || `tsrun-init wait-input ${pid} failed (status ${r.status ?? r.signal})`);
+}

@@ -10,6 +10,7 @@
  *   tsrun-init init <planfd> <syncfd>   read the plan from planfd to EOF, run it (see sync.c)
  *   tsrun-init wait <pid> <timeout_ms>  wait for pid to exit with a pidfd (timeout -1 = forever);
  *                                       exit 0 exited (or no such process), 1 timeout, 2 error
+ *   tsrun-init wait-input <pid> <ms>    the same, or until stdin is readable or hung up: exit 3
  *   tsrun-init bpf-devices <cgroup dir> load the device eBPF program read from stdin and attach it
  *                                       to the cgroup v2 directory (bpf.c); exit 0 ok, 1 error
  */
@@ -211,7 +212,9 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int mode_wait(const char *pidarg, const char *timeoutarg)
+/* wait: until pid exits. wait-input (input = 1): also until stdin is readable or hung up (exit 3), so a
+ * caller waiting for a message on a pipe or fifo from a process learns at once of either. */
+static int mode_wait(const char *pidarg, const char *timeoutarg, int input)
 {
 	long long pid, timeout;
 	if (parse_int(pidarg, 1, &pid) || pid > INT_MAX || parse_int(timeoutarg, -1, &timeout)) {
@@ -236,8 +239,8 @@ static int mode_wait(const char *pidarg, const char *timeoutarg)
 			if (left > INT_MAX)
 				left = INT_MAX;
 		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int r = poll(&p, 1, (int)left);
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
+		int r = poll(p, input ? 2 : 1, (int)left);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -245,7 +248,7 @@ static int mode_wait(const char *pidarg, const char *timeoutarg)
 			return 2;
 		}
 		if (r > 0)
-			return 0;
+			return (p[0].revents & POLLIN) ? 0 : 3;
 		if (timeout >= 0 && now_ms() >= deadline)
 			return 1;
 	}
@@ -256,11 +259,14 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "init") == 0)
 		return mode_init(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "wait") == 0)
-		return mode_wait(argv[2], argv[3]);
+		return mode_wait(argv[2], argv[3], 0);
+	if (argc == 4 && strcmp(argv[1], "wait-input") == 0)
+		return mode_wait(argv[2], argv[3], 1);
 	if (argc == 3 && strcmp(argv[1], "bpf-devices") == 0)
 		return mode_bpf_devices(argv[2]);
 	fprintf(stderr, "usage: tsrun-init init <planfd> <syncfd>\n"
 			"       tsrun-init wait <pid> <timeout_ms>\n"
+			"       tsrun-init wait-input <pid> <timeout_ms>\n"
 			"       tsrun-init bpf-devices <cgroup dir>\n");
 	return 2;
 }

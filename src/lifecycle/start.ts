@@ -1,7 +1,9 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
 import { ContainerStateError, HookError, InitError, TsrunError } from "../errors.js";
 import { isSameLiveProcess } from "../state/proc.js";
-import { type ContainerRecord, sleepMs } from "../state/store.js";
+import { waitForInputOrExit } from "../init/launch.js";
+import { initPath } from "../init/locate.js";
+import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint } from "./faults.js";
 
@@ -65,15 +67,16 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
 
 /**
  * Read the init's report from the exec fifo: undefined once it wrote "0" (the process is next), the
- * message after a "1" otherwise (read to EOF: the init writes it and exits). Polls: the fifo is
- * non-blocking, and the init may be running startContainer hooks for a while.
+ * message after a "1" otherwise (read to EOF: the init writes it and exits). The fifo is non-blocking
+ * and the init may run startContainer hooks for a while: between reads, tsrun-init waits for the fifo
+ * to have something or the init to exit (poll on both), so there is no polling sleep.
  */
 function readStartReport(fd: number, rec: ContainerRecord): string | undefined {
   const buf = Buffer.alloc(4096);
   const got: Buffer[] = [];
   let total = 0;
   let initGone = false;
-  for (let waited = 0; ; waited++) {
+  for (;;) {
     let n = 0;
     let eof = false;
     try {
@@ -99,6 +102,8 @@ function readStartReport(fd: number, rec: ContainerRecord): string | undefined {
       initGone = true;
       continue;
     }
-    sleepMs(waited < 100 ? 0.1 : 1);
+    // Nothing yet (the init runs startContainer hooks, or is not scheduled yet): wait, without a polling
+    // sleep, until the fifo has something or the init exits.
+    waitForInputOrExit(initPath(), fd, rec.pid, 1000);
   }
 }
