@@ -107,11 +107,13 @@ export async function attachNetwork(net: PreparedNetwork, pid: number, ctx: Netw
   if (!inside.ok) throw new NetworkError(`network inside container ${ctx.id}: ${ipErrors(inside.stderr).join("; ")}`);
 }
 
-/** Delete links by name; a link already gone (its pair went with the namespace) is not an error. */
+/** Delete links by name; a link already gone (its pair went with the namespace) is not an error, nor
+ *  one that the kernel's asynchronous namespace teardown takes away between ip's lookup and its delete
+ *  ("RTNETLINK answers: No such device"): otherwise a delete that met that race could never be retried. */
 function deleteLinks(names: readonly string[]): void {
   if (!names.length) return;
   const r = ipBatchSync(names.map((n) => `link del dev ${n}`), { force: true });
-  const errors = ipErrors(r.stderr).filter((l) => !/Cannot find device/.test(l));
+  const errors = ipErrors(r.stderr).filter((l) => !/Cannot find device|No such device/.test(l));
   if (errors.length) throw new NetworkError(`removing ${names.join(", ")}: ${errors.join("; ")}`);
 }
 

@@ -7,8 +7,10 @@
 //
 // Adding a verb (exec, issue 6): put its points in CRASH_POINTS (faults.ts), call crashPoint() at
 // them, and add one entry to VERBS below that prepares the container and gives the verb's arguments.
+import { readFileSync } from "node:fs";
 import { CRASH_POINTS, INIT_KILL_POINTS } from "../../src/lifecycle/faults.js";
 import { Rig, checkState, ensureRelBuilt, oneErrorLine } from "../helpers/reliability.js";
+import { waitFor } from "../helpers/tsrun.js";
 
 let rig: Rig;
 beforeAll(() => {
@@ -90,6 +92,14 @@ test("the init killed while it waits on the exec fifo: stopped, start fails clea
   const pid = JSON.parse(rig.call(["state", id]).stdout).pid;
   expect(pid).toBeGreaterThan(0);
   process.kill(pid, "SIGKILL");
+  // kill(2) returns before the target has died: wait until it is a zombie (or reaped).
+  waitFor(() => {
+    try {
+      return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")) ? true : undefined;
+    } catch {
+      return true;
+    }
+  });
   // Until the subreaper reaps it the init is a zombie, which counts as exited.
   const st = checkState(rig.call(["state", id]));
   expect(st.status).toBe("stopped");
