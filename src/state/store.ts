@@ -213,28 +213,58 @@ export function lockFile(file: string, timeoutMs: number, errors: { missing: () 
       if (code === "ENOENT") throw errors.missing();
       if (code !== "EEXIST") throw e;
     }
-    if (lockIsStale(file)) {
-      try {
-        unlinkSync(file);
-      } catch {
-        // someone else took it over first
-      }
-      continue;
-    }
+    const stale = staleLock(file);
+    if (stale !== undefined) takeOver(file, stale, me);
+    else sleepMs(2);
     if (Date.now() > deadline) throw errors.busy();
-    sleepMs(2);
   }
 }
 
-function lockIsStale(file: string): boolean {
+/** The lock's text when its holder has died (the lock is stale), else undefined. */
+function staleLock(file: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    return false;
+    return undefined;
   }
   const [pid, start] = text.split(" ").map(Number);
-  return !isSameLiveProcess(pid, start);
+  return isSameLiveProcess(pid, start) ? undefined : text;
+}
+
+/**
+ * Remove a stale lock, but only that one: two waiters that both saw it stale must not both remove "it",
+ * or the second would remove the lock the first has just taken, and both would hold it. So the removal
+ * runs under a takeover guard (an O_EXCL file) and only if the lock still holds the dead holder's text.
+ * A guard whose holder died is removed in turn (that needs a tsrun killed in these few lines).
+ */
+function takeOver(file: string, staleText: string, me: string): void {
+  const guard = `${file}.takeover`;
+  try {
+    writeFileSync(guard, me, { flag: "wx", mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return; // the directory went away: the caller sees it
+    if (staleLock(guard) !== undefined) {
+      try {
+        unlinkSync(guard);
+      } catch {
+        // another waiter removed it first
+      }
+    }
+    sleepMs(1);
+    return;
+  }
+  try {
+    if (readFileSync(file, "utf8") === staleText) unlinkSync(file);
+  } catch {
+    // gone already
+  } finally {
+    try {
+      unlinkSync(guard);
+    } catch {
+      // the directory was removed meanwhile
+    }
+  }
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -99,6 +99,16 @@ describe("lock files", () => {
     unlock();
     expect(readFileSync(join(dir, "b"), "utf8")).toBe(`${process.ppid} 1`);
   });
+  test("a stale lock is removed only under the takeover guard, so two waiters never both take it", () => {
+    const me = `${process.pid} ${readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1].split(" ")[19]}`;
+    writeFileSync(join(dir, "e"), "999999999 1"); // a dead holder
+    writeFileSync(join(dir, "e.takeover"), me); // another (live) waiter is taking it over
+    expect(() => lockFile(join(dir, "e"), 50, errors)).toThrow("busy");
+    expect(readFileSync(join(dir, "e"), "utf8")).toBe("999999999 1"); // left to the guard's holder
+    writeFileSync(join(dir, "e.takeover"), "999999999 1"); // a guard whose holder died is cleared
+    lockFile(join(dir, "e"), 100, errors)();
+    expect(existsSync(join(dir, "e")) || existsSync(join(dir, "e.takeover"))).toBe(false);
+  });
   test("a lock of a dead holder is taken over; a missing directory is reported", () => {
     writeFileSync(join(dir, "c"), "999999999 1");
     lockFile(join(dir, "c"), 100, errors)();
