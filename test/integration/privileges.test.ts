@@ -385,9 +385,11 @@ describe("LSM labels on a host without AppArmor or SELinux (this machine)", () =
 
 describe("escapes (CVE-2019-5736 / CVE-2024-21626 classes)", () => {
   test("no host fd and no host cwd reach the process", () => {
-    // The shell's own fds, listed by another process: only the caller's stdio (0-2) is there.
-    const out = inside("ls /proc/$$/fd | tr '\\n' ' '; echo; readlink /proc/$$/cwd", (c) => (c.process.cwd = "/tmp"));
-    expect(out).toBe("0 1 2 \n/tmp\n");
+    // The process's own fds, listed by itself once the shell has exec'd ls (a shell's own list would
+    // show its pipes and saved fds): the caller's stdio 0-2, and 3, the directory ls reads. A host fd
+    // kept by the process would show up as one more.
+    const out = inside("readlink /proc/self/cwd; exec ls /proc/self/fd", (c) => (c.process.cwd = "/tmp"));
+    expect(out).toBe("/tmp\n0\n1\n2\n3\n");
   });
 
   test("a cwd of /proc/self/fd/N cannot reach a directory tsrun-init holds or the caller passed: create fails, naming it", () => {
