@@ -68,42 +68,48 @@ export class Rig extends Scratch {
     return { file: NSENTER, argv: [`--net=/run/netns/${this.ns}`, "--", bin, "--root", this.root, ...args], env: fault !== undefined ? { TSRUN_FAULT: fault } : {} };
   }
 
-  /** bin/tsrun (or with a fault, bin/tsrun-faults) in the namespace; output to files (see Scratch.tsrun). */
-  call(args: string[], opts: CallOptions = {}): Call {
+  /** What a call needs: the command, and its stdout/stderr files (see Scratch.tsrun); `finish` closes
+   *  them and reads the result. */
+  private prepare(args: string[], opts: CallOptions) {
     const n = callSeq++;
     const outFile = join(this.dir, `rel-out.${n}`);
     const errFile = join(this.dir, `rel-err.${n}`);
     const o = openSync(outFile, "w");
     const e = openSync(errFile, "w");
-    const { file, argv, env } = this.argv(args, opts.fault);
     const t0 = performance.now();
-    try {
-      const r = spawnSync(file, argv, { env, cwd: this.dir, timeout: opts.timeout ?? 60_000, stdio: ["ignore", o, e] });
-      return { status: r.status, signal: r.signal, stdout: readFileSync(outFile, "utf8"), stderr: readFileSync(errFile, "utf8"), ms: performance.now() - t0 };
-    } finally {
+    const finish = (status: number | null, signal: NodeJS.Signals | null): Call => {
       closeSync(o);
       closeSync(e);
+      return { status, signal, stdout: readFileSync(outFile, "utf8"), stderr: readFileSync(errFile, "utf8"), ms: performance.now() - t0 };
+    };
+    return { ...this.argv(args, opts.fault), stdio: ["ignore", o, e] as ["ignore", number, number], timeout: opts.timeout ?? 60_000, finish };
+  }
+
+  /** bin/tsrun (or with a fault, bin/tsrun-faults) in the namespace; output to files (see Scratch.tsrun). */
+  call(args: string[], opts: CallOptions = {}): Call {
+    const c = this.prepare(args, opts);
+    let r;
+    try {
+      r = spawnSync(c.file, c.argv, { env: c.env, cwd: this.dir, timeout: c.timeout, stdio: c.stdio });
+    } catch (e) {
+      c.finish(null, null);
+      throw e;
     }
+    return c.finish(r.status, r.signal);
   }
 
   /** The same, without blocking (for parallel callers). */
   callAsync(args: string[], opts: CallOptions = {}): Promise<Call> {
-    const n = callSeq++;
-    const outFile = join(this.dir, `rel-out.${n}`);
-    const errFile = join(this.dir, `rel-err.${n}`);
-    const o = openSync(outFile, "w");
-    const e = openSync(errFile, "w");
-    const { file, argv, env } = this.argv(args, opts.fault);
-    const t0 = performance.now();
+    const c = this.prepare(args, opts);
     return new Promise((resolve) => {
-      const child = spawn(file, argv, { env, cwd: this.dir, stdio: ["ignore", o, e], timeout: opts.timeout ?? 60_000 });
-      const done = (status: number | null, signal: NodeJS.Signals | null) => {
-        closeSync(o);
-        closeSync(e);
-        resolve({ status, signal, stdout: readFileSync(outFile, "utf8"), stderr: readFileSync(errFile, "utf8"), ms: performance.now() - t0 });
+      const child = spawn(c.file, c.argv, { env: c.env, cwd: this.dir, stdio: c.stdio, timeout: c.timeout });
+      let done = false; // "error" and "exit" may both come: the files are closed once
+      const end = (status: number | null, signal: NodeJS.Signals | null) => {
+        if (!done) resolve(c.finish(status, signal));
+        done = true;
       };
-      child.once("exit", done);
-      child.once("error", () => done(null, null));
+      child.once("exit", end);
+      child.once("error", () => end(null, null));
     });
   }
 
