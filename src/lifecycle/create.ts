@@ -19,7 +19,7 @@ import { loadBundle } from "../spec/load.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
 import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
-import { type ContainerRecord, checkId } from "../state/store.js";
+import { type ContainerRecord, checkId, deletedWhileCreating } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint, faultAt, initKillPoint } from "./faults.js";
 import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
@@ -89,7 +89,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   };
   let unlock: (() => void) | undefined;
   try {
-    const claimed = statSync(store.claim(id)).ino;
+    const claimed = store.claim(id);
     // Held until create returns: a delete racing this create waits for it instead of removing the
     // state dir under it (a dir without state.json yet reads as a dead create's). A delete that
     // locked first in the instant after the mkdir removes the dir (and another create may make it
@@ -265,7 +265,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
 /** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */
 function lockNewContainer(ctx: RuntimeContext, id: string, claimed: number): () => void {
-  const gone = () => new ContainerStateError(id, `container ${id} was deleted while it was being created`);
+  const gone = () => new ContainerStateError(id, deletedWhileCreating(id));
   let unlock: () => void;
   try {
     unlock = ctx.store.lock(id);

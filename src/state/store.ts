@@ -1,4 +1,4 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { NetworkRecord } from "../network/setup.js";
@@ -65,8 +65,11 @@ export class StateStore {
     return join(this.root, id, "exec.fifo");
   }
 
-  /** Make <root>/<id> atomically: the one create that makes it owns the id. */
-  claim(id: string): string {
+  /**
+   * Make <root>/<id> atomically: the one create that makes it owns the id. Returns the directory's
+   * inode, by which the creator later tells its own directory from one made again under the same name.
+   */
+  claim(id: string): number {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const dir = this.dir(id);
     try {
@@ -75,7 +78,14 @@ export class StateStore {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new ContainerStateError(id, `container with id ${id} already exists`);
       throw new TsrunError(`cannot create state directory ${dir}: ${(e as Error).message}`);
     }
-    return dir;
+    try {
+      return statSync(dir).ino;
+    } catch (e) {
+      // A `delete --force` of this id saw the fresh directory (no state.json yet reads as a dead
+      // create's) and removed it before the creator could even look at it.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ContainerStateError(id, deletedWhileCreating(id));
+      throw e;
+    }
   }
 
   /** Write state.json atomically (write a temporary file, then rename over). */
@@ -149,6 +159,11 @@ export class StateStore {
       busy: () => new ContainerStateError(id, `container ${id} is locked by another tsrun process`),
     });
   }
+}
+
+/** What a create says when a racing `delete` removed its state directory (managers retry on it). */
+export function deletedWhileCreating(id: string): string {
+  return `container ${id} was deleted while it was being created`;
 }
 
 /**
