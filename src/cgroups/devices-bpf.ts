@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { HostError } from "../errors.js";
 import { type DeviceRule, WILDCARD } from "./devices-rules.js";
+import { childProcess } from "../init/spawn.js";
 
 /**
  * Rules -> a BPF_PROG_TYPE_CGROUP_DEVICE program for cgroup v2, which has no devices files: the
@@ -135,7 +135,7 @@ export function encodeInsns(insns: readonly Insn[]): Buffer {
  * goes away with the cgroup, so there is nothing to undo but the cgroup itself.
  */
 export function attachDeviceProgram(initPath: string, cgroupDir: string, program: Buffer): void {
-  const r = spawnSync(initPath, ["bpf-devices", cgroupDir], { input: program, encoding: "utf8", timeout: 30_000 });
+  const r = childProcess().spawnSync(initPath, ["bpf-devices", cgroupDir], { input: program, encoding: "utf8", timeout: 30_000 });
   if (r.status !== 0) {
     const why = r.error?.message ?? (r.stderr.trim() || `exit status ${r.status ?? r.signal}`);
     throw new HostError(`cannot attach the device eBPF program to ${cgroupDir}: ${why}`);

@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readSync, unlinkSync } from "node:fs";
 import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HookError } from "../errors.js";
 import type { Hook, HookName } from "../spec/types.js";
 import { hookArgv, hookName } from "./kinds.js";
+import { childProcess } from "../init/spawn.js";
 
 /** As much of a hook's stderr as its error message carries (tsrun-init keeps the same). */
 const STDERR_KEEP = 2048;
@@ -46,8 +46,8 @@ function oneLine(text: string): string {
  * and env, `state` as JSON on stdin (what `tsrun state` reports, on one line), the timeout enforced
  * with SIGKILL. The first failure throws a HookError naming the hook; later hooks are not run.
  * `firstIndex`: the index in the config's list of hooks[0] (for the name in messages).
- * node:child_process spawnSync rather than execa: nothing more to load (execa costs ~7.7 ms to
- * import under Bun), and a hook runs to completion before the operation goes on anyway.
+ * node:child_process spawnSync: no process library to load, and a hook runs to completion before the
+ * operation goes on anyway.
  */
 export function runHooks(kind: HookName, hooks: readonly Hook[], state: object, firstIndex = 0): void {
   if (!hooks.length) return;
@@ -61,7 +61,7 @@ export function runHooks(kind: HookName, hooks: readonly Hook[], state: object, 
     let stderr: string;
     let r;
     try {
-      r = spawnSync(hook.path, argv.slice(1), {
+      r = childProcess().spawnSync(hook.path, argv.slice(1), {
         argv0: argv[0],
         env: envObject(hook.env ?? []),
         input,

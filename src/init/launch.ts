@@ -9,13 +9,10 @@
  *                                      state JSON a hook gets on stdin); one line, so t has no newline
  *                      "go"            continue after a sync (closing the socket means: give up)
  *
- * Works on Node and on Bun (node: APIs only).
+ * Works on Node and on Bun (spawn.ts starts the process with whichever is running).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { constants as osConstants } from "node:os";
-import type { Duplex, Writable } from "node:stream";
-
 import { InitError } from "../errors.js";
+import { runSync, spawnInit } from "./spawn.js";
 
 export interface LaunchOptions {
   /** Absolute path of the tsrun-init executable. */
@@ -43,72 +40,30 @@ export interface Launched {
   exited: Promise<number>;
 }
 
-/** Exit status of a child as a shell reports it: the code, or 128+N when killed by signal N. */
-function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  const n = signal ? osConstants.signals[signal] : undefined;
-  return n !== undefined ? 128 + n : 255;
-}
-
 /** Start tsrun-init on `plan`; resolves once the container reported "ready". */
 export function launchInit(opts: LaunchOptions): Promise<Launched> {
   const nPreserve = opts.preserveFds ?? 0;
   if (!Number.isInteger(nPreserve) || nPreserve < 0) throw new RangeError(`preserveFds: ${nPreserve}`);
   const planFd = 3 + nPreserve;
   const syncFd = planFd + 1;
-  const stdio: ("inherit" | "pipe" | number)[] = ["inherit", "inherit", "inherit"];
-  for (let i = 0; i < nPreserve; i++) stdio.push(3 + i);
-  stdio.push("pipe", "pipe");
 
   return new Promise<Launched>((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(opts.initPath, ["init", String(planFd), String(syncFd)], {
-        stdio,
-        env: opts.env ?? {},
-      });
-    } catch (e) {
-      reject(new InitError(`cannot start ${opts.initPath}: ${(e as Error).message}`));
-      return;
-    }
-
-    let stage0Done = false;
-    let spawnError: Error | undefined;
-    const exited = new Promise<number>((res) => {
-      child.once("exit", (code, signal) => {
-        stage0Done = true;
-        res(statusOf(code, signal));
-      });
-      child.once("error", (err) => {
-        // Spawning failed (no exit event follows), or a kill failed (the process is still there).
-        if (child.pid === undefined || child.exitCode !== null) {
-          spawnError = err;
-          stage0Done = true;
-          res(127);
-        }
-      });
+    const child = spawnInit(opts.initPath, {
+      args: ["init", String(planFd), String(syncFd)],
+      preserveFds: nPreserve,
+      env: opts.env ?? {},
     });
-
-    const planStream = child.stdio[planFd] as Writable | null;
-    const sync = child.stdio[syncFd] as Duplex | null;
-    if (!planStream || !sync) {
-      // Spawn failed before the pipes existed.
-      void exited.then(() =>
-        reject(new InitError(`cannot start ${opts.initPath}: ${spawnError?.message ?? "no stdio pipes"}`)),
-      );
-      return;
-    }
-    planStream.on("error", () => {}); // EPIPE when tsrun-init died early: reported through sync/exit
-    sync.on("error", () => {}); // ECONNRESET and the like: treated as EOF ("close" follows)
-    planStream.end(opts.plan);
+    const { exited } = child;
+    let stage0Done = false;
+    void exited.then(() => {
+      stage0Done = true;
+    });
+    child.sendPlan(opts.plan);
 
     let pid: number | undefined;
     let settled = false;
 
-    const closeStreams = () => {
-      sync.destroy();
-      planStream.destroy();
-    };
+    const closeStreams = () => child.close();
 
     /** Fail: nothing may be left behind. Kill the child, reap stage 0, then reject. */
     const abort = async (makeErr: (status: number) => Error) => {
@@ -132,8 +87,8 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
       if (settled) return;
       if (line === null) {
         await abort((status) =>
-          spawnError
-            ? new InitError(`cannot start ${opts.initPath}: ${spawnError.message}`)
+          child.spawnError()
+            ? new InitError(`cannot start ${opts.initPath}: ${child.spawnError()!.message}`)
             : new InitError(`tsrun-init exited before the container was ready (status ${status})`),
         );
         return;
@@ -156,7 +111,7 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
         }
         if (settled) return;
         const lines = (data ?? []).map((t, i) => (t === undefined ? "" : `data ${i} ${t}\n`)).join("");
-        sync.write(`${lines}go\n`);
+        child.write(`${lines}go\n`);
       } else if (word === "ready" && rest === "" && pid !== undefined) {
         settled = true;
         closeStreams(); // nothing more will come; do not keep the event loop alive
@@ -178,23 +133,17 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
       chain = chain.then(() => handle(line)).catch((err) => abort(() => err as Error));
     };
     let pending = "";
-    sync.setEncoding("utf8");
-    sync.on("data", (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        enqueue(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
-    });
-    let eof = false;
-    const onEof = () => {
-      if (eof) return;
-      eof = true;
-      enqueue(null);
-    };
-    sync.on("end", onEof);
-    sync.on("close", onEof);
+    child.readSync(
+      (chunk) => {
+        pending += chunk;
+        let nl: number;
+        while ((nl = pending.indexOf("\n")) >= 0) {
+          enqueue(pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+        }
+      },
+      () => enqueue(null),
+    );
   });
 }
 
@@ -203,13 +152,10 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
  * True when it exited (or never existed), false on timeout.
  */
 export function waitForExit(initPath: string, pid: number, timeoutMs: number): boolean {
-  const r = spawnSync(initPath, ["wait", String(pid), String(Math.trunc(timeoutMs))], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: {},
-  });
+  const r = runSync(initPath, ["wait", String(pid), String(Math.trunc(timeoutMs))]);
   if (r.status === 0) return true;
   if (r.status === 1) return false;
-  const detail = r.error?.message ?? r.stderr?.toString().trim() ?? "";
+  const detail = r.error?.message ?? r.stderr.trim();
   throw new InitError(detail || `tsrun-init wait ${pid} failed (status ${r.status ?? r.signal})`);
 }
 
@@ -219,13 +165,10 @@ export function waitForExit(initPath: string, pid: number, timeoutMs: number): b
  * caller learns of either at once without a polling sleep.
  */
 export function waitForInputOrExit(initPath: string, fd: number, pid: number, timeoutMs: number): "input" | "exited" | "timeout" {
-  const r = spawnSync(initPath, ["wait-input", String(pid), String(Math.trunc(timeoutMs))], {
-    stdio: [fd, "ignore", "pipe"],
-    env: {},
-  });
+  const r = runSync(initPath, ["wait-input", String(pid), String(Math.trunc(timeoutMs))], { stdin: fd });
   if (r.status === 3) return "input";
   if (r.status === 0) return "exited";
   if (r.status === 1) return "timeout";
-  const detail = r.error?.message ?? r.stderr?.toString().trim() ?? "";
+  const detail = r.error?.message ?? r.stderr.trim();
   throw new InitError(detail || `tsrun-init wait-input ${pid} failed (status ${r.status ?? r.signal})`);
 }

@@ -14,7 +14,6 @@ import { buildPlan, idMapText } from "../plan/build.js";
 import { encodePlan } from "../plan/encode.js";
 import { checkConsoleFlags } from "../plan/terminal.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
-import { attachNetwork, prepareNetwork } from "../network/setup.js";
 import { loadBundle } from "../spec/load.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
 import { SECCOMP_FILE } from "../security/seccomp/saved.js";
@@ -62,6 +61,8 @@ export interface Created {
 export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
   const id = checkId(opts.id);
   const { store } = ctx;
+  // Phase times behind --debug: from process start (performance.now()) to here is start-up and module loading.
+  ctx.debug(`create ${id}: loading the bundle at ${performance.now().toFixed(2)} ms after process start`);
   const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
   refuseUnsupported(spec as Record<string, any>);
   const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
@@ -82,6 +83,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
   const t0 = performance.now();
+  ctx.debug(`create ${id}: bundle loaded and checked at ${t0.toFixed(2)} ms after process start; steps below are from here`);
   const step = (name: string) => {
     ctx.debug(`create ${id}: ${name} done at ${(performance.now() - t0).toFixed(2)} ms`);
     faultAt(name, failAfter);
@@ -156,7 +158,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     step("layers");
 
     const netCtx = { id, root: store.root, stateDir: store.dir(id), undo, debug: (m: string) => ctx.debug(`create ${id}: ${m}`) };
-    const net = await prepareNetwork(spec, netCtx);
+    // The network code is loaded only for a config that has one: every create pays for what it loads.
+    const network = spec.tsrun?.network !== undefined ? await import("../network/setup.js") : undefined;
+    const net = network ? await network.prepareNetwork(spec, netCtx) : undefined;
     if (net) {
       // Recorded before anything is made in the kernel: a create killed from here on is cleaned up by delete.
       record.network = net.record;
@@ -222,7 +226,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         crashPoint("create", "sync-joined");
         if (net) {
           // The init waits in its new network namespace: the veths go in before any container code runs.
-          await attachNetwork(net, pid, netCtx);
+          await network!.attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
         initKillPoint("create", "sync-attached", pid);

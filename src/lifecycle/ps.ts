@@ -1,7 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { TsrunError } from "../errors.js";
 import { containerPids } from "../cgroups/procs.js";
 import type { RuntimeContext } from "./context.js";
+import { childProcess } from "../init/spawn.js";
 
 /** Host pids of the container's processes (what `ps --format json` prints; containerd reads it). */
 export function psPids(ctx: RuntimeContext, id: string): number[] {
@@ -31,7 +31,7 @@ export const PS = "/bin/ps";
 
 export function psTable(ctx: RuntimeContext, id: string, psArgs: readonly string[]): string {
   const pids = psPids(ctx, id);
-  const r = spawnSync(PS, psArgs.length ? [...psArgs] : ["-ef"], { encoding: "utf8", env: { LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+  const r = childProcess().spawnSync(PS, psArgs.length ? [...psArgs] : ["-ef"], { encoding: "utf8", env: { LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
   if (r.error) throw new TsrunError(`ps: cannot run ${PS}: ${r.error.message}`);
   if (r.status !== 0) throw new TsrunError(`ps: ${PS} ${psArgs.join(" ")} failed (status ${r.status ?? r.signal}): ${r.stderr.trim()}`);
   return filterPsOutput(r.stdout, pids);

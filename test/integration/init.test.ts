@@ -58,7 +58,7 @@ beforeAll(() => {
 
   // The launch runner, transpiled for plain Node (Bun runs the .ts sources directly).
   const out = path.join(tmp, "js");
-  for (const rel of ["src/errors.ts", "src/plan/ops.ts", "src/plan/encode.ts", "src/init/launch.ts", "test/integration/launch-runner.ts"]) {
+  for (const rel of ["src/errors.ts", "src/plan/ops.ts", "src/plan/encode.ts", "src/init/launch.ts", "src/init/spawn.ts", "test/integration/launch-runner.ts"]) {
     const js = ts.transpileModule(fs.readFileSync(path.join(REPO, rel), "utf8"), {
       compilerOptions: {
         module: ts.ModuleKind.ESNext,

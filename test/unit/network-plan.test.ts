@@ -1,7 +1,7 @@
 import { ConfigError } from "../../src/errors.js";
 import { parseCidr } from "../../src/network/addr.js";
 import { etcFiles, etcMounts, hostsFile, resolvConf } from "../../src/network/files.js";
-import { containerBatch, hostBatch, hostVethName, planNetwork } from "../../src/network/plan.js";
+import { containerBatch, fnv1a64, hostBatch, hostVethName, planNetwork } from "../../src/network/plan.js";
 
 const NS = { newNetns: true, joinedNetns: false, newUser: false };
 const NET = {
@@ -16,6 +16,12 @@ test("host veth names: short, stable, distinct per container and interface", () 
   expect(a).toMatch(/^ts[0-9a-f]{11}$/);
   expect(hostVethName("a", 0)).toBe(a);
   expect(new Set([a, hostVethName("a", 1), hostVethName("b", 0), hostVethName("x".repeat(1000), 0)]).size).toBe(4);
+});
+
+test("the name hash is 64-bit FNV-1a (the published test vectors)", () => {
+  expect(fnv1a64("")).toBe(0xcbf29ce484222325n);
+  expect(fnv1a64("a")).toBe(0xaf63dc4c8601ec8cn);
+  expect(fnv1a64("foobar")).toBe(0x85944171f73967e8n);
 });
 
 test("a full config becomes one host batch and one container batch", () => {
