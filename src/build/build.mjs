@@ -52,8 +52,12 @@ const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscal
 // caller's working directory on every call (a manager's bundle dir): slower, and not ours to read.
 // --splitting (ESM only): each verb's dynamic import becomes a chunk inside the executable, so a call
 // maps and loads only the bytecode its verb needs (`state` 5.3 -> 4.6 ms, bench/results/breakdown.md).
+// --compile-jit-policy=10: JIT tiers up 10x later. A CLI call runs each function a few times and
+// exits; compiling it to faster tiers costs more than it saves (`run` 17.7 -> 15.5 ms, user CPU
+// 11.8 -> 10.8 ms; 100 and 1000 measure the same as 10). tsrun has no long-running JS loop.
 const cli = (out, faults) => [
   "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
+  "--compile-jit-policy=10",
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
   "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out,
 ];

@@ -1,6 +1,5 @@
 import { existsSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { TsrunError } from "../errors.js";
 
 /**
@@ -17,7 +16,9 @@ export function initPath(): string {
     // no execPath to follow
   }
   try {
-    candidates.push(join(dirname(fileURLToPath(import.meta.url)), "../../bin/tsrun-init"));
+    // The URL by hand, not node:url's fileURLToPath: that module costs 0.6 ms to load under Bun.
+    const url = new URL(import.meta.url);
+    if (url.protocol === "file:") candidates.push(join(dirname(decodeURIComponent(url.pathname)), "../../bin/tsrun-init"));
   } catch {
     // bundled: import.meta.url may not be a file URL
   }

@@ -31,6 +31,12 @@ describe("encodePlan", () => {
     expect(buf.readBigInt64LE(12 + 24)).toBe(-1n);
   });
 
+  test("numbers across the 32-bit halves are the same u64 as their bigint", () => {
+    const vals = [0x1_0000_0000, 0xffff_ffff, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, -0x1_0000_0005, -0x8000_0000];
+    const buf = encodePlan([{ op: Op.RLIMIT, ints: vals }]);
+    vals.forEach((v, k) => expect(buf.readBigInt64LE(12 + 16 + 8 * k)).toBe(BigInt(v)));
+  });
+
   test("rejects strings with NUL, out of range and unsafe ints", () => {
     expect(() => encodePlan([{ op: Op.CHDIR, strs: ["/a\0b"] }])).toThrow(/NUL/);
     expect(() => encodePlan([{ op: Op.UMASK, ints: [1n << 64n] }])).toThrow(RangeError);
