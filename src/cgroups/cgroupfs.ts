@@ -97,7 +97,7 @@ export class CgroupSet {
         errors.push(`${dir}: ${(e as Error).message}`);
       }
     }
-    this.removeDirs(created);
+    this.removeDirs(created, true);
     // The default parent /tsrun is shared by containers: whoever leaves it empty removes it.
     if (this.path.startsWith(`${DEFAULT_PARENT}/`)) {
       for (const h of this.hierarchies) {
@@ -111,12 +111,16 @@ export class CgroupSet {
     if (errors.length) throw new HostError(`cannot remove cgroup: ${errors.join("; ")}`);
   }
 
-  /** rmdir each dir in `tops` and the paths below it that lead to the container's cgroup, deepest first. */
-  private removeDirs(tops: readonly string[]): void {
+  /**
+   * rmdir each dir in `tops` and the paths below it that lead to the container's cgroup, deepest first.
+   * `leavesGone`: the container's own dirs were just removed (or could not be): start at their parents.
+   */
+  private removeDirs(tops: readonly string[], leavesGone = false): void {
     for (const dir of this.dirs()) {
       const top = tops.find((t) => dir === t || dir.startsWith(t + "/"));
       if (!top) continue;
-      for (let d = dir; d.length >= top.length; d = d.slice(0, d.lastIndexOf("/"))) {
+      const first = leavesGone ? dir.slice(0, dir.lastIndexOf("/")) : dir;
+      for (let d = first; d.length >= top.length; d = d.slice(0, d.lastIndexOf("/"))) {
         try {
           rmdirSync(d);
         } catch (e) {

@@ -73,6 +73,8 @@ export function setFrozen(f: Freezer, frozen: boolean, timeoutMs = 10_000): void
   const deadline = Date.now() + timeoutMs;
   const file = join(f.dir, f.version === 1 ? "freezer.state" : "cgroup.freeze");
   const value = f.version === 1 ? (frozen ? "FROZEN" : "THAWED") : frozen ? "1" : "0";
+  // Already there (every delete thaws first, and most containers were never paused): one read, no write.
+  if (frozen ? isFrozen(f) : isThawed(f)) return;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     try {
       writeFileSync(file, value);

@@ -123,15 +123,14 @@ export class StateStore {
 
   /** The live status of a container (see status.ts). */
   status(rec: ContainerRecord): Status {
-    const initAlive = rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime);
     return deriveStatus({
       recorded: rec.status,
-      initAlive,
-      creatorAlive: rec.creatorPid > 0 && isSameLiveProcess(rec.creatorPid, rec.creatorStartTime),
-      fifoExists: existsSync(this.fifoPath(rec.id)),
+      initAlive: () => rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime),
+      creatorAlive: () => rec.creatorPid > 0 && isSameLiveProcess(rec.creatorPid, rec.creatorStartTime),
+      fifoExists: () => existsSync(this.fifoPath(rec.id)),
       // From the kernel, not from a recorded flag: a pause or resume by anyone (another runtime
       // call, a manager writing freezer.state itself) is what the status shows.
-      frozen: initAlive && isFrozen(freezerFor(rec.cgroupPath)),
+      frozen: () => isFrozen(freezerFor(rec.cgroupPath)),
     });
   }
 

@@ -31,6 +31,16 @@ describe("deriveStatus", () => {
     expect(deriveStatus({ ...base, recorded: "created", fifoExists: true })).toBe("created");
   });
 
+  test("lookups are made only when the status depends on them", () => {
+    const never = () => {
+      throw new Error("looked up needlessly");
+    };
+    expect(deriveStatus({ recorded: "created", initAlive: () => true, creatorAlive: never, fifoExists: () => true, frozen: () => false })).toBe("created");
+    expect(deriveStatus({ recorded: "running", initAlive: () => false, creatorAlive: never, fifoExists: never, frozen: never })).toBe("stopped");
+    expect(deriveStatus({ recorded: "creating", initAlive: never, creatorAlive: () => true, fifoExists: never, frozen: never })).toBe("creating");
+    expect(deriveStatus({ recorded: "running", initAlive: () => true, creatorAlive: never, fifoExists: never, frozen: () => true })).toBe("paused");
+  });
+
   test("a live init without the fifo is running, whatever was recorded", () => {
     expect(deriveStatus({ ...base, recorded: "created", fifoExists: false })).toBe("running");
     expect(deriveStatus({ ...base, recorded: "running", fifoExists: false })).toBe("running");
