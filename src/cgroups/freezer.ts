@@ -73,8 +73,10 @@ export function setFrozen(f: Freezer, frozen: boolean, timeoutMs = 10_000): void
   const deadline = Date.now() + timeoutMs;
   const file = join(f.dir, f.version === 1 ? "freezer.state" : "cgroup.freeze");
   const value = f.version === 1 ? (frozen ? "FROZEN" : "THAWED") : frozen ? "1" : "0";
-  // Already there (every delete thaws first, and most containers were never paused): one read, no write.
-  if (frozen ? isFrozen(f) : isThawed(f)) return;
+  // Already asked and already there (every delete thaws first, and most containers were never paused):
+  // no write. On v2 the request (cgroup.freeze) is checked too: an emptied cgroup whose freeze was
+  // requested reports itself not frozen, and must still get its "0".
+  if ((f.version === 1 || read(file)?.trim() === value) && (frozen ? isFrozen(f) : isThawed(f))) return;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     try {
       writeFileSync(file, value);
