@@ -14,8 +14,15 @@ export type CgroupLayout = "unified" | "legacy" | "hybrid";
 
 /** mountinfo octal escapes (\040 for a space, ...). */
 function unescape(s: string): string {
+  if (!s.includes("\\")) return s;
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
+
+/** Super options of a v1 cgroup mount that are not controllers (a Set: every verb parses this, cold). */
+const MOUNT_OPTIONS = new Set([
+  "rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "clone_children", "xattr", "nsdelegate",
+  "favordynmods", "memory_recursiveprot", "cpuset_v2_mode", "noprefix",
+]);
 
 /** Parse /proc/self/mountinfo text for cgroup mounts. Pure, so it is unit-tested on samples. */
 export function parseCgroupMounts(mountinfo: string): CgroupHierarchy[] {
@@ -32,9 +39,7 @@ export function parseCgroupMounts(mountinfo: string): CgroupHierarchy[] {
     if (fstype === "cgroup2") {
       out.push({ mountPoint, version: 2, controllers: "" });
     } else {
-      const ctrls = superOpts
-        .split(",")
-        .filter((o) => !/^(rw|ro|relatime|noatime|nosuid|nodev|noexec|clone_children|xattr|nsdelegate|favordynmods|memory_recursiveprot|cpuset_v2_mode|noprefix|release_agent=.*)$/.test(o));
+      const ctrls = superOpts.split(",").filter((o) => !MOUNT_OPTIONS.has(o) && !o.startsWith("release_agent="));
       out.push({ mountPoint, version: 1, controllers: ctrls.join(",") });
     }
   }
