@@ -36,13 +36,15 @@ export function encodePlan(records: PlanRecord[]): Buffer {
   const encoded = records.map((rec, i) => {
     const ints = rec.ints ?? [];
     ints.forEach((v, k) => checkInt(v, `plan record ${i} (op ${rec.op}) int ${k}`));
+    const raw = rec.rawInts ?? new Uint8Array(0);
+    if (raw.length % 8) throw new RangeError(`plan record ${i} (op ${rec.op}): rawInts is ${raw.length} bytes, not a multiple of 8`);
     const strs = (rec.strs ?? []).map((s, k) => {
       if (s.includes("\0")) throw new RangeError(`plan record ${i} (op ${rec.op}) string ${k} contains NUL`);
       return utf8.encode(s);
     });
-    return { op: rec.op, ints, strs, strLen: strs.reduce((n, b) => n + b.length + 1, 0) };
+    return { op: rec.op, ints, raw, nint: ints.length + raw.length / 8, strs, strLen: strs.reduce((n, b) => n + b.length + 1, 0) };
   });
-  const size = encoded.reduce((n, r) => n + 16 + 8 * r.ints.length + r.strLen, 12);
+  const size = encoded.reduce((n, r) => n + 16 + 8 * r.nint + r.strLen, 12);
   const out = Buffer.alloc(size);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let k = 0; k < 4; k++) out[k] = PLAN_MAGIC.charCodeAt(k);
@@ -51,14 +53,16 @@ export function encodePlan(records: PlanRecord[]): Buffer {
   let off = 12;
   for (const r of encoded) {
     view.setUint32(off, r.op, true);
-    view.setUint32(off + 4, r.ints.length, true);
+    view.setUint32(off + 4, r.nint, true);
     view.setUint32(off + 8, r.strs.length, true);
-    view.setUint32(off + 12, 8 * r.ints.length + r.strLen, true);
+    view.setUint32(off + 12, 8 * r.nint + r.strLen, true);
     off += 16;
     for (const v of r.ints) {
       putInt(view, off, v);
       off += 8;
     }
+    out.set(r.raw, off);
+    off += r.raw.length;
     for (const b of r.strs) {
       out.set(b, off);
       off += b.length + 1; // the NUL: Buffer.alloc zero-filled it

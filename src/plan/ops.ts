@@ -188,5 +188,8 @@ export const PLAN_VERSION = 1;
 export interface PlanRecord {
   op: Op;
   ints?: (number | bigint)[];
+  /** More ints, after `ints`, given as their little-endian bytes (a multiple of 8): a seccomp filter's
+   *  ~1000 struct sock_filter values are packed once, without a BigInt each (bpf.ts packFilter). */
+  rawInts?: Uint8Array;
   strs?: string[];
 }

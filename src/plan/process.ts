@@ -6,7 +6,7 @@ import { planIoPriority } from "../security/ioprio.js";
 import { type LsmState, planLsm, probeLsm } from "../security/lsm.js";
 import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimits.js";
 import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
-import { packSockFilter } from "../security/seccomp/bpf.js";
+import { packFilter } from "../security/seccomp/bpf.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import { Op, type PlanRecord } from "./ops.js";
 
@@ -55,7 +55,7 @@ export const SECCOMP_LISTENER_SLOT = 2;
 /** The SECCOMP record of a compiled filter; with a NOTIFY rule the notify fd goes to the listener with
  *  the text of SECCOMP_LISTENER_SLOT (the stage-0 SECCOMP_LISTENER record must connect it first). */
 export function planSeccomp(c: CompiledSeccomp): PlanRecord {
-  return { op: Op.SECCOMP, ints: [c.flags, c.notify ? SECCOMP_LISTENER_SLOT : -1, ...c.filter.map(packSockFilter)] };
+  return { op: Op.SECCOMP, ints: [c.flags, c.notify ? SECCOMP_LISTENER_SLOT : -1], rawInts: packFilter(c.filter) };
 }
 
 /**

@@ -37,6 +37,14 @@ describe("encodePlan", () => {
     vals.forEach((v, k) => expect(buf.readBigInt64LE(12 + 16 + 8 * k)).toBe(BigInt(v)));
   });
 
+  test("rawInts follow ints as more u64s, bytes as given; a length not a multiple of 8 is refused", () => {
+    const raw = Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0x80, 2, 0, 0, 0, 0, 0, 0, 0]);
+    const [rec] = decodePlan(encodePlan([{ op: Op.RLIMIT, ints: [7], rawInts: raw, strs: ["x"] }]));
+    expect(rec!.ints).toEqual([7n, 0x8000000000000001n, 2n]);
+    expect(rec!.strs).toEqual(["x"]);
+    expect(() => encodePlan([{ op: Op.RLIMIT, rawInts: new Uint8Array(5) }])).toThrow(RangeError);
+  });
+
   test("rejects strings with NUL, out of range and unsafe ints", () => {
     expect(() => encodePlan([{ op: Op.CHDIR, strs: ["/a\0b"] }])).toThrow(/NUL/);
     expect(() => encodePlan([{ op: Op.UMASK, ints: [1n << 64n] }])).toThrow(RangeError);

@@ -11,7 +11,8 @@ import { ConfigError } from "../../src/errors.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
 import { SECCOMP_LISTENER_SLOT } from "../../src/plan/process.js";
-import { Assembler, BPF_JEQ_K, BPF_MAXINSNS, packSockFilter, type SockFilter } from "../../src/security/seccomp/bpf.js";
+import { Assembler, BPF_JEQ_K, BPF_MAXINSNS, packFilter, type SockFilter } from "../../src/security/seccomp/bpf.js";
+import { decodePlan, encodePlan } from "../../src/plan/encode.js";
 import { compileSeccomp, SECCOMP_RET } from "../../src/security/seccomp/compile.js";
 import { SYSCALL_TABLES, X32_SYSCALL_BIT } from "../../src/security/seccomp/generated/syscalls.js";
 import { containerProcessState } from "../../src/security/seccomp/process-state.js";
@@ -415,7 +416,10 @@ describe("program size", () => {
     checkProgram(f);
     expect(run(f, { nr: 1 })).toBe(1);
     expect(run(f, { nr: 2 })).toBe(2);
-    expect(packSockFilter({ code: 0x15, jt: 1, jf: 2, k: 0xdeadbeef })).toBe(0xdeadbeef02010015n);
+    const packed = Buffer.from(packFilter([{ code: 0x15, jt: 1, jf: 2, k: 0xdeadbeef }, { code: 0x06, jt: 0, jf: 0, k: 0x7fff0000 }]));
+    expect(packed.length).toBe(16);
+    expect(packed.readBigUInt64LE(0)).toBe(0xdeadbeef02010015n);
+    expect(packed.readBigUInt64LE(8)).toBe(0x7fff000000000006n);
   });
 
   test("a profile that cannot fit in BPF_MAXINSNS is refused", () => {
@@ -482,10 +486,13 @@ describe("in the launch plan", () => {
     expect(idx(r, Op.SECCOMP)).toBe(r.length - 2);
     expect(idx(r, Op.WAIT_FIFO)).toBeLessThan(idx(r, Op.SECCOMP));
     expect(idx(r, Op.FIND_EXEC)).toBeLessThan(idx(r, Op.SECCOMP));
-    const ints = r[idx(r, Op.SECCOMP)]!.ints!.map((v) => BigInt(v));
+    // As tsrun-init reads it: flags, slot, then each struct sock_filter as a little-endian u64.
+    const [rec] = decodePlan(encodePlan([r[idx(r, Op.SECCOMP)]!]));
+    const ints = rec!.ints as bigint[];
     expect(ints[0]).toBe(0n);
-    expect(ints[1]).toBe(-1n); // no listener
-    expect(ints.slice(2)).toEqual(compileSeccomp(profile).filter.map(packSockFilter));
+    expect(ints[1]).toBe(0xffffffffffffffffn); // -1: no listener
+    const asU64 = (f: SockFilter) => BigInt(f.code) | (BigInt(f.jt) << 16n) | (BigInt(f.jf) << 24n) | (BigInt(f.k >>> 0) << 32n);
+    expect(ints.slice(2)).toEqual(compileSeccomp(profile).filter.map(asU64));
     expect(idx(r, Op.SECCOMP_LISTENER)).toBe(-1);
     expect(p.seccompListener).toBeUndefined();
   });

@@ -137,7 +137,19 @@ export class Assembler {
   }
 }
 
-/** struct sock_filter as the u64 its 8 bytes make on a little-endian machine: code | jt | jf | k. */
-export function packSockFilter(f: SockFilter): bigint {
-  return BigInt(f.code) | (BigInt(f.jt) << 16n) | (BigInt(f.jf) << 24n) | (BigInt(f.k >>> 0) << 32n);
+/**
+ * The program as the kernel reads it: struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } each, little-
+ * endian (so each is also the u64 code | jt << 16 | jf << 24 | k << 32 the plan carries). Written into one
+ * buffer: a BigInt per instruction cost ~2 ms for a Docker-sized profile.
+ */
+export function packFilter(filter: readonly SockFilter[]): Uint8Array {
+  const out = new Uint8Array(8 * filter.length);
+  const view = new DataView(out.buffer);
+  filter.forEach((f, i) => {
+    view.setUint16(8 * i, f.code, true);
+    view.setUint8(8 * i + 2, f.jt);
+    view.setUint8(8 * i + 3, f.jf);
+    view.setUint32(8 * i + 4, f.k >>> 0, true);
+  });
+  return out;
 }
