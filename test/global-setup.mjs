@@ -1,0 +1,2 @@
+// See rootfs-targets.mjs.
+export { setup as default } from "./rootfs-targets.mjs";

@@ -1,0 +1,2 @@
+// See rootfs-targets.mjs.
+export { teardown as default } from "./rootfs-targets.mjs";
