@@ -63,14 +63,14 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
 /**
  * delete --force of a container whose state.json cannot be read: what it recorded is lost, so clean
  * up what can be found from the id alone. Processes in the default cgroup (/tsrun/<id>) are killed
- * and it is removed (a config's own cgroupsPath cannot be known); the veths go with the network
- * namespace once its processes are dead; address leases held in the id's name are released.
+ * and it is removed (a config's own cgroupsPath cannot be known); the host veth ends, named after the
+ * id, are removed and the address leases held in the id's name released.
  */
 async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
   killAll(rec);
   removeCgroup(rec, new CgroupSet(rec.cgroupPath));
-  (await import("../network/ipam.js")).releaseLeasesOf(ctx.store.root, id);
+  (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
 }
 

@@ -62,6 +62,17 @@ export async function linkKind(name: string): Promise<string | undefined> {
   return links[0]?.linkinfo?.info_kind ?? "";
 }
 
+/** Names of the links in this network namespace (`ip -o link show`; a veth's "@peer" suffix dropped). */
+export function linkNames(): string[] {
+  const [file, args] = argv(["-o", "link", "show"]);
+  const r = runSync(file, args, { stdout: true });
+  if (r.status !== 0) throw new NetworkError(`ip link show: ${(r.error?.message ?? r.stderr).trim()}`);
+  return r.stdout
+    .split("\n")
+    .map((l) => l.split(": ")[1]?.split("@")[0])
+    .filter((n): n is string => !!n);
+}
+
 /** ip's error lines, without its "Command failed" echo, for messages. */
 export function ipErrors(stderr: string): string[] {
   return stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^Command failed/.test(l));

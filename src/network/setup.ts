@@ -9,15 +9,15 @@
 import { writeFileSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, NetworkError } from "../errors.js";
+import { ConfigError, HostError, NetworkError } from "../errors.js";
 import type { ConfigMount } from "../fs/rootfs-plan.js";
 import type { UndoStack } from "../lifecycle/undo.js";
 import type { Spec } from "../spec/types.js";
 import type { Cidr } from "./addr.js";
 import { etcFiles, etcMounts } from "./files.js";
-import { ipBatch, ipBatchSync, ipErrors, linkKind } from "./ip.js";
-import { Ipam } from "./ipam.js";
-import { type NetworkPlan, containerBatch, hostBatch, planNetwork } from "./plan.js";
+import { ipBatch, ipBatchSync, ipErrors, linkKind, linkNames } from "./ip.js";
+import { Ipam, releaseLeasesOf } from "./ipam.js";
+import { type NetworkPlan, containerBatch, hostBatch, hostVethName, planNetwork } from "./plan.js";
 
 /** What delete needs to take the network down again (kept in state.json). */
 export interface NetworkRecord {
@@ -133,4 +133,26 @@ export function teardownNetwork(rec: NetworkRecord, root: string, id: string): v
   deleteLinks(rec.hostVeths);
   ipam(root, rec.bridge).release(id, rec.leases);
   if (rec.removeBridge) removeBridgeIfUnused(root, rec.bridge, id);
+}
+
+/** How many interfaces' host ends a delete without a record looks for (their names derive from the id). */
+const MAX_LOST_INTERFACES = 256;
+
+/**
+ * delete --force of a container whose record is lost (corrupt state.json): the host veth ends are found by
+ * the names derived from the id and removed, as teardownNetwork does, since the kernel frees them only
+ * later with the namespace, and a create of the same id would meet them; the id's leases are released. A
+ * bridge it may have made is left: whether it did is in the record.
+ */
+export function teardownNetworkOf(root: string, id: string): void {
+  const ours = new Set(Array.from({ length: MAX_LOST_INTERFACES }, (_, i) => hostVethName(id, i)));
+  let links: string[] = [];
+  try {
+    links = linkNames();
+  } catch (e) {
+    // Without iproute2 tsrun never made a veth: nothing to look for.
+    if (!(e instanceof HostError)) throw e;
+  }
+  deleteLinks(links.filter((n) => ours.has(n)));
+  releaseLeasesOf(root, id);
 }
