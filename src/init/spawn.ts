@@ -1,15 +1,16 @@
 /**
- * Starting tsrun-init: the one place that spawns it, with the runtime's own spawn where that is cheaper.
+ * Spawning what tsrun runs (tsrun-init, its waits, `ip`), with the runtime's own spawn where that is
+ * cheaper.
  *
  * Under Bun (the CLI), node:child_process is a JavaScript layer that Bun loads and compiles on its first
  * call: the first `spawn()` of a process costs 3-5 ms there before any child exists, against 0.3 ms for
  * `Bun.spawn` (measured with compiled probes, bench/results/breakdown.md). Every create, run and exec
- * pays it once, and start and delete pay the same on their first `spawnSync`. So under Bun these go
- * through `Bun.spawn` / `Bun.spawnSync`; everywhere else (Node: the library, the tests) through
- * node:child_process. The helpers tsrun runs (tsrun-init's waits, `ip`) go through `runSync` here too:
- * a module that needs no more than this does not pull in a process library (execa's imports alone,
- * hoisted into the single-file CLI, cost every verb 0.3 ms). Both paths give the same child: the same argv, an empty environment unless given,
- * stdio 0-2 and the preserved fds as asked, and the extra channels at the same fd numbers.
+ * paid it once, and start and delete the same on their first `spawnSync`. So under Bun these go through
+ * `Bun.spawn` / `Bun.spawnSync`; everywhere else (Node: the library, the tests) through
+ * node:child_process. Nothing more is needed than this: no process library (execa's imports alone,
+ * hoisted into the single-file CLI, cost every verb 0.3 ms). Both paths give the same child: the same
+ * argv, an empty environment unless given, stdio 0-2 and the preserved fds as asked, and the extra
+ * channels at the same fd numbers.
  */
 import type { ChildProcess } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
