@@ -45,7 +45,8 @@ static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
  * PTEs: the pages stay in the page cache and fault back in when used. Writable segments (data,
  * RELRO with relocations applied) are left alone: dropping those would lose their contents. */
 struct ro_range { uintptr_t start, len; };
-static struct ro_range ro_ranges[8];
+#define MAX_RO_RANGES 8
+static struct ro_range ro_ranges[MAX_RO_RANGES];
 static int n_ro_ranges;
 
 static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
@@ -53,7 +54,7 @@ static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
 	(void)size;
 	(void)unused;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (int k = 0; k < info->dlpi_phnum && n_ro_ranges < 8; k++) {
+	for (int k = 0; k < info->dlpi_phnum && n_ro_ranges < MAX_RO_RANGES; k++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
 		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
 			continue;
@@ -61,7 +62,14 @@ static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
 		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
 		ro_ranges[n_ro_ranges++] = (struct ro_range){ start, end - start };
 	}
-	return 1;
+	return 1; /* only the first object: the executable itself */
+}
+
+/* The read-only ranges of the executable, found once. */
+static void collect_ro_ranges(void)
+{
+	if (n_ro_ranges == 0)
+		dl_iterate_phdr(collect_segment, NULL);
 }
 
 #if defined(__x86_64__)
@@ -89,8 +97,7 @@ static long raw4(long nr, long a, long b, long c, long d) { long r = syscall(nr,
  * 64 KiB around it (fault-around) and undo most of the trim. */
 static int __attribute__((noinline)) trim_and_open(const char *path)
 {
-	if (n_ro_ranges == 0)
-		dl_iterate_phdr(collect_segment, NULL);
+	collect_ro_ranges();
 	for (int i = 0; i < n_ro_ranges; i++)
 		raw3(SYS_madvise, (long)ro_ranges[i].start, (long)ro_ranges[i].len, MADV_DONTNEED);
 	long fd;
@@ -102,8 +109,7 @@ static int __attribute__((noinline)) trim_and_open(const char *path)
 
 static void trim_rss(void)
 {
-	if (n_ro_ranges == 0)
-		dl_iterate_phdr(collect_segment, NULL);
+	collect_ro_ranges();
 	for (int i = 0; i < n_ro_ranges; i++)
 		madvise((void *)ro_ranges[i].start, ro_ranges[i].len, MADV_DONTNEED);
 }

@@ -14,7 +14,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import type { Duplex, Writable } from "node:stream";
 
 /** A started tsrun-init with its two channels: the plan (write, then EOF) and the sync socket (both ways). */
@@ -52,7 +51,8 @@ export function childProcess(): typeof import("node:child_process") {
 /** Exit status of a child as a shell reports it: the code, or 128+N when killed by signal N. */
 export function shellStatus(code: number | null | undefined, signal: string | null | undefined): number {
   if (code !== null && code !== undefined) return code;
-  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
+  // node:os only here (start and delete would otherwise load it for this one lookup).
+  const n = signal ? (process.getBuiltinModule("node:os").constants.signals as Record<string, number>)[signal] : undefined;
   return n !== undefined ? 128 + n : 255;
 }
 

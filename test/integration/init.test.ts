@@ -341,7 +341,9 @@ describe("in-process launch", () => {
     expect(status).toMatch(/^State:\tS/m);
     const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
     console.log(`VmRSS of a created container's init: ${rssKb} kB`);
-    expect(rssKb).toBeLessThan(512);
+    // Issue 9's target for the memory held per created container: 0.25 MiB (the init drops its text
+    // pages before it blocks on the fifo; see trim_and_open in ops.c).
+    expect(rssKb).toBeLessThan(256);
     let done = false;
     void launched.exited.then(() => (done = true));
     await new Promise((r) => setTimeout(r, 100));
