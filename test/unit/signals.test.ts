@@ -1,5 +1,6 @@
 /**
- * src/lifecycle/signals.ts: the signal argument of `tsrun kill`.
+ * Signals: the signal argument of `tsrun kill` (src/lifecycle/signals.ts), and a child's exit status
+ * as a shell reports it (src/init/spawn.ts).
  */
 import { UsageError } from "../../src/errors.js";
 import { parseSignal } from "../../src/lifecycle/signals.js";
@@ -45,4 +46,12 @@ describe("parseSignal", () => {
   test("the message names the bad signal", () => {
     expect(() => parseSignal("FOO")).toThrow(/FOO/);
   });
+});
+
+test("a child's exit status as a shell reports it: the code, 128+N for signal N, 255 for neither", async () => {
+  const { shellStatus } = await import("../../src/init/spawn.js");
+  expect(shellStatus(3, null)).toBe(3);
+  expect(shellStatus(null, "SIGKILL")).toBe(137);
+  expect(shellStatus(null, "SIGTERM")).toBe(143);
+  expect(shellStatus(null, null)).toBe(255);
 });
