@@ -12,7 +12,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${TSRUN_V2VM_CACHE:-/var/cache/tsrun-v2vm}
 [ $# -ge 1 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
-"$here/setup.sh" || { echo "v2vm: setup failed" >&2; exit 125; }
+initrd=$("$here/setup.sh") || { echo "v2vm: setup failed" >&2; exit 125; }
 
 ctl=$(mktemp -d /tmp/tsrun-v2vm.XXXXXX) || exit 125
 qpid=
@@ -52,7 +52,7 @@ exec 3> >(exec cat) 4> >(exec cat >&2)
 timeout -k 5 "${V2VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu "${V2VM_CPU:-max}" -M q35 \
   -nodefaults -no-user-config -display none -no-reboot -monitor none \
   -m "${V2VM_MEM:-1536}" -smp "${V2VM_SMP:-$(nproc)}" \
-  -kernel "$kernel" -initrd "$cache/initramfs.cpio.gz" \
+  -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 quiet cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable no_timer_check" \
   -serial "file:$ctl/console.log" \
   -device virtio-rng-pci "${shares[@]}" -device virtio-serial-pci \

@@ -3,7 +3,8 @@
 #  - Debian packages: qemu-system-x86, cpio, kmod, xz-utils, file, busybox-static
 #  - a Debian kernel, unpacked (never installed) into the cache, with its module tree indexed
 #  - an uncompressed vmlinux beside it (QEMU boots it through PVH, seconds faster under TCG)
-#  - an initramfs: busybox, the guest scripts (guest/) and the virtio/9p/overlay modules
+#  - an initramfs: busybox, the guest scripts and units (guest/) and the virtio/9p/overlay modules;
+#    its path is printed on stdout
 # Cache: $TSRUN_V2VM_CACHE (default /var/cache/tsrun-v2vm), outside the repository.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,20 +50,25 @@ if [ ! -s kernel/vmlinux ]; then
   [ -s kernel/vmlinux ] || echo "v2vm setup: no vmlinux extracted; the compressed kernel will boot (slower)" >&2
 fi
 
-# The initramfs is rebuilt when the guest scripts change.
+# One initramfs per content of guest/, named by its hash: worktrees whose guest scripts differ share
+# the cache without rebuilding each other's image under a booting VM. Unused ones go after a week.
 stamp=$(cat "$here"/guest/* | sha256sum | cut -c1-16)
-if [ ! -s initramfs.cpio.gz ] || [ "$(cat initramfs.stamp 2>/dev/null)" != "$stamp" ]; then
-  rm -rf initramfs.d && mkdir -p initramfs.d/{bin,proc,sys,dev,lib/modules}
-  cp /bin/busybox initramfs.d/bin/busybox
-  cp "$here"/guest/init "$here"/guest/stage2 "$here"/guest/modules initramfs.d/ && chmod 755 initramfs.d/init
+initrd=$cache/initramfs-$stamp.cpio.gz
+if [ ! -s "$initrd" ]; then
+  d=$(mktemp -d "$cache/initramfs.XXXXXX")
+  trap 'rm -rf "$d" "$d.cpio.gz"' EXIT
+  mkdir -p "$d"/{bin,proc,sys,dev,lib/modules}
+  cp /bin/busybox "$d/bin/busybox"
+  cp "$here"/guest/* "$d/" && chmod 755 "$d/init"
   for m in $(cat "$here"/guest/modules); do
     f=$(find "kernel/lib/modules/$kv" -name "$m.ko*" | head -n1)
     [ -n "$f" ] || { echo "v2vm setup: module $m not found" >&2; exit 1; }
-    case $f in *.xz) xz -dc "$f" ;; *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac >"initramfs.d/lib/modules/$m.ko"
+    case $f in *.xz) xz -dc "$f" ;; *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac >"$d/lib/modules/$m.ko"
   done
-  (cd initramfs.d && find . | cpio -o -H newc --quiet | gzip -1) >initramfs.cpio.gz.tmp
-  mv initramfs.cpio.gz.tmp initramfs.cpio.gz
-  echo "$stamp" >initramfs.stamp
-  rm -rf initramfs.d
+  (cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) >"$d.cpio.gz"
+  mv "$d.cpio.gz" "$initrd"
 fi
+touch "$initrd"
+find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' -mtime +7 -delete
 echo "v2vm setup: kernel $kv ready in $cache" >&2
+echo "$initrd" # the one line on stdout: run.sh boots this
