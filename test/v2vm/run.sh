@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# test/v2vm/run.sh CMD [ARGS...]: boot a throwaway cgroup-v2-only VM (Debian kernel with
+# test/v2vm/run.sh [--systemd] CMD [ARGS...]: boot a throwaway cgroup-v2-only VM (Debian kernel with
 # cgroup_no_v1=all; the host's "/" over 9p read-only under a tmpfs overlay; the current directory
 # shared read-write at the same path), run CMD there as root in the current directory with the
 # caller's environment, and exit with CMD's status. Infrastructure failures are never a success:
 # 125 = the VM did not boot or CMD's status never came back, 124 = timeout.
+# Without --systemd, PID 1 is a shell that runs CMD and powers off (guest/stage2). With --systemd,
+# PID 1 is the host's own systemd on the unified hierarchy, booted to v2vm.target (basic system,
+# journald, dbus; the rest masked by guest/systemd-setup), where v2vm-command.service runs CMD and
+# then powers off as `systemctl poweroff` does; CMD runs in /system.slice/v2vm-command.service with
+# systemctl, busctl and systemd-run working (checked by systemd-check.sh). About 20 s more per run.
 # Knobs: V2VM_TIMEOUT seconds (default 900), V2VM_MEM MiB (default 1536), V2VM_SMP (default: host
 # cores), V2VM_RW extra host dirs to share read-write, V2VM_DEBUG=1 prints the console log.
 # TCG only (this machine's /dev/kvm cannot run a stock guest kernel); CPU model "max" by default:
@@ -11,7 +16,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${TSRUN_V2VM_CACHE:-/var/cache/tsrun-v2vm}
-[ $# -ge 1 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
+systemd=
+[ "${1:-}" = --systemd ] && { systemd=1; shift; }
+[ $# -ge 1 ] || { echo "usage: $0 [--systemd] CMD [ARGS...]" >&2; exit 2; }
 initrd=$("$here/setup.sh") || { echo "v2vm: setup failed" >&2; exit 125; }
 
 ctl=$(mktemp -d /tmp/tsrun-v2vm.XXXXXX) || exit 125
@@ -42,7 +49,7 @@ for d in $PWD ${V2VM_RW:-}; do
   shares+=(-virtfs "local,path=$d,mount_tag=rw$i,security_model=none,multidevs=remap")
   rw+="rw$i=$d " i=$((i + 1))
 done
-printf 'V2VM_RW=%q\n' "$rw" >"$ctl/config"
+printf 'V2VM_RW=%q\nV2VM_SYSTEMD=%q\n' "$rw" "$systemd" >"$ctl/config"
 
 kernel=$cache/kernel/vmlinux
 [ -s "$kernel" ] || kernel=$(ls "$cache"/kernel/boot/vmlinuz-*)
