@@ -184,6 +184,7 @@ static void op_clone(const struct rec *r)
 		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close(gate[0]);
+		bind_sources_receive();
 		return; /* the child goes on with the next record */
 	}
 
@@ -192,6 +193,7 @@ static void op_clone(const struct rec *r)
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
+	bind_sources_send((pid_t)pid);
 	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
@@ -366,9 +368,16 @@ static void op_mount(const struct rec *r)
 	const char *src = S(0), *target = S(1), *fstype = S(2), *data = S(3), *root = S(4);
 	const char *shown_src = *src ? src : "none";
 	const char *shown_type = *fstype ? fstype : "none";
-	char at[64];
+	char at[64], from[64];
 	const char *where = target;
-	int fd = -1;
+	int fd = -1, srcfd = -1;
+
+	/* A third int: the source is the fd stage 0 opened for it (BIND_SOURCES), not the path. */
+	if (r->nint > 2) {
+		srcfd = bind_source_take(I(2));
+		snprintf(from, sizeof from, "/proc/self/fd/%d", srcfd);
+		src = from;
+	}
 
 	if (*root) {
 		const char *what;
@@ -403,6 +412,29 @@ static void op_mount(const struct rec *r)
 		fail(1, "mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
 	if (fd >= 0)
 		close(fd);
+	if (srcfd >= 0)
+		close(srcfd);
+}
+
+/* The directory of path resolved inside the current root, its missing components made (0755, as
+ * runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0); *base = the last component. */
+static int open_parent_creating(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/'), *what;
+	if (!slash || !slash[1]) {
+		errno = EINVAL;
+		return -1;
+	}
+	*base = slash + 1;
+	char dir[PATH_MAX];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return resolve_target("/", n ? dir : "/", 1, &what);
 }
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
@@ -411,7 +443,7 @@ static void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
-	int dir = open_parent_in_root("/", path, &base);
+	int dir = open_parent_creating(path, &base);
 	if (dir < 0)
 		fail(1, "mknod %s: open its directory: %s", path, ERR);
 	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
@@ -432,6 +464,9 @@ static void op_symlink(const struct rec *r)
 	int dir = open_parent_in_root(S(2), S(1), &base);
 	if (dir < 0)
 		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
+	if (I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT &&
+	    !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0))
+		fail(1, "symlink %s: remove the existing one: %s", S(1), ERR);
 	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
 		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
 	close(dir);
@@ -470,6 +505,17 @@ static void op_move_root(const struct rec *r)
 		fail(1, "chdir %s: %s", S(0), ERR);
 	if (mount(S(0), "/", NULL, MS_MOVE, NULL) < 0)
 		fail(1, "move mount %s to /: %s", S(0), ERR);
+	if (chroot(".") < 0)
+		fail(1, "chroot %s: %s", S(0), ERR);
+	if (chdir("/") < 0)
+		fail(1, "chdir /: %s", ERR);
+}
+
+/* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
+static void op_chroot(const struct rec *r)
+{
+	if (chdir(S(0)) < 0)
+		fail(1, "chdir %s: %s", S(0), ERR);
 	if (chroot(".") < 0)
 		fail(1, "chroot %s: %s", S(0), ERR);
 	if (chdir("/") < 0)
@@ -753,7 +799,7 @@ static const struct op_def table[] = {
 	OP(6, "SETRESID", 2, 0, op_setresid),
 	OP(7, "SETHOSTNAME", 0, 1, op_sethostname),
 	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
-	OP(9, "MOUNT", 2, 5, op_mount),
+	OP(9, "MOUNT", -1, 5, op_mount),
 	OP(10, "MKNOD", 5, 1, op_mknod),
 	OP(11, "SYMLINK", 1, 3, op_symlink),
 	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
@@ -794,6 +840,9 @@ static const struct op_def table[] = {
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
 	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
+	OP(60, "BIND_SOURCES", 0, -1, op_bind_sources),
+	OP(61, "CHROOT", 0, 1, op_chroot),
+	OP(62, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -806,6 +855,18 @@ const struct op_def *op_lookup(uint32_t op)
 const char *op_check(const struct rec *r)
 {
 	switch (r->op) {
+	case 9: /* MOUNT: flags, mkdirKind[, bind source index] */
+		if (r->nint != 2 && r->nint != 3)
+			return "needs 2 or 3 ints";
+		return NULL;
+	case 60: /* BIND_SOURCES: one path per bind mount */
+		if (r->nstr < 1)
+			return "needs at least one path";
+		return NULL;
+	case 62: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
+		if (r->nstr < 2)
+			return "needs the rootfs and at least one filesystem type";
+		return NULL;
 	case 19: /* SETUSER: uid, gid, setgroups, then the gids */
 		if (r->nint < 3)
 			return "needs at least 3 ints (uid, gid, setgroups)";
