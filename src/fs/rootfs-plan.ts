@@ -74,18 +74,20 @@ function inRoot(rootfs: string, dest: string): string {
   return join(rootfs, posix.normalize(posix.join("/", dest)));
 }
 
-/**
- * The mount records of the container's root, from making `/` non-propagating to the switch into the
- * root (pivot_root, move + chroot with --no-pivot, or chroot without a mount namespace of its own) and
- * the read-only remounts of `/dev` and `/`. Pure apart from stat(2) of bind sources (whether to create a
- * file or a directory as the mount point).
- */
+/** linux.rootfsPropagation as mount(2) flags (default rslave). */
 function rootPropagation(name: string | undefined): number {
   if (name === undefined) return MS.SLAVE | MS.REC;
   const p = PROPAGATION[name];
   if (p === undefined) throw new ConfigError("/linux/rootfsPropagation", `unknown propagation "${name}"`);
   return p;
 }
+
+/**
+ * The mount records of the container's root, from making `/` non-propagating to the switch into the
+ * root (pivot_root, move + chroot with --no-pivot, or chroot without a mount namespace of its own) and
+ * the read-only remounts of `/dev` and `/`. Pure apart from stat(2) of bind sources (whether to create a
+ * file or a directory as the mount point).
+ */
 
 export function planRootfs(input: RootfsInput): PlanRecord[] {
   const { rootfs } = input;

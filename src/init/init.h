@@ -41,6 +41,8 @@ int openat2_in_root(int rootfd, const char *rel, int flags);
 const char *path_in_root(const char *root, const char *target);
 /* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
 int open_in_root(const char *root, const char *target, int flags);
+/* path's directory into dir ("/" for a top-level name) and *base = its last component; -1 with errno. */
+int split_parent(const char *path, char *dir, size_t size, const char **base);
 /* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
 int open_parent_in_root(const char *root, const char *path, const char **base);
 

@@ -420,21 +420,11 @@ static void op_mount(const struct rec *r)
  * runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0); *base = the last component. */
 static int open_parent_creating(const char *path, const char **base)
 {
-	const char *slash = strrchr(path, '/'), *what;
-	if (!slash || !slash[1]) {
-		errno = EINVAL;
-		return -1;
-	}
-	*base = slash + 1;
 	char dir[PATH_MAX];
-	size_t n = (size_t)(slash - path);
-	if (n >= sizeof dir) {
-		errno = ENAMETOOLONG;
+	const char *what;
+	if (split_parent(path, dir, sizeof dir, base) < 0)
 		return -1;
-	}
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	return resolve_target("/", n ? dir : "/", 1, &what);
+	return resolve_target("/", dir, 1, &what);
 }
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
