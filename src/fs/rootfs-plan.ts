@@ -11,6 +11,8 @@ import { parseMountOptions } from "./mount-options.js";
 const MKDIR_NONE = 0;
 const MKDIR_DIR = 1;
 const MKDIR_FILE = 2;
+/** A directory, whose mode the new filesystem's root takes when it was there (runc chmods a tmpfs so). */
+const MKDIR_DIR_KEEP_MODE = 4;
 
 export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options">;
 
@@ -209,7 +211,8 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     if (input.mountLabel && LABELLED_FS.has(m.type)) data = [data, `context="${input.mountLabel}"`].filter(Boolean).join(",");
     // tmpcopyup: the directory is opened before the tmpfs hides it, and copied into the tmpfs after.
     if (opts.copyUp) recs.push(copyUp(0, target, input.rootfs));
-    recs.push(mount(flags, MKDIR_DIR, m.source ?? m.type, target, m.type, data, input.rootfs));
+    // A tmpfs over a directory of the image takes the directory's mode, whatever its mode= says (runc 1.1).
+    recs.push(mount(flags, m.type === "tmpfs" ? MKDIR_DIR_KEEP_MODE : MKDIR_DIR, m.source ?? m.type, target, m.type, data, input.rootfs));
     if (opts.copyUp) recs.push(copyUp(1, target, input.rootfs));
     if (remountRo) recs.push(remountRo);
   }

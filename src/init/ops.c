@@ -371,6 +371,7 @@ static void op_mount(const struct rec *r)
 	char at[64], from[64];
 	const char *where = target;
 	int fd = -1, srcfd = -1;
+	mode_t covered = 0; /* kind 4: the mode of the directory the new filesystem covers (0: none was there) */
 
 	/* A third int: the source is the fd stage 0 opened for it (BIND_SOURCES), not the path. */
 	if (r->nint > 2) {
@@ -381,8 +382,16 @@ static void op_mount(const struct rec *r)
 
 	if (*root) {
 		const char *what;
+		if (kind == 4) {
+			struct stat st;
+			int old = resolve_target(root, target, 0, &what);
+			if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+				covered = st.st_mode & 07777;
+			if (old >= 0)
+				close(old);
+		}
 		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
-		fd = resolve_target(root, target, kind == 3 ? 0 : kind, &what);
+		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
 		if (fd < 0)
@@ -414,6 +423,16 @@ static void op_mount(const struct rec *r)
 		close(fd);
 	if (srcfd >= 0)
 		close(srcfd);
+	if (covered) {
+		/* The path now leads to the new filesystem's root; chmod through its O_PATH fd's magic link. */
+		const char *what;
+		int top = resolve_target(root, target, 0, &what);
+		snprintf(at, sizeof at, "/proc/self/fd/%d", top);
+		if (top < 0 || chmod(at, covered) < 0)
+			fail(1, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src,
+			     target, shown_type, (unsigned)covered, ERR);
+		close(top);
+	}
 }
 
 /* The directory of path resolved inside the current root, its missing components made (0755, as

@@ -36,7 +36,8 @@ export const enum Op {
   SETHOSTNAME = 7,
   /** strs: name. setdomainname. */
   SETDOMAINNAME = 8,
-  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing)[,
+  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing,
+   *  4 as 1, and when the directory was there the new filesystem's root gets its mode; root must be given)[,
    *  sourceIndex] · strs: source, target, fstype, data, root.
    *  Create target first when asked (parents 0755, a file is created empty), refusing a target whose
    *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.

@@ -241,6 +241,22 @@ describe("issue 14: devices, read-only /dev, user namespaces, namespaces, --no-p
     expect(out).toMatch(/^\/etc ro,relatime {2}tmpfs tmpfs rw,mode=755$/m);
   });
 
+  test("a tmpfs over a directory of the image takes the directory's mode, whatever its mode= says (runc 1.1)", () => {
+    const { runc, tsrun } = runBoth((c) => {
+      c.process.args = ["sh", "-c", "stat -c '%n %a' /root /mnt /etc /home"];
+      c.mounts.push({ destination: "/root", type: "tmpfs", source: "tmpfs", options: ["mode=755"] });
+      c.mounts.push({ destination: "/mnt", type: "tmpfs", source: "tmpfs" });
+      c.mounts.push({ destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] });
+      c.mounts.push({ destination: "/home", type: "bind", source: s.dir, options: ["bind"] });
+    });
+    const out = ok(tsrun);
+    expect(out).toBe(ok(runc));
+    // the image's modes (a bind keeps its source's)
+    const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
+    expect(out).toBe(`/root ${mode(join(ROOTFS, "root"))}\n/mnt ${mode(join(ROOTFS, "mnt"))}\n/etc ${mode(join(ROOTFS, "etc"))}\n/home ${mode(s.dir)}\n`);
+    expect(mode(join(ROOTFS, "root"))).toBe("700");
+  });
+
   test("in a user namespace, a bind source under a 0700 root directory is bound (opened before the namespace, as runc)", () => {
     chmodSync(s.dir, 0o755);
     const locked = mkdtempSync(join(s.dir, "locked-"));

@@ -144,11 +144,12 @@ describe("planRootfs: the root", () => {
 });
 
 describe("planRootfs: config mounts", () => {
-  test("a filesystem mount: flags and data from options, target under the rootfs, created as a directory", () => {
+  test("a filesystem mount: flags and data from options, target under the rootfs, created as a directory (a tmpfs takes the mode of one that was there, kind 4)", () => {
     const recs = planRootfs(input({ mounts: [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }] }));
     expect(asMount(recs[2])).toEqual({
-      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, mkdir: 1, source: "shm", target: join(rootfs, "dev/shm"), fstype: "tmpfs", data: "mode=1777,size=65536k", root: rootfs,
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, mkdir: 4, source: "shm", target: join(rootfs, "dev/shm"), fstype: "tmpfs", data: "mode=1777,size=65536k", root: rootfs,
     });
+    expect(asMount(planRootfs(input({ mounts: [{ destination: "/mq", type: "mqueue", source: "mqueue" }] }))[2]).mkdir).toBe(1);
   });
 
   test("a mount without a source uses its type as source", () => {
