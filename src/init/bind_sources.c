@@ -1,5 +1,5 @@
 /*
- * BIND_SOURCES (60): the sources of the config's bind mounts, opened by host root for a container in
+ * BIND_SOURCES (70): the sources of the config's bind mounts, opened by host root for a container in
  * a new user namespace, as runc's nsexec does (runc issue 2484). The namespace's root is an
  * unprivileged host uid: a source under a directory only host root may search (0700) would fail with
  * EACCES if the child opened it by path. Two constraints shape the hand-over:

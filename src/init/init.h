@@ -84,14 +84,14 @@ int tty_relaying(void);
 /* Receive the master, relay the caller's terminal until the child exits; returns its exit status. */
 int tty_relay(pid_t pid);
 
-/* bind_sources.c: BIND_SOURCES (60), bind mount sources opened by stage 0 in the child's mount namespace
+/* bind_sources.c: BIND_SOURCES (70), bind mount sources opened by stage 0 in the child's mount namespace
  * and handed over after CLONE (send in stage 0, receive in the child); MOUNT takes one by index. */
 void op_bind_sources(const struct rec *r);
 void bind_sources_send(pid_t child);
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
 
-/* pseudo_fs.c: DETACH_PSEUDO_FS (62), --no-pivot: full procfs/sysfs mounts outside the rootfs detached. */
+/* pseudo_fs.c: DETACH_PSEUDO_FS (72), --no-pivot: full procfs/sysfs mounts outside the rootfs detached. */
 void op_detach_pseudo_fs(const struct rec *r);
 
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */

@@ -849,9 +849,9 @@ static const struct op_def table[] = {
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
 	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
-	OP(60, "BIND_SOURCES", 0, -1, op_bind_sources),
-	OP(61, "CHROOT", 0, 1, op_chroot),
-	OP(62, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
+	OP(70, "BIND_SOURCES", 0, -1, op_bind_sources),
+	OP(71, "CHROOT", 0, 1, op_chroot),
+	OP(72, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -868,11 +868,11 @@ const char *op_check(const struct rec *r)
 		if (r->nint != 2 && r->nint != 3)
 			return "needs 2 or 3 ints";
 		return NULL;
-	case 60: /* BIND_SOURCES: one path per bind mount */
+	case 70: /* BIND_SOURCES: one path per bind mount */
 		if (r->nstr < 1)
 			return "needs at least one path";
 		return NULL;
-	case 62: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
+	case 72: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
 		if (r->nstr < 2)
 			return "needs the rootfs and at least one filesystem type";
 		return NULL;

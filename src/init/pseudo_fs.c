@@ -1,5 +1,5 @@
 /*
- * DETACH_PSEUDO_FS (62): with --no-pivot, right before MOVE_ROOT. The old root is not unmounted by a
+ * DETACH_PSEUDO_FS (72): with --no-pivot, right before MOVE_ROOT. The old root is not unmounted by a
  * move + chroot, so every mount the container's namespace copied from the host stays in it, hidden
  * behind the chroot but not gone. The kernel lets a process that made its own user and mount
  * namespace mount a new procfs or sysfs only when a *full* one (the filesystem's root mounted, no

@@ -59,14 +59,14 @@ export const enum Op {
   MOVE_ROOT = 13,
   /** strs: rootfs. chdir(rootfs); chroot("."); chdir("/"): no mount namespace of its own, the mounts stay
    *  in the caller's namespace. */
-  CHROOT = 61,
+  CHROOT = 71,
   /** strs: rootfs, fstype... Right before MOVE_ROOT (--no-pivot): every mount of /proc/self/mountinfo (read
    *  whole first) whose root is "/" (a full mount), whose type is one of the fstypes and whose mount point
    *  is not the rootfs or under it is made rslave and detached (MNT_DETACH), or covered by an empty tmpfs
    *  where the kernel refuses the unmount (EINVAL/EPERM: locked in a user namespace); a point that no
    *  longer resolves to a mount (ENOENT/EINVAL) is skipped. With no full procfs left in the namespace,
    *  the kernel refuses a process of the container a fresh procfs mount (mount_too_revealing). */
-  DETACH_PSEUDO_FS = 62,
+  DETACH_PSEUDO_FS = 72,
   /** strs: path. Keep open(path, O_PATH|O_CLOEXEC) of the exec fifo for WAIT_FIFO. */
   OPEN_FIFO = 14,
   /** ints: resource, soft, hard. setrlimit (u64 max = RLIM_INFINITY). */
@@ -162,7 +162,7 @@ export const enum Op {
    *  returns to its own namespace and sends the fds, one per SCM_RIGHTS message (on failure it SIGKILLs the
    *  child first); the child receives all of them right after the gate. For a new user namespace whose root
    *  could not search the source's directories (runc does the same in nsexec). */
-  BIND_SOURCES = 60,
+  BIND_SOURCES = 70,
   /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
    *  `exec` does with those of a running container's init: open every path first, then setns each fd
    *  in the order given (the planner puts user first and mount last), then make the process
