@@ -7,7 +7,7 @@
 //
 // Every call has a timeout (a hang fails its scenario instead of blocking), and every container, cgroup,
 // mount and namespace file a scenario makes is removed even when it fails.
-import { type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:net";
 import { join } from "node:path";
@@ -29,7 +29,6 @@ const CALL_TIMEOUT_MS = 15_000;
 interface CallOptions {
   /** Global flags before the verb (e.g. --log). */
   global?: string[];
-  stdin?: string;
   timeoutMs?: number;
   /** A command the runtime call runs under, e.g. ["unshare", "--mount", "--"]. */
   wrap?: string[];
@@ -56,7 +55,7 @@ class Runtime {
   /** One call, waited for; output in files (a created container keeps the create's stdio open). */
   call(args: string[], opts: CallOptions = {}): Result {
     const [file, argv] = this.argv(args, opts);
-    return s.command(file, argv, { env: ENV, stdin: opts.stdin, timeout: opts.timeoutMs ?? CALL_TIMEOUT_MS } as SpawnSyncOptions & { stdin?: string });
+    return s.command(file, argv, { env: ENV, timeout: opts.timeoutMs ?? CALL_TIMEOUT_MS });
   }
 
   /** One call left running while the scenario does something else (e.g. resume); resolves when it exits. */
