@@ -13,10 +13,7 @@ import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
 import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import {
-  planExec,
-  planFindExec,
   planInitialAffinity,
-  planLateSeccomp,
   planProcess,
   planSeccomp,
   type ProcessPlanInput,
@@ -216,7 +213,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   const runtimeHooks = hooksOf(spec.hooks, "prestart").length + hooksOf(spec.hooks, "createRuntime").length > 0;
   const beforePivot: PlanRecord[] = [];
   if (runtimeHooks) beforePivot.push({ op: Op.SYNC, strs: [SYNC_HOOKS] });
-  beforePivot.push(...planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING));
+  const createHooks = planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING);
+  // In the root filesystem's directory, as runc runs them (never in the caller's cwd, a host directory).
+  if (createHooks.length && newMountNs) beforePivot.push({ op: Op.CHDIR, strs: [input.rootfs] });
+  beforePivot.push(...createHooks);
   const startHooks = planHooks("startContainer", hooksOf(spec.hooks, "startContainer"), SLOT_STATE_CREATED);
   const stateSlots: LaunchPlan["stateSlots"] = [];
   if (hooksOf(spec.hooks, "createContainer").length) stateSlots.push({ slot: SLOT_STATE_CREATING, status: "creating" });
@@ -263,21 +263,17 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
 
-  if (proc) recs.push(...planProcess(procInput, proc));
-  if (personality) recs.push(personality);
-  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  if (proc) recs.push(planFindExec(proc));
-  recs.push({ op: Op.READY });
-  recs.push({ op: Op.WAIT_FIFO });
   // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
-  // process is executed; a failure reaches `start` on the fifo. STARTED tells it the process is next.
-  recs.push(...startHooks);
-  recs.push({ op: Op.STARTED });
+  // process is executed, under the filter as runc runs them; a failure reaches `start` on the fifo. STARTED
+  // tells it the process is next.
+  const wait: PlanRecord[] = [{ op: Op.READY }, { op: Op.WAIT_FIFO }, ...startHooks, { op: Op.STARTED }];
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
-    recs.push(...planLateSeccomp(procInput, proc));
-    recs.push(planExec(proc, passwd));
+    recs.push(...planProcess(procInput, proc, { preserveFds: input.preserveFds, setup: personality ? [personality] : [], wait, passwd }));
+  } else {
+    if (personality) recs.push(personality);
+    recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {
     records: recs,

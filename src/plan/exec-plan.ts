@@ -4,10 +4,7 @@ import { planJoinSessionKeyring } from "../security/keyring.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import {
   type ProcessPlanInput,
-  planExec,
-  planFindExec,
   planInitialAffinity,
-  planLateSeccomp,
   planProcess,
   planSeccomp,
   type ProcessSpec,
@@ -31,7 +28,8 @@ import {
  *   child            JOIN_NAMESPACES user (first), ipc, uts, net, cgroup, mount (last; it also sets
  *                    the root and the cwd to the container's root, so no host directory is left).
  *                    SYNC: the parent checks the init is still the process it joined (pid + start time).
- *                    SETSID, then the process records, CLOEXEC_FROM, FIND_EXEC, READY, EXEC. No exec fifo.
+ *                    SETSID, then the process records (process.ts planProcess: the same order as create's,
+ *                    the filter loaded where create loads it), with READY as the wait before EXEC. No exec fifo.
  * Stage 0 exits once the child exists (--detach) or waits and exits with its status (foreground).
  */
 
@@ -126,7 +124,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     onlineCpus: input.onlineCpus,
     seccomp: input.seccomp && planSeccomp(input.seccomp),
   };
-  const processRecs = planProcess(procInput, proc);
+  const processRecs = planProcess(procInput, proc, { preserveFds: input.preserveFds, wait: [{ op: Op.READY }], passwd: input.passwd });
 
   recs.push(...(input.stage0 ?? []));
   // The listener is a host path: connected before any namespace is joined.
@@ -148,11 +146,6 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   if (input.sessionKeyring !== undefined) recs.push(planJoinSessionKeyring(input.sessionKeyring));
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
-  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  recs.push(planFindExec(proc));
-  recs.push({ op: Op.READY });
-  recs.push(...planLateSeccomp(procInput, proc));
-  recs.push(planExec(proc, input.passwd));
   return {
     records: recs,
     syncTag: SYNC_EXEC,
