@@ -248,6 +248,9 @@ static void op_setresid(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_sethostname(const struct rec *r)

@@ -10,7 +10,7 @@ import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
-import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
+import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import {
   planInitialAffinity,
@@ -51,11 +51,7 @@ export interface PlanSpec {
   };
 }
 
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
+export type { IdMapping } from "./namespaces.js";
 
 export interface PlanInput {
   spec: PlanSpec;
@@ -189,7 +185,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
-  if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
+  if (ns.newUser && mapsId(linux.uidMappings, 0) && mapsId(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
@@ -290,10 +286,6 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
 function selinuxEnabled(): boolean {
   return existsSync("/sys/fs/selinux/enforce");
-}
-
-function maps(m: readonly IdMapping[] | undefined, id: number): boolean {
-  return (m ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size);
 }
 
 /** The text written to /proc/<pid>/uid_map or gid_map. */

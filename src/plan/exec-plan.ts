@@ -28,7 +28,8 @@ import {
  *   child            JOIN_NAMESPACES user (first), ipc, uts, net, cgroup, mount (last; it also sets
  *                    the root and the cwd to the container's root, so no host directory is left).
  *                    SYNC: the parent checks the init is still the process it joined (pid + start time).
- *                    SETSID, then the process records (process.ts planProcess: the same order as create's,
+ *                    SETRESID 0 in a joined user namespace that maps root (the container's root from
+ *                    here on, never the host's), SETSID, then the process records (process.ts planProcess: the same order as create's,
  *                    the filter loaded where create loads it), with READY as the wait before EXEC. No exec fifo.
  * Stage 0 exits once the child exists (--detach) or waits and exits with its status (foreground).
  */
@@ -66,6 +67,10 @@ export interface ExecPlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** The joined user namespace maps uid 0 and gid 0: the process becomes that root as soon as it has
+   *  joined, as runc's exec does, so it never acts in the container as the host's root (whose uid owns
+   *  host files the container's root cannot enter, e.g. while it enters its cwd). */
+  usernsRoot?: boolean;
   /** tsrun's own hard rlimits (host.ts hostLimits) and the online CPUs: checked as create checks them. */
   hostLimits?: ProcessPlanInput["hostLimits"];
   onlineCpus?: bigint[];
@@ -140,6 +145,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push(...joinRecord(input.namespaces, AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
+  if (ownUser && input.usernsRoot) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // Its own session and process group, as runc's exec: a Ctrl-C on the caller's terminal reaches it
   // once, through the caller's forwarding, and the container sees its session and group ids.
   recs.push({ op: Op.SETSID });

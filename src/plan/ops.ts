@@ -30,7 +30,8 @@ export const enum Op {
   UNSHARE = 4,
   /** strs: path, content. open(path, O_WRONLY) and write content (sysctl, timens_offsets). */
   WRITE_FILE = 5,
-  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3): become root of a new user ns. */
+  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3), staying non-dumpable: become root of a new
+   *  (create) or joined (exec) user ns. */
   SETRESID = 6,
   /** strs: name. sethostname. */
   SETHOSTNAME = 7,

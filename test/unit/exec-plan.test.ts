@@ -91,6 +91,15 @@ describe("the exec plan", () => {
     expect(recs.at(-1)).toEqual({ op: Op.EXEC, ints: [1], strs: ["ps", "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/"] });
   });
 
+  test("in a joined user namespace that maps root, the process becomes that root right after the sync", () => {
+    const recs = plan({ usernsRoot: true });
+    expect(recs[at(recs, Op.SYNC) + 1]).toEqual({ op: Op.SETRESID, ints: [0, 0] });
+    expect(at(recs, Op.SETRESID)).toBeLessThan(at(recs, Op.CHDIR));
+    // no user namespace of the container's own, or one without root: nothing to become
+    expect(ops(plan({ usernsRoot: true, namespaces: [ns("mount", "mnt")] }))).not.toContain(Op.SETRESID);
+    expect(ops(plan({ usernsRoot: false }))).not.toContain(Op.SETRESID);
+  });
+
   test("--detach: stage 0 does not wait", () => {
     expect(plan({ foreground: false }).find((r) => r.op === Op.CLONE)!.ints).toEqual([0, 0]);
   });
