@@ -29,8 +29,8 @@ import {
  *                    the root and the cwd to the container's root, so no host directory is left).
  *                    SYNC: the parent checks the init is still the process it joined (pid + start time).
  *                    SETRESID 0 in a joined user namespace that maps root (the container's root from
- *                    here on, never the host's), SETSID, then the process records (process.ts planProcess: the same order as create's,
- *                    the filter loaded where create loads it), with READY as the wait before EXEC. No exec fifo.
+ *                    here on, never the host's), SETSID, then the process records in create's order
+ *                    (process.ts planProcess, the filter where create loads it), READY, EXEC. No exec fifo.
  * Stage 0 exits once the child exists (--detach) or waits and exits with its status (foreground).
  */
 

@@ -78,8 +78,8 @@ export interface ProcessPlanEnd {
  * The records that turn the init (after `create`) or a joined process (after `exec`) into the configured
  * process, up to and with its EXEC, in the order of runc's init:
  *
- *   as root       rlimits, LSM labels, scheduler, I/O priority, umask, CPU affinity, `setup`; then every fd
- *                 from 3+preserveFds marked close-on-exec, the cwd resolved inside the root and entered (CHDIR)
+ *   as root       rlimits, LSM labels, scheduler, I/O priority, CPU affinity, `setup`, every fd from
+ *                 3+preserveFds marked close-on-exec, the umask, the cwd resolved inside the root and entered (CHDIR)
  *   [filter]      without noNewPrivileges, loading the filter needs CAP_SYS_ADMIN: it comes before the user
  *                 and capabilities change, the executable looked up just before it (so as root)
  *   user          bounding set, setgroups/setres[ug]id, the cwd entered as the user if root could not
@@ -89,7 +89,7 @@ export interface ProcessPlanEnd {
  *
  * So under the filter tsrun-init only makes the calls runc's init makes there: setgroups, setres[ug]id,
  * capset and the capability prctls, fchdir, the sync and exec fifo writes, the startContainer hooks'
- * fork and execve, and execve. A profile needs none of openat2, getcwd, close_range, umask or stat.
+ * clone and execve, and execve. A profile needs none of openat2, getcwd, close_range, umask or stat.
  */
 export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: ProcessPlanEnd): PlanRecord[] {
   const at = input.field ?? "/process";
