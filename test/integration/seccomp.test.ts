@@ -188,7 +188,7 @@ test("NOTIFY: the listener gets the fd with the state; the syscall waits for its
     const id = s.id("notify");
     const b = s.bundle((c) => {
       c.process.args = ["sh", "-c", "mkdir /dev/shm/d; echo after"];
-      c.process.noNewPrivileges = true; // the filter is loaded at start, right before the exec
+      c.process.noNewPrivileges = true; // the filter is loaded at the end of create, after the user change
       c.annotations = { "org.example/a": "1" };
       c.linux.seccomp = {
         defaultAction: "SCMP_ACT_ALLOW",
