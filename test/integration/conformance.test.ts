@@ -522,7 +522,9 @@ const SCENARIOS: Scenario[] = [
     run: (rt) => {
       const r = rt.run("unbindable", (c) => {
         c.linux.rootfsPropagation = "unbindable";
-        c.process.args = ["sh", "-c", "grep ' / / ' /proc/self/mountinfo"];
+        // The mount at "/" (field 5): its root (field 4) is the rootfs's path in its filesystem, "/" only
+        // when the rootfs is a filesystem's root.
+        c.process.args = ["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo | grep ."];
       });
       return holds(r.status === 0 && / unbindable /.test(` ${r.stdout} `.replace(/\n/g, " ")), said(r));
     },
