@@ -146,11 +146,10 @@ describe("issue 14: devices, read-only /dev, user namespaces, namespaces, --no-p
 
   /** `run` of the same bundle under runc and tsrun, with extra run flags, each runtime started by `wrap` (a
    *  command line the runtime's own command line is appended to). */
-  function runBoth(edit: (c: any) => void, opts: { flags?: string[]; wrap?: () => string[] } = {}): { runc: Outcome; tsrun: Outcome } {
+  function runBoth(edit: (c: any) => void, opts: { flags?: string[]; wrap?: string[] } = {}): { runc: Outcome; tsrun: Outcome } {
     const bundle = s.bundle(edit);
     const one = (argv: string[]): Outcome => {
-      const wrap = opts.wrap?.() ?? [];
-      const all = [...wrap, ...argv];
+      const all = [...(opts.wrap ?? []), ...argv];
       const r = spawnSync(all[0], all.slice(1), { encoding: "utf8", env: {}, cwd: s.dir, timeout: 30_000, killSignal: "SIGKILL" });
       return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     };
@@ -301,7 +300,7 @@ describe("issue 14: devices, read-only /dev, user namespaces, namespaces, --no-p
     const before = hostMounts();
     // A private mount namespace of the test's own stands in for the host: what the runtimes mount there
     // goes when it ends. Its first line of output is its namespace, which the container must share.
-    const wrap = () => ["/usr/bin/unshare", "-m", "--propagation", "private", SH, "-c", 'readlink /proc/self/ns/mnt; exec "$@"', SH];
+    const wrap = ["/usr/bin/unshare", "-m", "--propagation", "private", SH, "-c", 'readlink /proc/self/ns/mnt; exec "$@"', SH];
     const { runc, tsrun } = runBoth(
       (c) => {
         c.process.args = ["sh", "-c", `readlink /proc/self/ns/mnt; ${PROBE}`];
