@@ -79,6 +79,8 @@ const EXEC_FLAGS: FlagSpec[] = [
   { name: "apparmor", kind: "string", placeholder: "PROFILE", description: "AppArmor profile for the process" },
   { name: "process-label", kind: "string", placeholder: "LABEL", description: "SELinux label for the process" },
   { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the process" },
+  { name: "cgroup", kind: "list", placeholder: "[CTRL[,CTRL...]:]PATH", description: "run in an existing sub-cgroup of the container's: PATH in every hierarchy, or per v1 controller (repeatable)" },
+  { name: "ignore-paused", kind: "boolean", description: "exec into a paused container too (the process runs once it is resumed)" },
 ];
 
 export const VERBS: Verb[] = [
@@ -176,11 +178,15 @@ export const VERBS: Verb[] = [
           apparmor: str(a, "apparmor"),
           processLabel: str(a, "process-label"),
           preserveFds: fdCount(str(a, "preserve-fds")),
+          cgroups: a.lists.cgroup,
+          ignorePaused: bool(a, "ignore-paused"),
         });
       } catch (e) {
-        // As runc: exec's own failures exit 255, apart from any status the process itself can return.
-        if (e instanceof TsrunError) e.exitCode = 255;
-        throw e;
+        // As runc: every failure of exec itself exits 255, apart from any status the process can return.
+        if (!(e instanceof TsrunError)) ctx.debug((e as Error).stack ?? "");
+        const err = e instanceof TsrunError ? e : new TsrunError((e as Error).message);
+        err.exitCode = 255;
+        throw err;
       }
     },
   },
