@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { parseSubCgroups } from "../cgroups/sub-cgroup.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { encodePlan } from "../plan/encode.js";
@@ -34,6 +35,10 @@ export interface ExecOptions extends ExecFlags {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
+  /** --cgroup: sub-cgroups of the container's cgroup to run in (src/cgroups/sub-cgroup.ts). */
+  cgroups?: readonly string[];
+  /** --ignore-paused: exec into a paused container; the process is frozen with it until `resume`. */
+  ignorePaused?: boolean;
   /** Tests only: called at the sync point with the host pid of the joining process, which waits there,
    *  in every namespace of the container, until this returns. */
   atSync?: (pid: number) => Promise<void> | void;
@@ -49,7 +54,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   const { store } = ctx;
   const t0 = performance.now();
   const rec = store.read(opts.id);
-  checkStatus(rec.id, store.status(rec));
+  checkStatus(rec.id, store.status(rec), opts.ignorePaused);
+  const subCgroups = parseSubCgroups(opts.cgroups ?? []);
   const hostCaps = hostCapabilities();
   const { proc, source } = execProcess(opts, rec, hostCaps);
   // runc's rules: a terminal of a detached process goes to a console socket; one of a process tsrun
@@ -58,13 +64,16 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   checkConsoleFlags(proc.terminal === true, consoleSocket, opts.detach === true);
   const field = opts.processFile === undefined ? "/process" : "";
 
-  const unlock = store.lock(rec.id);
+  let unlock: (() => void) | undefined = store.lock(rec.id);
   crashPoint("exec", "locked");
   let pid: number;
   let exited: Promise<number>;
   try {
     // Again under the lock: a delete or a pause may have come in between.
-    checkStatus(rec.id, store.status(rec));
+    const status = store.status(rec);
+    checkStatus(rec.id, status, opts.ignorePaused);
+    const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
+    if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
     const namespaces = containerNamespaces(rec);
     // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
     const seccompProfile = savedSeccomp(store.dir(rec.id));
@@ -77,7 +86,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       return buildExecPlan({
         process: proc,
         namespaces,
-        cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
+        cgroupJoin,
         hostCaps,
         lastCap: lastCap(),
         usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
@@ -93,6 +102,13 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       });
     });
     ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
+    // Paused (--ignore-paused): the process freezes as it joins the cgroup and goes on only at `resume`,
+    // which takes this lock. Hold it no longer; the check at the sync still makes sure that the
+    // namespaces joined were the init's.
+    if (status === "paused") {
+      unlock();
+      unlock = undefined;
+    }
     const launched = await launchInit({
       initPath: initPath(),
       plan: encodePlan(plan.records),
@@ -114,11 +130,24 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     pid = launched.pid;
     exited = launched.exited;
   } finally {
-    unlock();
+    unlock?.();
   }
   ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
   crashPoint("exec", "started");
-  if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+  if (opts.pidFile) {
+    try {
+      writePidFile(resolve(opts.pidFile), pid);
+    } catch (e) {
+      // As runc: an exec that cannot report its pid has failed, and its process goes with it.
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      if (!opts.detach) await exited;
+      throw e;
+    }
+  }
   if (opts.detach) return 0;
 
   const forward = (sig: NodeJS.Signals) => {
@@ -138,10 +167,10 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   }
 }
 
-/** runc's rules and words: exec in a created or running container only. */
-function checkStatus(id: string, status: string): void {
+/** runc's rules and words: exec in a created or running container, or a paused one when asked. */
+function checkStatus(id: string, status: string, ignorePaused = false): void {
   if (status === "stopped") throw new ContainerStateError(id, "cannot exec in a stopped container");
-  if (status === "paused") throw new ContainerStateError(id, "cannot exec in a paused container");
+  if (status === "paused" && !ignorePaused) throw new ContainerStateError(id, "cannot exec in a paused container");
   if (status === "creating") throw new ContainerStateError(id, `cannot exec in container ${id}: it is still being created`);
 }
 
@@ -194,6 +223,18 @@ function inSource<T>(source: string, isFile: boolean, fn: () => T): T {
       throw new PathError(source, field ? `${field}: ${detail}` : detail);
     }
     throw e;
+  }
+}
+
+/**
+ * exec --cgroup joins sub-cgroups that must exist already (as runc: it makes none). Said before
+ * anything starts, with the path the process would have been added to.
+ */
+function requireCgroupDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) {
+    if (dir && !existsSync(dir)) {
+      throw new PathError(dir, `no such cgroup: --cgroup names an existing sub-cgroup (error adding pid to it: ${dir}/cgroup.procs: no such file or directory)`);
+    }
   }
 }
 
