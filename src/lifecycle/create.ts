@@ -3,10 +3,11 @@ import { join, resolve } from "node:path";
 import { ContainerStateError, TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
+import { containerDeviceRules } from "../cgroups/devices-rules.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { applyResources } from "../cgroups/apply.js";
-import { writeRecordedResources } from "./update.js";
+import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
@@ -68,6 +69,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
   checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !opts.foreground);
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
+  // A bad device rule is a config error before anything exists.
+  const deviceRules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
   const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
@@ -136,7 +139,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn, inNestedUserNamespace());
+    applyDevices(deviceRules, cgroupPath, hostHierarchies(), initPath(), { warn: ctx.warn, nestedUserNs: inNestedUserNamespace() });
+    // update applies them again (as runc does).
+    writeRecordedDeviceRules(store.dir(id), deviceRules);
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
