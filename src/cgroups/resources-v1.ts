@@ -26,7 +26,8 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
     writes.push({ controller, file, value: String(value), field: `${base}${field}`, ...extra });
 
   if (r.unified && Object.keys(r.unified).length) {
-    throw new ConfigError(`${base}/unified`, "cgroup v2 keys cannot be applied: this host's controllers are cgroup v1 (use the v1 fields)");
+    // runc's words ("invalid configuration: ..."), which suites match; then why, for a person.
+    throw new ConfigError(`${base}/unified`, "invalid configuration: cannot use unified on cgroup v1 (this host's controllers are cgroup v1: use the v1 fields)");
   }
 
   // cpuset first: a later write (memory migration, tasks) must see the final CPUs and nodes.

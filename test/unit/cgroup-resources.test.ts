@@ -128,7 +128,7 @@ describe("cgroup v1 writes", () => {
   });
 
   test("unified is refused on v1, naming /linux/resources/unified", () => {
-    expect(() => v1Writes({ unified: { "memory.high": "1G" } })).toThrow(/\/linux\/resources\/unified: cgroup v2 keys cannot be applied/);
+    expect(() => v1Writes({ unified: { "memory.high": "1G" } })).toThrow(/\/linux\/resources\/unified: invalid configuration: cannot use unified on cgroup v1/);
     expect(v1Writes({ unified: {} }).writes).toEqual([]);
   });
 
