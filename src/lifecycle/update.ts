@@ -45,7 +45,9 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 
 /**
  * `base` with `change` laid over it: objects merge key by key (memory, cpu, blockIO, unified, rdma),
- * anything else (numbers, strings, lists such as throttle devices) is replaced. Pure.
+ * anything else (numbers, strings, lists such as throttle devices) is replaced. One exception, as
+ * runc: a memory limit of -1 without a swap limit in the same change lifts the swap limit too (an
+ * earlier swap limit below an unlimited memory would be refused by the kernel). Pure.
  */
 export function mergeResources(base: LinuxResources, change: LinuxResources): LinuxResources {
   const merge = (a: unknown, b: unknown): unknown => {
@@ -54,7 +56,10 @@ export function mergeResources(base: LinuxResources, change: LinuxResources): Li
     for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);
     return out;
   };
-  return merge(base, change) as LinuxResources;
+  const merged = merge(base, change) as LinuxResources;
+  // Unset, not -1: the writers then treat it as "both unlimited" where the host can limit swap at all.
+  if (change.memory?.limit === -1 && change.memory.swap === undefined && merged.memory) delete merged.memory.swap;
+  return merged;
 }
 
 /**
