@@ -4,32 +4,11 @@
 // every layout (the v2 VM too): each test freezes or reads what this layout has.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Runc } from "../helpers/runc.js";
-import { HIERARCHIES, LAYOUT, V2, V2_MOUNT, cgroupDir, removeCgroupPath } from "../helpers/cgroups.js";
-import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+import { HIERARCHIES, LAYOUT, V2, V2_MOUNT, cgroupDir, differentialSetup } from "../helpers/cgroups.js";
 
-const s = new Scratch();
-const rc = new Runc(s.dir);
-const paths: string[] = [];
-const runcIds: string[] = [];
-beforeAll(() => {
-  ensureBuilt();
-  rc.require();
-});
-afterAll(() => {
-  for (const id of runcIds) rc.run(["delete", "--force", id]);
-  const leaks = s.cleanup();
-  for (const p of paths) removeCgroupPath(p);
-  rc.cleanup();
-  expect(leaks).toEqual([]);
-});
-
-/** A cgroupsPath of this test's own (removed in every hierarchy at the end). */
-function ownPath(name: string): string {
-  const p = `/tsrun-test-${process.pid}-${name}/ct`;
-  paths.push(p);
-  return p;
-}
+const { s, rc, ownPath: own, runcId } = differentialSetup();
+/** A cgroupsPath of this test's own, below one of its own (both removed in every hierarchy at the end). */
+const ownPath = (name: string) => `${own(name)}/ct`;
 
 const FROZEN_PHRASE = "container's cgroup unexpectedly frozen";
 
@@ -52,8 +31,7 @@ describe("a frozen cgroup is refused at create", () => {
         c.linux.cgroupsPath = path;
       });
       for (const verb of [["run", "-d"], ["create"]]) {
-        const theirs = `runc-frozen-${verb[0]}`;
-        runcIds.push(theirs);
+        const theirs = runcId(`runc-frozen-${verb[0]}`);
         const r = rc.run([...verb, "--bundle", bundle, theirs], { cwd: s.dir });
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(FROZEN_PHRASE);
@@ -122,8 +100,7 @@ test("a cgroup with processes in it is shared with runc's warning, by run -d and
   expect(a.stderr).toBe("");
   expect(a.status).toBe(0);
 
-  const theirs = "runc-shared";
-  runcIds.push(theirs);
+  const theirs = runcId("runc-shared");
   const r = rc.run(["run", "-d", "--bundle", bundle, theirs], { cwd: s.dir, toFiles: true });
   expect(r.status).toBe(0);
   expect(r.stderr).toContain("container's cgroup is not empty: 1 process(es) found");
@@ -150,8 +127,7 @@ test(`unified keys: refused with runc's words where the controllers are v1, appl
     c.linux.cgroupsPath = ownPath("unified");
     c.linux.resources = { ...c.linux.resources, unified: { "pids.max": "9" } };
   });
-  const theirs = "runc-unified";
-  runcIds.push(theirs);
+  const theirs = runcId("runc-unified");
   const r = rc.run(["run", "--bundle", bundle, theirs], { cwd: s.dir });
   const id = s.id("unified");
   const t = s.tsrun(["run", "--bundle", bundle, id]);

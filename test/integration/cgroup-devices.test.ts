@@ -7,22 +7,11 @@
 // compared with runc 1.1.5.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { waitFor } from "../helpers/tsrun.js";
 import { EXAMPLES } from "../helpers/examples.js";
-import { Runc } from "../helpers/runc.js";
-import { LAYOUT, V2, cgroupDir } from "../helpers/cgroups.js";
+import { LAYOUT, V2, cgroupDir, differentialSetup } from "../helpers/cgroups.js";
 
-const s = new Scratch();
-const rc = new Runc(s.dir);
-beforeAll(() => {
-  ensureBuilt();
-  rc.require();
-});
-afterAll(() => {
-  rc.cleanup();
-  expect(s.cleanup()).toEqual([]);
-});
-
+const { s, rc } = differentialSetup();
 
 const PROBE = [
   "mknod /dev/kmsg-probe c 1 11 && echo mknod-ok",

@@ -5,31 +5,14 @@
 // succeed or fail as under runc and leave the same values. Runs in the v2 VM too.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Runc } from "../helpers/runc.js";
-import { LAYOUT, V2, V2_MOUNT, cgroupDir, readCgroup, removeCgroupPath, writeCgroup } from "../helpers/cgroups.js";
-import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+import { LAYOUT, V2, V2_MOUNT, cgroupDir, differentialSetup, readCgroup, writeCgroup } from "../helpers/cgroups.js";
 
-const s = new Scratch();
-const rc = new Runc(s.dir);
-const paths: string[] = [];
-const runcIds: string[] = [];
-beforeAll(() => {
-  ensureBuilt();
-  rc.require();
-});
-afterAll(() => {
-  for (const id of runcIds) rc.run(["delete", "--force", id]);
-  const leaks = s.cleanup();
-  for (const p of paths) removeCgroupPath(p);
-  rc.cleanup();
-  expect(leaks).toEqual([]);
-});
+const { s, rc, ownPath, runcId } = differentialSetup();
 
 /** One container under tsrun and one under runc, each in its own cgroup below `parent`. */
 function pair(name: string, parent: string, resources: object): { ours: string; theirs: string; ourPath: string; theirPath: string } {
   const ourPath = `${parent}/tsrun`;
   const theirPath = `${parent}/runc`;
-  paths.push(ourPath, theirPath);
   const bundle = (path: string) =>
     s.bundle((c) => {
       c.process.args = ["sleep", "300"];
@@ -37,8 +20,7 @@ function pair(name: string, parent: string, resources: object): { ours: string; 
       c.linux.resources = { ...c.linux.resources, ...resources };
     });
   const ours = s.id(name);
-  const theirs = `runc-${ours}`;
-  runcIds.push(theirs);
+  const theirs = runcId(`runc-${ours}`);
   const t = s.tsrun(["run", "-d", "--bundle", bundle(ourPath), ours]);
   expect(t.stderr).toBe("");
   expect(t.status).toBe(0);
@@ -64,7 +46,7 @@ test(`memory and swap: raised, lowered and unlimited in every order, as runc (${
   // As runc's update.bats: memory+swap is limited on v2 always, on v1 only with swap accounting.
   const swap = V2 || existsSync(join(cgroupDir("memory", "/"), "memory.memsw.limit_in_bytes"));
   const files = V2 ? ["memory.max", "memory.swap.max"] : ["memory.limit_in_bytes", ...(swap ? ["memory.memsw.limit_in_bytes"] : [])];
-  const p = pair("mem", `/tsrun-test-${process.pid}-mem`, { memory: { limit: 32 * MiB, reservation: 24 * MiB } });
+  const p = pair("mem", ownPath("mem"), { memory: { limit: 32 * MiB, reservation: 24 * MiB } });
   const steps: string[][] = [
     ...(swap ? [["--memory-swap", "-1"], ["--memory", "50M", "--memory-swap", "92M"]] : []),
     ["--memory", "-1"], // with a swap limit in force: both become unlimited
@@ -81,8 +63,7 @@ test(`memory and swap: raised, lowered and unlimited in every order, as runc (${
 });
 
 test(`CPU period and quota under a parent with its own quota, both directions, as runc (${LAYOUT})`, () => {
-  const parent = `/tsrun-test-${process.pid}-cpu`;
-  paths.push(parent);
+  const parent = ownPath("cpu");
   mkdirSync(cgroupDir("cpu", parent), { recursive: true });
   if (V2) {
     // The parent's cpu.max exists once its own parent enables the controller.
