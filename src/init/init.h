@@ -87,6 +87,8 @@ int mode_bpf_devices(const char *dir);
 
 /* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
 void op_hook(const struct rec *r);
+/* ops.c: the `from` of CLOEXEC_FROM once it ran (0 before): every fd from there up is close-on-exec. */
+extern unsigned int cloexec_bound;
 
 /* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
  * bytes), and send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno). */

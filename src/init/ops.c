@@ -248,6 +248,9 @@ static void op_setresid(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_sethostname(const struct rec *r)
@@ -575,15 +578,26 @@ static void op_umask(const struct rec *r)
 	umask((mode_t)I(0));
 }
 
+static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
+
 static void op_chdir(const struct rec *r)
 {
+	if (cwd_fd >= 0)
+		close(cwd_fd);
+	cwd_fd = -1;
 	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
 	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
 	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
-	if (fchdir(fd) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
+	if (fchdir(fd) < 0) {
+		if (errno != EACCES && errno != EPERM)
+			fail(1, "chdir %s: %s", S(0), ERR);
+		/* Root may be refused where the process's user is let in (in a user namespace, a directory
+		 * whose group root does not map): CHDIR_RETRY tries this fd again as that user. */
+		cwd_fd = fd;
+		return;
+	}
 	close(fd);
 	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
 	char buf[PATH_MAX];
@@ -591,9 +605,23 @@ static void op_chdir(const struct rec *r)
 		fail(1, "chdir %s: the directory is outside the container's root", S(0));
 }
 
+static void op_chdir_retry(const struct rec *r)
+{
+	if (cwd_fd < 0)
+		return;
+	/* Under the container's filter: fchdir and close only. The fd was resolved inside the root. */
+	if (fchdir(cwd_fd) < 0)
+		fail(1, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
+	close(cwd_fd);
+	cwd_fd = -1;
+}
+
+unsigned int cloexec_bound;
+
 static void op_cloexec_from(const struct rec *r)
 {
 	unsigned int from = (unsigned int)I(0);
+	cloexec_bound = from;
 	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
 	if (errno != ENOSYS && errno != EINVAL)
@@ -794,6 +822,7 @@ static const struct op_def table[] = {
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
 	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
+	OP(60, "CHDIR_RETRY", 0, 1, op_chdir_retry),
 };
 
 const struct op_def *op_lookup(uint32_t op)

@@ -6,6 +6,7 @@ import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { encodePlan } from "../plan/encode.js";
 import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
+import { mapsId, parseIdMap } from "../plan/namespaces.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";
 import { homeIn } from "../plan/process.js";
 import { checkConsoleFlags, planTerminal } from "../plan/terminal.js";
@@ -79,6 +80,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
         hostCaps,
         lastCap: lastCap(),
+        usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
         hostLimits: hostLimits(),
         onlineCpus: onlineCpus(),
         sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
@@ -215,6 +217,15 @@ function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
     if (theirs.ino !== ours.ino || theirs.dev !== ours.dev) out.push({ type, path });
   }
   return out;
+}
+
+/** Whether the user namespace of pid maps uid 0 and gid 0 (false when its maps cannot be read). */
+function usernsMapsRoot(pid: number): boolean {
+  try {
+    return mapsId(parseIdMap(readFileSync(`/proc/${pid}/uid_map`, "utf8")), 0) && mapsId(parseIdMap(readFileSync(`/proc/${pid}/gid_map`, "utf8")), 0);
+  } catch {
+    return false;
+  }
 }
 
 const PASSWD_MAX = 4 << 20;

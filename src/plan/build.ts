@@ -10,13 +10,10 @@ import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
-import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
+import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import {
-  planExec,
-  planFindExec,
   planInitialAffinity,
-  planLateSeccomp,
   planProcess,
   planSeccomp,
   type ProcessPlanInput,
@@ -54,11 +51,7 @@ export interface PlanSpec {
   };
 }
 
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
+export type { IdMapping } from "./namespaces.js";
 
 export interface PlanInput {
   spec: PlanSpec;
@@ -192,7 +185,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
-  if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
+  if (ns.newUser && mapsId(linux.uidMappings, 0) && mapsId(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
@@ -216,7 +209,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   const runtimeHooks = hooksOf(spec.hooks, "prestart").length + hooksOf(spec.hooks, "createRuntime").length > 0;
   const beforePivot: PlanRecord[] = [];
   if (runtimeHooks) beforePivot.push({ op: Op.SYNC, strs: [SYNC_HOOKS] });
-  beforePivot.push(...planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING));
+  const createHooks = planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING);
+  // In the root filesystem's directory, as runc runs them (never in the caller's cwd, a host directory).
+  if (createHooks.length && newMountNs) beforePivot.push({ op: Op.CHDIR, strs: [input.rootfs] });
+  beforePivot.push(...createHooks);
   const startHooks = planHooks("startContainer", hooksOf(spec.hooks, "startContainer"), SLOT_STATE_CREATED);
   const stateSlots: LaunchPlan["stateSlots"] = [];
   if (hooksOf(spec.hooks, "createContainer").length) stateSlots.push({ slot: SLOT_STATE_CREATING, status: "creating" });
@@ -263,21 +259,17 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
 
-  if (proc) recs.push(...planProcess(procInput, proc));
-  if (personality) recs.push(personality);
-  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  if (proc) recs.push(planFindExec(proc));
-  recs.push({ op: Op.READY });
-  recs.push({ op: Op.WAIT_FIFO });
   // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
-  // process is executed; a failure reaches `start` on the fifo. STARTED tells it the process is next.
-  recs.push(...startHooks);
-  recs.push({ op: Op.STARTED });
+  // process is executed, under the filter as runc runs them; a failure reaches `start` on the fifo. STARTED
+  // tells it the process is next.
+  const wait: PlanRecord[] = [{ op: Op.READY }, { op: Op.WAIT_FIFO }, ...startHooks, { op: Op.STARTED }];
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
-    recs.push(...planLateSeccomp(procInput, proc));
-    recs.push(planExec(proc, passwd));
+    recs.push(...planProcess(procInput, proc, { preserveFds: input.preserveFds, setup: personality ? [personality] : [], wait, passwd }));
+  } else {
+    if (personality) recs.push(personality);
+    recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {
     records: recs,
@@ -294,10 +286,6 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
 function selinuxEnabled(): boolean {
   return existsSync("/sys/fs/selinux/enforce");
-}
-
-function maps(m: readonly IdMapping[] | undefined, id: number): boolean {
-  return (m ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size);
 }
 
 /** The text written to /proc/<pid>/uid_map or gid_map. */

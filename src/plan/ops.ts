@@ -30,7 +30,8 @@ export const enum Op {
   UNSHARE = 4,
   /** strs: path, content. open(path, O_WRONLY) and write content (sysctl, timens_offsets). */
   WRITE_FILE = 5,
-  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3): become root of a new user ns. */
+  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3), staying non-dumpable: become root of a new
+   *  (create) or joined (exec) user ns. */
   SETRESID = 6,
   /** strs: name. sethostname. */
   SETHOSTNAME = 7,
@@ -71,8 +72,13 @@ export const enum Op {
   UMASK = 22,
   /** strs: path. chdir to path resolved inside the current root with openat2(RESOLVE_IN_ROOT|
    *  RESOLVE_NO_MAGICLINKS) + fchdir, so a cwd of /proc/self/fd/N cannot reach an fd tsrun-init holds
-   *  (CVE-2024-21626); then getcwd must be reachable from the root. */
+   *  (CVE-2024-21626); then getcwd must be reachable from the root. An fchdir refused with EACCES or EPERM
+   *  is not an error: the directory's O_PATH fd is kept for CHDIR_RETRY (a later CHDIR drops it). */
   CHDIR = 23,
+  /** strs: path (for the message). When CHDIR kept a directory it could not enter, fchdir to it now (as the
+   *  process's user, under the filter: no other syscall), and close it; otherwise nothing. Error:
+   *  `chdir <path>: <strerror> (as root and as the process's user)`. */
+  CHDIR_RETRY = 60,
   /** ints: from. Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   CLOEXEC_FROM = 24,
   /** strs: searchPath, file. Resolve file as execvp would with searchPath (a file with a '/' is used

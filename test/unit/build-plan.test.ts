@@ -249,9 +249,10 @@ describe("buildPlan: capabilities", () => {
     expect(ints(one(recs, Op.CAPSET))).toEqual([three, three, CAP.KILL]);
     expect(idx(recs, Op.CAPSET)).toBeGreaterThan(idx(recs, Op.SETUSER));
     expect(idx(recs, Op.CAP_BOUNDING)).toBeLessThan(idx(recs, Op.SETUSER));
-    // capabilities survive the uid change: keepcaps on before SETUSER, off after
+    // capabilities survive the uid change: keepcaps on before SETUSER, off after (and after the cwd retry)
     const keep = recs.filter((r) => r.op === Op.KEEPCAPS).map((r) => [recs.indexOf(r), ints(r)[0]]);
-    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 1, 0n]]);
+    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 2, 0n]]);
+    expect(recs[idx(recs, Op.SETUSER) + 1]).toEqual({ op: Op.CHDIR_RETRY, strs: ["/"] });
   });
 
   test("ambient: only caps also permitted and inheritable are raised", () => {
@@ -344,9 +345,19 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     expect(DEFAULT_PATH).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   });
 
-  test("the end: FIND_EXEC, READY, WAIT_FIFO, STARTED, EXEC", () => {
+  test("the end: fds marked and the cwd entered as root, then the user, FIND_EXEC, READY, WAIT_FIFO, STARTED, EXEC", () => {
     const recs = plan(spec());
-    expect(ops(recs).slice(-6)).toEqual([Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC]);
+    const from = idx(recs, Op.CLOEXEC_FROM);
+    expect(ops(recs).slice(from)).toEqual([
+      Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS,
+      Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC,
+    ]);
+  });
+
+  test("CHDIR_RETRY names the cwd; a config without process has neither", () => {
+    const recs = plan(spec((s) => { s.process.cwd = "/srv"; }));
+    expect(one(recs, Op.CHDIR_RETRY).strs).toEqual(["/srv"]);
+    expect(ops(plan(spec((s) => { delete s.process; })))).not.toContain(Op.CHDIR_RETRY);
   });
 
   test("EXEC: argc, argv, then env with HOME from the rootfs's /etc/passwd", () => {
@@ -371,6 +382,7 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     const recs = plan(spec((s) => { delete s.process; }));
     expect(ops(recs).slice(-3)).toEqual([Op.READY, Op.WAIT_FIFO, Op.STARTED]);
     for (const op of [Op.EXEC, Op.FIND_EXEC, Op.SETUSER, Op.CAPSET, Op.CHDIR]) expect(ops(recs)).not.toContain(op);
+    expect(ops(recs).slice(-4)).toEqual([Op.CLOEXEC_FROM, Op.READY, Op.WAIT_FIFO, Op.STARTED]);
   });
 });
 

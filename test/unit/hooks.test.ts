@@ -82,6 +82,9 @@ describe("buildPlan: hook points", () => {
     expect(sync).toBeLessThan(hook);
     expect(hook).toBe(pivot - 1);
     expect(recs[hook].strs!.slice(0, 2)).toEqual(["/hooks/createContainer/0", "/c"]);
+    // run in the root filesystem's directory, as runc runs them (not in the caller's cwd)
+    expect(recs[hook - 1]).toEqual({ op: Op.CHDIR, strs: [rootfs] });
+    expect(sync).toBe(hook - 2);
     // createContainer reads the "creating" state from slot 0, which the setup sync fills
     expect(p.stateSlots).toEqual([{ slot: SLOT_STATE_CREATING, status: "creating" }]);
   });
@@ -96,6 +99,9 @@ describe("buildPlan: hook points", () => {
   test("--no-pivot: the hook point is right before MOVE_ROOT", () => {
     const recs = build({ createContainer: [{ path: "/c" }] }, { noPivot: true }).records;
     expect(at(recs, (r) => r.op === Op.HOOK)).toBe(at(recs, (r) => r.op === Op.MOVE_ROOT) - 1);
+    expect(recs[at(recs, (r) => r.op === Op.HOOK) - 1]).toEqual({ op: Op.CHDIR, strs: [rootfs] });
+    // without createContainer hooks there is nothing to run there: no such CHDIR
+    expect(build(undefined).records.filter((r) => r.op === Op.CHDIR)).toHaveLength(1);
   });
 
   test("a joined mount namespace (no root to switch to): the hook point is still there, before READY", () => {
