@@ -182,7 +182,7 @@ describe("update applies the device rules again, never opening a window", () => 
       expect(readFileSync(r.outFile, "utf8")).toBe("probing\n");
       if (!V2) expect(list()).toBe(before);
       expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
-    });
+    }, 600_000); // 70 updates take minutes under the v2 VM's emulation
   });
 
   test("update puts back rules someone else changed, a change of default frozen (v1)", () => {
