@@ -170,7 +170,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
 /** runc's rules and words: exec in a created or running container, or a paused one when asked. */
 function checkStatus(id: string, status: string, ignorePaused = false): void {
   if (status === "stopped") throw new ContainerStateError(id, "cannot exec in a stopped container");
-  if (status === "paused" && !ignorePaused) throw new ContainerStateError(id, "cannot exec in a paused container");
+  if (status === "paused" && !ignorePaused) throw new ContainerStateError(id, "cannot exec in a paused container (use --ignore-paused to override)");
   if (status === "creating") throw new ContainerStateError(id, `cannot exec in container ${id}: it is still being created`);
 }
 

@@ -377,7 +377,7 @@ describe("what the caller gets", () => {
     expect(readFileSync(out, "utf8")).toBe("ok\n");
     // Without the flag a paused container is refused, as before.
     expect(s.tsrun(["pause", id]).status).toBe(0);
-    expect(exec([id, "true"])).toMatchObject({ status: 255, stderr: "tsrun: cannot exec in a paused container\n" });
+    expect(exec([id, "true"])).toMatchObject({ status: 255, stderr: "tsrun: cannot exec in a paused container (use --ignore-paused to override)\n" });
     s.tsrun(["delete", "--force", id]);
   });
 
