@@ -64,106 +64,137 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   checkConsoleFlags(proc.terminal === true, consoleSocket, opts.detach === true);
   const field = opts.processFile === undefined ? "/process" : "";
 
-  let unlock: (() => void) | undefined = store.lock(rec.id);
-  crashPoint("exec", "locked");
-  let pid: number;
-  let exited: Promise<number>;
+  // A foreground exec passes the caller's signals on to its process. The handlers go in before the
+  // process exists (as runc's signal handler does): a TERM that came between its start and a later
+  // handler would end tsrun by default and leave the process behind. What comes before the pid is known
+  // is passed on once it is.
+  const forwarder = opts.detach ? undefined : new SignalForwarder(FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH")));
   try {
-    // Again under the lock: a delete or a pause may have come in between.
-    const status = store.status(rec);
-    checkStatus(rec.id, status, opts.ignorePaused);
-    const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
-    if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
-    const namespaces = containerNamespaces(rec);
-    // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
-    const seccompProfile = savedSeccomp(store.dir(rec.id));
-    if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
-    const plan = inSource(source, opts.processFile !== undefined, () => {
-      // The pty comes from the container's devpts; /dev/console stays the init's.
-      const terminal = proc.terminal
-        ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
-        : undefined;
-      return buildExecPlan({
-        process: proc,
-        namespaces,
-        cgroupJoin,
-        hostCaps,
-        lastCap: lastCap(),
-        usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
-        hostLimits: hostLimits(),
-        onlineCpus: onlineCpus(),
-        sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
-        seccomp: seccompProfile && compileSeccomp(seccompProfile),
+    return await execLocked();
+  } finally {
+    forwarder?.stop();
+  }
+
+  async function execLocked(): Promise<number> {
+    let unlock: (() => void) | undefined = store.lock(rec.id);
+    crashPoint("exec", "locked");
+    let pid: number;
+    let exited: Promise<number>;
+    try {
+      // Again under the lock: a delete or a pause may have come in between.
+      const status = store.status(rec);
+      checkStatus(rec.id, status, opts.ignorePaused);
+      const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
+      if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
+      const namespaces = containerNamespaces(rec);
+      // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
+      const seccompProfile = savedSeccomp(store.dir(rec.id));
+      if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
+      const plan = inSource(source, opts.processFile !== undefined, () => {
+        // The pty comes from the container's devpts; /dev/console stays the init's.
+        const terminal = proc.terminal
+          ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
+          : undefined;
+        return buildExecPlan({
+          process: proc,
+          namespaces,
+          cgroupJoin,
+          hostCaps,
+          lastCap: lastCap(),
+          usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
+          hostLimits: hostLimits(),
+          onlineCpus: onlineCpus(),
+          sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
+          seccomp: seccompProfile && compileSeccomp(seccompProfile),
+          preserveFds: opts.preserveFds ?? 0,
+          foreground: !opts.detach,
+          field,
+          stage0: terminal?.stage0,
+          joined: terminal?.child,
+        });
+      });
+      ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
+      // Paused (--ignore-paused): the process freezes as it joins the cgroup and goes on only at `resume`,
+      // which takes this lock. Hold it no longer; the check at the sync still makes sure that the
+      // namespaces joined were the init's.
+      if (status === "paused") {
+        unlock();
+        unlock = undefined;
+      }
+      const launched = await launchInit({
+        initPath: initPath(),
+        plan: encodePlan(plan.records),
         preserveFds: opts.preserveFds ?? 0,
         foreground: !opts.detach,
-        field,
-        stage0: terminal?.stage0,
-        joined: terminal?.child,
+        onSync: async (_tag, child) => {
+          // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
+          // reused between the status check and those opens shows a different start time now.
+          if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+          await opts.atSync?.(child);
+          crashPoint("exec", "sync");
+          const slots: SyncData = [];
+          if (plan.seccompListener) {
+            slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
+          }
+          return slots;
+        },
       });
-    });
-    ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
-    // Paused (--ignore-paused): the process freezes as it joins the cgroup and goes on only at `resume`,
-    // which takes this lock. Hold it no longer; the check at the sync still makes sure that the
-    // namespaces joined were the init's.
-    if (status === "paused") {
-      unlock();
-      unlock = undefined;
+      pid = launched.pid;
+      exited = launched.exited;
+    } finally {
+      unlock?.();
     }
-    const launched = await launchInit({
-      initPath: initPath(),
-      plan: encodePlan(plan.records),
-      preserveFds: opts.preserveFds ?? 0,
-      foreground: !opts.detach,
-      onSync: async (_tag, child) => {
-        // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
-        // reused between the status check and those opens shows a different start time now.
-        if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
-        await opts.atSync?.(child);
-        crashPoint("exec", "sync");
-        const slots: SyncData = [];
-        if (plan.seccompListener) {
-          slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
-        }
-        return slots;
-      },
-    });
-    pid = launched.pid;
-    exited = launched.exited;
-  } finally {
-    unlock?.();
-  }
-  ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
-  crashPoint("exec", "started");
-  if (opts.pidFile) {
-    try {
-      writePidFile(resolve(opts.pidFile), pid);
-    } catch (e) {
-      // As runc: an exec that cannot report its pid has failed, and its process goes with it.
+    ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
+    crashPoint("exec", "started");
+    if (opts.pidFile) {
       try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
+        writePidFile(resolve(opts.pidFile), pid);
+      } catch (e) {
+        // As runc: an exec that cannot report its pid has failed, and its process goes with it.
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+        if (!opts.detach) await exited;
+        throw e;
       }
-      if (!opts.detach) await exited;
-      throw e;
     }
+    if (opts.detach) return 0;
+    forwarder!.target(pid);
+    return await exited;
   }
-  if (opts.detach) return 0;
+}
 
-  const forward = (sig: NodeJS.Signals) => {
+/** The caller's signals, passed on to one process; those that come before it is known, once it is. */
+class SignalForwarder {
+  private pid: number | undefined;
+  private readonly pending: NodeJS.Signals[] = [];
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.pid === undefined) this.pending.push(sig);
+    else this.send(sig);
+  };
+
+  /** An attached terminal leaves SIGWINCH out: tsrun-init passes window changes to the pty itself. */
+  constructor(private readonly signals: readonly NodeJS.Signals[]) {
+    for (const s of signals) process.on(s, this.handler);
+  }
+
+  target(pid: number): void {
+    this.pid = pid;
+    for (const sig of this.pending.splice(0)) this.send(sig);
+  }
+
+  stop(): void {
+    for (const s of this.signals) process.off(s, this.handler);
+  }
+
+  private send(sig: NodeJS.Signals): void {
     try {
-      process.kill(pid, sig);
+      process.kill(this.pid!, sig);
     } catch {
       // exited meanwhile
     }
-  };
-  // An attached terminal: tsrun-init passes window changes to the pty, which signals its own group.
-  const forwarded = FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH"));
-  for (const s of forwarded) process.on(s, forward);
-  try {
-    return await exited;
-  } finally {
-    for (const s of forwarded) process.off(s, forward);
   }
 }
 

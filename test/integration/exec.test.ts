@@ -333,7 +333,7 @@ describe("what the caller gets", () => {
 
     const paused = container("exec sleep 1000");
     expect(s.tsrun(["pause", paused]).status).toBe(0);
-    expectError([paused, "true"], "cannot exec in a paused container");
+    expectError([paused, "true"], "cannot exec in a paused container (use --ignore-paused to override)");
     s.tsrun(["delete", "--force", paused]);
     s.tsrun(["delete", "--force", stopped]);
   });
