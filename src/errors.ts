@@ -50,3 +50,13 @@ export class NetworkError extends TsrunError {}
 
 /** An OCI hook failed: the message names it (`/hooks/<kind>/<index>: ...`). */
 export class HookError extends TsrunError {}
+
+/**
+ * The reason of a failed system call as Node and Bun word it, without the code and the path:
+ * "ENOENT: no such file or directory, open '/x/.tmp'" -> "no such file or directory". For messages
+ * that name the path themselves (the one the user gave, not a temporary one).
+ */
+export function systemReason(e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  return msg.split(", ")[0].replace(/^E[A-Z0-9]+: /, "");
+}

@@ -7,6 +7,6 @@ export { deleteContainer } from "./lifecycle/delete.js";
 export { runContainer, type RunOptions } from "./lifecycle/run.js";
 export { execInContainer, type ExecOptions } from "./lifecycle/exec.js";
 export { containerState, listContainers, type OciState } from "./lifecycle/state.js";
-export { parseSignal } from "./lifecycle/signals.js";
+export { parseKillSignal, parseSignal } from "./lifecycle/signals.js";
 export { loadBundle } from "./spec/load.js";
 export * from "./errors.js";

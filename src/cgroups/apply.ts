@@ -72,9 +72,18 @@ export function applyResources(cgroup: CgroupSet, r: LinuxResources, opts: Apply
   };
 
   const current: CurrentValues = {};
-  const memDir = unified ? undefined : dirOf("memory");
-  const lim = memDir && readControl(join(memDir, "memory.limit_in_bytes"));
-  if (lim) current.memoryLimit = Number(lim.trim());
+  if (!unified) {
+    const now = (controller: string, file: string): number | undefined => {
+      const dir = dirOf(controller);
+      const text = dir && readControl(join(dir, file));
+      return text ? Number(text.trim()) : undefined;
+    };
+    if (r.memory) current.memoryLimit = now("memory", "memory.limit_in_bytes");
+    if (r.cpu?.period) {
+      current.cpuPeriod = now("cpu", "cpu.cfs_period_us");
+      current.cpuQuota = now("cpu", "cpu.cfs_quota_us");
+    }
+  }
 
   const { writes, warnings } = writesFor(r, hs, current);
   for (const w of warnings) opts.warn(w);

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "
 import { join } from "node:path";
 import { HostError } from "../errors.js";
 import { type CgroupHierarchy, hostHierarchies } from "./hierarchy.js";
+import { type SubCgroups, subCgroupPaths } from "./sub-cgroup.js";
 
 /** Parent of the default cgroup path /tsrun/<id>. */
 export const DEFAULT_PARENT = "/tsrun";
@@ -46,12 +47,15 @@ export class CgroupSet {
    * - v1 hierarchies: the init writes "0" to each `tasks` file itself, a single-thread self-move that
    *   the kernel does without that lock. It cannot in a new user namespace (the files belong to host
    *   root), so there the parent writes its pid (`parentJoins`).
+   * `subs` (exec --cgroup) puts the process in sub-cgroups of the container's cgroup instead.
    */
-  joinPlan(newUser: boolean): { cloneInto: string; selfTasks: string[]; parentJoins: string[] } {
-    const v2 = this.hierarchies.find((h) => h.version === 2);
-    const v1 = this.hierarchies.filter((h) => h.version === 1).map((h) => join(h.mountPoint, this.path));
+  joinPlan(newUser: boolean, subs: SubCgroups = new Map()): { cloneInto: string; selfTasks: string[]; parentJoins: string[] } {
+    const below = subCgroupPaths(this.hierarchies, subs);
+    const dirs = this.hierarchies.map((h, i) => ({ h, dir: join(h.mountPoint, this.path, below[i]) }));
+    const v2 = dirs.find((d) => d.h.version === 2);
+    const v1 = dirs.filter((d) => d.h.version === 1).map((d) => d.dir);
     return {
-      cloneInto: v2 ? join(v2.mountPoint, this.path) : "",
+      cloneInto: v2 ? v2.dir : "",
       selfTasks: newUser ? [] : v1.map((d) => join(d, "tasks")),
       parentJoins: newUser ? v1 : [],
     };

@@ -31,21 +31,27 @@ export interface DeviceRule {
  * rules, so that a config starting with a deny-all (as podman's does) still gets a usable /dev: mknod
  * of anything (the node is useless without r/w), null, random, full, tty, zero, urandom, the pty
  * slaves (136:*) and ptmx, and the tun device. Because they come last, a config cannot deny them
- * (as with runc).
+ * (as with runc). `path`: the default node the rule is for; runc drops such a rule when
+ * `linux.devices` names the same path (the config's node "takes priority", its access included).
  */
-export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
+const DEFAULTS: readonly [type: "c" | "b", major: number, minor: number, access: string, path?: string][] = [
   ["c", WILDCARD, WILDCARD, "m"],
   ["b", WILDCARD, WILDCARD, "m"],
-  ["c", 1, 3, "rwm"], // null
-  ["c", 1, 8, "rwm"], // random
-  ["c", 1, 7, "rwm"], // full
-  ["c", 5, 0, "rwm"], // tty
-  ["c", 1, 5, "rwm"], // zero
-  ["c", 1, 9, "rwm"], // urandom
+  ["c", 1, 3, "rwm", "/dev/null"],
+  ["c", 1, 8, "rwm", "/dev/random"],
+  ["c", 1, 7, "rwm", "/dev/full"],
+  ["c", 5, 0, "rwm", "/dev/tty"],
+  ["c", 1, 5, "rwm", "/dev/zero"],
+  ["c", 1, 9, "rwm", "/dev/urandom"],
   ["c", 136, WILDCARD, "rwm"], // /dev/pts/*
-  ["c", 5, 2, "rwm"], // ptmx
+  ["c", 5, 2, "rwm"], // ptmx (no path: a linux.devices /dev/ptmx keeps it)
   ["c", 10, 200, "rwm"], // /dev/net/tun
-].map(([type, major, minor, access]) => ({ allow: true, type, major, minor, access, source: "default" }) as DeviceRule);
+];
+
+const defaultRule = ([type, major, minor, access]: (typeof DEFAULTS)[number]): DeviceRule => ({ allow: true, type, major, minor, access, source: "default" });
+
+/** Every default rule, in runc's order. */
+export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = DEFAULTS.map(defaultRule);
 
 /** Largest major/minor accepted: the eBPF program compares them as signed 32-bit immediates. */
 const MAX_NUMBER = 0x7fffffff;
@@ -72,17 +78,15 @@ export function normalizeRule(d: LinuxDeviceCgroup, path: string): DeviceRule {
 }
 
 /**
- * The container's full rule list: the config's linux.resources.devices, then (as runc does) an allow
- * rwm for each linux.devices node that is a char or block device, then the defaults. With no config
- * rules at all, that is the defaults alone (a deny-all default), as with runc.
+ * The container's full rule list, built as runc 1.1 builds it: the config's linux.resources.devices,
+ * then runc's defaults, less those whose node linux.devices names by the same path. A linux.devices
+ * node gets no rule of its own: the config's rules decide its access (so under a deny-all it is made
+ * but cannot be opened, as with runc). With no config rules at all, that is the defaults alone.
  */
 export function containerDeviceRules(resources: readonly LinuxDeviceCgroup[] = [], nodes: readonly LinuxDevice[] = []): DeviceRule[] {
   const rules = resources.map((d, i) => normalizeRule(d, `/linux/resources/devices/${i}`));
-  nodes.forEach((n, i) => {
-    if (n.type !== "c" && n.type !== "u" && n.type !== "b") return; // fifos are not device-cgroup controlled
-    rules.push({ allow: true, type: n.type === "b" ? "b" : "c", major: n.major ?? WILDCARD, minor: n.minor ?? WILDCARD, access: "rwm", source: `/linux/devices/${i}` });
-  });
-  return [...rules, ...DEFAULT_DEVICE_RULES];
+  const named = new Set(nodes.map((n) => n.path));
+  return [...rules, ...DEFAULTS.filter((d) => !(d[4] && named.has(d[4]))).map(defaultRule)];
 }
 
 /** Does the rule's type/major/minor cover this device (type "c" or "b")? */

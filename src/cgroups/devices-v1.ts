@@ -10,7 +10,7 @@ export interface DeviceWrite {
 }
 
 /** A v1 exception: one type/major/minor key with the access bits that differ from the default. */
-interface Exception {
+export interface Exception {
   type: "c" | "b";
   major: number;
   minor: number;
@@ -33,18 +33,28 @@ function overlaps(a: Key, b: Key): boolean {
 const num = (n: number) => (n === WILDCARD ? "*" : String(n));
 
 /**
- * Rules -> the writes that give a fresh v1 devices cgroup the same per-bit decisions (devices-rules.ts).
- * The v1 controller only has a default (allow all / deny all) plus a list of exceptions, and a write
- * to the default's side removes exactly-keyed exceptions only. So the rules are first played into
- * that model (as runc's v1 emulation does), then written out: "a" to devices.deny (fresh default
- * deny), then either the allow exceptions, or "a" to devices.allow and the deny exceptions.
+ * A v1 devices cgroup as the kernel keeps it: a default (allow all / deny all) and exceptions to it,
+ * one per type/major/minor key. `exceptions` undefined: not known (devices.list shows only "a *:* rwm"
+ * in default-allow mode, not the deny exceptions).
+ */
+export interface DevicesStateV1 {
+  defaultAllow: boolean;
+  exceptions?: Exception[];
+}
+
+const line = (e: Exception) => `${e.type} ${num(e.major)}:${num(e.minor)} ${["r", "w", "m"].filter((b) => e.bits.has(b)).join("")}`;
+
+/**
+ * Rules -> the v1 state that gives the same per-bit decisions (devices-rules.ts). The v1 controller
+ * only has a default plus a list of exceptions, and a write to the default's side removes
+ * exactly-keyed exceptions only, so the rules are played into that model (as runc's v1 emulation does).
  *
  * What v1 cannot say: a rule on the default's side that is narrower than (or crosses) an earlier
  * exception, e.g. allow `c 1:*` then deny `c 1:5`. A deny that cannot be expressed is an error naming
  * the rule (running with less isolation than asked is not acceptable); an allow that cannot be
  * expressed leaves the device denied and is reported in `warnings`.
  */
-export function deviceWritesV1(rules: readonly DeviceRule[]): { writes: DeviceWrite[]; warnings: string[] } {
+function playRules(rules: readonly DeviceRule[]): { state: Required<DevicesStateV1>; warnings: string[] } {
   let defaultAllow = false;
   let exceptions: Exception[] = [];
   const warnings: string[] = [];
@@ -83,17 +93,74 @@ export function deviceWritesV1(rules: readonly DeviceRule[]): { writes: DeviceWr
       }
     }
   }
-  const lines = exceptions.map((e) => `${e.type} ${num(e.major)}:${num(e.minor)} ${["r", "w", "m"].filter((b) => e.bits.has(b)).join("")}`);
-  const writes: DeviceWrite[] = [{ file: "devices.deny", line: "a" }];
-  if (defaultAllow) {
-    writes.push({ file: "devices.allow", line: "a" }, ...lines.map((line) => ({ file: "devices.deny" as const, line })));
-  } else {
-    writes.push(...lines.map((line) => ({ file: "devices.allow" as const, line })));
-  }
-  return { writes, warnings };
+  return { state: { defaultAllow, exceptions }, warnings };
 }
 
-/** Apply the writes to the container's v1 devices cgroup directory (before any process is in it). */
+/** devices.list text -> the state it shows. Pure. */
+export function parseDevicesList(text: string): DevicesStateV1 {
+  const exceptions: Exception[] = [];
+  for (const l of text.split("\n")) {
+    const m = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(l.trim());
+    if (!m) continue;
+    // The kernel lists "a *:* rwm" alone in default-allow mode; a type "a" exception cannot exist.
+    if (m[1] === "a") return { defaultAllow: true };
+    const n = (x: string) => (x === "*" ? WILDCARD : Number(x));
+    exceptions.push({ type: m[1] as "c" | "b", major: n(m[2]), minor: n(m[3]), bits: new Set(m[4]) });
+  }
+  return { defaultAllow: false, exceptions };
+}
+
+/** Do two known states hold the same exceptions (same keys, same bits)? Pure. */
+export function sameDevicesState(a: DevicesStateV1, b: DevicesStateV1): boolean {
+  if (a.defaultAllow !== b.defaultAllow || !a.exceptions || !b.exceptions) return false;
+  const lines = (s: DevicesStateV1) => s.exceptions!.map(line).sort().join("\n");
+  return lines(a) === lines(b);
+}
+
+export interface DevicesTransitionV1 {
+  writes: DeviceWrite[];
+  warnings: string[];
+  /**
+   * The writes pass through a state that allows or denies more than both the current and the target
+   * state (a change of default: "a" clears every exception): a cgroup with processes must be frozen
+   * around them.
+   */
+  disruptive: boolean;
+  /** What the cgroup must hold afterwards (for the check after writing). */
+  target: DevicesStateV1;
+}
+
+/**
+ * Rules -> the writes that take a v1 devices cgroup from `current` (its devices.list, parsed; undefined
+ * = unknown, e.g. never read) to the rules' state, never passing through a state wider than both:
+ * - same default, deny-all: first the bits to drop (devices.deny), then the bits to add (devices.allow);
+ *   a re-application of the same rules writes nothing (runc's minimal transition);
+ * - same default, allow-all: the deny exceptions are not listed, so all of the target's are written
+ *   (a deny already there is merged, a no-op); a stale deny would stay, which is stricter, never wider;
+ * - another default, or unknown: "a" to devices.deny, then either the allows, or "a" to devices.allow
+ *   and the denies (`disruptive`).
+ */
+export function deviceTransitionV1(rules: readonly DeviceRule[], current?: DevicesStateV1): DevicesTransitionV1 {
+  const { state: target, warnings } = playRules(rules);
+  const wanted = target.exceptions;
+  const toOther = target.defaultAllow ? ("devices.deny" as const) : ("devices.allow" as const);
+  const toDefault = target.defaultAllow ? ("devices.allow" as const) : ("devices.deny" as const);
+  if (!current || current.defaultAllow !== target.defaultAllow) {
+    const writes: DeviceWrite[] = [{ file: "devices.deny", line: "a" }];
+    if (target.defaultAllow) writes.push({ file: "devices.allow", line: "a" });
+    writes.push(...wanted.map((e) => ({ file: toOther, line: line(e) })));
+    return { writes, warnings, disruptive: true, target };
+  }
+  if (!current.exceptions) return { writes: wanted.map((e) => ({ file: toOther, line: line(e) })), warnings, disruptive: false, target };
+  const same = (a: Key, b: Key) => a.type === b.type && a.major === b.major && a.minor === b.minor;
+  const minus = (e: Exception, other: Exception | undefined): Exception => ({ ...e, bits: new Set([...e.bits].filter((b) => !other?.bits.has(b))) });
+  const dropped = current.exceptions.map((e) => minus(e, wanted.find((w) => same(w, e)))).filter((e) => e.bits.size);
+  const gained = wanted.map((e) => minus(e, current.exceptions!.find((c) => same(c, e)))).filter((e) => e.bits.size);
+  const writes = [...dropped.map((e) => ({ file: toDefault, line: line(e) })), ...gained.map((e) => ({ file: toOther, line: line(e) }))];
+  return { writes, warnings, disruptive: false, target };
+}
+
+/** Write the lines into the container's v1 devices cgroup directory, in order. */
 export function writeDevicesV1(dir: string, writes: readonly DeviceWrite[]): void {
   for (const w of writes) {
     try {

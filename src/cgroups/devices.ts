@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Spec } from "../spec/types.js";
+import { HostError } from "../errors.js";
 import type { CgroupHierarchy } from "./hierarchy.js";
 import { attachDeviceProgram, deviceProgram, encodeInsns } from "./devices-bpf.js";
-import { containerDeviceRules } from "./devices-rules.js";
-import { deviceWritesV1, writeDevicesV1 } from "./devices-v1.js";
+import type { DeviceRule } from "./devices-rules.js";
+import { type DevicesStateV1, deviceTransitionV1, parseDevicesList, sameDevicesState, writeDevicesV1 } from "./devices-v1.js";
+import { freezerFor, isFrozen, setFrozen } from "./freezer.js";
 
 /** Which mechanism guards devices on this host: the v1 devices controller, or an eBPF program on v2. */
 export function devicesDriver(hierarchies: readonly CgroupHierarchy[]): { kind: "v1" | "v2"; mountPoint: string } | undefined {
@@ -15,36 +17,59 @@ export function devicesDriver(hierarchies: readonly CgroupHierarchy[]): { kind: 
   return v2 ? { kind: "v2", mountPoint: v2.mountPoint } : undefined;
 }
 
+export interface ApplyDevicesOptions {
+  warn: (msg: string) => void;
+  /** tsrun runs in a user namespace other than the initial one (nested in a container). */
+  nestedUserNs?: boolean;
+  /** The container's processes are in the cgroup (update): a disruptive v1 change is made frozen. */
+  live?: boolean;
+}
+
 /**
- * Guard the container's devices (linux.resources.devices plus runc's defaults, see devices-rules.ts)
- * in its freshly created cgroup, before the init is started: on v1 the rules are written into the
- * devices cgroup that the init joins right after clone; on v2 the program is attached to the cgroup
- * the init is cloned into. Both go away with the cgroup, so create's "remove cgroup" undo covers them.
- * As with runc, the defaults apply even when the config has no device rules.
+ * Guard the container's devices with `rules` (containerDeviceRules) in its cgroup: in create, before
+ * the init is started (on v1 the rules are written into the devices cgroup that the init joins right
+ * after clone; on v2 the program is attached to the cgroup the init is cloned into); in update, again
+ * (as runc re-applies them on every update), without ever allowing more than the old or the new rules:
+ * v1 writes only the difference (deviceTransitionV1), v2 attaches the new program before detaching the
+ * old one (tsrun-init bpf-devices). Both go away with the cgroup.
  */
-export function applyDevices(
-  spec: Spec,
-  cgroupPath: string,
-  hierarchies: readonly CgroupHierarchy[],
-  initPath: string,
-  warn: (msg: string) => void,
-  nestedUserNs = false,
-): void {
-  const rules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
+export function applyDevices(rules: readonly DeviceRule[], cgroupPath: string, hierarchies: readonly CgroupHierarchy[], initPath: string, opts: ApplyDevicesOptions): void {
   const driver = devicesDriver(hierarchies);
   if (!driver) return; // no cgroup hierarchy to guard devices with (nothing else is limited either)
   const dir = join(driver.mountPoint, cgroupPath);
-  if (driver.kind === "v1") {
-    // The v1 devices controller takes rules only from CAP_SYS_ADMIN in the initial user namespace
-    // (runc skips it in a user namespace too); the enclosing container's device rules still hold.
-    if (nestedUserNs) {
-      warn("device cgroup rules not applied: tsrun runs inside a user namespace; the enclosing container's device rules still apply");
-      return;
-    }
-    const { writes, warnings } = deviceWritesV1(rules);
-    for (const w of warnings) warn(w);
-    writeDevicesV1(dir, writes);
-  } else {
+  if (driver.kind === "v2") {
     attachDeviceProgram(initPath, dir, encodeInsns(deviceProgram(rules)));
+    return;
+  }
+  // The v1 devices controller takes rules only from CAP_SYS_ADMIN in the initial user namespace
+  // (runc skips it in a user namespace too); the enclosing container's device rules still hold.
+  if (opts.nestedUserNs) {
+    if (!opts.live) opts.warn("device cgroup rules not applied: tsrun runs inside a user namespace; the enclosing container's device rules still apply");
+    return;
+  }
+  const t = deviceTransitionV1(rules, readDevicesList(dir));
+  for (const w of t.warnings) opts.warn(w);
+  if (t.writes.length) {
+    const freezer = opts.live && t.disruptive ? freezerFor(cgroupPath, hierarchies) : null;
+    const freeze = freezer !== null && !isFrozen(freezer);
+    if (freeze) setFrozen(freezer, true);
+    try {
+      writeDevicesV1(dir, t.writes);
+    } finally {
+      if (freeze) setFrozen(freezer, false);
+    }
+  }
+  // As runc: the kernel's list must now be the target (in allow-all mode only the mode can be seen).
+  const after = readDevicesList(dir);
+  if (after.defaultAllow !== t.target.defaultAllow || (!t.target.defaultAllow && !sameDevicesState(after, t.target))) {
+    throw new HostError(`the device cgroup ${dir} does not hold the rules written to it (another writer?)`);
+  }
+}
+
+function readDevicesList(dir: string): DevicesStateV1 {
+  try {
+    return parseDevicesList(readFileSync(join(dir, "devices.list"), "utf8"));
+  } catch (e) {
+    throw new HostError(`cannot read ${join(dir, "devices.list")}: ${(e as Error).message}`);
   }
 }

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { HostError } from "../errors.js";
 import { type CgroupHierarchy, hostHierarchies, layoutOf } from "./hierarchy.js";
 
@@ -61,6 +61,34 @@ export function isFrozen(f: Freezer | null): boolean {
   }
   const ev = read(join(f.dir, "cgroup.events"));
   return ev !== null && parseFlatKeyed(ev).frozen === 1;
+}
+
+/**
+ * What would freeze a process put into the cgroup at `cgroupPath` (create's check, as runc's "container's
+ * cgroup unexpectedly frozen"): the v1 freezer and the v2 hierarchy (a hybrid host has both, and the
+ * init is cloned into the v2 one), each read at the cgroup or, where it does not exist yet, at its
+ * nearest existing ancestor (a new cgroup starts frozen under a frozen parent). The file and what it
+ * says, or null. FREEZING counts: whatever joins is frozen too.
+ */
+export function frozenOnArrival(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): string | null {
+  for (const h of hierarchies) {
+    if (h.version === 1 && !h.controllers.split(",").includes("freezer")) continue;
+    // The root cgroup has neither freezer.state nor cgroup.events: the walk ends there.
+    for (let dir = join(h.mountPoint, cgroupPath); dir.length > h.mountPoint.length; dir = dirname(dir)) {
+      if (h.version === 1) {
+        const state = read(join(dir, "freezer.state"))?.trim();
+        if (state === undefined) continue;
+        if (state !== "THAWED") return `${join(dir, "freezer.state")}: ${state}`;
+      } else {
+        const events = read(join(dir, "cgroup.events"));
+        if (events === null) continue;
+        if (read(join(dir, "cgroup.freeze"))?.trim() === "1") return `${join(dir, "cgroup.freeze")}: 1`;
+        if (parseFlatKeyed(events).frozen === 1) return `${join(dir, "cgroup.events")}: frozen 1`;
+      }
+      break;
+    }
+  }
+  return null;
 }
 
 /**

@@ -34,6 +34,9 @@ export const RESOURCES_PATH = "/linux/resources";
 export interface CurrentValues {
   /** v1 memory.limit_in_bytes now (a fresh cgroup: unlimited). */
   memoryLimit?: number;
+  /** v1 cpu.cfs_period_us and cpu.cfs_quota_us now (-1: no quota). */
+  cpuPeriod?: number;
+  cpuQuota?: number;
 }
 
 /**

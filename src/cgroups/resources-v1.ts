@@ -26,7 +26,8 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
     writes.push({ controller, file, value: String(value), field: `${base}${field}`, ...extra });
 
   if (r.unified && Object.keys(r.unified).length) {
-    throw new ConfigError(`${base}/unified`, "cgroup v2 keys cannot be applied: this host's controllers are cgroup v1 (use the v1 fields)");
+    // runc's words ("invalid configuration: ..."), which suites match; then why, for a person.
+    throw new ConfigError(`${base}/unified`, "invalid configuration: cannot use unified on cgroup v1 (this host's controllers are cgroup v1: use the v1 fields)");
   }
 
   // cpuset first: a later write (memory migration, tasks) must see the final CPUs and nodes.
@@ -37,12 +38,14 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
   const mem = r.memory;
   if (mem) {
     checkSwap(mem.limit, mem.swap, base);
-    // As runc: an unlimited memory with swap unset means both unlimited.
-    const swap = mem.limit === -1 && !mem.swap ? -1 : mem.swap;
+    // As runc: an unlimited memory with swap unset means both unlimited (swap only where the host
+    // accounts it: without memory.memsw.* there is no swap limit to lift).
+    const impliedSwap = mem.limit === -1 && !mem.swap;
+    const swap = impliedSwap ? -1 : mem.swap;
     const limit = mem.limit;
     const setLimit = () => limit && w("memory", "memory.limit_in_bytes", limit, "/memory/limit");
     const setSwap = () =>
-      swap && w("memory", "memory.memsw.limit_in_bytes", swap, "/memory/swap");
+      swap && w("memory", "memory.memsw.limit_in_bytes", swap, impliedSwap ? "/memory/limit" : "/memory/swap", impliedSwap ? { ifMissing: "" } : {});
     // The kernel keeps limit <= memsw at every step: raise memsw before the limit when it grows
     // past the current limit (or becomes unlimited), lower the limit before memsw otherwise.
     const now = current.memoryLimit ?? Number.MAX_SAFE_INTEGER;
@@ -75,9 +78,20 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
     if (cpu.realtimePeriod) w("cpu", "cpu.rt_period_us", cpu.realtimePeriod, "/cpu/realtimePeriod");
     if (cpu.realtimeRuntime) w("cpu", "cpu.rt_runtime_us", cpu.realtimeRuntime, "/cpu/realtimeRuntime");
     if (cpu.shares) w("cpu", "cpu.shares", cpu.shares, "/cpu/shares");
-    // Period before quota (a quota is checked against the period), burst last (burst <= quota).
-    if (cpu.period) w("cpu", "cpu.cfs_period_us", cpu.period, "/cpu/period");
-    if (cpu.quota) w("cpu", "cpu.cfs_quota_us", cpu.quota, "/cpu/quota");
+    // The kernel checks quota/period against the parent's ratio at each write, so the order is the one
+    // whose intermediate state is accepted: a growing period first (old quota / longer period is below
+    // the old ratio), a shrinking one after the quota (new quota / old longer period is below the new
+    // ratio). runc gets there by retrying the period after the quota. Burst last (burst <= quota).
+    const period = () => cpu.period && w("cpu", "cpu.cfs_period_us", cpu.period, "/cpu/period");
+    const quota = () => cpu.quota && w("cpu", "cpu.cfs_quota_us", cpu.quota, "/cpu/quota");
+    const shrinking = cpu.period && current.cpuPeriod !== undefined && cpu.period < current.cpuPeriod && (current.cpuQuota ?? -1) > 0;
+    if (shrinking) {
+      quota();
+      period();
+    } else {
+      period();
+      quota();
+    }
     if (cpu.burst !== undefined && cpu.burst !== null) w("cpu", "cpu.cfs_burst_us", cpu.burst, "/cpu/burst");
     if (cpu.idle !== undefined && cpu.idle !== null) w("cpu", "cpu.idle", cpu.idle, "/cpu/idle");
   }

@@ -79,6 +79,8 @@ const EXEC_FLAGS: FlagSpec[] = [
   { name: "apparmor", kind: "string", placeholder: "PROFILE", description: "AppArmor profile for the process" },
   { name: "process-label", kind: "string", placeholder: "LABEL", description: "SELinux label for the process" },
   { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the process" },
+  { name: "cgroup", kind: "list", placeholder: "[CTRL[,CTRL...]:]PATH", description: "run in an existing sub-cgroup of the container's: PATH in every hierarchy, or per v1 controller (repeatable)" },
+  { name: "ignore-paused", kind: "boolean", description: "exec into a paused container too (the process runs once it is resumed)" },
 ];
 
 export const VERBS: Verb[] = [
@@ -115,13 +117,13 @@ export const VERBS: Verb[] = [
   },
   {
     name: "kill",
-    description: "Send a signal (default TERM) to the container's init process.",
-    flags: [{ name: "all", short: "a", kind: "boolean", description: "signal every process in the container's cgroup" }],
+    description: "Send a signal (default TERM) to the container's init process; signal 0 only checks that it is alive.",
+    flags: [{ name: "all", short: "a", kind: "boolean", description: "signal every process in the container's cgroup (also once it has stopped)" }],
     positionals: [ID, { name: "signal", required: false }],
     examples: [["Stop c1", "tsrun kill c1 TERM"], ["Kill every process of c1", "tsrun kill --all c1 KILL"]],
     async run(a, ctx) {
-      const [{ killContainer }, { parseSignal }] = await Promise.all([import("../lifecycle/kill.js"), import("../lifecycle/signals.js")]);
-      killContainer(ctx, a.positionals[0], parseSignal(a.positionals[1] ?? "TERM"), bool(a, "all"));
+      const [{ killContainer }, { parseKillSignal }] = await Promise.all([import("../lifecycle/kill.js"), import("../lifecycle/signals.js")]);
+      killContainer(ctx, a.positionals[0], parseKillSignal(a.positionals[1] ?? "TERM"), bool(a, "all"));
     },
   },
   {
@@ -176,11 +178,15 @@ export const VERBS: Verb[] = [
           apparmor: str(a, "apparmor"),
           processLabel: str(a, "process-label"),
           preserveFds: fdCount(str(a, "preserve-fds")),
+          cgroups: a.lists.cgroup,
+          ignorePaused: bool(a, "ignore-paused"),
         });
       } catch (e) {
-        // As runc: exec's own failures exit 255, apart from any status the process itself can return.
-        if (e instanceof TsrunError) e.exitCode = 255;
-        throw e;
+        // As runc: every failure of exec itself exits 255, apart from any status the process can return.
+        if (!(e instanceof TsrunError)) ctx.debug((e as Error).stack ?? "");
+        const err = e instanceof TsrunError ? e : new TsrunError((e as Error).message);
+        err.exitCode = 255;
+        throw err;
       }
     },
   },
@@ -235,13 +241,18 @@ export const VERBS: Verb[] = [
     description: "List the container's processes: the host's ps output (default -ef) for the container's pids, or a JSON array of host pids.",
     flags: [{ name: "format", short: "f", kind: "string", placeholder: "table|json", description: "output format (default table)" }],
     positionals: [ID, { name: "ps-args", required: false, variadic: true }],
-    examples: [["Host pids, as containerd reads them", "tsrun ps --format json c1"], ["Chosen ps columns", "tsrun ps c1 -- -o pid,stat,args"]],
+    // As runc: what follows the id are options of ps (`tsrun ps c1 -e -x`), not of tsrun.
+    flagsBeforePositionals: true,
+    examples: [["Host pids, as containerd reads them", "tsrun ps --format json c1"], ["Chosen ps columns", "tsrun ps c1 -o pid,stat,args"]],
     async run(a, ctx) {
       const { psPids, psTable } = await import("../lifecycle/ps.js");
       const format = str(a, "format") ?? "table";
       if (format === "json") return void stdout.write(JSON.stringify(psPids(ctx, a.positionals[0])) + "\n");
       if (format !== "table") throw new UsageError(`--format must be table or json, not "${format}"`);
-      stdout.write(psTable(ctx, a.positionals[0], a.positionals.slice(1)));
+      // A `--` right after the id only marks where the ps options start (runc would pass it to ps).
+      const psArgs = a.positionals.slice(1);
+      if (psArgs[0] === "--") psArgs.shift();
+      stdout.write(psTable(ctx, a.positionals[0], psArgs));
     },
   },
   {

@@ -13,9 +13,14 @@ export interface GlobalFlags {
 const WITH_VALUE = new Set(["--root", "--log", "--log-format", "--criu", "--rootless"]);
 const BOOLEAN = new Set(["--debug", "--systemd-cgroup"]);
 
-/** Split argv into global flags and the rest (verb and its arguments). Pure. */
-export function parseGlobals(argv: readonly string[]): { globals: GlobalFlags; rest: string[] } {
+/**
+ * Split argv into global flags and the rest (verb and its arguments). A mistake does not stop the
+ * scan: it is returned beside everything read, so that the error still reaches a --log file given
+ * after it (a manager reads its failures there). Pure.
+ */
+export function scanGlobals(argv: readonly string[]): { globals: GlobalFlags; rest: string[]; error?: UsageError } {
   const g: GlobalFlags = { logFormat: "text", debug: false, systemdCgroup: false };
+  let error: UsageError | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -28,20 +33,33 @@ export function parseGlobals(argv: readonly string[]): { globals: GlobalFlags; r
       else g.systemdCgroup = v !== "false";
       continue;
     }
-    if (!WITH_VALUE.has(name)) throw new UsageError(`unknown global flag ${name} (see tsrun --help)`);
+    if (!WITH_VALUE.has(name)) {
+      error ??= new UsageError(`unknown global flag ${name} (see tsrun --help)`);
+      continue;
+    }
     let value: string;
     if (eq > 0) value = arg.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) throw new UsageError(`flag ${name} needs a value`);
+      if (i + 1 >= argv.length) {
+        error ??= new UsageError(`flag ${name} needs a value`);
+        break;
+      }
       value = argv[++i];
     }
     if (name === "--root") g.root = value;
     else if (name === "--log") g.log = value;
     else if (name === "--log-format") {
-      if (value !== "text" && value !== "json") throw new UsageError(`--log-format must be text or json, not "${value}"`);
-      g.logFormat = value;
+      if (value === "text" || value === "json") g.logFormat = value;
+      else error ??= new UsageError(`--log-format must be text or json, not "${value}"`);
     }
     // --criu and --rootless are accepted for compatibility and have no effect.
   }
-  return { globals: g, rest: argv.slice(i) };
+  return { globals: g, rest: argv.slice(i), error };
+}
+
+/** scanGlobals, throwing its error. Pure. */
+export function parseGlobals(argv: readonly string[]): { globals: GlobalFlags; rest: string[] } {
+  const { globals, rest, error } = scanGlobals(argv);
+  if (error) throw error;
+  return { globals, rest };
 }

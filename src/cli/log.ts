@@ -1,4 +1,5 @@
-import { appendFileSync } from "node:fs";
+import { openSync, writeSync } from "node:fs";
+import { PathError, systemReason } from "../errors.js";
 import { stderr } from "./stdio.js";
 
 export type LogFormat = "text" | "json";
@@ -6,20 +7,33 @@ export type LogFormat = "text" | "json";
 /**
  * The --log file (runc's format: JSON lines {"level","msg","time"} or logfmt text), and the one line
  * on stderr that every failure prints. Managers read the last error line of the file.
+ *
+ * The file is opened (created if missing, appended to) before anything else is done, as runc opens
+ * it: it exists after every call, so a manager that reads it after a failure always finds it.
  */
 export class Logger {
+  private readonly fd: number | undefined;
+
   constructor(
     readonly file: string | undefined,
     readonly format: LogFormat,
     readonly debugEnabled: boolean,
-  ) {}
+  ) {
+    if (file === undefined) return;
+    try {
+      this.fd = openSync(file, "a", 0o644);
+    } catch (e) {
+      throw new PathError(file, `cannot open the log file: ${systemReason(e)}`);
+    }
+  }
 
   private write(level: "error" | "warning" | "debug", msg: string): void {
-    if (!this.file) return;
+    if (this.fd === undefined) return;
     const time = new Date().toISOString();
     const line = this.format === "json" ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
     try {
-      appendFileSync(this.file, line + "\n");
+      // One write of the whole line on an O_APPEND fd: concurrent calls never interleave within a line.
+      writeSync(this.fd, line + "\n");
     } catch (e) {
       stderr.write(`tsrun: cannot write log file ${this.file}: ${(e as Error).message}\n`);
     }
@@ -39,7 +53,7 @@ export class Logger {
 
   debug = (msg: string): void => {
     if (!this.debugEnabled) return;
-    if (!this.file) stderr.write(`tsrun: debug: ${msg}\n`);
+    if (this.fd === undefined) stderr.write(`tsrun: debug: ${msg}\n`);
     this.write("debug", msg);
   };
 }

@@ -3,7 +3,7 @@ import { makeContext } from "../lifecycle/context.js";
 import { VERSION } from "../version.js";
 import { parseVerbArgs, verbHelp } from "./args.js";
 import { VERBS, findVerb } from "./commands.js";
-import { parseGlobals } from "./globals.js";
+import { scanGlobals } from "./globals.js";
 import { Logger } from "./log.js";
 import { stdout } from "./stdio.js";
 
@@ -30,12 +30,25 @@ function globalHelp(): string {
   ].join("\n");
 }
 
+/**
+ * A failure outside the verb's own promise chain (an exception thrown in an event callback, a promise
+ * nobody awaits) would end the process without a word in the --log file: it fails the verb instead.
+ */
+function strayFailure(): Promise<never> {
+  return new Promise((_, reject) => {
+    process.once("uncaughtException", reject);
+    process.once("unhandledRejection", reject);
+  });
+}
+
 /** The CLI: global flags first (as runc's), then the verb and its arguments. Returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   let logger = new Logger(undefined, "text", false);
   try {
-    const { globals, rest } = parseGlobals(argv);
+    // The log first, so that every later failure, a mistake in the global flags included, is in it.
+    const { globals, rest, error } = scanGlobals(argv);
     logger = new Logger(globals.log, globals.logFormat, globals.debug);
+    if (error) throw error;
     const [name, ...args] = rest;
     if (name === undefined || name === "--help" || name === "-h" || (name === "help" && args.length === 0)) {
       stdout.write(globalHelp());
@@ -56,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, debug: logger.debug, warn: (m) => logger.warn(m) });
-    return (await verb.run(parsed, runtime)) ?? 0;
+    return (await Promise.race([verb.run(parsed, runtime), strayFailure()])) ?? 0;
   } catch (e) {
     logger.error((e as Error).message);
     if (!(e instanceof TsrunError)) logger.debug((e as Error).stack ?? "");

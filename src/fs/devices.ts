@@ -22,13 +22,15 @@ export const DEFAULT_DEVICES: readonly DeviceNode[] = [
   ["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0],
 ].map(([name, major, minor]) => ({ path: `/dev/${name}`, mode: S_IFCHR | 0o666, major: major as number, minor: minor as number, uid: 0, gid: 0 }));
 
-/** Symlinks made in /dev after the devices (runc makes the same set). */
-export const DEV_SYMLINKS: readonly [target: string, link: string][] = [
-  ["/proc/self/fd", "/dev/fd"],
-  ["/proc/self/fd/0", "/dev/stdin"],
-  ["/proc/self/fd/1", "/dev/stdout"],
-  ["/proc/self/fd/2", "/dev/stderr"],
-  ["pts/ptmx", "/dev/ptmx"],
+/** Symlinks made in /dev after the devices (runc makes the same set). An existing file is kept, except
+ *  at /dev/ptmx: the link to the container's own devpts replaces it (a privileged pod's linux.devices
+ *  lists the host's 5:2 node there; runc's setupPtmx removes it). */
+export const DEV_SYMLINKS: readonly [target: string, link: string, replace: boolean][] = [
+  ["/proc/self/fd", "/dev/fd", false],
+  ["/proc/self/fd/0", "/dev/stdin", false],
+  ["/proc/self/fd/1", "/dev/stdout", false],
+  ["/proc/self/fd/2", "/dev/stderr", false],
+  ["pts/ptmx", "/dev/ptmx", true],
 ];
 
 

@@ -102,7 +102,7 @@ const NOT_YET = new Set(["idmap", "ridmap", "copy-symlink"]);
  * options, a bare word for flag-like ones. A word that is neither a mount flag nor in this table is
  * refused by name (runc passes it to the kernel, which answers EINVAL without saying which word).
  * Types not listed here (ext4, xfs, a FUSE type, ...) have options tsrun cannot know: their data
- * goes through unchecked.
+ * goes through unchecked (for a bind mount it is dropped).
  */
 const DATA_OPTIONS: Record<string, readonly string[]> = {
   tmpfs: ["size=", "nr_blocks=", "nr_inodes=", "mode=", "uid=", "gid=", "mpol=", "huge=", "inode32", "inode64", "noswap", "quota", "usrquota", "grpquota", "usrquota_block_hardlimit=", "usrquota_inode_hardlimit=", "grpquota_block_hardlimit=", "grpquota_inode_hardlimit="],
@@ -113,8 +113,8 @@ const DATA_OPTIONS: Record<string, readonly string[]> = {
   cgroup: ["none", "name=", "all", "noprefix", "release_agent=", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods", "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "misc", "net_cls", "net_prio", "perf_event", "pids", "rdma"],
   cgroup2: ["nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "pids_localevents"],
   overlay: ["lowerdir=", "lowerdir+=", "datadir+=", "upperdir=", "workdir=", "redirect_dir=", "index=", "uuid=", "nfs_export=", "xino=", "metacopy=", "volatile", "userxattr", "default_permissions"],
-  // A bind mount takes no data at all.
-  bind: [],
+  // Not "bind": a bind mount takes no data, and runc ignores whatever data its options hold (a "mode=755"
+  // that a manager copies from a tmpfs), so tsrun accepts and drops it too.
 };
 
 /** LSM options every filesystem takes (the kernel handles them before the filesystem sees them). */

@@ -11,6 +11,8 @@ import { parseMountOptions } from "./mount-options.js";
 const MKDIR_NONE = 0;
 const MKDIR_DIR = 1;
 const MKDIR_FILE = 2;
+/** A directory, whose mode the new filesystem's root takes when it was there (runc chmods a tmpfs so). */
+const MKDIR_DIR_KEEP_MODE = 4;
 
 export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options">;
 
@@ -22,6 +24,15 @@ export interface RootfsInput {
   readonly: boolean;
   rootfsPropagation?: string;
   noPivot: boolean;
+  /** The container has no mount namespace of its own (none in linux.namespaces): as runc, the mounts are
+   *  made in the caller's namespace and the root is switched with chroot. The propagation of the caller's
+   *  "/" is left alone (runc makes it rslave, for everyone on the host): rootfsPropagation applies to the
+   *  rootfs's own bind mount instead. */
+  noMountNs?: boolean;
+  /** When given (a new user namespace, tsrun as host root), bind mount sources are appended to it and their
+   *  MOUNT records name them by index: stage 0 opens them (BIND_SOURCES), since the namespace's root may not
+   *  be able to reach them. */
+  bindSources?: string[];
   /** A new user namespace: device nodes are bind-mounted from the host (mknod is not allowed there). */
   newUser: boolean;
   /** The container has a private cgroup namespace (cgroup mounts then show its own subtree). */
@@ -65,26 +76,39 @@ function inRoot(rootfs: string, dest: string): string {
   return join(rootfs, posix.normalize(posix.join("/", dest)));
 }
 
+/** linux.rootfsPropagation as mount(2) flags (default rslave). */
+function rootPropagation(name: string | undefined): number {
+  if (name === undefined) return MS.SLAVE | MS.REC;
+  const p = PROPAGATION[name];
+  if (p === undefined) throw new ConfigError("/linux/rootfsPropagation", `unknown propagation "${name}"`);
+  return p;
+}
+
 /**
- * The mount records of a new mount namespace, from making `/` non-propagating to the switch into the
- * root (pivot_root, or move + chroot with --no-pivot) and the read-only remount of `/`. Pure apart from
- * stat(2) of bind sources (whether to create a file or a directory as the mount point).
+ * The mount records of the container's root, from making `/` non-propagating to the switch into the
+ * root (pivot_root, move + chroot with --no-pivot, or chroot without a mount namespace of its own) and
+ * the read-only remounts of `/dev` and `/`. Pure apart from stat(2) of bind sources (whether to create a
+ * file or a directory as the mount point).
  */
+
 export function planRootfs(input: RootfsInput): PlanRecord[] {
   const { rootfs } = input;
   const recs: PlanRecord[] = [];
-  let rootProp = MS.SLAVE | MS.REC;
-  if (input.rootfsPropagation !== undefined) {
-    const p = PROPAGATION[input.rootfsPropagation];
-    if (p === undefined) throw new ConfigError("/linux/rootfsPropagation", `unknown propagation "${input.rootfsPropagation}"`);
-    rootProp = p;
-  }
-  // Nothing mounted from here on may reach the host's namespace. A shared root would also make pivot_root fail.
-  recs.push(mount(rootProp === (MS.SHARED | MS.REC) || rootProp === MS.SHARED ? MS.SLAVE | MS.REC : rootProp, MKDIR_NONE, "", "/", "", "", ""));
+  const rootProp = rootPropagation(input.rootfsPropagation);
+  // Nothing mounted from here on may reach the host's namespace. A shared root would also make pivot_root
+  // fail, and an unbindable one the bind of the rootfs below (runc fails there: "invalid argument"): both
+  // are made rslave first and get their own propagation later (planRootUnbindable for unbindable).
+  const late = rootProp & (MS.SHARED | MS.UNBINDABLE);
+  if (!input.noMountNs) recs.push(mount(late ? MS.SLAVE | MS.REC : rootProp, MKDIR_NONE, "", "/", "", "", ""));
   // The rootfs must be a mount point of its own for pivot_root.
   recs.push(mount(MS.BIND | MS.REC, MKDIR_NONE, rootfs, rootfs, "", "", ""));
+  // Without a mount namespace, the rootfs's bind is the only mount that is the container's own.
+  if (input.noMountNs && !late) recs.push(mount(rootProp, MKDIR_NONE, "", rootfs, "", "", ""));
 
   let devIsBind = false;
+  // Records that wait until /dev is complete: a read-only /dev is mounted writable and remounted
+  // read-only once its nodes, links and console are made (runc's finalizeRootfs).
+  const devLate: PlanRecord[] = [];
   input.mounts.forEach((m, i) => {
     const field = `/mounts/${i}`;
     const dest = posix.normalize(posix.join("/", m.destination));
@@ -93,7 +117,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
       recs.push(...planCgroupMount(input, m, dest, field));
       return;
     }
-    recs.push(...planMount(input, m, dest, field));
+    recs.push(...planMount(input, m, dest, field, devLate));
   });
 
   const nodes = devIsBind ? [] : deviceNodes(input.devices);
@@ -102,13 +126,20 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   if (input.newUser) for (const d of nodes) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, inRoot(rootfs, d.path), "", "", rootfs));
 
   recs.push(...(input.beforePivot ?? []));
-  recs.push(input.noPivot ? { op: Op.MOVE_ROOT, strs: [rootfs] } : { op: Op.PIVOT_ROOT, strs: [rootfs] });
+  if (input.noMountNs) recs.push({ op: Op.CHROOT, strs: [rootfs] });
+  else if (input.noPivot) {
+    // The host's mounts stay in the namespace under the moved root: no full procfs or sysfs may be left
+    // among them, or a process of the container could mount a fresh one (runc's msMoveRoot).
+    recs.push({ op: Op.DETACH_PSEUDO_FS, strs: [rootfs, "proc", "sysfs"] });
+    recs.push({ op: Op.MOVE_ROOT, strs: [rootfs] });
+  } else recs.push({ op: Op.PIVOT_ROOT, strs: [rootfs] });
   // mknod and symlink take path strings: made before the switch, a rootfs whose /dev is a symlink to a
   // host directory would have them created on the host. After it, "/" is the container's root and
   // every absolute symlink resolves inside it.
   if (!input.newUser) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
-  if (!devIsBind) for (const [target, link] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [1], strs: [target, link, ""] });
+  if (!devIsBind) for (const [target, link, replace] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [replace ? 2 : 1], strs: [target, link, ""] });
   if (input.console) recs.push(...input.console);
+  recs.push(...devLate);
   if (input.readonly) recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
   // Only a shared propagation is applied again (it could not be before the pivot). Re-applying a
   // recursive slave or private one here would also undo the propagation options of the config's own
@@ -117,10 +148,22 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   return recs;
 }
 
+/**
+ * rootfsPropagation unbindable or runbindable: the container's "/" made so last of all, once the masked
+ * and read-only paths (binds from inside the root) are made; runbindable reaches every mount of the tree.
+ * Until then "/" is rslave (planRootfs). runc applies it to the host's "/" before binding the rootfs,
+ * which then fails with EINVAL unless the rootfs is a mount of its own, and leaves the container's "/"
+ * bindable. Pure.
+ */
+export function planRootUnbindable(rootfsPropagation: string | undefined): PlanRecord[] {
+  const p = rootPropagation(rootfsPropagation);
+  return p & MS.UNBINDABLE ? [mount(p, MKDIR_NONE, "", "/", "", "", "")] : [];
+}
+
 /** Filesystems that take an SELinux `context=` for linux.mountLabel (proc and sysfs label themselves). */
 const LABELLED_FS = new Set(["tmpfs", "devpts", "mqueue"]);
 
-function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: string): PlanRecord[] {
+function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: string, late: PlanRecord[]): PlanRecord[] {
   const bindOpt = (m.options ?? []).some((o) => o === "bind" || o === "rbind");
   const isBind = bindOpt || m.type === "bind";
   const opts = parseMountOptions(m.options, `${field}/options`, isBind ? "bind" : m.type);
@@ -138,7 +181,10 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     } catch (e) {
       throw new PathError(source, `bind mount source of ${field} (${dest}): ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
     }
-    recs.push(mount(MS.BIND | (opts.recursive ? MS.REC : 0), kind, source, target, "", "", input.rootfs));
+    const bind = mount(MS.BIND | (opts.recursive ? MS.REC : 0), kind, source, target, "", "", input.rootfs);
+    if (input.bindSources) bind.ints!.push(input.bindSources.push(source) - 1);
+    // A bind mount takes no data (runc ignores what the options hold besides flags: mode=755 and the like).
+    recs.push(bind);
     // mount(2) ignores most flags on a new bind mount: they take a second, remount call.
     const extra = opts.flags & BIND_REMOUNT_FLAGS;
     // Resolved inside the rootfs again: the path string could lead through a symlink out of it.
@@ -151,12 +197,24 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     if (!m.type) throw new ConfigError(`${field}/type`, `mount of ${dest} needs a type (or the bind option)`);
     let flags = opts.flags;
     if (m.type === "sysfs" && !input.netns) flags |= MS.RDONLY;
+    // As runc: a read-only /dev or tmpfs is mounted writable (files are made in it) and then made read-only
+    // by a bind remount, so only the mount is read-only, not the filesystem. /dev waits until its nodes,
+    // links and console exist (runc's finalizeRootfs); a tmpfs is remounted once its tmpcopyup is done.
+    let remountRo: PlanRecord | undefined;
+    if ((dest === "/dev" || m.type === "tmpfs") && flags & MS.RDONLY) {
+      flags &= ~MS.RDONLY;
+      const ro = MS.BIND | MS.REMOUNT | MS.RDONLY | (flags & BIND_REMOUNT_FLAGS);
+      if (dest === "/dev") late.push(mount(ro, MKDIR_NONE, "", "/dev", "", "", "/"));
+      else remountRo = mount(ro, MKDIR_NONE, "", target, "", "", input.rootfs);
+    }
     let data = opts.data;
     if (input.mountLabel && LABELLED_FS.has(m.type)) data = [data, `context="${input.mountLabel}"`].filter(Boolean).join(",");
     // tmpcopyup: the directory is opened before the tmpfs hides it, and copied into the tmpfs after.
     if (opts.copyUp) recs.push(copyUp(0, target, input.rootfs));
-    recs.push(mount(flags, MKDIR_DIR, m.source ?? m.type, target, m.type, data, input.rootfs));
+    // A tmpfs over a directory of the image takes the directory's mode, whatever its mode= says (runc 1.1).
+    recs.push(mount(flags, m.type === "tmpfs" ? MKDIR_DIR_KEEP_MODE : MKDIR_DIR, m.source ?? m.type, target, m.type, data, input.rootfs));
     if (opts.copyUp) recs.push(copyUp(1, target, input.rootfs));
+    if (remountRo) recs.push(remountRo);
   }
   if (opts.attrSet || opts.attrClr) recs.push(setattr(opts.attrSet, opts.attrClr, target, input.rootfs));
   for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", input.rootfs));

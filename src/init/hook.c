@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h> /* CLONE_PIDFD */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,20 +34,30 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Child side, between fork and execve: the pipes become 0, 1, 2; the execve error pipe fd 3
+/* Child side, between clone and execve: the pipes become 0, 1, 2; the execve error pipe fd 3
  * (close-on-exec, so the parent reads EOF when execve succeeds); every other fd is closed. */
 static void exec_hook(int in, int out, int err, int errpipe, const char *path, char **argv, char **envp)
 {
-	/* Move everything above 10 first: a pipe may have got fd 0-3 when our stdio was closed. */
+	/* Move everything above 10 first: a pipe may have got fd 0-3 when our stdio was closed. The
+	 * copies are close-on-exec; dup2 gives 0-3 without the flag. */
 	int fds[4] = {in, out, err, errpipe};
 	for (int k = 0; k < 4; k++)
-		if ((fds[k] = fcntl(fds[k], F_DUPFD, 10)) < 0)
+		if ((fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
 	for (int k = 0; k < 4; k++)
 		if (dup2(fds[k], k) < 0)
 			_exit(127);
-	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0 || syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
 		_exit(127);
+	/* Once CLOEXEC_FROM ran, only the fds below its bound (--preserve-fds) are still inherited: close
+	 * them one by one, since a startContainer hook runs under the container's filter, which may
+	 * refuse close_range (runc's init never calls it). Before it (createContainer), close them all. */
+	if (cloexec_bound) {
+		for (unsigned int fd = 4; fd < cloexec_bound; fd++)
+			close((int)fd);
+	} else if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
+		_exit(127);
+	}
 	execve(path, argv, envp);
 	int e = errno;
 	ssize_t n = write(3, &e, sizeof e);
@@ -89,9 +100,13 @@ void op_hook(const struct rec *r)
 	if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    pipe2(exe, O_CLOEXEC) < 0)
 		fail(1, "%s: pipe: %s", name, ERR);
-	pid_t pid = fork();
+	/* A fork that also returns a pidfd (CLONE_PIDFD): under the container's filter (startContainer)
+	 * pidfd_open may be refused, a plain clone without namespace flags is allowed by every profile
+	 * that lets the container fork. Single threaded, so a raw fork-like clone is safe. */
+	int pidfd = -1;
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	if (pid < 0)
-		fail(1, "%s: fork: %s", name, ERR);
+		fail(1, "%s: clone: %s", name, ERR);
 	if (pid == 0)
 		exec_hook(inp[0], outp[1], errp[1], exe[1], path, argv, envp);
 	close(inp[0]);
@@ -105,11 +120,6 @@ void op_hook(const struct rec *r)
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
 	sigaction(SIGPIPE, &ign, &old);
 
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		kill(pid, SIGKILL);
-		fail(1, "%s: pidfd_open: %s", name, ERR);
-	}
 	set_nonblock(inp[1]);
 	set_nonblock(outp[0]);
 	set_nonblock(errp[0]);

@@ -41,6 +41,8 @@ int openat2_in_root(int rootfd, const char *rel, int flags);
 const char *path_in_root(const char *root, const char *target);
 /* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
 int open_in_root(const char *root, const char *target, int flags);
+/* path's directory into dir ("/" for a top-level name) and *base = its last component; -1 with errno. */
+int split_parent(const char *path, char *dir, size_t size, const char **base);
 /* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
 int open_parent_in_root(const char *root, const char *path, const char **base);
 
@@ -82,11 +84,23 @@ int tty_relaying(void);
 /* Receive the master, relay the caller's terminal until the child exits; returns its exit status. */
 int tty_relay(pid_t pid);
 
+/* bind_sources.c: BIND_SOURCES (70), bind mount sources opened by stage 0 in the child's mount namespace
+ * and handed over after CLONE (send in stage 0, receive in the child); MOUNT takes one by index. */
+void op_bind_sources(const struct rec *r);
+void bind_sources_send(pid_t child);
+void bind_sources_receive(void);
+int bind_source_take(uint64_t index);
+
+/* pseudo_fs.c: DETACH_PSEUDO_FS (72), --no-pivot: full procfs/sysfs mounts outside the rootfs detached. */
+void op_detach_pseudo_fs(const struct rec *r);
+
 /* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
 int mode_bpf_devices(const char *dir);
 
 /* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
 void op_hook(const struct rec *r);
+/* ops.c: the `from` of CLOEXEC_FROM once it ran (0 before): every fd from there up is close-on-exec. */
+extern unsigned int cloexec_bound;
 
 /* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
  * bytes), and send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno). */

@@ -184,6 +184,7 @@ static void op_clone(const struct rec *r)
 		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close(gate[0]);
+		bind_sources_receive();
 		return; /* the child goes on with the next record */
 	}
 
@@ -192,6 +193,7 @@ static void op_clone(const struct rec *r)
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
+	bind_sources_send((pid_t)pid);
 	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
@@ -248,6 +250,9 @@ static void op_setresid(const struct rec *r)
 		fail(1, "setresgid %u: %s", g, ERR);
 	if (setresuid(u, u, u) < 0)
 		fail(1, "setresuid %u: %s", u, ERR);
+	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 static void op_sethostname(const struct rec *r)
@@ -366,14 +371,30 @@ static void op_mount(const struct rec *r)
 	const char *src = S(0), *target = S(1), *fstype = S(2), *data = S(3), *root = S(4);
 	const char *shown_src = *src ? src : "none";
 	const char *shown_type = *fstype ? fstype : "none";
-	char at[64];
+	char at[64], from[64];
 	const char *where = target;
-	int fd = -1;
+	int fd = -1, srcfd = -1;
+	mode_t covered = 0; /* kind 4: the mode of the directory the new filesystem covers (0: none was there) */
+
+	/* A third int: the source is the fd stage 0 opened for it (BIND_SOURCES), not the path. */
+	if (r->nint > 2) {
+		srcfd = bind_source_take(I(2));
+		snprintf(from, sizeof from, "/proc/self/fd/%d", srcfd);
+		src = from;
+	}
 
 	if (*root) {
 		const char *what;
+		if (kind == 4) {
+			struct stat st;
+			int old = resolve_target(root, target, 0, &what);
+			if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+				covered = st.st_mode & 07777;
+			if (old >= 0)
+				close(old);
+		}
 		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
-		fd = resolve_target(root, target, kind == 3 ? 0 : kind, &what);
+		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
 		if (fd < 0)
@@ -403,6 +424,29 @@ static void op_mount(const struct rec *r)
 		fail(1, "mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
 	if (fd >= 0)
 		close(fd);
+	if (srcfd >= 0)
+		close(srcfd);
+	if (covered) {
+		/* The path now leads to the new filesystem's root; chmod through its O_PATH fd's magic link. */
+		const char *what;
+		int top = resolve_target(root, target, 0, &what);
+		snprintf(at, sizeof at, "/proc/self/fd/%d", top);
+		if (top < 0 || chmod(at, covered) < 0)
+			fail(1, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src,
+			     target, shown_type, (unsigned)covered, ERR);
+		close(top);
+	}
+}
+
+/* The directory of path resolved inside the current root, its missing components made (0755, as
+ * runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0); *base = the last component. */
+static int open_parent_creating(const char *path, const char **base)
+{
+	char dir[PATH_MAX];
+	const char *what;
+	if (split_parent(path, dir, sizeof dir, base) < 0)
+		return -1;
+	return resolve_target("/", dir, 1, &what);
 }
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
@@ -411,7 +455,7 @@ static void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
-	int dir = open_parent_in_root("/", path, &base);
+	int dir = open_parent_creating(path, &base);
 	if (dir < 0)
 		fail(1, "mknod %s: open its directory: %s", path, ERR);
 	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
@@ -432,6 +476,9 @@ static void op_symlink(const struct rec *r)
 	int dir = open_parent_in_root(S(2), S(1), &base);
 	if (dir < 0)
 		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
+	if (I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT &&
+	    !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0))
+		fail(1, "symlink %s: remove the existing one: %s", S(1), ERR);
 	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
 		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
 	close(dir);
@@ -470,6 +517,17 @@ static void op_move_root(const struct rec *r)
 		fail(1, "chdir %s: %s", S(0), ERR);
 	if (mount(S(0), "/", NULL, MS_MOVE, NULL) < 0)
 		fail(1, "move mount %s to /: %s", S(0), ERR);
+	if (chroot(".") < 0)
+		fail(1, "chroot %s: %s", S(0), ERR);
+	if (chdir("/") < 0)
+		fail(1, "chdir /: %s", ERR);
+}
+
+/* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
+static void op_chroot(const struct rec *r)
+{
+	if (chdir(S(0)) < 0)
+		fail(1, "chdir %s: %s", S(0), ERR);
 	if (chroot(".") < 0)
 		fail(1, "chroot %s: %s", S(0), ERR);
 	if (chdir("/") < 0)
@@ -575,15 +633,26 @@ static void op_umask(const struct rec *r)
 	umask((mode_t)I(0));
 }
 
+static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
+
 static void op_chdir(const struct rec *r)
 {
+	if (cwd_fd >= 0)
+		close(cwd_fd);
+	cwd_fd = -1;
 	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
 	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
 	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
-	if (fchdir(fd) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
+	if (fchdir(fd) < 0) {
+		if (errno != EACCES && errno != EPERM)
+			fail(1, "chdir %s: %s", S(0), ERR);
+		/* Root may be refused where the process's user is let in (in a user namespace, a directory
+		 * whose group root does not map): CHDIR_RETRY tries this fd again as that user. */
+		cwd_fd = fd;
+		return;
+	}
 	close(fd);
 	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
 	char buf[PATH_MAX];
@@ -591,9 +660,23 @@ static void op_chdir(const struct rec *r)
 		fail(1, "chdir %s: the directory is outside the container's root", S(0));
 }
 
+static void op_chdir_retry(const struct rec *r)
+{
+	if (cwd_fd < 0)
+		return;
+	/* Under the container's filter: fchdir and close only. The fd was resolved inside the root. */
+	if (fchdir(cwd_fd) < 0)
+		fail(1, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
+	close(cwd_fd);
+	cwd_fd = -1;
+}
+
+unsigned int cloexec_bound;
+
 static void op_cloexec_from(const struct rec *r)
 {
 	unsigned int from = (unsigned int)I(0);
+	cloexec_bound = from;
 	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
 	if (errno != ENOSYS && errno != EINVAL)
@@ -753,7 +836,7 @@ static const struct op_def table[] = {
 	OP(6, "SETRESID", 2, 0, op_setresid),
 	OP(7, "SETHOSTNAME", 0, 1, op_sethostname),
 	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
-	OP(9, "MOUNT", 2, 5, op_mount),
+	OP(9, "MOUNT", -1, 5, op_mount),
 	OP(10, "MKNOD", 5, 1, op_mknod),
 	OP(11, "SYMLINK", 1, 3, op_symlink),
 	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
@@ -794,6 +877,10 @@ static const struct op_def table[] = {
 	OP(48, "SYSCTL", 0, 3, op_sysctl),
 	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
 	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
+	OP(60, "CHDIR_RETRY", 0, 1, op_chdir_retry),
+	OP(70, "BIND_SOURCES", 0, -1, op_bind_sources),
+	OP(71, "CHROOT", 0, 1, op_chroot),
+	OP(72, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
 };
 
 const struct op_def *op_lookup(uint32_t op)
@@ -806,6 +893,18 @@ const struct op_def *op_lookup(uint32_t op)
 const char *op_check(const struct rec *r)
 {
 	switch (r->op) {
+	case 9: /* MOUNT: flags, mkdirKind[, bind source index] */
+		if (r->nint != 2 && r->nint != 3)
+			return "needs 2 or 3 ints";
+		return NULL;
+	case 70: /* BIND_SOURCES: one path per bind mount */
+		if (r->nstr < 1)
+			return "needs at least one path";
+		return NULL;
+	case 72: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
+		if (r->nstr < 2)
+			return "needs the rootfs and at least one filesystem type";
+		return NULL;
 	case 19: /* SETUSER: uid, gid, setgroups, then the gids */
 		if (r->nint < 3)
 			return "needs at least 3 ints (uid, gid, setgroups)";

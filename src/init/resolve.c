@@ -58,7 +58,7 @@ int open_in_root(const char *root, const char *target, int flags)
 	return fd;
 }
 
-int open_parent_in_root(const char *root, const char *path, const char **base)
+int split_parent(const char *path, char *dir, size_t size, const char **base)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash || !slash[1]) {
@@ -66,13 +66,20 @@ int open_parent_in_root(const char *root, const char *path, const char **base)
 		return -1;
 	}
 	*base = slash + 1;
-	char dir[4096];
 	size_t n = (size_t)(slash - path);
-	if (n >= sizeof dir) {
+	if (n + 2 > size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	return open_in_root(*root ? root : "/", n ? dir : "/", O_PATH | O_DIRECTORY);
+	memcpy(dir, n ? path : "/", n ? n : 1);
+	dir[n ? n : 1] = '\0';
+	return 0;
+}
+
+int open_parent_in_root(const char *root, const char *path, const char **base)
+{
+	char dir[4096];
+	if (split_parent(path, dir, sizeof dir, base) < 0)
+		return -1;
+	return open_in_root(*root ? root : "/", dir, O_PATH | O_DIRECTORY);
 }

@@ -1,12 +1,15 @@
 import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ContainerStateError, TsrunError } from "../errors.js";
+import { ContainerStateError, HostError, TsrunError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
+import { containerDeviceRules } from "../cgroups/devices-rules.js";
+import { frozenOnArrival } from "../cgroups/freezer.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { applyResources } from "../cgroups/apply.js";
-import { writeRecordedResources } from "./update.js";
+import { containerPids } from "../cgroups/procs.js";
+import { applyResources, writesFor } from "../cgroups/apply.js";
+import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
@@ -68,6 +71,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
   checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !opts.foreground);
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
+  // Config errors of the device rules and resources (a bad rule, unified keys on a v1 host, ...)
+  // before anything exists; the writes themselves are planned again against the cgroup as it is.
+  const deviceRules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
+  writesFor(spec.linux?.resources ?? {}, hostHierarchies());
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
   const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
@@ -127,6 +134,12 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     if (poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
     step("state");
 
+    // As runc: a frozen cgroup would hold the init stopped for ever; one that already has processes
+    // is shared with them (runc 1.1 warns and goes on).
+    const frozen = frozenOnArrival(cgroupPath);
+    if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
+    const present = containerPids(cgroupPath).length;
+    if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
     const cgroup = new CgroupSet(cgroupPath);
     record.cgroupCreated = cgroup.create();
     undo.push("remove cgroup", () => {
@@ -136,7 +149,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    applyDevices(spec, cgroupPath, hostHierarchies(), initPath(), ctx.warn, inNestedUserNamespace());
+    applyDevices(deviceRules, cgroupPath, hostHierarchies(), initPath(), { warn: ctx.warn, nestedUserNs: inNestedUserNamespace() });
+    // update applies them again (as runc does).
+    writeRecordedDeviceRules(store.dir(id), deviceRules);
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before

@@ -1,11 +1,13 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { parseSubCgroups } from "../cgroups/sub-cgroup.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { encodePlan } from "../plan/encode.js";
 import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
+import { mapsId, parseIdMap } from "../plan/namespaces.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";
 import { homeIn } from "../plan/process.js";
 import { checkConsoleFlags, planTerminal } from "../plan/terminal.js";
@@ -33,6 +35,10 @@ export interface ExecOptions extends ExecFlags {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
+  /** --cgroup: sub-cgroups of the container's cgroup to run in (src/cgroups/sub-cgroup.ts). */
+  cgroups?: readonly string[];
+  /** --ignore-paused: exec into a paused container; the process is frozen with it until `resume`. */
+  ignorePaused?: boolean;
   /** Tests only: called at the sync point with the host pid of the joining process, which waits there,
    *  in every namespace of the container, until this returns. */
   atSync?: (pid: number) => Promise<void> | void;
@@ -48,7 +54,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   const { store } = ctx;
   const t0 = performance.now();
   const rec = store.read(opts.id);
-  checkStatus(rec.id, store.status(rec));
+  checkStatus(rec.id, store.status(rec), opts.ignorePaused);
+  const subCgroups = parseSubCgroups(opts.cgroups ?? []);
   const hostCaps = hostCapabilities();
   const { proc, source } = execProcess(opts, rec, hostCaps);
   // runc's rules: a terminal of a detached process goes to a console socket; one of a process tsrun
@@ -57,89 +64,144 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   checkConsoleFlags(proc.terminal === true, consoleSocket, opts.detach === true);
   const field = opts.processFile === undefined ? "/process" : "";
 
-  const unlock = store.lock(rec.id);
-  crashPoint("exec", "locked");
-  let pid: number;
-  let exited: Promise<number>;
+  // A foreground exec passes the caller's signals on to its process. The handlers go in before the
+  // process exists (as runc's signal handler does): a TERM that came between its start and a later
+  // handler would end tsrun by default and leave the process behind. What comes before the pid is known
+  // is passed on once it is.
+  const forwarder = opts.detach ? undefined : new SignalForwarder(FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH")));
   try {
-    // Again under the lock: a delete or a pause may have come in between.
-    checkStatus(rec.id, store.status(rec));
-    const namespaces = containerNamespaces(rec);
-    // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
-    const seccompProfile = savedSeccomp(store.dir(rec.id));
-    if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
-    const plan = inSource(source, opts.processFile !== undefined, () => {
-      // The pty comes from the container's devpts; /dev/console stays the init's.
-      const terminal = proc.terminal
-        ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
-        : undefined;
-      return buildExecPlan({
-        process: proc,
-        namespaces,
-        cgroupJoin: new CgroupSet(rec.cgroupPath).joinPlan(false),
-        hostCaps,
-        lastCap: lastCap(),
-        hostLimits: hostLimits(),
-        onlineCpus: onlineCpus(),
-        sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
-        seccomp: seccompProfile && compileSeccomp(seccompProfile),
+    return await execLocked();
+  } finally {
+    forwarder?.stop();
+  }
+
+  async function execLocked(): Promise<number> {
+    let unlock: (() => void) | undefined = store.lock(rec.id);
+    crashPoint("exec", "locked");
+    let pid: number;
+    let exited: Promise<number>;
+    try {
+      // Again under the lock: a delete or a pause may have come in between.
+      const status = store.status(rec);
+      checkStatus(rec.id, status, opts.ignorePaused);
+      const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
+      if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
+      const namespaces = containerNamespaces(rec);
+      // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
+      const seccompProfile = savedSeccomp(store.dir(rec.id));
+      if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
+      const plan = inSource(source, opts.processFile !== undefined, () => {
+        // The pty comes from the container's devpts; /dev/console stays the init's.
+        const terminal = proc.terminal
+          ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
+          : undefined;
+        return buildExecPlan({
+          process: proc,
+          namespaces,
+          cgroupJoin,
+          hostCaps,
+          lastCap: lastCap(),
+          usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
+          hostLimits: hostLimits(),
+          onlineCpus: onlineCpus(),
+          sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
+          seccomp: seccompProfile && compileSeccomp(seccompProfile),
+          preserveFds: opts.preserveFds ?? 0,
+          foreground: !opts.detach,
+          field,
+          stage0: terminal?.stage0,
+          joined: terminal?.child,
+        });
+      });
+      ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
+      // Paused (--ignore-paused): the process freezes as it joins the cgroup and goes on only at `resume`,
+      // which takes this lock. Hold it no longer; the check at the sync still makes sure that the
+      // namespaces joined were the init's.
+      if (status === "paused") {
+        unlock();
+        unlock = undefined;
+      }
+      const launched = await launchInit({
+        initPath: initPath(),
+        plan: encodePlan(plan.records),
         preserveFds: opts.preserveFds ?? 0,
         foreground: !opts.detach,
-        field,
-        stage0: terminal?.stage0,
-        joined: terminal?.child,
+        onSync: async (_tag, child) => {
+          // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
+          // reused between the status check and those opens shows a different start time now.
+          if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+          await opts.atSync?.(child);
+          crashPoint("exec", "sync");
+          const slots: SyncData = [];
+          if (plan.seccompListener) {
+            slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
+          }
+          return slots;
+        },
       });
-    });
-    ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
-    const launched = await launchInit({
-      initPath: initPath(),
-      plan: encodePlan(plan.records),
-      preserveFds: opts.preserveFds ?? 0,
-      foreground: !opts.detach,
-      onSync: async (_tag, child) => {
-        // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
-        // reused between the status check and those opens shows a different start time now.
-        if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
-        await opts.atSync?.(child);
-        crashPoint("exec", "sync");
-        const slots: SyncData = [];
-        if (plan.seccompListener) {
-          slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
-        }
-        return slots;
-      },
-    });
-    pid = launched.pid;
-    exited = launched.exited;
-  } finally {
-    unlock();
-  }
-  ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
-  crashPoint("exec", "started");
-  if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
-  if (opts.detach) return 0;
-
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // exited meanwhile
+      pid = launched.pid;
+      exited = launched.exited;
+    } finally {
+      unlock?.();
     }
-  };
-  // An attached terminal: tsrun-init passes window changes to the pty, which signals its own group.
-  const forwarded = FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH"));
-  for (const s of forwarded) process.on(s, forward);
-  try {
+    ctx.debug(`exec ${rec.id}: process ${pid} started at ${(performance.now() - t0).toFixed(2)} ms`);
+    crashPoint("exec", "started");
+    if (opts.pidFile) {
+      try {
+        writePidFile(resolve(opts.pidFile), pid);
+      } catch (e) {
+        // As runc: an exec that cannot report its pid has failed, and its process goes with it.
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+        if (!opts.detach) await exited;
+        throw e;
+      }
+    }
+    if (opts.detach) return 0;
+    forwarder!.target(pid);
     return await exited;
-  } finally {
-    for (const s of forwarded) process.off(s, forward);
   }
 }
 
-/** runc's rules and words: exec in a created or running container only. */
-function checkStatus(id: string, status: string): void {
+/** The caller's signals, passed on to one process; those that come before it is known, once it is. */
+class SignalForwarder {
+  private pid: number | undefined;
+  private readonly pending: NodeJS.Signals[] = [];
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.pid === undefined) this.pending.push(sig);
+    else this.send(sig);
+  };
+
+  /** An attached terminal leaves SIGWINCH out: tsrun-init passes window changes to the pty itself. */
+  constructor(private readonly signals: readonly NodeJS.Signals[]) {
+    for (const s of signals) process.on(s, this.handler);
+  }
+
+  target(pid: number): void {
+    this.pid = pid;
+    for (const sig of this.pending.splice(0)) this.send(sig);
+  }
+
+  stop(): void {
+    for (const s of this.signals) process.off(s, this.handler);
+  }
+
+  private send(sig: NodeJS.Signals): void {
+    try {
+      process.kill(this.pid!, sig);
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
+/** runc's rules and words: exec in a created or running container, or a paused one when asked. */
+function checkStatus(id: string, status: string, ignorePaused = false): void {
   if (status === "stopped") throw new ContainerStateError(id, "cannot exec in a stopped container");
-  if (status === "paused") throw new ContainerStateError(id, "cannot exec in a paused container");
+  if (status === "paused" && !ignorePaused) throw new ContainerStateError(id, "cannot exec in a paused container (use --ignore-paused to override)");
   if (status === "creating") throw new ContainerStateError(id, `cannot exec in container ${id}: it is still being created`);
 }
 
@@ -195,6 +257,18 @@ function inSource<T>(source: string, isFile: boolean, fn: () => T): T {
   }
 }
 
+/**
+ * exec --cgroup joins sub-cgroups that must exist already (as runc: it makes none). Said before
+ * anything starts, with the path the process would have been added to.
+ */
+function requireCgroupDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) {
+    if (dir && !existsSync(dir)) {
+      throw new PathError(dir, `no such cgroup: --cgroup names an existing sub-cgroup (error adding pid to it: ${dir}/cgroup.procs: no such file or directory)`);
+    }
+  }
+}
+
 /** Every namespace of the container's init that is not tsrun's own, with the path to join it by. */
 function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
   const out: JoinedNamespace[] = [];
@@ -215,6 +289,15 @@ function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
     if (theirs.ino !== ours.ino || theirs.dev !== ours.dev) out.push({ type, path });
   }
   return out;
+}
+
+/** Whether the user namespace of pid maps uid 0 and gid 0 (false when its maps cannot be read). */
+function usernsMapsRoot(pid: number): boolean {
+  try {
+    return mapsId(parseIdMap(readFileSync(`/proc/${pid}/uid_map`, "utf8")), 0) && mapsId(parseIdMap(readFileSync(`/proc/${pid}/gid_map`, "utf8")), 0);
+  } catch {
+    return false;
+  }
 }
 
 const PASSWD_MAX = 4 << 20;

@@ -2,12 +2,27 @@ import { constants } from "node:os";
 import { ContainerStateError, TsrunError } from "../errors.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
 import { containerPids } from "../cgroups/procs.js";
+import type { Status } from "../state/status.js";
 import type { RuntimeContext } from "./context.js";
 
 const SIGKILL = constants.signals.SIGKILL;
 
 /**
- * Send a signal to the container's init, or with `all` to every process in its cgroup.
+ * Which processes kill signals in each status (runc 1.1.5's rules): the init of a created, running or
+ * paused container; with --all, whatever is in the container's cgroup, also once the container has
+ * stopped (containerd's shim sends `kill --all <id> KILL` after every exit, to end what the init left
+ * behind: finding nothing there is success). A stopped container has no init to signal, and one still
+ * being created has nothing to signal yet: "container not running".
+ */
+function killTargets(status: Status, all: boolean): "init" | "cgroup" | "none" {
+  if (status === "creating") return "none";
+  if (all) return "cgroup";
+  return status === "stopped" ? "none" : "init";
+}
+
+/**
+ * Send a signal to the container's init, or with `all` to every process in its cgroup. Signal 0
+ * sends nothing: it checks that the init is alive (the error is the same as for any other signal).
  *
  * A paused container: the signal is queued on its frozen processes. KILL is delivered and the cgroup
  * is then thawed, because a v1-frozen process does not die until it runs again (runc does the same);
@@ -17,16 +32,19 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   const { store } = ctx;
   const rec = store.read(id);
   const status = store.status(rec);
-  if (status === "stopped" || status === "creating") {
-    throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
-  }
+  const targets = killTargets(status, all);
+  if (targets === "none") throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
+  // The recorded pid is the init only while the container lives: once it has stopped, that number may
+  // belong to another process by now.
+  const initAlive = status !== "stopped";
   const freezer = freezerFor(rec.cgroupPath);
   const paused = status === "paused";
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and
   // the signals. In the host's pid namespace there is no pid 1 whose death takes the rest with it,
-  // so a child born in that window would survive; frozen, the list is complete.
+  // so a child born in that window would survive; frozen, the list is complete. Signal 0 changes
+  // nothing, so it needs no freeze.
   let froze = false;
-  if (all && freezer && !paused) {
+  if (targets === "cgroup" && freezer && !paused && signal !== 0) {
     try {
       setFrozen(freezer, true, 2000);
       froze = true;
@@ -35,15 +53,15 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
     }
   }
   try {
-    const pids = all ? containerPids(rec.cgroupPath) : [rec.pid];
-    if (!pids.includes(rec.pid)) pids.push(rec.pid);
+    const pids = targets === "cgroup" ? containerPids(rec.cgroupPath) : [rec.pid];
+    if (initAlive && !pids.includes(rec.pid)) pids.push(rec.pid);
     for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "ESRCH") {
-          if (pid === rec.pid && !all) throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
+          if (pid === rec.pid && targets === "init") throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
           continue;
         }
         throw new TsrunError(`cannot send signal ${signal} to pid ${pid} of container ${id}: ${(e as Error).message}`);

@@ -26,3 +26,12 @@ export function parseSignal(text: string): number {
   }
   throw new UsageError(`invalid signal "${text}"`);
 }
+
+/**
+ * The signal argument of `kill`: any signal parseSignal takes, and also 0, which delivers nothing and
+ * only asks whether the container's init (with --all, its processes) is still there, as kill(2) and
+ * runc take it. Pure.
+ */
+export function parseKillSignal(text: string): number {
+  return /^\s*0+\s*$/.test(text) ? 0 : parseSignal(text);
+}

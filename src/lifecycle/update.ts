@@ -3,6 +3,11 @@ import { join } from "node:path";
 import { ConfigError, ContainerStateError, UsageError } from "../errors.js";
 import { applyResources } from "../cgroups/apply.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { applyDevices } from "../cgroups/devices.js";
+import type { DeviceRule } from "../cgroups/devices-rules.js";
+import { hostHierarchies } from "../cgroups/hierarchy.js";
+import { initPath } from "../init/locate.js";
+import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
 import type { LinuxResources } from "../spec/types.js";
 import type { RuntimeContext } from "./context.js";
@@ -12,29 +17,37 @@ import type { RuntimeContext } from "./context.js";
  * the rest). `update` merges into it, so successive updates add up, as with runc.
  */
 const RESOURCES_FILE = "resources.json";
+/** The container's device cgroup rules as create built them (config, then runc's defaults). */
+const DEVICE_RULES_FILE = "device-rules.json";
 
-export function writeRecordedResources(stateDir: string, r: LinuxResources): void {
-  const file = join(stateDir, RESOURCES_FILE);
+function writeRecord(stateDir: string, name: string, value: unknown): void {
+  const file = join(stateDir, name);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(r));
+  writeFileSync(tmp, JSON.stringify(value));
   renameSync(tmp, file);
 }
 
-export function readRecordedResources(stateDir: string): LinuxResources {
+function readRecord<T>(stateDir: string, name: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(join(stateDir, RESOURCES_FILE), "utf8")) as LinuxResources;
+    return JSON.parse(readFileSync(join(stateDir, name), "utf8")) as T;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
 }
+
+export const writeRecordedResources = (stateDir: string, r: LinuxResources): void => writeRecord(stateDir, RESOURCES_FILE, r);
+export const readRecordedResources = (stateDir: string): LinuxResources => readRecord<LinuxResources>(stateDir, RESOURCES_FILE) ?? {};
+export const writeRecordedDeviceRules = (stateDir: string, rules: readonly DeviceRule[]): void => writeRecord(stateDir, DEVICE_RULES_FILE, rules);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * `base` with `change` laid over it: objects merge key by key (memory, cpu, blockIO, unified, rdma),
- * anything else (numbers, strings, lists such as throttle devices) is replaced. Pure.
+ * anything else (numbers, strings, lists such as throttle devices) is replaced. One exception, as
+ * runc: a memory limit of -1 without a swap limit in the same change lifts the swap limit too (an
+ * earlier swap limit below an unlimited memory would be refused by the kernel). Pure.
  */
 export function mergeResources(base: LinuxResources, change: LinuxResources): LinuxResources {
   const merge = (a: unknown, b: unknown): unknown => {
@@ -43,7 +56,10 @@ export function mergeResources(base: LinuxResources, change: LinuxResources): Li
     for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);
     return out;
   };
-  return merge(base, change) as LinuxResources;
+  const merged = merge(base, change) as LinuxResources;
+  // Unset, not -1: the writers then treat it as "both unlimited" where the host can limit swap at all.
+  if (change.memory?.limit === -1 && change.memory.swap === undefined && merged.memory) delete merged.memory.swap;
+  return merged;
 }
 
 /**
@@ -124,7 +140,8 @@ export function readResourcesArg(arg: string): LinuxResources {
 /**
  * update: apply the change merged with what is in force to the container's cgroup, then record it.
  * A refused value leaves the limits as they were (apply puts back what it wrote) and the record
- * unchanged. The device rules are not changed by update (runc's update does not take them either).
+ * unchanged. The device rules are not changed by update (runc's update does not take them either),
+ * but applied again, as runc does (what a suite that runs updates against live device access sees).
  */
 export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxResources): void {
   const { store } = ctx;
@@ -141,6 +158,8 @@ export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxRe
     const { devices: _recorded, ...toApply } = merged;
     applyResources(new CgroupSet(rec.cgroupPath), toApply, { warn: ctx.warn, restoreOnError: true });
     writeRecordedResources(store.dir(id), merged);
+    const rules = readRecord<DeviceRule[]>(store.dir(id), DEVICE_RULES_FILE);
+    if (rules) applyDevices(rules, rec.cgroupPath, hostHierarchies(), initPath(), { warn: ctx.warn, nestedUserNs: inNestedUserNamespace(), live: true });
   } finally {
     unlock();
   }

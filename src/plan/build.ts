@@ -9,14 +9,11 @@ import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
-import { type ConfigMount, planRootfs } from "../fs/rootfs-plan.js";
-import { type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
+import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-plan.js";
+import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, type PlanRecord } from "./ops.js";
 import {
-  planExec,
-  planFindExec,
   planInitialAffinity,
-  planLateSeccomp,
   planProcess,
   planSeccomp,
   type ProcessPlanInput,
@@ -54,11 +51,7 @@ export interface PlanSpec {
   };
 }
 
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
+export type { IdMapping } from "./namespaces.js";
 
 export interface PlanInput {
   spec: PlanSpec;
@@ -93,6 +86,9 @@ export interface PlanInput {
   onlineCpus?: bigint[];
   /** Whether a network namespace file is tsrun's own (linux.sysctl net.* keys are refused there). */
   isHostNetns?: (path: string) => boolean;
+  /** tsrun runs as host root (euid 0; read when undefined): only then can stage 0 open bind mount sources
+   *  in the container's mount namespace for a new user namespace (runc skips this when rootless too). */
+  hostRoot?: boolean;
 }
 
 export interface LaunchPlan {
@@ -132,7 +128,12 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   const recs: PlanRecord[] = [];
   const warnings: string[] = [];
 
-  if (!ns.types.has("mount")) throw new ConfigError("/linux/namespaces", "a mount namespace is required (tsrun builds the root filesystem in it)");
+  // Without a mount namespace of its own the root is built in the caller's namespace (as runc does) and a
+  // path cannot be hidden there without hiding it from the host too: refused as runc refuses it.
+  const noMountNs = !ns.types.has("mount");
+  if (noMountNs && (linux.maskedPaths?.length || linux.readonlyPaths?.length)) {
+    throw new ConfigError(linux.maskedPaths?.length ? "/linux/maskedPaths" : "/linux/readonlyPaths", "masked and read-only paths need a mount namespace of its own in /linux/namespaces");
+  }
   if ((spec.hostname !== undefined && spec.hostname !== "") || spec.domainname) {
     if (!ns.types.has("uts")) throw new ConfigError(spec.hostname ? "/hostname" : "/domainname", "setting it needs a private uts namespace in /linux/namespaces");
   }
@@ -142,14 +143,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (ns.newUser && !linux.uidMappings?.length) throw new ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings");
   if (ns.newUser && !linux.gidMappings?.length) throw new ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings");
   checkConsoleFlags(spec.process?.terminal === true, input.consoleSocket, !input.foreground);
-  const newMountNs = (ns.cloneFlags & NAMESPACE_FLAGS.mount) !== 0;
   const terminal = spec.process?.terminal
     ? planTerminal({
         consoleSocket: input.consoleSocket,
         foreground: input.foreground,
         consoleSize: spec.process.consoleSize,
         uid: spec.process.user.uid,
-        mountConsole: newMountNs,
+        mountConsole: true,
       })
     : undefined;
   // Compiled before anything is planned: a bad profile fails create with its JSON path.
@@ -192,7 +192,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
-  if (ns.newUser && maps(linux.uidMappings, 0) && maps(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
+  if (ns.newUser && mapsId(linux.uidMappings, 0) && mapsId(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
@@ -216,7 +216,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   const runtimeHooks = hooksOf(spec.hooks, "prestart").length + hooksOf(spec.hooks, "createRuntime").length > 0;
   const beforePivot: PlanRecord[] = [];
   if (runtimeHooks) beforePivot.push({ op: Op.SYNC, strs: [SYNC_HOOKS] });
-  beforePivot.push(...planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING));
+  const createHooks = planHooks("createContainer", hooksOf(spec.hooks, "createContainer"), SLOT_STATE_CREATING);
+  // In the root filesystem's directory, as runc runs them (never in the caller's cwd, a host directory).
+  if (createHooks.length) beforePivot.push({ op: Op.CHDIR, strs: [input.rootfs] });
+  beforePivot.push(...createHooks);
   const startHooks = planHooks("startContainer", hooksOf(spec.hooks, "startContainer"), SLOT_STATE_CREATED);
   const stateSlots: LaunchPlan["stateSlots"] = [];
   if (hooksOf(spec.hooks, "createContainer").length) stateSlots.push({ slot: SLOT_STATE_CREATING, status: "creating" });
@@ -228,56 +231,52 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
   }
 
-  if (newMountNs) {
-    // The overlay first: every later mount record builds on the root it makes.
-    if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
-    recs.push(
-      ...planRootfs({
-        rootfs: input.rootfs,
-        bundle: input.bundle,
-        mounts: spec.mounts ?? [],
-        devices: linux.devices,
-        readonly: spec.root?.readonly ?? false,
-        rootfsPropagation: linux.rootfsPropagation,
-        noPivot: input.noPivot,
-        newUser: ns.newUser,
-        cgroupns: ns.types.has("cgroup"),
-        cgroupPath: input.cgroupPath,
-        hierarchies: input.hierarchies,
-        netns: ns.types.has("network"),
-        mountLabel,
-        beforePivot,
-        console: terminal?.child,
-      }),
-    );
-    // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
-    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
-    recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
-  } else {
-    // A joined mount namespace: nothing is mounted and there is no root to switch to; the hooks run here.
-    recs.push(...beforePivot);
-    if (terminal) recs.push(...terminal.child);
-    for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
-  }
+  // The overlay first: every later mount record builds on the root it makes (layers need a new mount namespace).
+  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
+  // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
+  const bindSources = ns.newUser && !noMountNs && (input.hostRoot ?? process.geteuid?.() === 0) ? [] : undefined;
+  recs.push(
+    ...planRootfs({
+      rootfs: input.rootfs,
+      bundle: input.bundle,
+      mounts: spec.mounts ?? [],
+      devices: linux.devices,
+      readonly: spec.root?.readonly ?? false,
+      rootfsPropagation: linux.rootfsPropagation,
+      noPivot: input.noPivot,
+      noMountNs,
+      bindSources,
+      newUser: ns.newUser,
+      cgroupns: ns.types.has("cgroup"),
+      cgroupPath: input.cgroupPath,
+      hierarchies: input.hierarchies,
+      netns: ns.types.has("network"),
+      mountLabel,
+      beforePivot,
+      console: terminal?.child,
+    }),
+  );
+  // Opened by stage 0 right after the clone, as host root, in the child's mount namespace.
+  if (bindSources?.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, { op: Op.BIND_SOURCES, strs: bindSources });
+  // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
+  for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
+  recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
+  recs.push(...planRootUnbindable(linux.rootfsPropagation));
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
 
-  if (proc) recs.push(...planProcess(procInput, proc));
-  if (personality) recs.push(personality);
-  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  if (proc) recs.push(planFindExec(proc));
-  recs.push({ op: Op.READY });
-  recs.push({ op: Op.WAIT_FIFO });
   // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
-  // process is executed; a failure reaches `start` on the fifo. STARTED tells it the process is next.
-  recs.push(...startHooks);
-  recs.push({ op: Op.STARTED });
+  // process is executed, under the filter as runc runs them; a failure reaches `start` on the fifo. STARTED
+  // tells it the process is next.
+  const wait: PlanRecord[] = [{ op: Op.READY }, { op: Op.WAIT_FIFO }, ...startHooks, { op: Op.STARTED }];
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
-    recs.push(...planLateSeccomp(procInput, proc));
-    recs.push(planExec(proc, passwd));
+    recs.push(...planProcess(procInput, proc, { preserveFds: input.preserveFds, setup: personality ? [personality] : [], wait, passwd }));
+  } else {
+    if (personality) recs.push(personality);
+    recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {
     records: recs,
@@ -294,10 +293,6 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
 function selinuxEnabled(): boolean {
   return existsSync("/sys/fs/selinux/enforce");
-}
-
-function maps(m: readonly IdMapping[] | undefined, id: number): boolean {
-  return (m ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size);
 }
 
 /** The text written to /proc/<pid>/uid_map or gid_map. */

@@ -4,10 +4,7 @@ import { planJoinSessionKeyring } from "../security/keyring.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import {
   type ProcessPlanInput,
-  planExec,
-  planFindExec,
   planInitialAffinity,
-  planLateSeccomp,
   planProcess,
   planSeccomp,
   type ProcessSpec,
@@ -31,7 +28,9 @@ import {
  *   child            JOIN_NAMESPACES user (first), ipc, uts, net, cgroup, mount (last; it also sets
  *                    the root and the cwd to the container's root, so no host directory is left).
  *                    SYNC: the parent checks the init is still the process it joined (pid + start time).
- *                    SETSID, then the process records, CLOEXEC_FROM, FIND_EXEC, READY, EXEC. No exec fifo.
+ *                    SETRESID 0 in a joined user namespace that maps root (the container's root from
+ *                    here on, never the host's), SETSID, then the process records in create's order
+ *                    (process.ts planProcess, the filter where create loads it), READY, EXEC. No exec fifo.
  * Stage 0 exits once the child exists (--detach) or waits and exits with its status (foreground).
  */
 
@@ -68,6 +67,10 @@ export interface ExecPlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** The joined user namespace maps uid 0 and gid 0: the process becomes that root as soon as it has
+   *  joined, as runc's exec does, so it never acts in the container as the host's root (whose uid owns
+   *  host files the container's root cannot enter, e.g. while it enters its cwd). */
+  usernsRoot?: boolean;
   /** tsrun's own hard rlimits (host.ts hostLimits) and the online CPUs: checked as create checks them. */
   hostLimits?: ProcessPlanInput["hostLimits"];
   onlineCpus?: bigint[];
@@ -126,7 +129,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     onlineCpus: input.onlineCpus,
     seccomp: input.seccomp && planSeccomp(input.seccomp),
   };
-  const processRecs = planProcess(procInput, proc);
+  const processRecs = planProcess(procInput, proc, { preserveFds: input.preserveFds, wait: [{ op: Op.READY }], passwd: input.passwd });
 
   recs.push(...(input.stage0 ?? []));
   // The listener is a host path: connected before any namespace is joined.
@@ -142,17 +145,13 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push(...joinRecord(input.namespaces, AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
+  if (ownUser && input.usernsRoot) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // Its own session and process group, as runc's exec: a Ctrl-C on the caller's terminal reaches it
   // once, through the caller's forwarding, and the container sees its session and group ids.
   recs.push({ op: Op.SETSID });
   if (input.sessionKeyring !== undefined) recs.push(planJoinSessionKeyring(input.sessionKeyring));
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
-  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] });
-  recs.push(planFindExec(proc));
-  recs.push({ op: Op.READY });
-  recs.push(...planLateSeccomp(procInput, proc));
-  recs.push(planExec(proc, input.passwd));
   return {
     records: recs,
     syncTag: SYNC_EXEC,

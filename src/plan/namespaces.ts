@@ -25,6 +25,27 @@ export interface NamespacePlan {
   newUser: boolean;
 }
 
+/** One line of a uid or gid map: ids containerID.. inside are hostID.. outside. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** Whether id (inside) is mapped. Pure. */
+export function mapsId(m: readonly IdMapping[] | undefined, id: number): boolean {
+  return (m ?? []).some((x) => id >= x.containerID && id < x.containerID + x.size);
+}
+
+/** The text of /proc/<pid>/uid_map or gid_map ("inside outside count" lines) as mappings. Pure. */
+export function parseIdMap(text: string): IdMapping[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([containerID, hostID, size]) => ({ containerID: containerID!, hostID: hostID!, size: size! }));
+}
+
 const JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
 
 /** Turn linux.namespaces into clone flags, late unshares and paths to join. Pure. */

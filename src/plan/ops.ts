@@ -30,27 +30,44 @@ export const enum Op {
   UNSHARE = 4,
   /** strs: path, content. open(path, O_WRONLY) and write content (sysctl, timens_offsets). */
   WRITE_FILE = 5,
-  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3): become root of a new user ns. */
+  /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3), staying non-dumpable: become root of a new
+   *  (create) or joined (exec) user ns. */
   SETRESID = 6,
   /** strs: name. sethostname. */
   SETHOSTNAME = 7,
   /** strs: name. setdomainname. */
   SETDOMAINNAME = 8,
-  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing) · strs: source, target, fstype, data, root.
+  /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing,
+   *  4 as 1, and when the directory was there the new filesystem's root gets its mode; root must be given)[,
+   *  sourceIndex] · strs: source, target, fstype, data, root.
    *  Create target first when asked (parents 0755, a file is created empty), refusing a target whose
    *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.
+   *  With sourceIndex, the source is the fd BIND_SOURCES opened for its entry of that index
+   *  (/proc/self/fd/N; each index is used once and closed); `source` is then only shown in errors.
    *  Then mount(source, target, fstype, flags, data). */
   MOUNT = 9,
   /** ints: mode (S_IFCHR|perm ...), major, minor, uid, gid · strs: path. mknod + chown, in path's
-   *  directory as resolved inside the current root; an existing node is replaced. */
+   *  directory as resolved inside the current root, its missing components made first (0755); an
+   *  existing node is replaced. */
   MKNOD = 10,
-  /** ints: ignoreExisting · strs: target, linkpath, root. symlink(target, linkpath), in linkpath's
-   *  directory as resolved inside root ("" = the current root). */
+  /** ints: existing (0 fail, 1 keep it, 2 replace it: unlink, or rmdir an empty directory) · strs: target,
+   *  linkpath, root. symlink(target, linkpath), in linkpath's directory as resolved inside root ("" = the
+   *  current root). */
   SYMLINK = 11,
   /** strs: rootfs. chdir(rootfs); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
   PIVOT_ROOT = 12,
   /** strs: rootfs. chdir(rootfs); mount(rootfs, "/", MS_MOVE); chroot("."); chdir("/") (--no-pivot). */
   MOVE_ROOT = 13,
+  /** strs: rootfs. chdir(rootfs); chroot("."); chdir("/"): no mount namespace of its own, the mounts stay
+   *  in the caller's namespace. */
+  CHROOT = 71,
+  /** strs: rootfs, fstype... Right before MOVE_ROOT (--no-pivot): every mount of /proc/self/mountinfo (read
+   *  whole first) whose root is "/" (a full mount), whose type is one of the fstypes and whose mount point
+   *  is not the rootfs or under it is made rslave and detached (MNT_DETACH), or covered by an empty tmpfs
+   *  where the kernel refuses the unmount (EINVAL/EPERM: locked in a user namespace); a point that no
+   *  longer resolves to a mount (ENOENT/EINVAL) is skipped. With no full procfs left in the namespace,
+   *  the kernel refuses a process of the container a fresh procfs mount (mount_too_revealing). */
+  DETACH_PSEUDO_FS = 72,
   /** strs: path. Keep open(path, O_PATH|O_CLOEXEC) of the exec fifo for WAIT_FIFO. */
   OPEN_FIFO = 14,
   /** ints: resource, soft, hard. setrlimit (u64 max = RLIM_INFINITY). */
@@ -71,8 +88,13 @@ export const enum Op {
   UMASK = 22,
   /** strs: path. chdir to path resolved inside the current root with openat2(RESOLVE_IN_ROOT|
    *  RESOLVE_NO_MAGICLINKS) + fchdir, so a cwd of /proc/self/fd/N cannot reach an fd tsrun-init holds
-   *  (CVE-2024-21626); then getcwd must be reachable from the root. */
+   *  (CVE-2024-21626); then getcwd must be reachable from the root. An fchdir refused with EACCES or EPERM
+   *  is not an error: the directory's O_PATH fd is kept for CHDIR_RETRY (a later CHDIR drops it). */
   CHDIR = 23,
+  /** strs: path (for the message). When CHDIR kept a directory it could not enter, fchdir to it now (as the
+   *  process's user, under the filter: no other syscall), and close it; otherwise nothing. Error:
+   *  `chdir <path>: <strerror> (as root and as the process's user)`. */
+  CHDIR_RETRY = 60,
   /** ints: from. Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   CLOEXEC_FROM = 24,
   /** strs: searchPath, file. Resolve file as execvp would with searchPath (a file with a '/' is used
@@ -140,6 +162,13 @@ export const enum Op {
   /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
    *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
   OOM_SCORE_ADJ = 49,
+  /** strs: path per bind mount, in MOUNT's sourceIndex order. Stage 0, before CLONE: keep the paths and
+   *  make a socketpair. Right after CLONE, before the "pid" line and before the child passes the gate,
+   *  stage 0 joins the child's mount namespace (/proc/<pid>/ns/mnt), opens each path O_PATH as host root,
+   *  returns to its own namespace and sends the fds, one per SCM_RIGHTS message (on failure it SIGKILLs the
+   *  child first); the child receives all of them right after the gate. For a new user namespace whose root
+   *  could not search the source's directories (runc does the same in nsexec). */
+  BIND_SOURCES = 70,
   /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
    *  `exec` does with those of a running container's init: open every path first, then setns each fd
    *  in the order given (the planner puts user first and mount last), then make the process

@@ -45,7 +45,7 @@ export interface ProcessPlanInput {
   lsm?: LsmState;
   /** The online CPUs (host.ts onlineCpus): an affinity naming another CPU is refused; no check when absent. */
   onlineCpus?: bigint[];
-  /** The SECCOMP record (planSeccomp), placed by planProcess or planLateSeccomp. */
+  /** The SECCOMP record (planSeccomp), placed by planProcess. */
   seccomp?: PlanRecord;
 }
 
@@ -58,26 +58,45 @@ export function planSeccomp(c: CompiledSeccomp): PlanRecord {
   return { op: Op.SECCOMP, ints: [c.flags, c.notify ? SECCOMP_LISTENER_SLOT : -1], rawInts: packFilter(c.filter) };
 }
 
-/**
- * Where the filter is loaded, as runc does it. With noNewPrivileges: as late as possible, right before
- * EXEC (planLateSeccomp), so that the fewest syscalls of tsrun-init run under it (the exec fifo wait and
- * the executable lookup are done by then). Without: loading needs CAP_SYS_ADMIN, so it comes first in
- * planProcess, before the user and capabilities change; everything after it runs under the filter.
- */
-export function planLateSeccomp(input: ProcessPlanInput, proc: ProcessSpec): PlanRecord[] {
-  return input.seccomp && proc.noNewPrivileges ? [input.seccomp] : [];
-}
-
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** Limits, capabilities, identity, no_new_privs, umask and cwd: the records before the fds are closed. */
-export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRecord[] {
+/** What surrounds the process records in a plan: the fds kept, records of other parts, the wait for `start`. */
+export interface ProcessPlanEnd {
+  /** --preserve-fds: fds 3 to 2+preserveFds stay open for the process; every later one is close-on-exec. */
+  preserveFds: number;
+  /** Records run as the container's root once the process settings are made, before the fds are marked
+   *  close-on-exec (linux.personality). */
+  setup?: readonly PlanRecord[];
+  /** Records between the last check and the execve, all under the filter: READY, then for `create`
+   *  WAIT_FIFO, the startContainer hooks and STARTED. */
+  wait: readonly PlanRecord[];
+  /** The container's /etc/passwd on the host (for HOME), if any. */
+  passwd: string | undefined;
+}
+
+/**
+ * The records that turn the init (after `create`) or a joined process (after `exec`) into the configured
+ * process, up to and with its EXEC, in the order of runc's init:
+ *
+ *   as root       rlimits, LSM labels, scheduler, I/O priority, CPU affinity, `setup`, every fd from
+ *                 3+preserveFds marked close-on-exec, the umask, the cwd resolved inside the root and entered (CHDIR)
+ *   [filter]      without noNewPrivileges, loading the filter needs CAP_SYS_ADMIN: it comes before the user
+ *                 and capabilities change, the executable looked up just before it (so as root)
+ *   user          bounding set, setgroups/setres[ug]id, the cwd entered as the user if root could not
+ *                 (CHDIR_RETRY), capabilities, no_new_privs
+ *   [filter]      with noNewPrivileges: the executable looked up (as the user), then the filter
+ *   `wait`, EXEC
+ *
+ * So under the filter tsrun-init only makes the calls runc's init makes there: setgroups, setres[ug]id,
+ * capset and the capability prctls, fchdir, the sync and exec fifo writes, the startContainer hooks'
+ * clone and execve, and execve. A profile needs none of openat2, getcwd, close_range, umask or stat.
+ */
+export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: ProcessPlanEnd): PlanRecord[] {
   const at = input.field ?? "/process";
   const recs: PlanRecord[] = [];
   if (!proc.args?.length) throw new ConfigError(`${at}/args`, "must name the program to run");
   if (!proc.cwd.startsWith("/")) throw new ConfigError(`${at}/cwd`, `must be an absolute path: ${proc.cwd}`);
   const seen = new Map<string, number>();
-  if (input.seccomp && !proc.noNewPrivileges) recs.push(input.seccomp);
   (proc.rlimits ?? []).forEach((r, i) => {
     const field = `${at}/rlimits/${i}`;
     const n = rlimitNumber(r.type, `${field}/type`);
@@ -93,6 +112,13 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
   if (proc.scheduler) recs.push(planScheduler(proc.scheduler, `${at}/scheduler`));
   if (proc.ioPriority) recs.push(planIoPriority(proc.ioPriority, `${at}/ioPriority`));
   const finalCpus = affinityRecord(proc, "final", input);
+  if (finalCpus) recs.push(finalCpus);
+  recs.push(...(end.setup ?? []));
+  recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + end.preserveFds] });
+  const u = proc.user;
+  recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
+  // As root first, as runc does: a process may start in a directory only root can enter.
+  recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
 
   const caps = proc.capabilities;
   let sets: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint } | undefined;
@@ -108,11 +134,17 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
       const missing = capabilityNames(mask & ~input.hostCaps);
       if (missing.length) throw new ConfigError(`${at}/capabilities/${set}`, `${missing.join(", ")} not available on this host`);
     }
+  }
+  const findExec = planFindExec(proc);
+  const early = input.seccomp !== undefined && !proc.noNewPrivileges;
+  if (early) recs.push(findExec, input.seccomp!);
+  if (sets) {
     recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
     recs.push({ op: Op.KEEPCAPS, ints: [1] });
   }
-  const u = proc.user;
   recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, 1, ...(u.additionalGids ?? [])] });
+  // Where root was refused (a directory of an id root does not own in a user namespace), the user may enter.
+  recs.push({ op: Op.CHDIR_RETRY, strs: [proc.cwd] });
   if (sets) {
     recs.push({ op: Op.KEEPCAPS, ints: [0] });
     recs.push({ op: Op.CAPSET, ints: [sets.effective, sets.permitted, sets.inheritable] });
@@ -122,9 +154,11 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec): PlanRec
     if (ambient) recs.push({ op: Op.AMBIENT, ints: [ambient] });
   }
   if (proc.noNewPrivileges) recs.push({ op: Op.NO_NEW_PRIVS });
-  recs.push({ op: Op.UMASK, ints: [u.umask ?? 0o022] });
-  recs.push({ op: Op.CHDIR, strs: [proc.cwd] });
-  if (finalCpus) recs.push(finalCpus);
+  if (!early) recs.push(findExec);
+  // With no_new_privs the filter needs no capability: as late as runc loads it, once nothing is left to check.
+  if (input.seccomp && proc.noNewPrivileges) recs.push(input.seccomp);
+  recs.push(...end.wait);
+  recs.push(planExec(proc, end.passwd));
   return recs;
 }
 
@@ -147,12 +181,12 @@ function affinityRecord(proc: ProcessSpec, which: "initial" | "final", input: Pr
 }
 
 /** The FIND_EXEC record: the executable looked up with the process's PATH, as execvp would. */
-export function planFindExec(proc: ProcessSpec): PlanRecord {
-  return { op: Op.FIND_EXEC, strs: [searchPath(proc.env), proc.args![0]] };
+function planFindExec(proc: ProcessSpec): PlanRecord {
+  return { op: Op.FIND_EXEC, strs: [searchPath(proc.env), proc.args![0]!] };
 }
 
 /** The EXEC record; `passwd` is the container's /etc/passwd on the host (for HOME), if any. */
-export function planExec(proc: ProcessSpec, passwd: string | undefined): PlanRecord {
+function planExec(proc: ProcessSpec, passwd: string | undefined): PlanRecord {
   const env = withHome(proc.env ?? [], passwd, proc.user.uid);
   return { op: Op.EXEC, ints: [proc.args!.length], strs: [...proc.args!, ...env] };
 }

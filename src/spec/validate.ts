@@ -203,8 +203,12 @@ export function validateSpec(raw: unknown): Spec {
 
 /**
  * Validates a single process object (`exec --process`); `basePath` prefixes error paths (e.g. "/process").
+ * Without `user` the process runs as root (uid 0, gid 0), as runc reads such a file.
  */
 export function validateProcess(raw: unknown, basePath = ""): Process {
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && !("user" in raw)) {
+    (raw as { user: Process["user"] }).user = { uid: 0, gid: 0 };
+  }
   runSchema(schemaProcess, raw, basePath);
   const process = raw as Process;
   checkRlimits(process, basePath);

@@ -17,17 +17,23 @@ export function ip(...args: string[]): string {
   return r.stdout;
 }
 
-/** Mounts whose mount point is under `dir`, unmounted (lazily) and reported; and live processes whose
- *  command line names `dir` or whose cgroup matches `inCgroup`, reported: what a manager left behind. */
-export function mountsAndProcessesUnder(dir: string, inCgroup: (cgroup: string) => boolean = () => false): string[] {
-  const leaks: string[] = [];
+/** Mounts whose mount point is under `dir` (in this process's mount namespace), unmounted lazily and reported. */
+export function unmountUnder(dir: string): string[] {
+  const found: string[] = [];
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n").reverse()) {
     const point = line.split(" ")[4];
     if (point?.startsWith(dir)) {
-      leaks.push(`mount ${point}`);
+      found.push(`mount ${point}`);
       spawnSync("umount", ["-l", point]);
     }
   }
+  return found;
+}
+
+/** Mounts whose mount point is under `dir`, unmounted (lazily) and reported; and live processes whose
+ *  command line names `dir` or whose cgroup matches `inCgroup`, reported: what a manager left behind. */
+export function mountsAndProcessesUnder(dir: string, inCgroup: (cgroup: string) => boolean = () => false): string[] {
+  const leaks = unmountUnder(dir);
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");

@@ -55,13 +55,19 @@ export class Scratch {
    * keeps the create's stdio open, and a pipe would hold the call until the container exits.
    */
   tsrun(args: string[], opts: SpawnSyncOptions & { global?: string[]; stdin?: string } = {}): Result {
+    return this.command(TSRUN, [...(opts.global ?? []), "--root", this.root, ...args], opts);
+  }
+
+  /** Run `file args` as tsrun() runs bin/tsrun (output to files, no environment, killed after 30 s): for
+   *  another runtime, or bin/tsrun behind a wrapper such as unshare. */
+  command(file: string, args: string[], opts: SpawnSyncOptions & { stdin?: string } = {}): Result {
     const n = seq++;
     const out = join(this.dir, `out.${n}`);
     const err = join(this.dir, `err.${n}`);
     const o = openSync(out, "w");
     const e = openSync(err, "w");
     try {
-      const r = spawnSync(TSRUN, [...(opts.global ?? []), "--root", this.root, ...args], {
+      const r = spawnSync(file, args, {
         env: {},
         cwd: this.dir,
         timeout: 30_000,

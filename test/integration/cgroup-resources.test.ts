@@ -205,7 +205,7 @@ test("unified keys: applied on cgroup v2, refused on v1 naming /linux/resources/
     expect(r.stdout.trim()).toBe("9");
   } else {
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/\/linux\/resources\/unified: cgroup v2 keys cannot be applied/);
+    expect(r.stderr).toMatch(/\/linux\/resources\/unified: invalid configuration: cannot use unified on cgroup v1/);
   }
 });
 

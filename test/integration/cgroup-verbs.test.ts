@@ -204,18 +204,57 @@ describe.each([
   });
 });
 
-test("delete of a stopped container in the host pid namespace kills its lingering children", () => {
-  const id = s.id("linger");
+/** A container in the host's pid namespace whose init was killed: stopped, with a child left in its cgroup. */
+function stoppedWithChild(id: string): number {
   const init = started(id, "(trap '' TERM; sleep 1000) & wait", { hostPid: true });
   const child = waitFor(() => containerPids(`/tsrun/${id}`).find((p) => p !== init && /sleep/.test(readFileSync(`/proc/${p}/cmdline`, "utf8"))));
   expect(s.tsrun(["kill", id, "KILL"]).status).toBe(0);
   waitFor(() => (status(id) === "stopped" ? true : undefined));
   expect(alive(child)).toBe(true); // the init is gone, its child is not
+  return child;
+}
+
+test("delete of a stopped container in the host pid namespace kills its lingering children", () => {
+  const id = s.id("linger");
+  const child = stoppedWithChild(id);
   const d = s.tsrun(["delete", id]);
   expect(d.stderr).toBe("");
   expect(d.status).toBe(0);
   expect(alive(child)).toBe(false);
   expect(leaksOf(id)).toEqual([]);
+});
+
+test("kill --all of a stopped container ends what its init left in the cgroup (containerd's shim calls it after every exit)", () => {
+  const id = s.id("killall-stopped");
+  const child = stoppedWithChild(id);
+  // Without --all there is no init to signal: runc's error.
+  expect(s.tsrun(["kill", id, "KILL"])).toMatchObject({ status: 1, stderr: expect.stringContaining("container not running") });
+  expect(s.tsrun(["kill", "--all", id, "KILL"])).toMatchObject({ status: 0, stderr: "" });
+  waitFor(() => (alive(child) ? undefined : true));
+  // Called again with nothing left: still success, as the shim expects.
+  expect(s.tsrun(["kill", "--all", id, "KILL"])).toMatchObject({ status: 0, stderr: "" });
+  expect(anyFrozen(id)).toBe(false);
+  expect(s.tsrun(["delete", id]).status).toBe(0);
+  expect(leaksOf(id)).toEqual([]);
+});
+
+test("kill --all of a stopped container never signals the recorded pid, which may be another process's by now", () => {
+  const id = s.id("killall-reused");
+  started(id, "exec sleep 1000");
+  expect(s.tsrun(["kill", id, "KILL"]).status).toBe(0);
+  waitFor(() => (status(id) === "stopped" ? true : undefined));
+  const other = spawn("sleep", ["1000"], { stdio: "ignore" });
+  try {
+    const file = join(s.root, id, "state.json");
+    writeFileSync(file, readFileSync(file, "utf8").replace(/"pid":\d+/, `"pid":${other.pid}`));
+    expect(status(id)).toBe("stopped"); // another start time: not the init
+    expect(s.tsrun(["kill", "--all", id, "KILL"]).status).toBe(0);
+    expect(s.tsrun(["kill", "--all", id, "0"]).status).toBe(0);
+    expect(alive(other.pid!)).toBe(true);
+  } finally {
+    other.kill("SIGKILL");
+  }
+  expect(s.tsrun(["delete", id]).status).toBe(0);
 });
 
 test("delete --force of a paused container thaws, kills and leaves nothing", () => {

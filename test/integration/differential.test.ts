@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Runc } from "../helpers/runc.js";
-import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 const rc = new Runc(s.dir);
@@ -86,5 +86,107 @@ test("state JSON has the same keys and the pid file the same shape", () => {
   } finally {
     runc(["delete", "--force", "diff3"]);
     s.tsrun(["delete", "--force", id]);
+  }
+});
+
+/** What a manager reads from a kill: its exit status, and which of runc's phrases its error holds. */
+const killAnswer = (r: { status: number | null; stderr: string }) => ({
+  status: r.status,
+  notRunning: /container not running/.test(r.stderr),
+  missing: /does not exist/.test(r.stderr),
+});
+
+test("kill: signal 0 and --all answer in each status as runc's do (containerd's `kill --all KILL` after exit succeeds)", () => {
+  const bundle = s.bundle((c) => (c.process.args = ["sleep", "1000"]));
+  const ours = s.id("kill");
+  const theirs = "kill";
+  const seen: { ours: unknown[]; theirs: unknown[] } = { ours: [], theirs: [] };
+  /** The same kill on both; the answers are compared all at once at the end (labelled by step). */
+  const kill = (step: string, args: string[]) => {
+    seen.ours.push([step, args.join(" "), killAnswer(s.tsrun(["kill", ...args.map((a) => (a === "ID" ? ours : a))]))]);
+    seen.theirs.push([step, args.join(" "), killAnswer(runc(["kill", ...args.map((a) => (a === "ID" ? theirs : a))]))]);
+  };
+  const runcStatus = () => JSON.parse(runc(["state", theirs]).stdout).status;
+  try {
+    expect(runc(["create", "--bundle", bundle, theirs], true).status).toBe(0);
+    expect(s.tsrun(["create", "--bundle", bundle, ours]).status).toBe(0);
+    kill("created", ["ID", "0"]);
+    kill("created", ["--all", "ID", "0"]);
+
+    expect(runc(["start", theirs]).status).toBe(0);
+    expect(s.tsrun(["start", ours]).status).toBe(0);
+    kill("running", ["ID", "0"]);
+    kill("running", ["--all", "ID", "0"]);
+
+    // (kill --all of a paused container is left out: runc 1.1.5 thaws it, tsrun keeps it paused.)
+    expect(runc(["pause", theirs]).status).toBe(0);
+    expect(s.tsrun(["pause", ours]).status).toBe(0);
+    kill("paused", ["ID", "0"]);
+    expect(s.tsrun(["kill", "--all", ours, "CONT"]).status).toBe(0);
+    expect(s.state(ours).status).toBe("paused");
+    expect(runc(["resume", theirs]).status).toBe(0);
+    expect(s.tsrun(["resume", ours]).status).toBe(0);
+
+    kill("running", ["ID", "KILL"]);
+    waitFor(() => (runcStatus() === "stopped" && s.state(ours).status === "stopped" ? true : undefined));
+    kill("stopped", ["ID", "0"]);
+    kill("stopped", ["ID", "KILL"]);
+    kill("stopped", ["ID"]);
+    kill("stopped", ["--all", "ID", "KILL"]);
+    kill("stopped", ["--all", "ID", "0"]);
+    kill("stopped", ["-a", "ID", "9"]);
+
+    expect(runc(["delete", theirs]).status).toBe(0);
+    expect(s.tsrun(["delete", ours]).status).toBe(0);
+    kill("deleted", ["--all", "ID", "KILL"]);
+    kill("deleted", ["ID", "0"]);
+    expect(seen.ours).toEqual(seen.theirs);
+    // and the answers are the ones the issue names
+    expect(seen.ours.filter((a: any) => a[2].status === 0).map((a: any) => `${a[0]}: ${a[1]}`)).toEqual([
+      "created: ID 0", "created: --all ID 0", "running: ID 0", "running: --all ID 0", "paused: ID 0", "running: ID KILL",
+      "stopped: --all ID KILL", "stopped: --all ID 0", "stopped: -a ID 9",
+    ]);
+  } finally {
+    runc(["delete", "--force", theirs]);
+    s.tsrun(["delete", "--force", ours]);
+  }
+});
+
+/** Columns of ps output that differ between two containers of one config: pids, parent pids, start
+ *  and CPU times (runc's Go init spends CPU time of its own before it execs the process). */
+const VARYING = new Set(["PID", "PPID", "C", "STIME", "TIME"]);
+
+/** ps output as its header and its rows without the VARYING columns. */
+function comparable(out: string): string[] {
+  const [header, ...rows] = out.trimEnd().split("\n");
+  const names = header.trim().split(/\s+/);
+  return [header, ...rows.map((r) => r.trim().split(/\s+/).filter((_, i) => !VARYING.has(names[i] ?? "")).join(" "))];
+}
+
+test("ps: what follows the id are options of ps (default -ef), and the container's lines are kept, as under runc", () => {
+  const bundle = s.bundle((c) => (c.process.args = ["sleep", "1000"]));
+  const ours = s.id("ps");
+  const theirs = "ps";
+  try {
+    expect(runc(["run", "-d", "--bundle", bundle, theirs], true).status).toBe(0);
+    expect(s.tsrun(["run", "-d", "--bundle", bundle, ours]).status).toBe(0);
+    // [] is the default, ps -ef.
+    for (const args of [[], ["-e", "-x"], ["-o", "pid,args"], ["-o", "pid,user,stat,args", "-e"]]) {
+      const a = runc(["ps", theirs, ...args]);
+      const b = s.tsrun(["ps", ours, ...args]);
+      expect([b.status, b.stderr]).toEqual([0, ""]);
+      expect(a.status).toBe(0);
+      expect(comparable(b.stdout)).toEqual(comparable(a.stdout));
+      expect(comparable(b.stdout)).toEqual([expect.stringMatching(/\bPID\b/), expect.stringContaining("sleep 1000")]); // the header and the container's one process
+    }
+    // Options that leave no PID column, or that ps refuses, fail both.
+    for (const args of [["-o", "args"], ["--bogus"], ["-f", "json"]]) {
+      const r = s.tsrun(["ps", ours, ...args]);
+      expect([args, r.status]).toEqual([args, runc(["ps", theirs, ...args]).status]);
+      expect(r.status).toBe(1);
+    }
+  } finally {
+    runc(["delete", "--force", theirs]);
+    s.tsrun(["delete", "--force", ours]);
   }
 });

@@ -1,7 +1,8 @@
 // runtime.md's errors, as a user and a manager see them: a non-zero exit, one clear line on stderr
 // that names the field or path, and with --log-format json one JSON error line appended to the log.
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Runc } from "../helpers/runc.js";
 import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
@@ -134,6 +135,83 @@ test("text logs use runc's logfmt shape", () => {
   const log = join(s.dir, "text.log");
   expect(s.tsrun(["state", "nosuch"], { global: ["--log", log] }).status).not.toBe(0);
   expect(readFileSync(log, "utf8")).toMatch(/^time="[^"]+" level=error msg="container nosuch does not exist"\n$/);
+});
+
+describe.each(["json", "text"] as const)("--log-format %s: every failure of create and run is in the --log file", (format) => {
+  /** The one line a failed call left in a fresh --log file, as a manager parses it: [level, msg]. */
+  function logged(file: string): [string, string] {
+    const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1);
+    if (format === "json") {
+      const e = JSON.parse(lines[0]);
+      expect(Object.keys(e).sort()).toEqual(["level", "msg", "time"]);
+      return [e.level, e.msg];
+    }
+    const m = /^time="[^"]+" level=(\w+) msg=("(?:[^"\\]|\\.)*")$/.exec(lines[0]);
+    expect(m).not.toBeNull();
+    return [m![1], JSON.parse(m![2])];
+  }
+
+  /** A call with its log file not there yet: it must fail, and the file must then exist and hold its error. */
+  function failsLogged(globals: string[], args: string[], pattern: RegExp, log = join(s.dir, `early-${format}-${Math.random().toString(36).slice(2)}.log`)): void {
+    const r = s.tsrun(args, { global: globals.map((g) => (g === "LOG" ? log : g === "FORMAT" ? format : g)) });
+    expect([args, r.status]).toEqual([args, 1]);
+    const msg = r.stderr.replace(/^tsrun: /, "").trimEnd();
+    expect(msg).toMatch(pattern);
+    expect(logged(log)).toEqual(["error", msg]);
+  }
+
+  const LOG = ["--log", "LOG", "--log-format", "FORMAT"];
+
+  test.each(["create", "run"])("%s: a bad flag, a missing id, bundle or config, an unreadable or invalid config, a duplicate id", (verb) => {
+    const b = s.bundle(loop);
+    failsLogged(LOG, [verb, "--bogus", "--bundle", b, s.id("bad-flag")], /unknown flag --bogus/);
+    failsLogged(LOG, [verb, "--bundle", b], /missing container-id/);
+    failsLogged(LOG, [verb, "--preserve-fds", "x", "--bundle", b, s.id("bad-fds")], /--preserve-fds must be a non-negative integer/);
+    failsLogged(LOG, [verb, "--bundle", join(s.dir, "nowhere"), s.id("no-bundle")], /nowhere/);
+    const noConfig = s.bundle();
+    rmSync(join(noConfig, "config.json"));
+    failsLogged(LOG, [verb, "--bundle", noConfig, s.id("no-config")], /config\.json/);
+    const dirConfig = s.bundle();
+    rmSync(join(dirConfig, "config.json"));
+    mkdirSync(join(dirConfig, "config.json"));
+    failsLogged(LOG, [verb, "--bundle", dirConfig, s.id("dir-config")], /config\.json is a directory/);
+    const badJson = s.bundle();
+    writeFileSync(join(badJson, "config.json"), '{"ociVersion": "1.2.0",\n  "root": }');
+    failsLogged(LOG, [verb, "--bundle", badJson, s.id("bad-json")], /line 2/);
+    failsLogged(LOG, [verb, "--bundle", s.bundle((c) => (c.process.user.uid = -1)), s.id("bad-uid")], /\/process\/user\/uid/);
+    const dup = s.id("dup-log");
+    expect(s.tsrun(["create", "--bundle", b, dup]).status).toBe(0);
+    failsLogged(LOG, [verb, "--bundle", b, dup], /container with id .* already exists/);
+    expect(s.tsrun(["delete", "--force", dup]).status).toBe(0);
+    expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+  });
+
+  test("a mistake in the global flags, before or after --log, is logged too (a bad --log-format value in text)", () => {
+    const args = ["create", "--bundle", s.bundle(loop), s.id("bad-global")];
+    failsLogged([...LOG, "--bogus"], args, /unknown global flag --bogus/);
+    failsLogged(["--bogus", ...LOG], args, /unknown global flag --bogus/);
+    if (format === "text") failsLogged(["--log", "LOG", "--log-format", "xml"], args, /--log-format must be text or json, not "xml"/);
+    expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+  });
+});
+
+test("the --log file is created by every call that names it, as runc's is; one that cannot be opened fails the call", () => {
+  const rc = new Runc(s.dir);
+  rc.require();
+  try {
+    const ours = join(s.dir, "made-ours.log");
+    const theirs = join(s.dir, "made-theirs.log");
+    expect(s.tsrun(["list"], { global: ["--log", ours, "--log-format", "json"] }).status).toBe(0);
+    expect(rc.run(["--log", theirs, "--log-format", "json", "list"]).status).toBe(0);
+    expect([readFileSync(ours, "utf8"), readFileSync(theirs, "utf8")]).toEqual(["", ""]);
+    const bad = join(s.dir, "no-such-dir", "x.log");
+    const r = s.tsrun(["list"], { global: ["--log", bad] });
+    expect(r).toMatchObject({ status: 1, stderr: `tsrun: ${bad}: cannot open the log file: no such file or directory\n` });
+    expect(rc.run(["--log", bad, "list"]).status).toBe(1);
+  } finally {
+    rc.cleanup();
+  }
 });
 
 test("a recorded pid now used by another process is not the container (start time differs)", () => {

@@ -2,7 +2,7 @@
 // processes, files, cgroup, identity, fds, cwd), what the caller gets (exit status, pid file,
 // signals, errors), and what a process of the container cannot reach of the joining tsrun-init.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execInContainer } from "../../src/lifecycle/exec.js";
@@ -11,6 +11,7 @@ import { InitError } from "../../src/errors.js";
 import { launchInit } from "../../src/init/launch.js";
 import { encodePlan } from "../../src/plan/encode.js";
 import { Op } from "../../src/plan/ops.js";
+import { hostHierarchies, layoutOf } from "../../src/cgroups/hierarchy.js";
 import { EXAMPLES } from "../helpers/examples.js";
 import { Runc } from "../helpers/runc.js";
 import { INIT, Scratch, TOP, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
@@ -332,9 +333,109 @@ describe("what the caller gets", () => {
 
     const paused = container("exec sleep 1000");
     expect(s.tsrun(["pause", paused]).status).toBe(0);
-    expectError([paused, "true"], "cannot exec in a paused container");
+    expectError([paused, "true"], "cannot exec in a paused container (use --ignore-paused to override)");
     s.tsrun(["delete", "--force", paused]);
     s.tsrun(["delete", "--force", stopped]);
+  });
+
+  test("a pid file that cannot be written fails the exec (255), naming the file given, and its process does not stay", () => {
+    const log = join(s.dir, "pidfile-log.json");
+    for (const detach of [false, true]) {
+      const file = join(s.dir, "no-such-dir", "exec.pid");
+      const r = s.tsrun(["exec", ...(detach ? ["--detach"] : []), "--pid-file", file, main, "sleep", "4242"], { global: ["--log", log, "--log-format", "json"] });
+      expect(r.status).toBe(255);
+      const msg = `${file}: cannot write the pid file: no such file or directory`;
+      expect(r.stderr).toBe(`tsrun: ${msg}\n`);
+      expect(JSON.parse(readFileSync(log, "utf8").trim().split("\n").at(-1)!)).toMatchObject({ level: "error", msg });
+      waitFor(() => (cgroupProcs(main).some((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("4242")) ? undefined : true));
+    }
+    expect(cgroupProcs(main)).toEqual([initPid(main)]);
+    // create's pid file says the same, and the create is undone
+    const id = s.id("badpid");
+    const c = s.tsrun(["create", "--bundle", s.bundle(), "--pid-file", join(s.dir, "no-such-dir", "c.pid"), id]);
+    expect(c).toMatchObject({ status: 1, stderr: `tsrun: ${join(s.dir, "no-such-dir", "c.pid")}: cannot write the pid file: no such file or directory\n` });
+    expect(s.tsrun(["state", id]).status).toBe(1);
+  });
+
+  test("--ignore-paused: the process runs in a paused container once it is resumed; the exec waits for it and does not hold up resume", async () => {
+    const id = container("exec sleep 1000");
+    expect(s.tsrun(["pause", id]).status).toBe(0);
+    const out = join(s.dir, "ignore-paused.out");
+    const o = openSync(out, "w");
+    const child = spawn(TSRUN, ["--root", s.root, "exec", "--ignore-paused", id, "sh", "-c", "echo ok; exit 3"], { stdio: ["ignore", o, o], env: {} });
+    closeSync(o);
+    const done = exited(child);
+    let finished = false;
+    void done.then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    // Frozen with the container: nothing ran yet, and the container is still paused.
+    expect(finished).toBe(false);
+    expect(readFileSync(out, "utf8")).toBe("");
+    expect(s.state(id).status).toBe("paused");
+    expect(s.tsrun(["resume", id])).toMatchObject({ status: 0, stderr: "" });
+    expect(await done).toBe(3);
+    expect(readFileSync(out, "utf8")).toBe("ok\n");
+    // Without the flag a paused container is refused, as before.
+    expect(s.tsrun(["pause", id]).status).toBe(0);
+    expect(exec([id, "true"])).toMatchObject({ status: 255, stderr: "tsrun: cannot exec in a paused container (use --ignore-paused to override)\n" });
+    s.tsrun(["delete", "--force", id]);
+  });
+
+  test("--cgroup: the process runs in an existing sub-cgroup, per controller or in every hierarchy; bad values are refused", () => {
+    const id = container("exec sleep 1000");
+    const made = hostHierarchies().map((h) => join(h.mountPoint, "tsrun", id, "sub"));
+    try {
+      for (const d of made) {
+        mkdirSync(d);
+        // A new v1 cpuset cgroup has no CPUs or memory nodes: no task can join it before it gets some.
+        for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+          if (existsSync(join(d, f))) writeFileSync(join(d, f), readFileSync(join(d, "..", f)));
+        }
+      }
+      const memory = hostHierarchies().find((h) => h.controllers.split(",").includes("memory"));
+      const lines = (out: string) => out.trim().split("\n");
+      // Every hierarchy: inside, each line of /proc/self/cgroup ends in /sub (cgroup namespace); from the
+      // host, the process is below the container's cgroup in each.
+      const all = lines(inside(id, "cat /proc/self/cgroup", ["--cgroup", "sub"]));
+      expect(all.length).toBeGreaterThan(0);
+      expect(all.every((l) => l.endsWith(":/sub"))).toBe(true);
+      if (memory) {
+        // One v1 controller: that hierarchy only.
+        const one = lines(inside(id, "cat /proc/self/cgroup", ["--cgroup", "memory:sub"]));
+        expect(one.filter((l) => l.endsWith(":/sub")).map((l) => l.split(":")[1])).toEqual(["memory"]);
+        const pidFile = join(s.dir, "cg-sub.pid");
+        expect(exec(["--detach", "--pid-file", pidFile, "--cgroup", "memory:/sub/", id, "sleep", "1000"]).status).toBe(0);
+        const pid = Number(readFileSync(pidFile, "utf8"));
+        try {
+          expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toMatch(new RegExp(`:memory:/tsrun/${id}/sub\n`));
+          expect(readFileSync(join(memory.mountPoint, "tsrun", id, "sub", "cgroup.procs"), "utf8").trim()).toBe(String(pid));
+        } finally {
+          process.kill(pid, "SIGKILL");
+        }
+      } else {
+        console.log("--cgroup per controller: not checked, this host has no v1 memory hierarchy");
+      }
+      // "/" is the container's own cgroup.
+      expect(lines(inside(id, "cat /proc/self/cgroup", ["--cgroup", "/"])).every((l) => l.endsWith(":/"))).toBe(true);
+      // runc's refusals, with the phrases its integration tests look for
+      const refused = (flags: string[], message: RegExp) => {
+        const r = exec([...flags, id, "true"]);
+        expect([flags, r.status]).toEqual([flags, 255]);
+        expect(r.stderr).toMatch(message);
+      };
+      refused(["--cgroup", ".."], / \.\. is not a sub cgroup path/);
+      refused(["--cgroup", `../${id}-sibling`], /is not a sub cgroup path/);
+      refused(["--cgroup", "nonexistent"], / adding pid .*\/nonexistent\/cgroup\.procs: no such file /);
+      refused(["--cgroup", "whaaat:/"], /unknown controller whaaat/);
+      refused(["--cgroup", "a:b:c"], /invalid --cgroup argument: a:b:c/);
+      refused(["--cgroup", "a", "--cgroup", "b"], /missing <controller>: prefix/);
+      if (memory) refused(["--cgroup", "memory:nonexistent"], / adding pid .*\/nonexistent\/cgroup\.procs: no such file /);
+      expect(cgroupProcs(id)).toEqual([initPid(id)]);
+    } finally {
+      // delete removes the sub-cgroups with the container's; a failed test may have left one empty.
+      s.tsrun(["delete", "--force", id]);
+      for (const d of made) if (existsSync(d)) rmdirSync(d);
+    }
   });
 
   test("--process errors name the file and the path inside it", () => {
@@ -420,6 +521,111 @@ describe("the same as runc exec", () => {
     writeFileSync(file, JSON.stringify(proc));
     const [t, r] = both(["--process", file], []);
     expect(t).toBe(r);
+  });
+});
+
+describe("exec's other flags, the same as runc exec", () => {
+  const rc = new Runc(s.dir);
+  const runc = (args: string[], detached = false) => rc.run(args, { detached, cwd: s.dir });
+  let ours: string;
+  let theirs: string;
+  const subDirs: string[] = [];
+
+  beforeAll(() => {
+    rc.require();
+    const b = s.bundle((c) => (c.process.args = ["sleep", "1000"]));
+    ours = s.id("diff-flags");
+    theirs = `runc-${ours}`;
+    expect(s.tsrun(["run", "-d", "--bundle", b, ours]).status).toBe(0);
+    expect(runc(["run", "-d", "--bundle", b, theirs], true).status).toBe(0);
+  });
+  afterAll(() => {
+    for (const d of subDirs.reverse()) if (existsSync(d)) rmdirSync(d);
+    runc(["delete", "--force", theirs]);
+    s.tsrun(["delete", "--force", ours]);
+    rc.cleanup();
+  });
+
+  /** A sub-cgroup `name` below both containers' cgroups, in every hierarchy each uses. */
+  function makeSub(name: string): void {
+    const runcPaths: Record<string, string> = JSON.parse(readFileSync(join(rc.root, theirs, "state.json"), "utf8")).cgroup_paths;
+    const bases = [...new Set([...hostHierarchies().map((h) => join(h.mountPoint, "tsrun", ours)), ...Object.values(runcPaths)])];
+    for (const base of bases) {
+      const d = join(base, name);
+      mkdirSync(d);
+      subDirs.push(d);
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) if (existsSync(join(d, f))) writeFileSync(join(d, f), readFileSync(join(base, f)));
+    }
+  }
+
+  const both = (flags: string[], tail: string[]) => ({
+    ours: s.tsrun(["exec", ...flags, ours, ...tail]),
+    theirs: runc(["exec", ...flags, theirs, ...tail]),
+  });
+
+  test("--cgroup: the same sub-cgroups joined (seen from inside), the same arguments refused", () => {
+    makeSub("sub");
+    // Per-controller forms join on hosts with v1 controllers; a v2-only host has none to name (both refuse).
+    const perController = [["--cgroup", "memory,pids:sub"], ["--cgroup", "memory:sub", "--cgroup", "pids:/sub/"], ["--cgroup", "cpu:sub/../sub"]];
+    const v1 = layoutOf(hostHierarchies()) !== "unified";
+    const joins = [["--cgroup", "sub"], ["--cgroup", "/"], ...(v1 ? perController : [])];
+    for (const flags of joins) {
+      const r = both(flags, ["cat", "/proc/self/cgroup"]);
+      expect([flags, r.ours.status, r.ours.stderr]).toEqual([flags, 0, ""]);
+      expect([flags, r.ours.stdout]).toEqual([flags, r.theirs.stdout]);
+    }
+    expect(both(["--cgroup", "sub"], ["cat", "/proc/self/cgroup"]).ours.stdout).toMatch(/:\/sub$/m);
+    const refusals = [["--cgroup", ".."], ["--cgroup", "nonexistent"], ["--cgroup", "memory:nonexistent"], ["--cgroup", "whaaat:/"], ["--cgroup", "a:b:c"], ["--cgroup", "a", "--cgroup", "b"], ...(v1 ? [] : perController)];
+    for (const flags of refusals) {
+      const r = both(flags, ["true"]);
+      expect([flags, r.ours.status]).toEqual([flags, r.theirs.status]);
+      expect(r.ours.status).toBe(255);
+    }
+  });
+
+  test("--ignore-paused: both wait for resume and then run the process; without it both refuse", async () => {
+    expect(s.tsrun(["pause", ours]).status).toBe(0);
+    expect(runc(["pause", theirs]).status).toBe(0);
+    const refused = both([], ["true"]);
+    expect([refused.ours.status, refused.theirs.status]).toEqual([255, 255]);
+    expect(refused.ours.stderr).toContain("cannot exec in a paused container");
+    expect(refused.theirs.stderr).toContain("cannot exec in a paused container");
+
+    const start = (cmd: string, args: string[], out: string) => {
+      const o = openSync(out, "w");
+      const child = spawn(cmd, args, { stdio: ["ignore", o, o], env: {} });
+      closeSync(o);
+      return exited(child);
+    };
+    const outA = join(s.dir, "ip-ours.out");
+    const outB = join(s.dir, "ip-theirs.out");
+    const a = start(TSRUN, ["--root", s.root, "exec", "--ignore-paused", ours, "echo", "ok"], outA);
+    const b = start(rc.path!, ["--root", rc.root, "exec", "--ignore-paused", theirs, "echo", "ok"], outB);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([readFileSync(outA, "utf8"), readFileSync(outB, "utf8")]).toEqual(["", ""]);
+    expect(s.tsrun(["resume", ours]).status).toBe(0);
+    expect(runc(["resume", theirs]).status).toBe(0);
+    expect(await Promise.all([a, b])).toEqual([0, 0]);
+    expect(readFileSync(outA, "utf8")).toBe(readFileSync(outB, "utf8"));
+    expect(readFileSync(outA, "utf8")).toBe("ok\n");
+  });
+
+  test("a pid file that cannot be written: both fail with 255 and leave no process; tsrun names the file given", () => {
+    const file = join(s.dir, "missing-dir", "p.pid");
+    for (const detach of [[], ["--detach"]]) {
+      const r = both([...detach, "--pid-file", file], ["sleep", "4343"]);
+      expect([r.ours.status, r.theirs.status]).toEqual([255, 255]);
+      expect(r.ours.stderr).toBe(`tsrun: ${file}: cannot write the pid file: no such file or directory\n`);
+    }
+    const left = (id: string, ps: (a: string[]) => { stdout: string }) =>
+      (JSON.parse(ps(["ps", "--format", "json", id]).stdout) ?? []).filter((p: number) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, "utf8").includes("4343");
+        } catch {
+          return false;
+        }
+      });
+    waitFor(() => (left(ours, (a) => s.tsrun(a)).length === 0 && left(theirs, runc).length === 0 ? true : undefined));
   });
 });
 

@@ -106,10 +106,14 @@ test("ten containers at once on the same layers: each sees only its own writes",
   const before = hashTrees([BASE, APP]);
   const ids: string[] = [];
   const outs: string[] = [];
+  // Each container waits for /sync/go, made once all ten run: they are alive together however slow
+  // the machine is (checked below), with no timing assumed.
+  const sync = join(s.dir, "par-sync");
+  mkdirSync(sync);
+  const bindSync = (c: any) => c.mounts.push({ destination: "/sync", type: "bind", source: sync, options: ["bind", "ro"] });
   for (let i = 0; i < 10; i++) {
     const id = s.id(`par${i}`);
-    // 3 s is far longer than ten creates take: all ten are alive together (checked below).
-    const b = layered(`echo ${i} > /own; touch /w${i}; sleep 3; ls / | grep '^w' | tr '\\n' ' '; cat /own`);
+    const b = layered(`echo ${i} > /own; touch /w${i}; until [ -e /sync/go ]; do sleep 0.05; done; ls / | grep '^w' | tr '\\n' ' '; cat /own`, bindSync);
     const r = s.tsrun(["run", "--detach", "--bundle", b, id]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -117,6 +121,7 @@ test("ten containers at once on the same layers: each sees only its own writes",
     outs.push(r.outFile);
   }
   expect(ids.map((id) => s.state(id).status)).toEqual(Array(10).fill("running"));
+  writeFileSync(join(sync, "go"), "");
   ids.forEach((id, i) => {
     waitFor(() => (s.state(id).status === "stopped" ? true : undefined), 15_000);
     expect(readFileSync(outs[i], "utf8")).toBe(`w${i} ${i}\n`);

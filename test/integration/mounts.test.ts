@@ -137,6 +137,26 @@ describe("bind mounts", () => {
   });
 });
 
+describe("rootfsPropagation unbindable (issue 14; runc 1.1.5 fails to bind the rootfs on such a host)", () => {
+  test.each([
+    ["unbindable", "root=1 proc=0 unbindable"],
+    ["runbindable", "root=1 proc=1 unbindable"],
+    ["rprivate", "root=0 proc=0 "],
+  ])("%s: what the container can bind of its root and of /proc", (prop, expected) => {
+    const script =
+      "mkdir /tmp/t; mount --bind / /tmp/t 2>/dev/null; echo -n root=$(( $? != 0 )) ''; umount /tmp/t 2>/dev/null; " +
+      "mount --bind /proc /tmp/t 2>/dev/null; echo -n proc=$(( $? != 0 )) ''; awk '$5 == \"/\" {print ($7 == \"unbindable\" ? $7 : \"\")}' /proc/self/mountinfo";
+    const out = inside(script, (c) => {
+      c.linux.rootfsPropagation = prop;
+      for (const k of ["bounding", "effective", "permitted"]) c.process.capabilities[k].push("CAP_SYS_ADMIN");
+      c.mounts.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs" });
+      // a read-only path of the root itself is a bind from inside it: made before "/" becomes unbindable
+      c.linux.readonlyPaths.push("/etc");
+    });
+    expect(out).toBe(`${expected}\n`);
+  });
+});
+
 describe("tmpcopyup", () => {
   test("a tmpfs over /etc starts with /etc's files, links, modes and owners, and is writable", () => {
     const rootfs = join(s.dir, "copyup-rootfs");
@@ -169,9 +189,11 @@ describe("refused and adjusted options", () => {
   });
 
   test("tmpfs size and mode are passed through as data", () => {
-    const out = inside("awk '$5 == \"/t\"' /proc/self/mountinfo | sed 's/.* - //'; stat -c %a /t", (c) =>
-      c.mounts.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["size=2m", "mode=710"] }),
-    );
+    // Under a fresh tmpfs: over a directory that was there the tmpfs would take that one's mode (runc 1.1).
+    const out = inside("awk '$5 == \"/mnt/t\"' /proc/self/mountinfo | sed 's/.* - //'; stat -c %a /mnt/t", (c) => {
+      c.mounts.push({ destination: "/mnt", type: "tmpfs", source: "tmpfs" });
+      c.mounts.push({ destination: "/mnt/t", type: "tmpfs", source: "tmpfs", options: ["size=2m", "mode=710"] });
+    });
     expect(out).toBe("tmpfs tmpfs rw,size=2048k,mode=710\n710\n");
   });
 

@@ -169,6 +169,66 @@ describe("buildPlan: stage 0 and the clone", () => {
   });
 });
 
+describe("buildPlan: mount namespaces and bind sources (issue 14)", () => {
+  const noMountNs = (s: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== "mount");
+    delete s.linux.maskedPaths;
+    delete s.linux.readonlyPaths;
+  };
+  const mountsOf = (recs: PlanRecord[]) => recs.filter((r) => r.op === Op.MOUNT).map((r) => ({ flags: Number(r.ints![0]), target: r.strs![1] }));
+
+  test("no mount namespace: / keeps its propagation, the rootfs bind gets rslave, CHROOT instead of a pivot (also with --no-pivot)", () => {
+    for (const noPivot of [false, true]) {
+      const recs = plan(spec(noMountNs), { noPivot });
+      const m = mountsOf(recs);
+      expect(m.some((x) => x.target === "/" && x.flags & (MS.SLAVE | MS.PRIVATE | MS.SHARED))).toBe(false);
+      expect(m.slice(0, 2)).toEqual([{ flags: MS.BIND | MS.REC, target: rootfs }, { flags: MS.SLAVE | MS.REC, target: rootfs }]);
+      expect(one(recs, Op.CHROOT).strs).toEqual([rootfs]);
+      for (const op of [Op.PIVOT_ROOT, Op.MOVE_ROOT, Op.DETACH_PSEUDO_FS, Op.MASK]) expect(ops(recs)).not.toContain(op);
+      // the read-only root is still made read-only (runc skips it without a mount namespace)
+      expect(m.some((x) => x.target === "/" && x.flags === (MS.BIND | MS.REMOUNT | MS.RDONLY))).toBe(true);
+    }
+  });
+
+  test("a mount namespace joined by path gets the same root as a new one (runc)", () => {
+    const joined = plan(spec((s) => { s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === "mount" ? { type: "mount", path: "/proc/77/ns/mnt" } : n)); }));
+    const fresh = plan(spec());
+    const after = (recs: PlanRecord[]) => recs.slice(idx(recs, Op.SYNC));
+    expect(after(joined)).toEqual(after(fresh));
+  });
+
+  test("--no-pivot: the host's full procfs and sysfs mounts are detached right before MOVE_ROOT", () => {
+    const recs = plan(spec(), { noPivot: true });
+    expect(one(recs, Op.DETACH_PSEUDO_FS).strs).toEqual([rootfs, "proc", "sysfs"]);
+    expect(idx(recs, Op.DETACH_PSEUDO_FS)).toBe(idx(recs, Op.MOVE_ROOT) - 1);
+    expect(ops(plan(spec()))).not.toContain(Op.DETACH_PSEUDO_FS);
+  });
+
+  test("a new user namespace, as host root: the bind sources are opened by stage 0 (BIND_SOURCES before CLONE) and named by index", () => {
+    const src = join(bundle, "src");
+    mkdirSync(src, { recursive: true });
+    const userns = (s: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts.push({ destination: "/a", type: "bind", source: src, options: ["rbind"] });
+      s.mounts.push({ destination: "/t", type: "tmpfs", source: "tmpfs" });
+      s.mounts.push({ destination: "/b", source: "src", options: ["bind", "ro"] });
+    };
+    const recs = plan(spec(userns), { hostRoot: true });
+    const sources = one(recs, Op.BIND_SOURCES);
+    expect(sources.strs).toEqual([src, src]);
+    expect(idx(recs, Op.BIND_SOURCES)).toBe(idx(recs, Op.CLONE) - 1);
+    const binds = recs.filter((r) => r.op === Op.MOUNT && Number(r.ints![0]) & MS.BIND && !(Number(r.ints![0]) & MS.REMOUNT) && r.strs![0] === src);
+    expect(binds.map((r) => [r.strs![1], ints(r)[2]])).toEqual([[join(rootfs, "a"), 0n], [join(rootfs, "b"), 1n]]);
+    // the other mounts (devices bound from the host, cgroup dirs) keep their path sources
+    expect(recs.filter((r) => r.op === Op.MOUNT && r.ints!.length > 2)).toHaveLength(2);
+    // not as another user (stage 0 could not join the namespace), nor without a user namespace
+    expect(ops(plan(spec(userns), { hostRoot: false }))).not.toContain(Op.BIND_SOURCES);
+    expect(ops(plan(spec((s) => s.mounts.push({ destination: "/a", type: "bind", source: src, options: ["rbind"] })), { hostRoot: true }))).not.toContain(Op.BIND_SOURCES);
+  });
+});
+
 describe("buildPlan: the child's setup", () => {
   test("SYNC comes before any mount, sethostname and process setup", () => {
     const recs = plan(spec());
@@ -249,9 +309,10 @@ describe("buildPlan: capabilities", () => {
     expect(ints(one(recs, Op.CAPSET))).toEqual([three, three, CAP.KILL]);
     expect(idx(recs, Op.CAPSET)).toBeGreaterThan(idx(recs, Op.SETUSER));
     expect(idx(recs, Op.CAP_BOUNDING)).toBeLessThan(idx(recs, Op.SETUSER));
-    // capabilities survive the uid change: keepcaps on before SETUSER, off after
+    // capabilities survive the uid change: keepcaps on before SETUSER, off after (and after the cwd retry)
     const keep = recs.filter((r) => r.op === Op.KEEPCAPS).map((r) => [recs.indexOf(r), ints(r)[0]]);
-    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 1, 0n]]);
+    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 2, 0n]]);
+    expect(recs[idx(recs, Op.SETUSER) + 1]).toEqual({ op: Op.CHDIR_RETRY, strs: ["/"] });
   });
 
   test("ambient: only caps also permitted and inheritable are raised", () => {
@@ -344,9 +405,19 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     expect(DEFAULT_PATH).toBe("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   });
 
-  test("the end: FIND_EXEC, READY, WAIT_FIFO, STARTED, EXEC", () => {
+  test("the end: fds marked and the cwd entered as root, then the user, FIND_EXEC, READY, WAIT_FIFO, STARTED, EXEC", () => {
     const recs = plan(spec());
-    expect(ops(recs).slice(-6)).toEqual([Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC]);
+    const from = idx(recs, Op.CLOEXEC_FROM);
+    expect(ops(recs).slice(from)).toEqual([
+      Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS,
+      Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC,
+    ]);
+  });
+
+  test("CHDIR_RETRY names the cwd; a config without process has neither", () => {
+    const recs = plan(spec((s) => { s.process.cwd = "/srv"; }));
+    expect(one(recs, Op.CHDIR_RETRY).strs).toEqual(["/srv"]);
+    expect(ops(plan(spec((s) => { delete s.process; })))).not.toContain(Op.CHDIR_RETRY);
   });
 
   test("EXEC: argc, argv, then env with HOME from the rootfs's /etc/passwd", () => {
@@ -371,13 +442,15 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     const recs = plan(spec((s) => { delete s.process; }));
     expect(ops(recs).slice(-3)).toEqual([Op.READY, Op.WAIT_FIFO, Op.STARTED]);
     for (const op of [Op.EXEC, Op.FIND_EXEC, Op.SETUSER, Op.CAPSET, Op.CHDIR]) expect(ops(recs)).not.toContain(op);
+    expect(ops(recs).slice(-4)).toEqual([Op.CLOEXEC_FROM, Op.READY, Op.WAIT_FIFO, Op.STARTED]);
   });
 });
 
 describe("buildPlan: refused configs", () => {
-  test("no mount namespace", () => {
-    const e = configError(() => plan(spec((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "mount"); }))); // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(e.field).toBe("/linux/namespaces");
+  test("no mount namespace with masked or read-only paths (runc refuses them too)", () => {
+    const noMnt = (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== "mount")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(configError(() => plan(spec(noMnt))).field).toBe("/linux/maskedPaths");
+    expect(configError(() => plan(spec((s) => { noMnt(s); s.linux.maskedPaths = []; }))).field).toBe("/linux/readonlyPaths");
   });
 
   test("hostname without a uts namespace", () => {

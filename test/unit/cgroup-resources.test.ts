@@ -38,8 +38,23 @@ describe("cgroup v1 writes", () => {
     expect(lines(unlimited.writes)).toEqual(["memory.memsw.limit_in_bytes=-1", "memory.limit_in_bytes=33554432"]);
   });
 
-  test("memory: -1 limit with no swap makes both unlimited (runc)", () => {
-    expect(lines(v1Writes({ memory: { limit: -1 } }).writes)).toEqual(["memory.memsw.limit_in_bytes=-1", "memory.limit_in_bytes=-1"]);
+  test("memory: -1 limit with no swap makes both unlimited (runc), swap only where the host accounts it", () => {
+    const { writes } = v1Writes({ memory: { limit: -1 } }, { memoryLimit: 32 << 20 });
+    expect(lines(writes)).toEqual(["memory.memsw.limit_in_bytes=-1", "memory.limit_in_bytes=-1"]);
+    expect(writes[0]).toMatchObject({ field: "/linux/resources/memory/limit", ifMissing: "" });
+    // An explicit swap limit is not optional: a host without memsw fails it naming the field.
+    const explicit = v1Writes({ memory: { limit: -1, swap: -1 } }).writes[0];
+    expect(explicit.field).toBe("/linux/resources/memory/swap");
+    expect("ifMissing" in explicit).toBe(false);
+  });
+
+  test("cpu: a shrinking period goes after the quota when a quota is in force (a parent's quota checks each step)", () => {
+    const cpu = { quota: 20000, period: 50000 };
+    expect(lines(v1Writes({ cpu }, { cpuPeriod: 100000, cpuQuota: 40000 }).writes)).toEqual(["cpu.cfs_quota_us=20000", "cpu.cfs_period_us=50000"]);
+    const grow = { quota: 40000, period: 100000 };
+    expect(lines(v1Writes({ cpu: grow }, { cpuPeriod: 50000, cpuQuota: 20000 }).writes)).toEqual(["cpu.cfs_period_us=100000", "cpu.cfs_quota_us=40000"]);
+    // No quota in force: any period is accepted first.
+    expect(lines(v1Writes({ cpu }, { cpuPeriod: 100000, cpuQuota: -1 }).writes)).toEqual(["cpu.cfs_period_us=50000", "cpu.cfs_quota_us=20000"]);
   });
 
   test("memory: swap below limit and bad swappiness are ConfigErrors naming the field", () => {
@@ -128,7 +143,7 @@ describe("cgroup v1 writes", () => {
   });
 
   test("unified is refused on v1, naming /linux/resources/unified", () => {
-    expect(() => v1Writes({ unified: { "memory.high": "1G" } })).toThrow(/\/linux\/resources\/unified: cgroup v2 keys cannot be applied/);
+    expect(() => v1Writes({ unified: { "memory.high": "1G" } })).toThrow(/\/linux\/resources\/unified: invalid configuration: cannot use unified on cgroup v1/);
     expect(v1Writes({ unified: {} }).writes).toEqual([]);
   });
 
@@ -335,6 +350,14 @@ describe("update: sizes, flags, merging", () => {
     expect(base.memory.limit).toBe(64);
     expect(mergeResources({}, { unified: { "a.b": "1" } })).toEqual({ unified: { "a.b": "1" } });
     expect(mergeResources({ unified: { "a.b": "1" } }, { unified: { "c.d": "2" } })).toEqual({ unified: { "a.b": "1", "c.d": "2" } });
+  });
+
+  test("merging a memory limit of -1 without swap lifts the swap limit in force (runc)", () => {
+    const base = { memory: { limit: 64, swap: 128, reservation: 32 } };
+    expect(mergeResources(base, { memory: { limit: -1 } })).toEqual({ memory: { limit: -1, reservation: 32 } });
+    expect(mergeResources(base, { memory: { limit: -1, swap: -1 } })).toEqual({ memory: { limit: -1, swap: -1, reservation: 32 } });
+    expect(mergeResources(base, { memory: { limit: 96 } })).toEqual({ memory: { limit: 96, swap: 128, reservation: 32 } });
+    expect(base.memory.swap).toBe(128);
   });
 
   test("a --resources document is validated with paths inside it", () => {

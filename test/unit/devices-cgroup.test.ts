@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/errors.js";
 import { ACCESS_BIT, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR, type Insn, OP, deviceProgram, encodeInsns } from "../../src/cgroups/devices-bpf.js";
 import { DEFAULT_DEVICE_RULES, type DeviceRule, WILDCARD, containerDeviceRules, decide, normalizeRule } from "../../src/cgroups/devices-rules.js";
-import { deviceWritesV1 } from "../../src/cgroups/devices-v1.js";
+import { deviceTransitionV1, parseDevicesList, sameDevicesState } from "../../src/cgroups/devices-v1.js";
 import type { LinuxDeviceCgroup } from "../../src/spec/types.js";
 import { EXAMPLES } from "../helpers/examples.js";
 
@@ -90,9 +90,14 @@ function checkReachable(prog: Insn[]): void {
  * exceptions; default deny needs one exception covering every asked bit, default allow refuses when
  * any exception shares a bit.
  */
-function v1Kernel(writes: { file: string; line: string }[], type: "c" | "b", major: number, minor: number, access: string): boolean {
-  let allowAll = true;
-  let ex: { type: string; major: string; minor: string; acc: string }[] = [];
+interface KernelState {
+  allowAll: boolean;
+  ex: { type: string; major: string; minor: string; acc: string }[];
+}
+
+function v1KernelState(writes: { file: string; line: string }[], start: KernelState = { allowAll: true, ex: [] }): KernelState {
+  let allowAll = start.allowAll;
+  let ex = start.ex.map((e) => ({ ...e }));
   for (const w of writes) {
     const isAllow = w.file === "devices.allow";
     if (w.line === "a") {
@@ -111,9 +116,23 @@ function v1Kernel(writes: { file: string; line: string }[], type: "c" | "b", maj
       ex = ex.filter((e) => e.acc);
     }
   }
+  return { allowAll, ex };
+}
+
+function judge({ allowAll, ex }: KernelState, type: "c" | "b", major: number, minor: number, access: string): boolean {
   const hits = ex.filter((e) => (e.type === "a" || e.type === type) && (e.major === "*" || e.major === String(major)) && (e.minor === "*" || e.minor === String(minor)));
   if (allowAll) return !hits.some((e) => [...access].some((c) => e.acc.includes(c)));
   return hits.some((e) => [...access].every((c) => e.acc.includes(c)));
+}
+
+/** devices.list as the kernel prints the state (allow-all mode: "a *:* rwm" alone). */
+function listText({ allowAll, ex }: KernelState): string {
+  if (allowAll) return "a *:* rwm\n";
+  return ex.map((e) => `${e.type} ${e.major}:${e.minor} ${["r", "w", "m"].filter((c) => e.acc.includes(c)).join("")}\n`).join("");
+}
+
+function v1Kernel(writes: { file: string; line: string }[], type: "c" | "b", major: number, minor: number, access: string): boolean {
+  return judge(v1KernelState(writes), type, major, minor, access);
 }
 
 const rule = (allow: boolean, type: "a" | "c" | "b", major: number, minor: number, access: string): DeviceRule => ({ allow, type, major, minor, access, source: "test" });
@@ -130,7 +149,7 @@ function checkAll(rules: DeviceRule[], v1 = true): void {
   checkReachable(prog);
   const decoded = decode(encodeInsns(prog));
   expect(decoded).toEqual(prog);
-  const { writes } = v1 ? deviceWritesV1(rules) : { writes: [] };
+  const { writes } = v1 ? deviceTransitionV1(rules) : { writes: [] };
   for (const [t, ma, mi] of SAMPLES) {
     for (const acc of ACCESSES) {
       const want = decide(rules, t, ma, mi, acc);
@@ -167,18 +186,19 @@ describe("device rules", () => {
     expect(field({ allow: "yes" })).toBe("/linux/resources/devices/1/allow");
   });
 
-  test("runc's defaults come last, after linux.devices nodes (char/block only)", () => {
+  test("linux.devices nodes get no rule; runc's defaults come last, less those whose path a node names", () => {
     const rules = containerDeviceRules([{ allow: false, access: "rwm" }], [
-      { type: "c", path: "/dev/fuse", major: 10, minor: 229 },
+      { type: "c", path: "/dev/kmsg", major: 1, minor: 11 },
+      { type: "c", path: "/dev/null", major: 1, minor: 3 },
+      { type: "c", path: "/dev/ptmx", major: 5, minor: 2 }, // ptmx's default rule has no path: kept
       { type: "p", path: "/dev/fifo" },
-      { type: "b", path: "/dev/sdz", major: 8, minor: 0 },
     ]);
-    expect(rules.slice(0, 3).map((r) => `${r.allow} ${r.type} ${r.major}:${r.minor} ${r.access} ${r.source}`)).toEqual([
-      "false a -1:-1 rwm /linux/resources/devices/0",
-      "true c 10:229 rwm /linux/devices/0",
-      "true b 8:0 rwm /linux/devices/2",
-    ]);
-    expect(rules.slice(3)).toEqual(DEFAULT_DEVICE_RULES);
+    expect(rules[0]).toMatchObject({ allow: false, type: "a", source: "/linux/resources/devices/0" });
+    expect(rules.slice(1)).toEqual(DEFAULT_DEVICE_RULES.filter((r) => !(r.major === 1 && r.minor === 3)));
+    expect(decide(rules, "c", 1, 11, "w")).toBe(false); // made in /dev, not allowed: as runc
+    expect(decide(rules, "c", 1, 3, "w")).toBe(false); // runc drops the /dev/null default too
+    expect(decide(rules, "c", 5, 2, "rw")).toBe(true);
+    expect(decide(rules, "c", 1, 11, "m")).toBe(true); // mknod of any char device stays allowed
   });
 
   test("reference decisions: deny-all plus defaults; the defaults cannot be denied (runc)", () => {
@@ -202,7 +222,7 @@ describe("device rules", () => {
 
 describe("v1 lines", () => {
   test("deny-all config: a to deny, then the allows", () => {
-    const { writes } = deviceWritesV1([rule(false, "a", WILDCARD, WILDCARD, "rwm"), rule(true, "c", 1, 3, "rwm"), rule(true, "c", 136, WILDCARD, "rw")]);
+    const { writes } = deviceTransitionV1([rule(false, "a", WILDCARD, WILDCARD, "rwm"), rule(true, "c", 1, 3, "rwm"), rule(true, "c", 136, WILDCARD, "rw")]);
     expect(writes).toEqual([
       { file: "devices.deny", line: "a" },
       { file: "devices.allow", line: "c 1:3 rwm" },
@@ -211,7 +231,7 @@ describe("v1 lines", () => {
   });
 
   test("allow-all config: a to allow, then the denies", () => {
-    const { writes } = deviceWritesV1([rule(true, "a", WILDCARD, WILDCARD, "rwm"), rule(false, "b", 8, WILDCARD, "rw"), rule(false, "a", 4, 1, "w")]);
+    const { writes } = deviceTransitionV1([rule(true, "a", WILDCARD, WILDCARD, "rwm"), rule(false, "b", 8, WILDCARD, "rw"), rule(false, "a", 4, 1, "w")]);
     expect(writes).toEqual([
       { file: "devices.deny", line: "a" },
       { file: "devices.allow", line: "a" },
@@ -223,13 +243,71 @@ describe("v1 lines", () => {
 
   test("a deny inside an earlier wider allow is an error naming the rule", () => {
     const rules = cfg([{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 4, access: "rw" }, { allow: false, type: "c", major: 4, minor: 1, access: "w" }]);
-    expect(() => deviceWritesV1(rules)).toThrow(expect.objectContaining({ field: "/linux/resources/devices/2" }));
+    expect(() => deviceTransitionV1(rules)).toThrow(expect.objectContaining({ field: "/linux/resources/devices/2" }));
   });
 
   test("an allow inside a wider deny stays denied, with a warning", () => {
-    const { warnings } = deviceWritesV1([rule(true, "a", WILDCARD, WILDCARD, "rwm"), rule(false, "c", 1, WILDCARD, "rwm"), ...DEFAULT_DEVICE_RULES]);
+    const { warnings } = deviceTransitionV1([rule(true, "a", WILDCARD, WILDCARD, "rwm"), rule(false, "c", 1, WILDCARD, "rwm"), ...DEFAULT_DEVICE_RULES]);
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings[0]).toContain("stays denied");
+  });
+});
+
+describe("v1 transitions (update applies the rules again to a live cgroup)", () => {
+  const DENY_ALL = { allow: false, access: "rwm" };
+  const kmsg = cfg([DENY_ALL, { allow: true, type: "c", major: 1, minor: 11, access: "rw" }]);
+  const fuse = cfg([DENY_ALL, { allow: true, type: "c", major: 10, minor: 229, access: "rw" }, { allow: true, type: "b", major: 7, access: "r" }]);
+  const allowAll = cfg([{ allow: true, access: "rwm" }, { allow: false, type: "c", major: 1, minor: 11, access: "rw" }]);
+
+  /** Kernel state after a create's writes of `rules` into a fresh cgroup. */
+  const created = (rules: DeviceRule[]) => v1KernelState(deviceTransitionV1(rules).writes);
+
+  /** Transition from `from` to `to` through the kernel model: every step stays within what one of them allows. */
+  function step(from: DeviceRule[], to: DeviceRule[]) {
+    const start = created(from);
+    const t = deviceTransitionV1(to, parseDevicesList(listText(start)));
+    for (let n = 0; n <= t.writes.length; n++) {
+      const mid = v1KernelState(t.writes.slice(0, n), start);
+      for (const [ty, ma, mi] of SAMPLES) {
+        for (const acc of ACCESSES) {
+          const label = `${ty} ${ma}:${mi} ${acc} after ${n} writes`;
+          if (!t.disruptive) expect([label, judge(mid, ty, ma, mi, acc) && !decide(from, ty, ma, mi, acc) && !decide(to, ty, ma, mi, acc)]).toEqual([label, false]);
+          if (n === t.writes.length) expect([label, judge(mid, ty, ma, mi, acc)]).toEqual([label, decide(to, ty, ma, mi, acc)]);
+        }
+      }
+    }
+    return t;
+  }
+
+  test("devices.list is read as the kernel prints it", () => {
+    expect(parseDevicesList("a *:* rwm\n")).toEqual({ defaultAllow: true });
+    const s = parseDevicesList("c 1:3 rwm\nc 136:* rw\nb *:* m\n");
+    expect(s.defaultAllow).toBe(false);
+    expect(s.exceptions!.map((e) => [e.type, e.major, e.minor, [...e.bits].join("")])).toEqual([["c", 1, 3, "rwm"], ["c", 136, WILDCARD, "rw"], ["b", WILDCARD, WILDCARD, "m"]]);
+    expect(parseDevicesList("")).toEqual({ defaultAllow: false, exceptions: [] });
+  });
+
+  test("the same rules again: nothing is written (deny-all); only the denies, merged, without an \"a\" (allow-all)", () => {
+    const same = step(kmsg, kmsg);
+    expect(same.writes).toEqual([]);
+    expect(sameDevicesState(parseDevicesList(listText(created(kmsg))), same.target)).toBe(true);
+    const again = step(allowAll, allowAll);
+    expect(again.disruptive).toBe(false);
+    expect(again.writes.every((w) => w.file === "devices.deny" && w.line !== "a")).toBe(true);
+  });
+
+  test("other rules with the same default: drops first, then additions; never a device both deny", () => {
+    const t = step(kmsg, fuse);
+    expect(t.disruptive).toBe(false);
+    // (the exception carries the m of the wider default "c *:* m": the kernel wants one exception per access)
+    expect(t.writes[0]).toEqual({ file: "devices.deny", line: "c 1:11 rwm" });
+    expect(t.writes.at(-1)?.file).toBe("devices.allow");
+    step(fuse, kmsg);
+  });
+
+  test("a change of default is disruptive (made frozen on a live cgroup)", () => {
+    expect(step(kmsg, allowAll).disruptive).toBe(true);
+    expect(step(allowAll, kmsg).disruptive).toBe(true);
   });
 });
 

@@ -73,7 +73,8 @@ describe("deviceNodes", () => {
     expect(fieldOf(() => deviceNodes([{ type: "c", path, major: 1, minor: 3 }]))).toBe("/linux/devices/0/path");
   });
 
-  test("the /dev symlinks runc makes", () => {
+  test("the /dev symlinks runc makes; only /dev/ptmx replaces what is there", () => {
+    expect(DEV_SYMLINKS.filter(([, , replace]) => replace).map(([, l]) => l)).toEqual(["/dev/ptmx"]);
     expect(Object.fromEntries(DEV_SYMLINKS.map(([t, l]) => [l, t]))).toEqual({
       "/dev/fd": "/proc/self/fd",
       "/dev/stdin": "/proc/self/fd/0",

@@ -81,11 +81,23 @@ describe("the exec plan", () => {
   test("then the process records, fds closed on exec, the lookup, ready and exec; no exec fifo", () => {
     const recs = plan({ preserveFds: 2 });
     const tail = ops(recs.slice(at(recs, Op.SYNC) + 1));
-    expect(tail).toEqual([Op.SETSID, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS, Op.UMASK, Op.CHDIR, Op.CLOEXEC_FROM, Op.FIND_EXEC, Op.READY, Op.EXEC]);
+    expect(tail).toEqual([
+      Op.SETSID, Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS,
+      Op.FIND_EXEC, Op.READY, Op.EXEC,
+    ]);
     expect(recs.find((r) => r.op === Op.CLOEXEC_FROM)!.ints).toEqual([5]);
     expect(ops(recs)).not.toContain(Op.WAIT_FIFO);
     expect(ops(recs)).not.toContain(Op.OPEN_FIFO);
     expect(recs.at(-1)).toEqual({ op: Op.EXEC, ints: [1], strs: ["ps", "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/"] });
+  });
+
+  test("in a joined user namespace that maps root, the process becomes that root right after the sync", () => {
+    const recs = plan({ usernsRoot: true });
+    expect(recs[at(recs, Op.SYNC) + 1]).toEqual({ op: Op.SETRESID, ints: [0, 0] });
+    expect(at(recs, Op.SETRESID)).toBeLessThan(at(recs, Op.CHDIR));
+    // no user namespace of the container's own, or one without root: nothing to become
+    expect(ops(plan({ usernsRoot: true, namespaces: [ns("mount", "mnt")] }))).not.toContain(Op.SETRESID);
+    expect(ops(plan({ usernsRoot: false }))).not.toContain(Op.SETRESID);
   });
 
   test("--detach: stage 0 does not wait", () => {
@@ -222,10 +234,9 @@ describe("exec's arguments", () => {
 describe("seccomp in the exec plan", () => {
   const filter = compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] });
 
-  test("with no_new_privs the filter is loaded last, right before EXEC; the listener is connected in stage 0", () => {
+  test("with no_new_privs the filter is loaded once everything is checked, right before READY; the listener is connected in stage 0", () => {
     const recs = plan({ process: { ...BASE, terminal: false, noNewPrivileges: true }, seccomp: filter });
-    expect(recs[recs.length - 2].op).toBe(Op.SECCOMP);
-    expect(recs[recs.length - 1].op).toBe(Op.EXEC);
+    expect(ops(recs.slice(-4))).toEqual([Op.FIND_EXEC, Op.SECCOMP, Op.READY, Op.EXEC]);
     expect(at(recs, Op.SECCOMP_LISTENER)).toBeLessThan(at(recs, Op.CLONE));
     const p = buildExecPlan({ ...planInput(), seccomp: filter });
     expect(p.seccompListener).toEqual({ slot: 2 });

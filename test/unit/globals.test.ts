@@ -2,7 +2,7 @@
  * src/cli/globals.ts: runc's global flags, given before the verb.
  */
 import { UsageError } from "../../src/errors.js";
-import { parseGlobals } from "../../src/cli/globals.js";
+import { parseGlobals, scanGlobals } from "../../src/cli/globals.js";
 
 describe("parseGlobals", () => {
   test("defaults with no flags", () => {
@@ -65,5 +65,31 @@ describe("parseGlobals", () => {
   test("--help and --version are left for the verb parser", () => {
     expect(parseGlobals(["--help"]).rest).toEqual(["--help"]);
     expect(parseGlobals(["--root", "/r", "--version"]).rest).toEqual(["--version"]);
+  });
+});
+
+describe("scanGlobals", () => {
+  test("a mistake is returned, not thrown, with the --log and --log-format read around it", () => {
+    const before = scanGlobals(["--log", "/l.json", "--log-format", "json", "--bogus", "create", "c1"]);
+    expect(before.error).toBeInstanceOf(UsageError);
+    expect(before.error!.message).toMatch(/unknown global flag --bogus/);
+    expect(before.globals).toMatchObject({ log: "/l.json", logFormat: "json" });
+    // after the mistake too: the log still gets the error
+    const after = scanGlobals(["--bogus", "--log=/l.json", "--log-format=json", "create", "c1"]);
+    expect(after.error!.message).toMatch(/unknown global flag --bogus/);
+    expect(after.globals).toMatchObject({ log: "/l.json", logFormat: "json" });
+    expect(after.rest).toEqual(["create", "c1"]);
+  });
+
+  test("a bad --log-format leaves the format text (runc's default) and is the error", () => {
+    const r = scanGlobals(["--log", "/l", "--log-format", "xml", "state", "c1"]);
+    expect(r.error!.message).toMatch(/--log-format must be text or json, not "xml"/);
+    expect(r.globals).toMatchObject({ log: "/l", logFormat: "text" });
+  });
+
+  test("the first mistake is the one reported; none: no error", () => {
+    expect(scanGlobals(["--a", "--b", "list"]).error!.message).toMatch(/--a/);
+    expect(scanGlobals(["--log", "/l", "list"]).error).toBeUndefined();
+    expect(scanGlobals(["--log", "/l", "--root"]).error!.message).toMatch(/--root needs a value/);
   });
 });

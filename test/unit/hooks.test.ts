@@ -82,6 +82,9 @@ describe("buildPlan: hook points", () => {
     expect(sync).toBeLessThan(hook);
     expect(hook).toBe(pivot - 1);
     expect(recs[hook].strs!.slice(0, 2)).toEqual(["/hooks/createContainer/0", "/c"]);
+    // run in the root filesystem's directory, as runc runs them (not in the caller's cwd)
+    expect(recs[hook - 1]).toEqual({ op: Op.CHDIR, strs: [rootfs] });
+    expect(sync).toBe(hook - 2);
     // createContainer reads the "creating" state from slot 0, which the setup sync fills
     expect(p.stateSlots).toEqual([{ slot: SLOT_STATE_CREATING, status: "creating" }]);
   });
@@ -93,21 +96,36 @@ describe("buildPlan: hook points", () => {
     expect(p.records.filter((r) => r.op === Op.SYNC)).toHaveLength(1);
   });
 
-  test("--no-pivot: the hook point is right before MOVE_ROOT", () => {
+  test("--no-pivot: the hook point is right before the host's procfs and sysfs are detached and the root moved", () => {
     const recs = build({ createContainer: [{ path: "/c" }] }, { noPivot: true }).records;
-    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(at(recs, (r) => r.op === Op.MOVE_ROOT) - 1);
+    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(at(recs, (r) => r.op === Op.DETACH_PSEUDO_FS) - 1);
+    expect(at(recs, (r) => r.op === Op.DETACH_PSEUDO_FS)).toBe(at(recs, (r) => r.op === Op.MOVE_ROOT) - 1);
+    expect(recs[at(recs, (r) => r.op === Op.HOOK) - 1]).toEqual({ op: Op.CHDIR, strs: [rootfs] });
+    // without createContainer hooks there is nothing to run there: no such CHDIR
+    expect(build(undefined).records.filter((r) => r.op === Op.CHDIR)).toHaveLength(1);
   });
 
-  test("a joined mount namespace (no root to switch to): the hook point is still there, before READY", () => {
+  test("a joined mount namespace gets its root built and pivoted like a new one (runc): the hook point is right before the pivot", () => {
     const s = JSON.parse(JSON.stringify(BUSYBOX));
     s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === "mount" ? { type: "mount", path: "/proc/1/ns/mnt" } : n));
     s.hooks = { createRuntime: [{ path: "/r" }], createContainer: [{ path: "/c" }] };
     const recs = build(undefined, { spec: s }).records;
-    expect(ops(recs)).not.toContain(Op.PIVOT_ROOT);
     const sync = at(recs, (r) => r.op === Op.SYNC && r.strs![0] === SYNC_HOOKS);
     expect(sync).toBeGreaterThan(at(recs, (r) => r.op === Op.SYNC && r.strs![0] === SYNC_SETUP));
-    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(sync + 1);
-    expect(sync).toBeLessThan(at(recs, (r) => r.op === Op.READY));
+    // in the rootfs's directory, as with a new mount namespace (runc chdirs there before these hooks)
+    expect(recs[sync + 1]).toEqual({ op: Op.CHDIR, strs: [rootfs] });
+    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(sync + 2);
+    expect(at(recs, (r) => r.op === Op.PIVOT_ROOT)).toBe(sync + 3);
+  });
+
+  test("no mount namespace: the hook point is right before the chroot", () => {
+    const s = JSON.parse(JSON.stringify(BUSYBOX));
+    s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== "mount");
+    delete s.linux.maskedPaths;
+    delete s.linux.readonlyPaths;
+    s.hooks = { createContainer: [{ path: "/c" }] };
+    const recs = build(undefined, { spec: s }).records;
+    expect(at(recs, (r) => r.op === Op.HOOK)).toBe(at(recs, (r) => r.op === Op.CHROOT) - 1);
   });
 
   test("startContainer: after WAIT_FIFO, before STARTED and EXEC, with the created state of slot 1", () => {

@@ -1,7 +1,7 @@
 /**
  * src/plan/namespaces.ts: linux.namespaces -> clone flags, late unshares, joins.
  */
-import { NAMESPACE_FLAGS, planNamespaces } from "../../src/plan/namespaces.js";
+import { mapsId, NAMESPACE_FLAGS, parseIdMap, planNamespaces } from "../../src/plan/namespaces.js";
 import { fieldOf } from "../helpers/config-error.js";
 
 const CLONE_NEWNS = 0x00020000;
@@ -70,5 +70,17 @@ describe("planNamespaces", () => {
 
   test("a type listed twice is refused with the second entry's path", () => {
     expect(fieldOf(() => planNamespaces([{ type: "pid" }, { type: "mount" }, { type: "pid", path: "/proc/1/ns/pid" }]))).toBe("/linux/namespaces/2/type");
+  });
+});
+
+describe("id maps as /proc/<pid>/uid_map shows them", () => {
+  test("parsed line by line; whether an id is mapped", () => {
+    const m = parseIdMap("         0     100000      65536\n    65536      5000          1\n");
+    expect(m).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }]);
+    expect(mapsId(m, 0)).toBe(true);
+    expect(mapsId(m, 65536)).toBe(true);
+    expect(mapsId(m, 65537)).toBe(false);
+    expect(mapsId(parseIdMap("      1000       1000          1\n"), 0)).toBe(false);
+    expect(parseIdMap("")).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type PlanInput, type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { planNamespaces } from "../../src/plan/namespaces.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
-import { planProcess } from "../../src/plan/process.js";
+import { planProcess, type ProcessPlanEnd } from "../../src/plan/process.js";
 import { cpusMissing, parseCpuList } from "../../src/security/cpu-list.js";
 import { planIoPriority } from "../../src/security/ioprio.js";
 import { planSessionKeyring } from "../../src/security/keyring.js";
@@ -22,6 +22,7 @@ import { fieldOf } from "../helpers/config-error.js";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;
 const ALL_CAPS = (1n << 41n) - 1n;
+const END: ProcessPlanEnd = { preserveFds: 0, wait: [], passwd: undefined };
 
 function spec(edit?: (s: any) => void): PlanSpec { // eslint-disable-line @typescript-eslint/no-explicit-any
   const s = JSON.parse(JSON.stringify(BUSYBOX));
@@ -246,20 +247,21 @@ describe("rlimits against the host", () => {
 
   test("planProcess checks every hard limit, and refuses a type given twice", () => {
     const proc = { user: { uid: 0, gid: 0 }, args: ["sh"], cwd: "/", rlimits: [{ type: "RLIMIT_NPROC", soft: 10, hard: 100000 }] };
-    expect(fieldOf(() => planProcess({ hostCaps: ALL_CAPS, lastCap: 40, hostLimits: host }, proc))).toBe("/process/rlimits/0/hard");
+    expect(fieldOf(() => planProcess({ hostCaps: ALL_CAPS, lastCap: 40, hostLimits: host }, proc, END))).toBe("/process/rlimits/0/hard");
     const twice = { ...proc, rlimits: [{ type: "RLIMIT_CORE", soft: 0, hard: 0 }, { type: "RLIMIT_CORE", soft: 1, hard: 1 }] };
-    expect(fieldOf(() => planProcess({ hostCaps: ALL_CAPS, lastCap: 40 }, twice))).toBe("/process/rlimits/1/type");
+    expect(fieldOf(() => planProcess({ hostCaps: ALL_CAPS, lastCap: 40 }, twice, END))).toBe("/process/rlimits/1/type");
   });
 });
 
 describe("buildPlan: where the records go", () => {
-  test("execCPUAffinity: initial in stage 0 just before CLONE, final after CHDIR; offline CPUs refused", () => {
+  test("execCPUAffinity: initial in stage 0 just before CLONE, final before the fds are marked and the cwd entered; offline CPUs refused", () => {
     const recs = plan(spec((s) => (s.process.execCPUAffinity = { initial: "0", final: "1" })), { onlineCpus: [3n] });
     const clone = idx(recs, Op.CLONE);
     expect(recs[clone - 1]).toEqual({ op: Op.CPU_AFFINITY, ints: [1n], strs: ["/process/execCPUAffinity/initial"] });
     const fin = idx(recs, Op.CPU_AFFINITY, clone);
     expect(recs[fin]).toEqual({ op: Op.CPU_AFFINITY, ints: [2n], strs: ["/process/execCPUAffinity/final"] });
-    expect(recs[fin - 1].op).toBe(Op.CHDIR);
+    expect(recs[fin + 1].op).toBe(Op.CLOEXEC_FROM);
+    expect(fin).toBeLessThan(idx(recs, Op.CHDIR));
     expect(plan(spec((s) => (s.process.execCPUAffinity = { initial: "", final: "" }))).some((r) => r.op === Op.CPU_AFFINITY)).toBe(false);
     expect(() => plan(spec((s) => (s.process.execCPUAffinity = { final: "0-3" })), { onlineCpus: [3n] })).toThrow(
       "config.json /process/execCPUAffinity/final: CPU 2, 3 not online on this host",
@@ -290,7 +292,7 @@ describe("buildPlan: where the records go", () => {
     expect(() => plan(spec((s) => (s.linux.sysctl = { "vm.overcommit_memory": "1" })))).toThrow(/\/linux\/sysctl\/vm.overcommit_memory/);
   });
 
-  test("scheduler and ioPriority before the capabilities are dropped; personality after the process settings", () => {
+  test("scheduler and ioPriority before the capabilities are dropped; personality after the process settings, before the fds are marked", () => {
     const recs = plan(spec((s) => {
       s.process.scheduler = { policy: "SCHED_BATCH" };
       s.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 4 };
@@ -298,8 +300,8 @@ describe("buildPlan: where the records go", () => {
     }));
     expect(idx(recs, Op.SCHED_SETATTR)).toBeLessThan(idx(recs, Op.CAP_BOUNDING));
     expect(idx(recs, Op.IOPRIO_SET)).toBeLessThan(idx(recs, Op.CAP_BOUNDING));
-    expect(idx(recs, Op.PERSONALITY)).toBeGreaterThan(idx(recs, Op.CHDIR));
-    expect(idx(recs, Op.PERSONALITY)).toBeLessThan(idx(recs, Op.WAIT_FIFO));
+    expect(idx(recs, Op.PERSONALITY)).toBeGreaterThan(idx(recs, Op.IOPRIO_SET));
+    expect(idx(recs, Op.PERSONALITY)).toBe(idx(recs, Op.CLOEXEC_FROM) - 1);
   });
 
   test("LSM labels before the user switch; refused where the module is off", () => {

@@ -8,7 +8,7 @@ import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError } from "../../src/errors.js";
 import { MOUNT_ATTR, MS } from "../../src/fs/mount-flags.js";
 import { planMaskedAndReadonly } from "../../src/fs/masked-paths.js";
-import { type RootfsInput, planRootfs } from "../../src/fs/rootfs-plan.js";
+import { type RootfsInput, planRootUnbindable, planRootfs } from "../../src/fs/rootfs-plan.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
 
 let bundle: string;
@@ -96,17 +96,38 @@ describe("planRootfs: the root", () => {
     },
   );
 
+  test.each([["unbindable", MS.UNBINDABLE], ["runbindable", MS.UNBINDABLE | MS.REC]])(
+    "a %s root is rslave until the end (the rootfs must be bound first), made unbindable last by planRootUnbindable",
+    (prop, flags) => {
+      const recs = planRootfs(input({ rootfsPropagation: prop }));
+      expect(asMount(recs[0]).flags).toBe(MS.SLAVE | MS.REC);
+      expect(mounts(recs).some((m) => m.flags & MS.UNBINDABLE)).toBe(false);
+      expect(planRootUnbindable(prop).map(asMount)).toEqual([{ flags, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" }]);
+      for (const other of [undefined, "private", "rshared"]) expect(planRootUnbindable(other)).toEqual([]);
+    },
+  );
+
+  test("no mount namespace: / is left alone, the rootfs's bind takes the propagation, CHROOT is the switch", () => {
+    const recs = planRootfs(input({ noMountNs: true, noPivot: true, rootfsPropagation: "rprivate" }));
+    expect(mounts(recs).slice(0, 2)).toEqual([
+      { flags: MS.BIND | MS.REC, mkdir: 0, source: rootfs, target: rootfs, fstype: "", data: "", root: "" },
+      { flags: MS.PRIVATE | MS.REC, mkdir: 0, source: "", target: rootfs, fstype: "", data: "", root: "" },
+    ]);
+    expect(recs.filter((r) => [Op.CHROOT, Op.PIVOT_ROOT, Op.MOVE_ROOT].includes(r.op))).toEqual([{ op: Op.CHROOT, strs: [rootfs] }]);
+  });
+
   test("an unknown rootfsPropagation is a ConfigError naming it", () => {
     expect(() => planRootfs(input({ rootfsPropagation: "sideways" }))).toThrow(ConfigError);
     expect(() => planRootfs(input({ rootfsPropagation: "sideways" }))).toThrow(/\/linux\/rootfsPropagation/);
   });
 
-  test("pivot_root by default, move + chroot with --no-pivot", () => {
+  test("pivot_root by default, move + chroot with --no-pivot, after the host's procfs and sysfs are detached", () => {
     const a = planRootfs(input());
     expect(a.filter((r) => r.op === Op.PIVOT_ROOT)).toEqual([{ op: Op.PIVOT_ROOT, strs: [rootfs] }]);
-    expect(a.some((r) => r.op === Op.MOVE_ROOT)).toBe(false);
+    expect(a.some((r) => r.op === Op.MOVE_ROOT || r.op === Op.DETACH_PSEUDO_FS)).toBe(false);
     const b = planRootfs(input({ noPivot: true }));
-    expect(b.filter((r) => r.op === Op.MOVE_ROOT)).toEqual([{ op: Op.MOVE_ROOT, strs: [rootfs] }]);
+    const move = b.findIndex((r) => r.op === Op.MOVE_ROOT);
+    expect(b.slice(move - 1, move + 1)).toEqual([{ op: Op.DETACH_PSEUDO_FS, strs: [rootfs, "proc", "sysfs"] }, { op: Op.MOVE_ROOT, strs: [rootfs] }]);
     expect(b.some((r) => r.op === Op.PIVOT_ROOT)).toBe(false);
   });
 
@@ -123,11 +144,12 @@ describe("planRootfs: the root", () => {
 });
 
 describe("planRootfs: config mounts", () => {
-  test("a filesystem mount: flags and data from options, target under the rootfs, created as a directory", () => {
+  test("a filesystem mount: flags and data from options, target under the rootfs, created as a directory (a tmpfs takes the mode of one that was there, kind 4)", () => {
     const recs = planRootfs(input({ mounts: [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }] }));
     expect(asMount(recs[2])).toEqual({
-      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, mkdir: 1, source: "shm", target: join(rootfs, "dev/shm"), fstype: "tmpfs", data: "mode=1777,size=65536k", root: rootfs,
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, mkdir: 4, source: "shm", target: join(rootfs, "dev/shm"), fstype: "tmpfs", data: "mode=1777,size=65536k", root: rootfs,
     });
+    expect(asMount(planRootfs(input({ mounts: [{ destination: "/mq", type: "mqueue", source: "mqueue" }] }))[2]).mkdir).toBe(1);
   });
 
   test("a mount without a source uses its type as source", () => {
@@ -238,6 +260,29 @@ describe("planRootfs: /dev", () => {
     for (const b of binds) {
       expect(b).toEqual({ flags: MS.BIND, mkdir: 2, source: b.source, target: join(rootfs, b.source), fstype: "", data: "", root: rootfs });
     }
+  });
+
+  test("a read-only /dev is mounted writable and remounted read-only after its nodes, links and console", () => {
+    const dev = { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "ro"] };
+    const consoleRec: PlanRecord = { op: Op.PTY, ints: [0, 0, 0, 1], strs: ["/dev/pts/ptmx", "/dev/ptmx"] };
+    const recs = planRootfs(input({ mounts: [dev], console: [consoleRec], readonly: true }));
+    expect(mounts(recs).find((m) => m.fstype === "tmpfs")!.flags).toBe(MS.NOSUID | MS.STRICTATIME);
+    const remount = recs.findIndex((r) => r.op === Op.MOUNT && asMount(r).target === "/dev");
+    expect(asMount(recs[remount])).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.STRICTATIME, mkdir: 0, source: "", target: "/dev", fstype: "", data: "", root: "/" });
+    expect(remount).toBeGreaterThan(recs.indexOf(consoleRec));
+    expect(remount).toBeGreaterThan(recs.map((r) => r.op).lastIndexOf(Op.MKNOD));
+    expect(remount).toBeGreaterThan(recs.map((r) => r.op).lastIndexOf(Op.SYMLINK));
+    expect(asMount(recs[remount + 1]).target).toBe("/"); // then the read-only root
+  });
+
+  test("a read-only tmpfs elsewhere is mounted writable, filled (tmpcopyup), then bind-remounted read-only", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "ro", "nodev"] }] }));
+    const at = recs.findIndex((r) => r.op === Op.MOUNT && asMount(r).fstype === "tmpfs");
+    expect(recs.slice(at - 1, at + 3).map((r) => r.op)).toEqual([Op.COPY_UP, Op.MOUNT, Op.COPY_UP, Op.MOUNT]);
+    expect(asMount(recs[at]).flags).toBe(MS.NODEV);
+    expect(asMount(recs[at + 2])).toEqual({ flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV, mkdir: 0, source: "", target: join(rootfs, "etc"), fstype: "", data: "", root: rootfs });
+    // other filesystems are mounted read-only at once
+    expect(mounts(planRootfs(input({ mounts: [{ destination: "/p", type: "proc", source: "proc", options: ["ro"] }] }))).find((m) => m.fstype === "proc")!.flags).toBe(MS.RDONLY);
   });
 
   test("a bind-mounted /dev gets no nodes and no links", () => {
@@ -380,8 +425,10 @@ describe("planRootfs: recursive attributes, tmpcopyup, unknown options, sysfs, m
     expect(err!.message).toContain('"sise=1k"');
   });
 
-  test("data on a bind mount is refused (the kernel ignores it)", () => {
-    expect(() => planRootfs(input({ mounts: [{ destination: "/d", source: join(bundle, "shared"), options: ["bind", "mode=755"] }] }))).toThrow(/\/mounts\/0\/options\/1/);
+  test("data on a bind mount is accepted and dropped, as runc does (the kernel ignores it)", () => {
+    const recs = planRootfs(input({ mounts: [{ destination: "/d", source: join(bundle, "shared"), options: ["bind", "mode=755", "ro"] }] }));
+    const d = mounts(recs).filter((m) => m.target === join(rootfs, "d"));
+    expect(d.map((m) => [m.flags, m.data])).toEqual([[MS.BIND, ""], [MS.BIND | MS.REMOUNT | MS.RDONLY, ""]]);
   });
 
   test("sysfs is read-only without a network namespace of its own, as given with one", () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../../src/errors.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
+import { buildExecPlan } from "../../src/plan/exec-plan.js";
 import { Op, type PlanRecord } from "../../src/plan/ops.js";
 import { SECCOMP_LISTENER_SLOT } from "../../src/plan/process.js";
 import { Assembler, BPF_JEQ_K, BPF_MAXINSNS, packFilter, type SockFilter } from "../../src/security/seccomp/bpf.js";
@@ -477,15 +478,16 @@ describe("in the launch plan", () => {
   const idx = (recs: PlanRecord[], op: Op) => recs.findIndex((r) => r.op === op);
   const profile: LinuxSeccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] };
 
-  test("with noNewPrivileges the filter is loaded last: after the fifo wait, right before EXEC", () => {
+  test("with noNewPrivileges the filter is loaded once everything is checked, right before READY", () => {
     const p = build((s) => {
       s.process.noNewPrivileges = true;
       s.linux.seccomp = profile;
     });
     const r = p.records;
-    expect(idx(r, Op.SECCOMP)).toBe(r.length - 2);
-    expect(idx(r, Op.WAIT_FIFO)).toBeLessThan(idx(r, Op.SECCOMP));
-    expect(idx(r, Op.FIND_EXEC)).toBeLessThan(idx(r, Op.SECCOMP));
+    // As runc's init: after the user change and the executable's lookup, before the exec fifo wait.
+    expect(idx(r, Op.SECCOMP)).toBe(idx(r, Op.READY) - 1);
+    expect(idx(r, Op.FIND_EXEC)).toBe(idx(r, Op.SECCOMP) - 1);
+    expect(idx(r, Op.SETUSER)).toBeLessThan(idx(r, Op.SECCOMP));
     // As tsrun-init reads it: flags, slot, then each struct sock_filter as a little-endian u64.
     const [rec] = decodePlan(encodePlan([r[idx(r, Op.SECCOMP)]!]));
     const ints = rec!.ints as bigint[];
@@ -506,6 +508,62 @@ describe("in the launch plan", () => {
     expect(idx(r, Op.SECCOMP)).toBeLessThan(idx(r, Op.CAP_BOUNDING));
     expect(idx(r, Op.SECCOMP)).toBeLessThan(idx(r, Op.SETUSER));
     expect(r.filter((x) => x.op === Op.SECCOMP)).toHaveLength(1);
+  });
+
+  // What tsrun-init may still run once the filter is loaded: the calls runc's init makes there (setgroups,
+  // setres[ug]id, capset and capability prctls, fchdir, the sync and exec fifo writes, the hooks, execve).
+  // The cwd's openat2 and getcwd, close_range, umask, affinity, personality, the lookup's stat: all before.
+  const UNDER_FILTER = [Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.CAPSET, Op.AMBIENT, Op.NO_NEW_PRIVS, Op.READY, Op.WAIT_FIFO, Op.HOOK, Op.STARTED, Op.EXEC];
+  const everything = (nnp: boolean) => (s: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    s.process.noNewPrivileges = nnp;
+    s.process.user = { uid: 1000, gid: 1000, umask: 0o077 };
+    s.process.cwd = "/tmp";
+    s.process.capabilities.inheritable = ["CAP_KILL"];
+    s.process.scheduler = { policy: "SCHED_BATCH" };
+    s.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 4 };
+    s.process.execCPUAffinity = { final: "0" };
+    s.linux.personality = { domain: "LINUX32" };
+    s.hooks = { startContainer: [{ path: "/bin/true" }] };
+    s.linux.seccomp = profile;
+  };
+  test.each([false, true])("noNewPrivileges %s: after the filter only what runc's init does there", (nnp) => {
+    const r = build(everything(nnp)).records;
+    const after = r.slice(idx(r, Op.SECCOMP) + 1).map((x) => x.op);
+    expect(after.filter((op) => !UNDER_FILTER.includes(op))).toEqual([]);
+    expect(after).toContain(Op.HOOK); // startContainer hooks run under it, as runc runs them
+    for (const op of [Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.FIND_EXEC, Op.PERSONALITY, Op.CPU_AFFINITY, Op.SCHED_SETATTR, Op.IOPRIO_SET, Op.RLIMIT]) {
+      expect(idx(r, op)).toBeLessThan(idx(r, Op.SECCOMP));
+    }
+    // the cwd: entered as root before the filter, retried as the user after
+    expect(idx(r, Op.CHDIR_RETRY)).toBe(idx(r, Op.SETUSER) + 1);
+  });
+
+  test.each([false, true])("noNewPrivileges %s: the same for exec", (nnp) => {
+    const s = JSON.parse(JSON.stringify(BUSYBOX));
+    everything(nnp)(s);
+    const r = buildExecPlan({
+      process: s.process,
+      namespaces: [{ type: "mount", path: "/proc/42/ns/mnt" }],
+      cgroupJoin: { cloneInto: "", selfTasks: [] },
+      hostCaps: (1n << 41n) - 1n,
+      lastCap: 40,
+      seccomp: compileSeccomp(profile),
+      preserveFds: 1,
+      foreground: true,
+    }).records;
+    const after = r.slice(idx(r, Op.SECCOMP) + 1).map((x) => x.op);
+    expect(after.filter((op) => !UNDER_FILTER.includes(op))).toEqual([]);
+    expect(after.slice(-2)).toEqual([Op.READY, Op.EXEC]);
+    for (const op of [Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.FIND_EXEC, Op.CPU_AFFINITY]) expect(idx(r, op)).toBeLessThan(idx(r, Op.SECCOMP));
+  });
+
+  test("NOTIFY on write is refused, naming the name, as runc refuses it", () => {
+    const notifyWrite = () =>
+      compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/a.sock", syscalls: [{ names: ["mkdir", "write"], action: "SCMP_ACT_NOTIFY" }] });
+    expect(fieldOf(notifyWrite)).toBe("/linux/seccomp/syscalls/0/names/1");
+    expect(notifyWrite).toThrow("SCMP_ACT_NOTIFY cannot be used for the write syscall");
+    // ERRNO on write is still a profile's own business
+    expect(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["write"], action: "SCMP_ACT_ERRNO" }] })).not.toThrow();
   });
 
   test("NOTIFY: stage 0 connects the listener before the clone; the payload comes in sync slot 2", () => {

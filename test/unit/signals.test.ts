@@ -3,7 +3,7 @@
  * as a shell reports it (src/init/spawn.ts).
  */
 import { UsageError } from "../../src/errors.js";
-import { parseSignal } from "../../src/lifecycle/signals.js";
+import { parseKillSignal, parseSignal } from "../../src/lifecycle/signals.js";
 
 describe("parseSignal", () => {
   test.each([
@@ -45,6 +45,23 @@ describe("parseSignal", () => {
 
   test("the message names the bad signal", () => {
     expect(() => parseSignal("FOO")).toThrow(/FOO/);
+  });
+});
+
+describe("parseKillSignal", () => {
+  test("0 (only a check that the process is alive, as kill(2) and runc take it)", () => {
+    expect(parseKillSignal("0")).toBe(0);
+    expect(parseKillSignal("00")).toBe(0);
+  });
+
+  test("every other signal as parseSignal reads it", () => {
+    expect(parseKillSignal("KILL")).toBe(9);
+    expect(parseKillSignal("15")).toBe(15);
+    expect(parseKillSignal("RTMIN+3")).toBe(37);
+  });
+
+  test.each(["SIG0", "-0", "65", "FOO", ""])("%p is refused with a UsageError", (text) => {
+    expect(() => parseKillSignal(text)).toThrow(UsageError);
   });
 });
 

@@ -442,6 +442,13 @@ describe("process and resources documents", () => {
     expect(p.args.length).toBeGreaterThan(0);
   });
 
+  test("a process without user is root, as runc reads it; a bad user is still refused", () => {
+    const p = readJson(join(examples, "containerd-exec-process.json"));
+    delete p.user;
+    expect(validateProcess(p).user).toEqual({ uid: 0, gid: 0 });
+    expect(configError(() => validateProcess({ ...p, user: { uid: 1 } })).field).toBe("/user/gid");
+  });
+
   test("process errors carry paths relative to the document, or to basePath", () => {
     const p = readJson(join(examples, "containerd-exec-process.json"));
     p.user.uid = -1;

@@ -163,6 +163,10 @@ export function compileSeccomp(profile: LinuxSeccomp, field = "/linux/seccomp"):
       if (sc.action === "SCMP_ACT_NOTIFY" && name === "sendmsg") {
         throw new ConfigError(`${at}/names/${j}`, "sendmsg cannot be notified: tsrun-init passes the listener fd on with it");
       }
+      if (sc.action === "SCMP_ACT_NOTIFY" && name === "write") {
+        // As runc refuses it: once the filter is loaded, tsrun-init still writes to its parent and to `start`.
+        throw new ConfigError(`${at}/names/${j}`, "SCMP_ACT_NOTIFY cannot be used for the write syscall (tsrun-init writes to the exec fifo after loading the filter)");
+      }
       let known = false;
       arches.forEach((arch, a) => {
         const nr = arch.syscalls[name];
