@@ -2,7 +2,7 @@
 # The figures of issue 9 for tsrun (bin/tsrun of this repo), runc and crun, side by side, from one
 # command:
 #
-#   bench/bench.sh [--runs N] [--quick] [--runtimes "tsrun runc crun"] [--no-podman] [--keep-raw DIR]
+#   bench/bench.sh [--runs N] [--quick] [--runtimes "tsrun runc crun"] [--no-podman] [--keep-raw DIR] [--base DIR]
 #
 # Prints a table (medians, min-max, ratios tsrun/runc and tsrun/crun, the issue's target per row and
 # whether it is met) and writes bench/results/latest.json (with date, kernel, cpu, load, runs),
@@ -10,6 +10,9 @@
 # --runs N: hyperfine runs per time figure (default 30, as the issue's anchors; warmup 3).
 # --quick: 3 runs, 1 warmup, 30 containers for `list`, fewer memory/throughput samples: for
 # development, not for the record (its report goes to bench/results/scratch/quick/, not in git).
+# --base DIR: also measure DIR/bin/tsrun (a built checkout of an earlier commit, e.g. a git worktree)
+# as the runtime "base", in the same run: the table gains a tsrun/base column, so a change is
+# compared with what it changed under the same load.
 # Takes about 2-3 minutes at default settings on 2 cores (loaded).
 #
 # Needs root. Installs its packages (runc, crun, hyperfine, jq, tini, podman, conmon) through
@@ -79,6 +82,7 @@ quick=0
 runtimes="tsrun runc crun"
 podman_on=1
 keep_raw=""
+base_dir=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -86,7 +90,8 @@ while [ "$#" -gt 0 ]; do
     --runtimes) runtimes=$2; shift 2 ;;
     --no-podman) podman_on=0; shift ;;
     --keep-raw) keep_raw=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --base) base_dir=$2; shift 2 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -95,6 +100,11 @@ if [ "$quick" = 1 ]; then
   # --runs given with --quick wins.
   case " ${orig_args[*]} " in *" --runs "*) ;; *) runs=3 ;; esac
   warmup=1 list_count=30 held_count=3 rate_iter=5 rate_reps=2 peak_runs=3
+fi
+if [ -n "$base_dir" ]; then
+  base_dir=$(cd "$base_dir" && pwd) || { echo "bench: --base: no such directory" >&2; exit 2; }
+  [ -x "$base_dir/bin/tsrun" ] || { echo "bench: --base: $base_dir/bin/tsrun not found (build that checkout first)" >&2; exit 2; }
+  runtimes="$runtimes base"
 fi
 case "$runs" in '' | *[!0-9]* | 0) echo "bench: --runs needs a positive number" >&2; exit 2 ;; esac
 
@@ -226,7 +236,8 @@ for rt in $runtimes; do
   case "$rt" in
     tsrun) path="${TSRUN:-$repo/bin/tsrun}"; [ -x "$path" ] || path="" ;;
     runc | crun) path=$(command -v "$rt" || true) ;;
-    *) note "unknown runtime $rt (tsrun, runc, crun)"; exit 2 ;;
+    base) path="$base_dir/bin/tsrun" ;;
+    *) note "unknown runtime $rt (tsrun, runc, crun; base with --base)"; exit 2 ;;
   esac
   if [ -z "$path" ]; then
     if [ "$rt" = tsrun ]; then
@@ -273,7 +284,7 @@ if [ -n "${bin[crun]:-}" ] && [ -n "$v2_controllers" ]; then
 fi
 
 # --- smoke run: a runtime that cannot run the bundle is skipped ----------------
-for rt in tsrun runc crun; do
+for rt in tsrun runc crun base; do
   [ -n "${bin[$rt]:-}" ] || continue
   if out=$(timeout 30 "${bin[$rt]}" --root "$tmp/root-$rt" run --bundle "$bundle" "${prefix}smoke" 2>&1 </dev/null); then
     active+=("$rt")
@@ -454,6 +465,7 @@ fi
 versions=$(for rt in "${active[@]}"; do
   case "$rt" in
     tsrun) v="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo +dirty)" ;;
+    base) v="$(git -C "$base_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$base_dir" diff --quiet HEAD -- src 2>/dev/null || echo +dirty)" ;;
     *) v=$("${bin[$rt]}" --version | head -n 1) ;;
   esac
   jq -n --arg k "$rt" --arg v "$v" '{($k): $v}'

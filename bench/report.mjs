@@ -11,8 +11,9 @@
  */
 /** @typedef {Record<string, any> & {figures: Row[]}} Report */
 
-/** The runtimes in table order; tsrun is compared with the other two. */
-export const RUNTIMES = ["tsrun", "runc", "crun"];
+/** The runtimes in table order; tsrun is compared with the others. "base" is tsrun built from an
+ *  earlier commit (bench.sh --base), measured only when asked. */
+export const RUNTIMES = ["tsrun", "runc", "crun", "base"];
 
 /**
  * The rows of the issue's table. `better`: which way is good. `target`:
@@ -87,7 +88,7 @@ export function evaluate(fig, results, previous) {
     const o = results[rt]?.median;
     return t !== undefined && o !== undefined && o > 0 ? t / o : undefined;
   };
-  const ratios = { runc: ratio("runc"), crun: ratio("crun") };
+  const ratios = { runc: ratio("runc"), crun: ratio("crun"), base: ratio("base") };
   const tg = fig.target;
   let met = null;
   let note = "";
@@ -157,19 +158,28 @@ function cell(st) {
 const ratioText = (r) => (r === undefined ? "-" : `${r.toFixed(2)}x`);
 const metText = (m) => (m === true ? "yes" : m === false ? "NO" : "-");
 
+/** Whether an earlier build of tsrun was measured beside this one (bench.sh --base). */
+const hasBase = (report) => report.figures.some((r) => r.results.base);
+
 function tableRows(report) {
+  const base = hasBase(report);
   return report.figures.map((r) => [
     `${r.label} [${r.unit}]`,
     cell(r.results.tsrun),
     cell(r.results.runc),
     cell(r.results.crun),
+    ...(base ? [cell(r.results.base)] : []),
     ratioText(r.ratios.runc),
     ratioText(r.ratios.crun),
+    ...(base ? [ratioText(r.ratios.base)] : []),
     r.target,
     metText(r.met) + (r.note ? ` (${r.note})` : ""),
   ]);
 }
-const HEAD = ["figure", "tsrun median (min-max)", "runc", "crun", "tsrun/runc", "tsrun/crun", "target", "met"];
+const head = (report) =>
+  hasBase(report)
+    ? ["figure", "tsrun median (min-max)", "runc", "crun", "base", "tsrun/runc", "tsrun/crun", "tsrun/base", "target", "met"]
+    : ["figure", "tsrun median (min-max)", "runc", "crun", "tsrun/runc", "tsrun/crun", "target", "met"];
 
 function header(report) {
   const load = report.loadavg ? `, load ${report.loadavg.start} -> ${report.loadavg.end}` : "";
@@ -178,6 +188,7 @@ function header(report) {
 
 /** The table as aligned plain text (what the bench prints). */
 export function formatTable(report) {
+  const HEAD = head(report);
   const rows = [HEAD, ...tableRows(report)];
   const widths = HEAD.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
@@ -187,6 +198,7 @@ export function formatTable(report) {
 /** The table as markdown (for README.md and bench/results/latest.md). */
 export function formatMarkdown(report) {
   const esc = (c) => c.replace(/\|/g, "\\|");
+  const HEAD = head(report);
   const rows = tableRows(report);
   return [
     `Measured ${header(report)}.`,
@@ -198,7 +210,7 @@ export function formatMarkdown(report) {
   ].join("\n");
 }
 
-const COLORS = { tsrun: "#2b7bb9", runc: "#9a9a9a", crun: "#e08a1e" };
+const COLORS = { tsrun: "#2b7bb9", runc: "#9a9a9a", crun: "#e08a1e", base: "#7fb3dd" };
 const xml = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**

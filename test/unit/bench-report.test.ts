@@ -176,6 +176,22 @@ describe("formatTable / formatMarkdown", () => {
   });
 });
 
+describe("an earlier build measured beside (bench.sh --base)", () => {
+  const withBase = () =>
+    buildReport({ meta: META, samples: { lifecycle: { tsrun: [40, 42, 44], runc: [48, 49, 50], crun: [21], base: [38, 40, 42] } } });
+  test("the ratio tsrun/base of the medians", () => {
+    expect(withBase().figures[0].ratios.base).toBeCloseTo(42 / 40);
+  });
+  test("the tables gain a base column and a tsrun/base column, only when base was measured", () => {
+    const t = formatTable(withBase()).split("\n");
+    expect(t[2]).toMatch(/\bbase\b.*tsrun\/crun\s+tsrun\/base/);
+    expect(t.find((l) => l.startsWith("create+start+wait+delete"))).toContain("1.05x");
+    const md = formatMarkdown(withBase()).split("\n").filter((l) => l.startsWith("|"));
+    expect(md[0].split("|").length).toBe(12);
+    expect(formatTable(sample())).not.toContain("tsrun/base");
+  });
+});
+
 describe("renderSvg", () => {
   const svg = renderSvg(sample());
   test("a standalone SVG document with XML-escaped text", () => {
