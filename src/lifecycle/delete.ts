@@ -5,11 +5,13 @@ import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
 import { containerPids } from "../cgroups/procs.js";
 import { isSameLiveProcess } from "../state/proc.js";
+import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
+import { checkVerb } from "../state/verb-rules.js";
 import { crashPoint } from "./faults.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 import { killAndWait } from "./reap.js";
-import { sleepMs } from "../state/store.js";
 
 /**
  * delete (runtime.md): only a stopped container, unless `force`, which kills it first. Removes the
@@ -37,11 +39,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       if (force && e instanceof CorruptStateError) return await removeCorrupt(ctx, id);
       throw e;
     }
-    const status = store.status(rec);
-    if (status !== "stopped") {
-      if (status === "creating") throw new ContainerStateError(id, `cannot delete container ${id}: it is being created`);
-      if (!force) throw new ContainerStateError(id, `cannot delete container ${id} that is not stopped: it is ${status} (use --force)`);
-    }
+    checkVerb(force ? "delete --force" : "delete", liveStatus(store, rec), id);
     const cgroup = new CgroupSet(rec.cgroupPath);
     killAll(rec);
     crashPoint("delete", "killed");

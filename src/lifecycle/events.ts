@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContainerStateError, UsageError } from "../errors.js";
 import { hostCgroupFiles, oomKills, statsV1, statsV2, type Stats } from "../cgroups/stats.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 
 /** One line of `events` output, as runc prints it (oom events carry no data). */
 export type ContainerEvent = { type: "stats"; id: string; data: Stats } | { type: "oom"; id: string };
@@ -41,8 +43,7 @@ export async function containerEvents(
 ): Promise<void> {
   const { store } = ctx;
   const rec = store.read(id);
-  const status = store.status(rec);
-  if (status === "stopped" || status === "creating") throw new ContainerStateError(id, `cannot get events of container ${id}: container not running`);
+  checkVerb("events", liveStatus(store, rec), id);
   const { files, version } = hostCgroupFiles(rec.cgroupPath);
   const stats = (): ContainerEvent => ({ type: "stats", id, data: version === 1 ? statsV1(files) : statsV2(files) });
   if (opts.once) {
@@ -68,7 +69,7 @@ export async function containerEvents(
 
 function stillThere(ctx: RuntimeContext, id: string): boolean {
   try {
-    return ctx.store.status(ctx.store.read(id)) !== "stopped";
+    return liveStatus(ctx.store, ctx.store.read(id)) !== "stopped";
   } catch (e) {
     if (e instanceof ContainerStateError) return false; // deleted
     throw e;

@@ -21,8 +21,10 @@ import type { Process } from "../spec/types.js";
 import { validateProcess } from "../spec/validate.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint } from "./faults.js";
+import { liveStatus } from "./live-status.js";
 import { writePidFile } from "./pid-file.js";
 import { hostCapabilities, hostLimits, lastCap, onlineCpus } from "./host.js";
 import { FORWARDED } from "./signals.js";
@@ -54,7 +56,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   const { store } = ctx;
   const t0 = performance.now();
   const rec = store.read(opts.id);
-  checkStatus(rec.id, store.status(rec), opts.ignorePaused);
+  checkVerb(opts.ignorePaused ? "exec --ignore-paused" : "exec", liveStatus(store, rec), rec.id);
   const subCgroups = parseSubCgroups(opts.cgroups ?? []);
   const hostCaps = hostCapabilities();
   const { proc, source } = execProcess(opts, rec, hostCaps);
@@ -82,8 +84,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     let exited: Promise<number>;
     try {
       // Again under the lock: a delete or a pause may have come in between.
-      const status = store.status(rec);
-      checkStatus(rec.id, status, opts.ignorePaused);
+      const status = liveStatus(store, rec);
+      checkVerb(opts.ignorePaused ? "exec --ignore-paused" : "exec", status, rec.id);
       const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
       if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
       const namespaces = containerNamespaces(rec);
@@ -134,7 +136,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
           crashPoint("exec", "sync");
           const slots: SyncData = [];
           if (plan.seccompListener) {
-            slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: store.status(rec), pid: rec.pid });
+            slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: liveStatus(store, rec), pid: rec.pid });
           }
           return slots;
         },
@@ -196,13 +198,6 @@ class SignalForwarder {
       // exited meanwhile
     }
   }
-}
-
-/** runc's rules and words: exec in a created or running container, or a paused one when asked. */
-function checkStatus(id: string, status: string, ignorePaused = false): void {
-  if (status === "stopped") throw new ContainerStateError(id, "cannot exec in a stopped container");
-  if (status === "paused" && !ignorePaused) throw new ContainerStateError(id, "cannot exec in a paused container (use --ignore-paused to override)");
-  if (status === "creating") throw new ContainerStateError(id, `cannot exec in container ${id}: it is still being created`);
 }
 
 /** The process to run: from --process (validated as the config's process is), or the config's with the flags. */

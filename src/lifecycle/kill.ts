@@ -1,27 +1,16 @@
 import { constants } from "node:os";
-import { ContainerStateError, TsrunError } from "../errors.js";
+import { TsrunError } from "../errors.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
 import { containerPids } from "../cgroups/procs.js";
-import type { Status } from "../state/status.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 
 const SIGKILL = constants.signals.SIGKILL;
 
 /**
- * Which processes kill signals in each status (runc 1.1.5's rules): the init of a created, running or
- * paused container; with --all, whatever is in the container's cgroup, also once the container has
- * stopped (containerd's shim sends `kill --all <id> KILL` after every exit, to end what the init left
- * behind: finding nothing there is success). A stopped container has no init to signal, and one still
- * being created has nothing to signal yet: "container not running".
- */
-function killTargets(status: Status, all: boolean): "init" | "cgroup" | "none" {
-  if (status === "creating") return "none";
-  if (all) return "cgroup";
-  return status === "stopped" ? "none" : "init";
-}
-
-/**
- * Send a signal to the container's init, or with `all` to every process in its cgroup. Signal 0
+ * Send a signal to the container's init, or with `all` to every process in its cgroup, in the statuses
+ * src/state/verb-rules.ts allows ("kill --all" also once the container has stopped). Signal 0
  * sends nothing: it checks that the init is alive (the error is the same as for any other signal).
  *
  * A paused container: the signal is queued on its frozen processes. KILL is delivered and the cgroup
@@ -31,9 +20,9 @@ function killTargets(status: Status, all: boolean): "init" | "cgroup" | "none" {
 export function killContainer(ctx: RuntimeContext, id: string, signal: number, all = false): void {
   const { store } = ctx;
   const rec = store.read(id);
-  const status = store.status(rec);
-  const targets = killTargets(status, all);
-  if (targets === "none") throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
+  const status = liveStatus(store, rec);
+  checkVerb(all ? "kill --all" : "kill", status, id);
+  const targets = all ? "cgroup" : "init";
   // The recorded pid is the init only while the container lives: once it has stopped, that number may
   // belong to another process by now.
   const initAlive = status !== "stopped";
@@ -61,7 +50,8 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "ESRCH") {
-          if (pid === rec.pid && targets === "init") throw new ContainerStateError(id, `cannot kill container ${id}: container not running`);
+          // The init exited since the status was read: as if it had been stopped then.
+          if (pid === rec.pid && targets === "init") checkVerb("kill", "stopped", id);
           continue;
         }
         throw new TsrunError(`cannot send signal ${signal} to pid ${pid} of container ${id}: ${(e as Error).message}`);

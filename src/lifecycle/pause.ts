@@ -1,6 +1,8 @@
-import { ContainerStateError, HostError } from "../errors.js";
+import { HostError } from "../errors.js";
 import { freezerFor, setFrozen } from "../cgroups/freezer.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 
 /**
  * pause: freeze every process of the container's cgroup (v1 freezer / v2 cgroup.freeze) and return
@@ -11,10 +13,7 @@ export function pauseContainer(ctx: RuntimeContext, id: string): void {
   const unlock = store.lock(id);
   try {
     const rec = store.read(id);
-    const status = store.status(rec);
-    if (status === "paused") throw new ContainerStateError(id, `cannot pause container ${id}: container already paused`);
-    // As runc: a created container can be paused too (its init is frozen before it runs anything).
-    if (status !== "running" && status !== "created") throw new ContainerStateError(id, `cannot pause container ${id}: container not running`);
+    checkVerb("pause", liveStatus(store, rec), id);
     const f = freezerFor(rec.cgroupPath);
     if (!f) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
     setFrozen(f, true);
@@ -28,8 +27,7 @@ export function resumeContainer(ctx: RuntimeContext, id: string): void {
   const unlock = store.lock(id);
   try {
     const rec = store.read(id);
-    const status = store.status(rec);
-    if (status !== "paused") throw new ContainerStateError(id, `cannot resume container ${id}: container not paused (it is ${status})`);
+    checkVerb("resume", liveStatus(store, rec), id);
     const f = freezerFor(rec.cgroupPath);
     if (!f) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
     setFrozen(f, false);

@@ -4,8 +4,10 @@ import { isSameLiveProcess } from "../state/proc.js";
 import { waitForInputOrExit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import type { ContainerRecord } from "../state/store.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint } from "./faults.js";
+import { liveStatus } from "./live-status.js";
 
 /**
  * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init runs the
@@ -20,11 +22,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   try {
     crashPoint("start", "locked");
     rec = store.read(id);
-    const status = store.status(rec);
-    if (status !== "created") {
-      const why = status === "stopped" ? "it has stopped" : status === "creating" ? "it is still being created" : `it is already ${status}`;
-      throw new ContainerStateError(id, `cannot start container ${id}: ${why}`);
-    }
+    checkVerb("start", liveStatus(store, rec), id);
     if (!rec.hasProcess) throw new ContainerStateError(id, `cannot start container ${id}: its config has no process to run`);
     const fifo = store.fifoPath(id);
     // O_NONBLOCK: never hang on a fifo whose writer has died; the init's own open completes now.

@@ -1,6 +1,7 @@
 import type { Status } from "../state/status.js";
 import type { ContainerRecord } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 
 /** The state of a container as runtime.md defines it (what `tsrun state` prints). */
 export interface OciState {
@@ -17,7 +18,7 @@ export interface OciState {
 
 export function containerState(ctx: RuntimeContext, id: string): OciState {
   const rec = ctx.store.read(id);
-  return ociState(rec, ctx.store.status(rec));
+  return ociState(rec, liveStatus(ctx.store, rec));
 }
 
 /** The state of a container with a given status (hooks get it with the status of their lifecycle point). */

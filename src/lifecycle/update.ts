@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, ContainerStateError, UsageError } from "../errors.js";
+import { ConfigError, UsageError } from "../errors.js";
 import { applyResources } from "../cgroups/apply.js";
 import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { applyDevices } from "../cgroups/devices.js";
@@ -10,7 +10,9 @@ import { initPath } from "../init/locate.js";
 import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
 import type { LinuxResources } from "../spec/types.js";
+import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
+import { liveStatus } from "./live-status.js";
 
 /**
  * The resources in force, kept beside state.json (in the state directory, so delete removes it with
@@ -148,10 +150,7 @@ export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxRe
   const rec = store.read(id);
   const unlock = store.lock(id);
   try {
-    const status = store.status(rec);
-    if (status === "stopped" || status === "creating") {
-      throw new ContainerStateError(id, `cannot update container ${id}: container not running`);
-    }
+    checkVerb("update", liveStatus(store, rec), id);
     const { devices, ...wanted } = change;
     if (devices) ctx.warn("update: /devices ignored: device rules are set at create only (as runc)");
     const merged = mergeResources(readRecordedResources(store.dir(id)), wanted);

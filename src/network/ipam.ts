@@ -1,13 +1,13 @@
 /**
  * Address leases of one bridge: <root>/@ipam/<bridge>/<address>, each file holding the id of the
  * container that holds it. Fixed addresses are leased too, so two live containers never hold one
- * address, given or allocated. Every change happens under <root>/ipam/<bridge>/lock (the store's
- * link(2) lock); a lease whose container's state directory is gone is reclaimed.
+ * address, given or allocated. Every change happens under <root>/ipam/<bridge>/lock (the link(2)
+ * lock of src/state/lock.ts); a lease whose container's state directory is gone is reclaimed.
  */
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, TsrunError } from "../errors.js";
-import { lockFile } from "../state/store.js";
+import { lockFile } from "../state/lock.js";
 import { type Cidr, type Ip, formatIp, hostAddresses } from "./addr.js";
 
 /** Under the state root; "@" cannot start a container id, so no container's directory can clash with it. */

@@ -19,7 +19,7 @@ import { ipBatch, ipBatchSync, ipErrors, linkKind, linkNames } from "./ip.js";
 import { Ipam, releaseLeasesOf } from "./ipam.js";
 import { type NetworkPlan, containerBatch, hostBatch, hostVethName, planNetwork } from "./plan.js";
 
-/** What delete needs to take the network down again (kept in state.json). */
+/** What delete needs to take the network down again (kept in state.json, opaque to the store). */
 export interface NetworkRecord {
   bridge: string;
   hostVeths: string[];
@@ -125,11 +125,22 @@ function removeBridgeIfUnused(root: string, bridge: string, id: string): void {
   });
 }
 
+/** Whether the record's network field is a NetworkRecord (the store keeps it without looking). */
+function isNetworkRecord(x: unknown): x is NetworkRecord {
+  const r = x as Partial<NetworkRecord> | null;
+  const strings = (a: unknown) => Array.isArray(a) && a.every((v) => typeof v === "string");
+  return typeof r === "object" && r !== null && typeof r.bridge === "string" && strings(r.hostVeths) && strings(r.leases) && typeof r.removeBridge === "boolean";
+}
+
 /**
  * delete: the init is dead, but its namespace (and so the veth pair) is freed by the kernel later,
  * asynchronously: the host ends are removed explicitly so nothing is left when delete returns.
+ * `recorded` is what prepareNetwork recorded; one that is not (a hand-edited state.json) is cleaned
+ * up as a lost record is, from the id.
  */
-export function teardownNetwork(rec: NetworkRecord, root: string, id: string): void {
+export function teardownNetwork(recorded: unknown, root: string, id: string): void {
+  if (!isNetworkRecord(recorded)) return teardownNetworkOf(root, id);
+  const rec = recorded;
   deleteLinks(rec.hostVeths);
   ipam(root, rec.bridge).release(id, rec.leases);
   if (rec.removeBridge) removeBridgeIfUnused(root, rec.bridge, id);

@@ -1,11 +1,18 @@
 import { ConfigError } from "../errors.js";
-import type { NamespacePlan } from "../plan/namespaces.js";
 
 /** The ipc namespace's sysctls that are not under fs.mqueue (runc's list). */
 const IPC_KEYS = new Set([
   "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
   "kernel.shmmni", "kernel.shm_rmid_forced",
 ]);
+
+/** What the rules need of the container's namespaces (a NamespacePlan of src/plan/namespaces.ts is one). */
+export interface SysctlNamespaces {
+  /** The namespace types private to the container (new or joined). */
+  types: ReadonlySet<string>;
+  /** Namespaces joined by path. */
+  join: readonly { type: string; path: string }[];
+}
 
 export interface SysctlWrite {
   /** The JSON path of the entry, for errors. */
@@ -25,7 +32,7 @@ export interface SysctlWrite {
  */
 export function planSysctl(
   sysctl: Record<string, string> | undefined,
-  ns: NamespacePlan,
+  ns: SysctlNamespaces,
   isHostNetns: (path: string) => boolean,
 ): SysctlWrite[] {
   const out: SysctlWrite[] = [];

@@ -1,10 +1,9 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
-import type { NetworkRecord } from "../network/setup.js";
 import type { Hooks } from "../spec/types.js";
-import { isSameLiveProcess, readProcStat } from "./proc.js";
-import { freezerFor, isFrozen } from "../cgroups/freezer.js";
+import { lockContainer } from "./lock.js";
+import { isSameLiveProcess } from "./proc.js";
 import { type Status, deriveStatus } from "./status.js";
 
 export const DEFAULT_ROOT = "/run/tsrun";
@@ -30,8 +29,12 @@ export interface ContainerRecord {
   cgroupCreated: string[];
   /** The config has a `process` (start refuses otherwise). */
   hasProcess: boolean;
-  /** tsrun.network: what delete takes down (host veth ends, address leases, the bridge if asked). */
-  network?: NetworkRecord;
+  /**
+   * tsrun.network: what delete takes down (host veth ends, address leases, the bridge if asked), as
+   * the network code recorded it (NetworkRecord in src/network/setup.ts). Opaque JSON to the store,
+   * which never looks inside: the network code reads it back and checks it.
+   */
+  network?: unknown;
   /** The hooks `start` and `delete` run (the bundle's config may change after create: runtime.md). */
   hooks?: Pick<Hooks, "poststart" | "poststop">;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */
@@ -121,16 +124,17 @@ export class StateStore {
     };
   }
 
-  /** The live status of a container (see status.ts). */
-  status(rec: ContainerRecord): Status {
+  /**
+   * The live status of a container (see status.ts). Whether its cgroup is frozen is the caller's to
+   * find out (the lifecycle layer asks the cgroup code): looked up only when the answer depends on it.
+   */
+  status(rec: ContainerRecord, frozen: () => boolean): Status {
     return deriveStatus({
       recorded: rec.status,
       initAlive: () => rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime),
       creatorAlive: () => rec.creatorPid > 0 && isSameLiveProcess(rec.creatorPid, rec.creatorStartTime),
       fifoExists: () => existsSync(this.fifoPath(rec.id)),
-      // From the kernel, not from a recorded flag: a pause or resume by anyone (another runtime
-      // call, a manager writing freezer.state itself) is what the status shows.
-      frozen: () => isFrozen(freezerFor(rec.cgroupPath)),
+      frozen,
     });
   }
 
@@ -147,16 +151,10 @@ export class StateStore {
     rmSync(this.dir(id), { recursive: true, force: true });
   }
 
-  /**
-   * Take the container's lock (<root>/<id>/lock, made with O_EXCL, holding the holder's pid and start
-   * time). A lock whose holder has died is taken over. Waits up to `timeoutMs` for a live holder.
-   */
+  /** Take the container's lock (src/state/lock.ts); waits up to `timeoutMs` for a live holder. */
   lock(id: string, timeoutMs = 10_000): () => void {
     checkId(id);
-    return lockFile(join(this.dir(id), "lock"), timeoutMs, {
-      missing: () => new ContainerStateError(id, `container ${id} does not exist`),
-      busy: () => new ContainerStateError(id, `container ${id} is locked by another tsrun process`),
-    });
+    return lockContainer(this.dir(id), id, timeoutMs);
   }
 }
 
@@ -194,95 +192,4 @@ export class CorruptStateError extends ContainerStateError {
   constructor(id: string, detail: string) {
     super(id, `state of container ${id} is corrupt (state.json: ${detail}); \`tsrun delete --force ${id}\` removes it`);
   }
-}
-
-/**
- * Take a lock file (made with link(2) of a filled-in file, so it appears atomically holding the
- * holder's pid and start time). A lock whose holder has died is taken over. Waits up to `timeoutMs`
- * for a live holder. Returns the unlock function.
- */
-export function lockFile(file: string, timeoutMs: number, errors: { missing: () => Error; busy: () => Error }): () => void {
-  const me = `${process.pid} ${readProcStat(process.pid)?.startTime ?? 0}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const tmp = `${file}.${process.pid}`;
-      writeFileSync(tmp, me, { mode: 0o600 });
-      try {
-        linkSync(tmp, file);
-      } finally {
-        unlinkSync(tmp);
-      }
-      return () => {
-        try {
-          // Only our own: once the holder removed the directory (delete; a failed create's undo),
-          // another create may have made it again and taken its lock under the same name.
-          if (readFileSync(file, "utf8") === me) unlinkSync(file);
-        } catch {
-          // the directory was removed with the lock in it
-        }
-      };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw errors.missing();
-      if (code !== "EEXIST") throw e;
-    }
-    const stale = staleLock(file);
-    if (stale !== undefined) takeOver(file, stale, me);
-    else sleepMs(2);
-    if (Date.now() > deadline) throw errors.busy();
-  }
-}
-
-/** The lock's text when its holder has died (the lock is stale), else undefined. */
-function staleLock(file: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  const [pid, start] = text.split(" ").map(Number);
-  return isSameLiveProcess(pid, start) ? undefined : text;
-}
-
-/**
- * Remove a stale lock, but only that one: two waiters that both saw it stale must not both remove "it",
- * or the second would remove the lock the first has just taken, and both would hold it. So the removal
- * runs under a takeover guard (an O_EXCL file) and only if the lock still holds the dead holder's text.
- * A guard whose holder died is removed in turn (that needs a tsrun killed in these few lines).
- */
-function takeOver(file: string, staleText: string, me: string): void {
-  const guard = `${file}.takeover`;
-  try {
-    writeFileSync(guard, me, { flag: "wx", mode: 0o600 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return; // the directory went away: the caller sees it
-    if (staleLock(guard) !== undefined) {
-      try {
-        unlinkSync(guard);
-      } catch {
-        // another waiter removed it first
-      }
-    }
-    sleepMs(1);
-    return;
-  }
-  try {
-    if (readFileSync(file, "utf8") === staleText) unlinkSync(file);
-  } catch {
-    // gone already
-  } finally {
-    try {
-      unlinkSync(guard);
-    } catch {
-      // the directory was removed meanwhile
-    }
-  }
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Block this thread for a few milliseconds (the CLI is synchronous; no event loop to yield to). */
-export function sleepMs(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
 }

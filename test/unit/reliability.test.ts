@@ -5,7 +5,8 @@ import { decodeUtf8, parseJson } from "../../src/spec/load.js";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CorruptStateError, checkId, lockFile, parseRecord } from "../../src/state/store.js";
+import { lockFile } from "../../src/state/lock.js";
+import { CorruptStateError, checkId, parseRecord } from "../../src/state/store.js";
 import { BAD_IDS, CONFIG_CATEGORIES, cliCases, configCases, rng } from "../helpers/fuzz.js";
 
 describe("container ids (runc's rule)", () => {

@@ -4,7 +4,11 @@
 import { UsageError } from "../../src/errors.js";
 import { parseProcStat } from "../../src/state/proc.js";
 import { type StatusProbe, deriveStatus } from "../../src/state/status.js";
-import { checkId } from "../../src/state/store.js";
+import { type ContainerRecord, StateStore, checkId } from "../../src/state/store.js";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readProcStat } from "../../src/state/proc.js";
 
 const base: StatusProbe = { recorded: "created", initAlive: true, creatorAlive: false, fifoExists: true, frozen: false };
 
@@ -45,6 +49,38 @@ describe("deriveStatus", () => {
     expect(deriveStatus({ ...base, recorded: "created", fifoExists: false })).toBe("running");
     expect(deriveStatus({ ...base, recorded: "running", fifoExists: false })).toBe("running");
     expect(deriveStatus({ ...base, recorded: "paused", fifoExists: false })).toBe("running");
+  });
+});
+
+describe("StateStore.status", () => {
+  let root: string;
+  beforeEach(() => (root = mkdtempSync(join(tmpdir(), "tsrun-state-"))));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  // This test's own process stands in for a live init.
+  const rec = (over: Partial<ContainerRecord>): ContainerRecord => ({
+    ociVersion: "1.2.0", id: "c", bundle: "", rootfs: "", created: "", owner: "root", annotations: {}, status: "created",
+    pid: process.pid, pidStartTime: readProcStat(process.pid)!.startTime, creatorPid: 0, creatorStartTime: 0,
+    cgroupPath: "/no/such/cgroup", cgroupCreated: [], hasProcess: true, ...over,
+  });
+
+  test("paused comes from the caller's frozen lookup, not from the cgroup the record names", () => {
+    const store = new StateStore(root);
+    mkdirSync(store.dir("c"));
+    writeFileSync(store.fifoPath("c"), "");
+    expect(store.status(rec({}), () => true)).toBe("paused");
+    expect(store.status(rec({}), () => false)).toBe("created");
+    rmSync(store.fifoPath("c"));
+    expect(store.status(rec({}), () => false)).toBe("running");
+  });
+
+  test("the lookup is not made for a container whose init is gone", () => {
+    const store = new StateStore(root);
+    const never = () => {
+      throw new Error("looked up needlessly");
+    };
+    expect(store.status(rec({ pidStartTime: 1 }), never)).toBe("stopped");
+    expect(store.status(rec({ status: "creating", pid: 0 }), never)).toBe("stopped");
   });
 });
 
