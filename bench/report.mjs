@@ -6,7 +6,7 @@
 /** @typedef {{median: number, min: number, max: number, n: number, samples?: number[]}} Stats */
 /**
  * @typedef {{key: string, label: string, unit: string, better: string, target: string, anchor: {runc: string, crun: string},
- *   results: Record<string, Stats>, ratios: {runc?: number, crun?: number}, met: boolean|null, note: string,
+ *   results: Record<string, Stats>, ratios: {runc?: number, crun?: number, base?: number}, met: boolean|null, note: string,
  *   failures?: Record<string, number>}} Row
  */
 /** @typedef {Record<string, any> & {figures: Row[]}} Report */
