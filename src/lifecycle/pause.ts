@@ -1,5 +1,5 @@
 import { ContainerStateError, HostError } from "../errors.js";
-import { freezerFor, setFrozen } from "../cgroups/freezer.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import type { RuntimeContext } from "./context.js";
 
 /**
@@ -15,9 +15,9 @@ export function pauseContainer(ctx: RuntimeContext, id: string): void {
     if (status === "paused") throw new ContainerStateError(id, `cannot pause container ${id}: container already paused`);
     // As runc: a created container can be paused too (its init is frozen before it runs anything).
     if (status !== "running" && status !== "created") throw new ContainerStateError(id, `cannot pause container ${id}: container not running`);
-    const f = freezerFor(rec.cgroupPath);
-    if (!f) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
-    setFrozen(f, true);
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    if (!cgroup.hasFreezer()) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
+    cgroup.setFrozen(true);
   } finally {
     unlock();
   }
@@ -30,9 +30,9 @@ export function resumeContainer(ctx: RuntimeContext, id: string): void {
     const rec = store.read(id);
     const status = store.status(rec);
     if (status !== "paused") throw new ContainerStateError(id, `cannot resume container ${id}: container not paused (it is ${status})`);
-    const f = freezerFor(rec.cgroupPath);
-    if (!f) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
-    setFrozen(f, false);
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    if (!cgroup.hasFreezer()) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
+    cgroup.setFrozen(false);
   } finally {
     unlock();
   }
