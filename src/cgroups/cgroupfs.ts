@@ -72,19 +72,6 @@ export class CgroupSet {
     }
   }
 
-  /** Host pids of every process in the cgroup (from the first hierarchy that has the directory). */
-  pids(): number[] {
-    if (!this.isContainerCgroup()) return [];
-    for (const dir of this.dirs()) {
-      try {
-        return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-      } catch {
-        // try the next hierarchy
-      }
-    }
-    return [];
-  }
-
   /**
    * Remove the container's cgroup (and any sub-cgroups the container made), then the parents that
    * `created` says tsrun made, when they are empty. Missing directories are fine.

@@ -11,6 +11,10 @@ import type { SubCgroups } from "./sub-cgroup.js";
 import { V1Driver } from "./driver-v1.js";
 import { V2Driver } from "./driver-v2.js";
 
+export type { ApplyOptions } from "./apply.js";
+export type { ApplyDevicesOptions } from "./devices.js";
+export type { CgroupMounts, CgroupFsMount } from "./mounts.js";
+
 /**
  * How the init (or an exec'd process) gets into the cgroup: a v2 directory tsrun-init clones it into
  * (CLONE_INTO_CGROUP, "" for none), v1 `tasks` files it writes "0" to itself, and the directories

@@ -37,14 +37,14 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   // belong to another process by now.
   const initAlive = status !== "stopped";
   const cgroup = cgroupDriver(rec.cgroupPath);
-  const freezer = cgroup.hasFreezer();
+  const canFreeze = cgroup.hasFreezer();
   const paused = status === "paused";
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and
   // the signals. In the host's pid namespace there is no pid 1 whose death takes the rest with it,
   // so a child born in that window would survive; frozen, the list is complete. Signal 0 changes
   // nothing, so it needs no freeze.
   let froze = false;
-  if (targets === "cgroup" && freezer && !paused && signal !== 0) {
+  if (targets === "cgroup" && canFreeze && !paused && signal !== 0) {
     try {
       cgroup.setFrozen(true, 2000);
       froze = true;
@@ -68,6 +68,6 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
       }
     }
   } finally {
-    if (freezer && (froze || (paused && signal === SIGKILL))) cgroup.setFrozen(false);
+    if (canFreeze && (froze || (paused && signal === SIGKILL))) cgroup.setFrozen(false);
   }
 }
