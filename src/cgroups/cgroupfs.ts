@@ -8,8 +8,9 @@ import { type SubCgroups, subCgroupPaths } from "./sub-cgroup.js";
 export const DEFAULT_PARENT = "/tsrun";
 
 /**
- * The cgroupfs driver: the container's cgroup is the same path in every mounted hierarchy.
- * Creation records which directories it made so that removal takes away exactly those.
+ * The container's cgroup as the cgroupfs drivers (driver-v1.ts, driver-v2.ts) lay it out: the same
+ * path in every mounted hierarchy. Creation records which directories it made so that removal takes
+ * away exactly those. Verbs use a CgroupDriver, not this.
  */
 export class CgroupSet {
   constructor(readonly path: string, readonly hierarchies: CgroupHierarchy[] = hostHierarchies()) {}

@@ -1,3 +1,4 @@
+import { HostError } from "../errors.js";
 import type { LinuxResources } from "../spec/types.js";
 import type { ApplyOptions } from "./apply.js";
 import { CgroupSet } from "./cgroupfs.js";
@@ -11,7 +12,6 @@ import { containerPids } from "./procs.js";
 import type { ResourceWrites } from "./resource-writes.js";
 import { type CgroupFiles, type Stats, cgroupFiles } from "./stats.js";
 import type { SubCgroups } from "./sub-cgroup.js";
-import { HostError } from "../errors.js";
 
 /**
  * What the cgroupfs drivers share: the container's cgroup is the same path in every mounted hierarchy
