@@ -62,10 +62,24 @@ describe("the driver a host gets", () => {
     expect(d.planResources({}).devices).toMatchObject({ kind: "bpf", dir: "/sys/fs/cgroup/unified/tsrun/c1" });
   });
 
-  test("a v1 host without a freezer hierarchy has no freezer; a host without cgroups guards no devices", () => {
-    expect(driver(LEGACY.filter((h) => h.controllers !== "freezer")).hasFreezer()).toBe(false);
+  test("a host whose only v1 hierarchies are named ones (name=systemd) is driven as cgroup v2", () => {
+    const d = driver([HYBRID[0], HYBRID[6]]);
+    expect(fileLines([HYBRID[0], HYBRID[6]], { pids: { limit: 10 } })).toEqual(["/sys/fs/cgroup/unified/tsrun/c1/pids.max=10"]);
+    expect(d.planResources({}).devices).toMatchObject({ kind: "bpf", dir: "/sys/fs/cgroup/unified/tsrun/c1" });
+  });
+
+  test("a v1 host without a freezer hierarchy has no freezer, and says so when asked to freeze", () => {
+    const d = driver(LEGACY.filter((h) => h.controllers !== "freezer"));
+    expect(d.hasFreezer()).toBe(false);
+    expect(d.isFrozen()).toBe(false);
+    expect(() => d.setFrozen(true)).toThrow(/no freezer cgroup/);
     expect(driver([]).hasFreezer()).toBe(false);
+  });
+
+  test("a host without cgroups guards no devices; a driver without a path lists no processes", () => {
     expect(driver([]).planResources({}).devices).toEqual({ kind: "none" });
+    expect(driver(HYBRID, "").pids()).toEqual([]);
+    expect(driver(HYBRID, "/").pids()).toEqual([]);
   });
 });
 
