@@ -2,19 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { HostError } from "../errors.js";
 import type { LinuxResources } from "../spec/types.js";
-import type { CgroupSet } from "./cgroupfs.js";
-import { type CgroupHierarchy, layoutOf } from "./hierarchy.js";
-import { type CgroupWrite, type CurrentValues, type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
-import { v1Writes } from "./resources-v1.js";
-import { v2Writes } from "./resources-v2.js";
-
-/**
- * Which writer a host gets: v2 only on a unified host; legacy and hybrid hosts use their v1
- * controllers (as runc does: the hybrid cgroup2 mount has no controllers to limit anything with).
- */
-export function writesFor(r: LinuxResources, hierarchies: readonly CgroupHierarchy[], current: CurrentValues = {}): ResourceWrites {
-  return layoutOf(hierarchies) === "unified" ? v2Writes(r, RESOURCES_PATH) : v1Writes(r, current, RESOURCES_PATH);
-}
+import type { CgroupWrite, CurrentValues } from "./resource-writes.js";
 
 /** strerror text for the errnos cgroup writes give, so messages read like runc's. */
 const STRERROR: Record<string, string> = {
@@ -56,39 +44,34 @@ export interface ApplyOptions {
   restoreOnError?: boolean;
 }
 
+/** The container's directory that holds a controller's files (undefined: not mounted on this host). */
+export type ControllerDir = (controller: string) => string | undefined;
+
 /**
- * Apply linux.resources to the container's cgroup (already created by CgroupSet.create). Every
- * failure is a HostError naming the config field and the file, e.g.
+ * v1 values the resource writers order their writes by (update: lowering memory below usage, a
+ * cpu period change against the quota). A fresh cgroup reads as the kernel's defaults.
+ */
+export function currentValuesV1(dirOf: ControllerDir, r: LinuxResources): CurrentValues {
+  const current: CurrentValues = {};
+  const now = (controller: string, file: string): number | undefined => {
+    const dir = dirOf(controller);
+    const text = dir && readControl(join(dir, file));
+    return text ? Number(text.trim()) : undefined;
+  };
+  if (r.memory) current.memoryLimit = now("memory", "memory.limit_in_bytes");
+  if (r.cpu?.period) {
+    current.cpuPeriod = now("cpu", "cpu.cfs_period_us");
+    current.cpuQuota = now("cpu", "cpu.cfs_quota_us");
+  }
+  return current;
+}
+
+/**
+ * Carry out planned writes (a CgroupDriver's applyResources) in the container's cgroup, already
+ * created. Every failure is a HostError naming the config field and the file, e.g.
  * `/linux/resources/memory/limit: cannot write memory.limit_in_bytes=4194304: Device or resource busy`.
  */
-export function applyResources(cgroup: CgroupSet, r: LinuxResources, opts: ApplyOptions): void {
-  const hs = cgroup.hierarchies;
-  const unified = layoutOf(hs) === "unified";
-  const v2 = hs.find((h) => h.version === 2);
-  const dirOf = (controller: string): string | undefined => {
-    if (unified) return v2 ? join(v2.mountPoint, cgroup.path) : undefined;
-    const h = hs.find((x) => x.version === 1 && x.controllers.split(",").includes(controller));
-    return h ? join(h.mountPoint, cgroup.path) : undefined;
-  };
-
-  const current: CurrentValues = {};
-  if (!unified) {
-    const now = (controller: string, file: string): number | undefined => {
-      const dir = dirOf(controller);
-      const text = dir && readControl(join(dir, file));
-      return text ? Number(text.trim()) : undefined;
-    };
-    if (r.memory) current.memoryLimit = now("memory", "memory.limit_in_bytes");
-    if (r.cpu?.period) {
-      current.cpuPeriod = now("cpu", "cpu.cfs_period_us");
-      current.cpuQuota = now("cpu", "cpu.cfs_quota_us");
-    }
-  }
-
-  const { writes, warnings } = writesFor(r, hs, current);
-  for (const w of warnings) opts.warn(w);
-  if (unified && v2) enableControllers(v2.mountPoint, cgroup.path, writes, opts.warn);
-
+export function applyWrites(dirOf: ControllerDir, writes: readonly CgroupWrite[], opts: ApplyOptions): void {
   const done: { path: string; old: string }[] = [];
   try {
     for (const w of writes) {
@@ -147,7 +130,7 @@ const STATS_CONTROLLERS = ["cpu", "memory", "pids", "io"];
  * cgroup.subtree_control. Enable the ones the writes need, top down; a controller the root does not
  * offer is left for the write to report (or skip, for optional ones).
  */
-function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void): void {
+export function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void): void {
   const available = new Set((readControl(join(mount, "cgroup.controllers")) ?? "").trim().split(/\s+/));
   // Always the ones `events` and `ps` read (cpu, memory, pids, io), as runc enables every available
   // controller: without them a container without limits would have no memory.current or io.stat.

@@ -8,8 +8,9 @@ import { type SubCgroups, subCgroupPaths } from "./sub-cgroup.js";
 export const DEFAULT_PARENT = "/tsrun";
 
 /**
- * The cgroupfs driver: the container's cgroup is the same path in every mounted hierarchy.
- * Creation records which directories it made so that removal takes away exactly those.
+ * The container's cgroup as the cgroupfs drivers (driver-v1.ts, driver-v2.ts) lay it out: the same
+ * path in every mounted hierarchy. Creation records which directories it made so that removal takes
+ * away exactly those. Verbs use a CgroupDriver, not this.
  */
 export class CgroupSet {
   constructor(readonly path: string, readonly hierarchies: CgroupHierarchy[] = hostHierarchies()) {}
@@ -70,19 +71,6 @@ export class CgroupSet {
         throw new HostError(`cannot move pid ${pid} into cgroup ${dir}: ${(e as Error).message}`);
       }
     }
-  }
-
-  /** Host pids of every process in the cgroup (from the first hierarchy that has the directory). */
-  pids(): number[] {
-    if (!this.isContainerCgroup()) return [];
-    for (const dir of this.dirs()) {
-      try {
-        return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-      } catch {
-        // try the next hierarchy
-      }
-    }
-    return [];
   }
 
   /**

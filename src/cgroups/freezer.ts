@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { HostError } from "../errors.js";
-import { type CgroupHierarchy, hostHierarchies, layoutOf } from "./hierarchy.js";
+import type { CgroupHierarchy } from "./hierarchy.js";
 
 /**
  * The container's freezer: v1 `freezer.state` on legacy and hybrid hosts (as runc: the v1 controller
@@ -14,14 +14,18 @@ export interface Freezer {
   dir: string;
 }
 
-export function freezerFor(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): Freezer | null {
+/** The v1 freezer controller's directory for the container (null: no freezer hierarchy, or no path). */
+export function v1FreezerOf(cgroupPath: string, hierarchies: readonly CgroupHierarchy[]): Freezer | null {
   if (!cgroupPath) return null;
-  if (layoutOf(hierarchies) === "unified") {
-    const v2 = hierarchies.find((h) => h.version === 2);
-    return v2 ? { version: 2, dir: join(v2.mountPoint, cgroupPath) } : null;
-  }
   const v1 = hierarchies.find((h) => h.version === 1 && h.controllers.split(",").includes("freezer"));
   return v1 ? { version: 1, dir: join(v1.mountPoint, cgroupPath) } : null;
+}
+
+/** The v2 freezer (cgroup.freeze of the container's directory; null: no cgroup2 mount, or no path). */
+export function v2FreezerOf(cgroupPath: string, hierarchies: readonly CgroupHierarchy[]): Freezer | null {
+  if (!cgroupPath) return null;
+  const v2 = hierarchies.find((h) => h.version === 2);
+  return v2 ? { version: 2, dir: join(v2.mountPoint, cgroupPath) } : null;
 }
 
 /** v1 freezer.state: THAWED, FREEZING or FROZEN. Pure. */
@@ -70,7 +74,7 @@ export function isFrozen(f: Freezer | null): boolean {
  * nearest existing ancestor (a new cgroup starts frozen under a frozen parent). The file and what it
  * says, or null. FREEZING counts: whatever joins is frozen too.
  */
-export function frozenOnArrival(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): string | null {
+export function frozenOnArrival(cgroupPath: string, hierarchies: readonly CgroupHierarchy[]): string | null {
   for (const h of hierarchies) {
     if (h.version === 1 && !h.controllers.split(",").includes("freezer")) continue;
     // The root cgroup has neither freezer.state nor cgroup.events: the walk ends there.

@@ -12,7 +12,8 @@ export function parseProcs(text: string): number[] {
  * hierarchy (a process may have moved itself in one hierarchy only). Sorted, without duplicates.
  */
 export function containerPids(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): number[] {
-  if (!cgroupPath) return [];
+  // Never the hierarchy roots ("" or "/": a record from a create that died early): those hold the host.
+  if (cgroupPath.replace(/\/+$/, "") === "") return [];
   const pids = new Set<number>();
   const walk = (dir: string): void => {
     let entries;

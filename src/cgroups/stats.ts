@@ -1,6 +1,5 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type CgroupHierarchy, hostHierarchies, layoutOf } from "./hierarchy.js";
 import { parseFlatKeyed } from "./freezer.js";
 
 /**
@@ -226,16 +225,9 @@ export function oomKills(files: CgroupFiles, version: 1 | 2): number {
   return parseFlatKeyed(text ?? "").oom_kill ?? 0;
 }
 
-/** The container's cgroup files on this host: per-controller v1 directories, or its one v2 directory. */
-export function hostCgroupFiles(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): { files: CgroupFiles; version: 1 | 2 } {
-  const unified = layoutOf(hierarchies) === "unified";
-  const dirOf = (controller: string): string | null => {
-    const h = unified
-      ? hierarchies.find((x) => x.version === 2)
-      : hierarchies.find((x) => x.version === 1 && x.controllers.split(",").includes(controller));
-    return h ? join(h.mountPoint, cgroupPath) : null;
-  };
-  const files: CgroupFiles = {
+/** Control files read through `dirOf`: the container's directory holding a controller's files (null: none). */
+export function cgroupFiles(dirOf: (controller: string) => string | undefined): CgroupFiles {
+  return {
     read(controller, file) {
       const dir = dirOf(controller);
       if (!dir) return null;
@@ -254,5 +246,4 @@ export function hostCgroupFiles(cgroupPath: string, hierarchies: readonly Cgroup
       }
     },
   };
-  return { files, version: unified ? 2 : 1 };
 }

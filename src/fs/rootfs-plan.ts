@@ -1,8 +1,8 @@
 import { statSync } from "node:fs";
-import { basename, isAbsolute, join, posix, resolve } from "node:path";
+import { isAbsolute, join, posix, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import type { LinuxDevice, Mount } from "../spec/types.js";
-import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
+import type { CgroupFsMount, CgroupMounts } from "../cgroups/mounts.js";
 import { Op, type PlanRecord } from "../plan/ops.js";
 import { DEV_SYMLINKS, deviceNodes } from "./devices.js";
 import { BIND_REMOUNT_FLAGS, MS, msToMountAttr } from "./mount-flags.js";
@@ -37,8 +37,8 @@ export interface RootfsInput {
   newUser: boolean;
   /** The container has a private cgroup namespace (cgroup mounts then show its own subtree). */
   cgroupns: boolean;
-  cgroupPath: string;
-  hierarchies: readonly CgroupHierarchy[];
+  /** The container's cgroup filesystems, from its CgroupDriver (mounts()). */
+  cgroupMounts: CgroupMounts;
   /** The container has its own network namespace, new or joined (else sysfs is mounted read-only, as runc does: a
    *  writable sysfs of the host's network namespace would let the container change host devices). */
   netns?: boolean;
@@ -235,34 +235,28 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
   const flags = opts.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME | MS.NOATIME | MS.STRICTATIME);
   const ro = (opts.flags & MS.RDONLY) !== 0;
   const recs: PlanRecord[] = [];
-  const v1 = input.hierarchies.filter((h) => h.version === 1);
-  const v2 = input.hierarchies.find((h) => h.version === 2);
-  const hostRoot = "/sys/fs/cgroup";
+  const cg = input.cgroupMounts;
 
-  const one = (h: CgroupHierarchy, at: string): void => {
+  const one = (c: CgroupFsMount, at: string): void => {
     const roFlag = ro ? MS.RDONLY : 0;
     if (input.cgroupns) {
-      recs.push(mount(flags | roFlag, MKDIR_DIR, "cgroup", at, h.version === 2 ? "cgroup2" : "cgroup", h.version === 2 ? "" : h.controllers, input.rootfs));
+      recs.push(mount(flags | roFlag, MKDIR_DIR, "cgroup", at, c.fstype, c.data, input.rootfs));
     } else {
-      recs.push(mount(MS.BIND | MS.REC, MKDIR_DIR, join(h.mountPoint, input.cgroupPath), at, "", "", input.rootfs));
+      recs.push(mount(MS.BIND | MS.REC, MKDIR_DIR, c.hostDir, at, "", "", input.rootfs));
       recs.push(mount(MS.BIND | MS.REMOUNT | flags | roFlag, MKDIR_NONE, "", at, "", "", input.rootfs));
     }
   };
 
   if (m.type === "cgroup2") {
-    // Only the v2 hierarchy, whatever the host's layout: the container's own v2 cgroup.
-    if (!v2) throw new ConfigError(`${field}/type`, "this host has no cgroup2 hierarchy to mount");
-    one(v2, target);
-  } else if (v1.length === 0 && v2) {
-    one(v2, target);
+    if (!cg.cgroup2) throw new ConfigError(`${field}/type`, "this host has no cgroup2 hierarchy to mount");
+    one(cg.cgroup2, target);
+  } else if (!cg.cgroup.tmpfs) {
+    for (const c of cg.cgroup.mounts) one(c, target);
   } else {
     recs.push(mount(flags, MKDIR_DIR, "tmpfs", target, "tmpfs", "mode=755", input.rootfs));
-    for (const h of [...v1, ...(v2 ? [v2] : [])]) {
-      const rel = h.mountPoint.startsWith(hostRoot + "/") ? h.mountPoint.slice(hostRoot.length + 1) : basename(h.mountPoint);
-      one(h, join(target, rel));
-      // Co-mounted controllers (cpu,cpuacct) are reached through a link per controller, as on hosts.
-      const names = h.controllers.split(",").filter((c) => c && !c.startsWith("name="));
-      if (names.length > 1) for (const c of names) if (c !== rel) recs.push({ op: Op.SYMLINK, ints: [1], strs: [rel, join(target, c), input.rootfs] });
+    for (const c of cg.cgroup.mounts) {
+      one(c, join(target, c.sub));
+      for (const link of c.links) recs.push({ op: Op.SYMLINK, ints: [1], strs: [c.sub, join(target, link), input.rootfs] });
     }
     if (ro) recs.push(mount(MS.REMOUNT | MS.RDONLY | flags, MKDIR_NONE, "", target, "", "", input.rootfs));
   }

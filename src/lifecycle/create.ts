@@ -1,14 +1,8 @@
 import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, HostError, TsrunError } from "../errors.js";
-import { CgroupSet } from "../cgroups/cgroupfs.js";
-import { applyDevices } from "../cgroups/devices.js";
-import { containerDeviceRules } from "../cgroups/devices-rules.js";
-import { frozenOnArrival } from "../cgroups/freezer.js";
-import { hostHierarchies } from "../cgroups/hierarchy.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { containerPids } from "../cgroups/procs.js";
-import { applyResources, writesFor } from "../cgroups/apply.js";
 import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -73,8 +67,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
   // Config errors of the device rules and resources (a bad rule, unified keys on a v1 host, ...)
   // before anything exists; the writes themselves are planned again against the cgroup as it is.
-  const deviceRules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
-  writesFor(spec.linux?.resources ?? {}, hostHierarchies());
+  const cgroup = cgroupDriver(cgroupPath);
+  const { deviceRules } = cgroup.planResources(spec.linux?.resources ?? {}, { rules: spec.linux?.resources?.devices, nodes: spec.linux?.devices });
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
   const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
@@ -136,11 +130,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
     // As runc: a frozen cgroup would hold the init stopped for ever; one that already has processes
     // is shared with them (runc 1.1 warns and goes on).
-    const frozen = frozenOnArrival(cgroupPath);
+    const frozen = cgroup.frozenOnArrival();
     if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
-    const present = containerPids(cgroupPath).length;
+    const present = cgroup.pids().length;
     if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
-    const cgroup = new CgroupSet(cgroupPath);
     record.cgroupCreated = cgroup.create();
     undo.push("remove cgroup", () => {
       // A child killed by the launcher may not have exited yet: an occupied cgroup cannot be removed.
@@ -149,7 +142,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    applyDevices(deviceRules, cgroupPath, hostHierarchies(), initPath(), { warn: ctx.warn, nestedUserNs: inNestedUserNamespace() });
+    cgroup.applyDevices(deviceRules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace() });
     // update applies them again (as runc does).
     writeRecordedDeviceRules(store.dir(id), deviceRules);
     step("cgroup");
@@ -158,7 +151,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     // any container code runs. A refused value fails create; the undo above removes the cgroup.
     const resources = spec.linux?.resources;
     // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
-    applyResources(cgroup, resources ?? {}, { warn: ctx.warn });
+    cgroup.applyResources(resources ?? {}, { warn: ctx.warn });
     if (resources) {
       writeRecordedResources(store.dir(id), resources);
     }
@@ -194,8 +187,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       preserveFds: opts.preserveFds ?? 0,
       foreground: opts.foreground ?? false,
       consoleSocket,
-      cgroupPath,
-      hierarchies: hostHierarchies(),
+      cgroupMounts: cgroup.mounts(),
       cgroupJoin: joinPlan,
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),

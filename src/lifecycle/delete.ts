@@ -1,9 +1,7 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { CgroupSet } from "../cgroups/cgroupfs.js";
-import { freezerFor, setFrozen } from "../cgroups/freezer.js";
-import { containerPids } from "../cgroups/procs.js";
+import { type CgroupDriver, cgroupDriver } from "../cgroups/driver.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
@@ -40,8 +38,8 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       throw e;
     }
     checkVerb(force ? "delete --force" : "delete", liveStatus(store, rec), id);
-    const cgroup = new CgroupSet(rec.cgroupPath);
-    killAll(rec);
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    killAll(rec, cgroup);
     crashPoint("delete", "killed");
     // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
     if (rec.network) (await import("../network/setup.js")).teardownNetwork(rec.network, store.root, id);
@@ -66,8 +64,9 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
  */
 async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
-  killAll(rec);
-  removeCgroup(rec, new CgroupSet(rec.cgroupPath));
+  const cgroup = cgroupDriver(rec.cgroupPath);
+  killAll(rec, cgroup);
+  removeCgroup(rec, cgroup);
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
 }
@@ -78,16 +77,15 @@ const ORPHAN = { pid: 0, pidStartTime: 0, cgroupCreated: [] as string[] };
  * SIGKILL the init and anything left in the cgroup (sub-cgroups included), and wait until each has
  * exited. A frozen cgroup is thawed first: a v1-frozen process does not act on SIGKILL until it runs.
  */
-function killAll(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStartTime">): void {
-  const freezer = freezerFor(rec.cgroupPath);
-  if (freezer) {
+function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: CgroupDriver): void {
+  if (cgroup.hasFreezer()) {
     try {
-      setFrozen(freezer, false, 2000);
+      cgroup.setFrozen(false, 2000);
     } catch {
       // no such cgroup (a create that died before making it): nothing to thaw
     }
   }
-  const pids = containerPids(rec.cgroupPath);
+  const pids = cgroup.pids();
   if (rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime)) pids.push(rec.pid);
   killAndWait(pids);
 }
@@ -96,7 +94,7 @@ function killAll(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStartTime
  * Remove the cgroup, retrying for a while: a process may still be leaving it (exit is not instant
  * after SIGKILL lands), or one was forked after the list was read. Each retry kills what is left.
  */
-function removeCgroup(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupSet, timeoutMs = 5000): void {
+function removeCgroup(rec: Pick<ContainerRecord, "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupDriver, timeoutMs = 5000): void {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
     try {
@@ -105,7 +103,7 @@ function removeCgroup(rec: Pick<ContainerRecord, "cgroupPath" | "pid" | "pidStar
     } catch (e) {
       if (Date.now() > deadline) throw e;
     }
-    killAll(rec);
+    killAll(rec, cgroup);
     sleepMs(delay);
   }
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContainerStateError, UsageError } from "../errors.js";
-import { hostCgroupFiles, oomKills, statsV1, statsV2, type Stats } from "../cgroups/stats.js";
+import { cgroupDriver } from "../cgroups/driver.js";
+import type { Stats } from "../cgroups/stats.js";
 import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { liveStatus } from "./live-status.js";
@@ -44,18 +45,18 @@ export async function containerEvents(
   const { store } = ctx;
   const rec = store.read(id);
   checkVerb("events", liveStatus(store, rec), id);
-  const { files, version } = hostCgroupFiles(rec.cgroupPath);
-  const stats = (): ContainerEvent => ({ type: "stats", id, data: version === 1 ? statsV1(files) : statsV2(files) });
+  const cgroup = cgroupDriver(rec.cgroupPath);
+  const stats = (): ContainerEvent => ({ type: "stats", id, data: cgroup.stats() });
   if (opts.once) {
     write(stats());
     return;
   }
-  let ooms = oomKills(files, version);
+  let ooms = cgroup.oomKills();
   let next = Date.now() + opts.intervalMs;
   for (;;) {
     await sleep(Math.max(1, Math.min(OOM_POLL_MS, next - Date.now())));
     // The counter first: an OOM kill that stops the container is still reported before the end.
-    const n = oomKills(files, version);
+    const n = cgroup.oomKills();
     if (n > ooms && !write({ type: "oom", id })) return;
     ooms = Math.max(ooms, n);
     if (!stillThere(ctx, id)) return;

@@ -1,7 +1,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
-import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import { parseSubCgroups } from "../cgroups/sub-cgroup.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -86,7 +86,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       // Again under the lock: a delete or a pause may have come in between.
       const status = liveStatus(store, rec);
       checkVerb(opts.ignorePaused ? "exec --ignore-paused" : "exec", status, rec.id);
-      const cgroupJoin = new CgroupSet(rec.cgroupPath).joinPlan(false, subCgroups);
+      const cgroupJoin = cgroupDriver(rec.cgroupPath).joinPlan(false, subCgroups);
       if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
       const namespaces = containerNamespaces(rec);
       // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).

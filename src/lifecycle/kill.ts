@@ -1,7 +1,6 @@
 import { constants } from "node:os";
 import { TsrunError } from "../errors.js";
-import { freezerFor, setFrozen } from "../cgroups/freezer.js";
-import { containerPids } from "../cgroups/procs.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { liveStatus } from "./live-status.js";
@@ -26,23 +25,24 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   // The recorded pid is the init only while the container lives: once it has stopped, that number may
   // belong to another process by now.
   const initAlive = status !== "stopped";
-  const freezer = freezerFor(rec.cgroupPath);
+  const cgroup = cgroupDriver(rec.cgroupPath);
+  const canFreeze = cgroup.hasFreezer();
   const paused = status === "paused";
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and
   // the signals. In the host's pid namespace there is no pid 1 whose death takes the rest with it,
   // so a child born in that window would survive; frozen, the list is complete. Signal 0 changes
   // nothing, so it needs no freeze.
   let froze = false;
-  if (targets === "cgroup" && freezer && !paused && signal !== 0) {
+  if (targets === "cgroup" && canFreeze && !paused && signal !== 0) {
     try {
-      setFrozen(freezer, true, 2000);
+      cgroup.setFrozen(true, 2000);
       froze = true;
     } catch (e) {
       ctx.debug(`kill --all ${id}: signalling without freezing: ${(e as Error).message}`);
     }
   }
   try {
-    const pids = targets === "cgroup" ? containerPids(rec.cgroupPath) : [rec.pid];
+    const pids = targets === "cgroup" ? cgroup.pids() : [rec.pid];
     if (initAlive && !pids.includes(rec.pid)) pids.push(rec.pid);
     for (const pid of pids) {
       try {
@@ -58,6 +58,6 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
       }
     }
   } finally {
-    if (freezer && (froze || (paused && signal === SIGKILL))) setFrozen(freezer, false);
+    if (canFreeze && (froze || (paused && signal === SIGKILL))) cgroup.setFrozen(false);
   }
 }

@@ -1,5 +1,5 @@
 import { HostError } from "../errors.js";
-import { freezerFor, setFrozen } from "../cgroups/freezer.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { liveStatus } from "./live-status.js";
@@ -14,9 +14,9 @@ export function pauseContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("pause", liveStatus(store, rec), id);
-    const f = freezerFor(rec.cgroupPath);
-    if (!f) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
-    setFrozen(f, true);
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    if (!cgroup.hasFreezer()) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
+    cgroup.setFrozen(true);
   } finally {
     unlock();
   }
@@ -28,9 +28,9 @@ export function resumeContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("resume", liveStatus(store, rec), id);
-    const f = freezerFor(rec.cgroupPath);
-    if (!f) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
-    setFrozen(f, false);
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    if (!cgroup.hasFreezer()) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
+    cgroup.setFrozen(false);
   } finally {
     unlock();
   }

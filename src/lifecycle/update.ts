@@ -1,11 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, UsageError } from "../errors.js";
-import { applyResources } from "../cgroups/apply.js";
-import { CgroupSet } from "../cgroups/cgroupfs.js";
-import { applyDevices } from "../cgroups/devices.js";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
-import { hostHierarchies } from "../cgroups/hierarchy.js";
+import { cgroupDriver } from "../cgroups/driver.js";
 import { initPath } from "../init/locate.js";
 import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
@@ -155,10 +152,11 @@ export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxRe
     if (devices) ctx.warn("update: /devices ignored: device rules are set at create only (as runc)");
     const merged = mergeResources(readRecordedResources(store.dir(id)), wanted);
     const { devices: _recorded, ...toApply } = merged;
-    applyResources(new CgroupSet(rec.cgroupPath), toApply, { warn: ctx.warn, restoreOnError: true });
+    const cgroup = cgroupDriver(rec.cgroupPath);
+    cgroup.applyResources(toApply, { warn: ctx.warn, restoreOnError: true });
     writeRecordedResources(store.dir(id), merged);
     const rules = readRecord<DeviceRule[]>(store.dir(id), DEVICE_RULES_FILE);
-    if (rules) applyDevices(rules, rec.cgroupPath, hostHierarchies(), initPath(), { warn: ctx.warn, nestedUserNs: inNestedUserNamespace(), live: true });
+    if (rules) cgroup.applyDevices(rules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace(), live: true });
   } finally {
     unlock();
   }

@@ -5,7 +5,7 @@ import type { Hooks, LinuxDevice, LinuxSeccomp } from "../spec/types.js";
 import { hooksOf } from "../hooks/kinds.js";
 import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
 import { compileSeccomp } from "../security/seccomp/compile.js";
-import type { CgroupHierarchy } from "../cgroups/hierarchy.js";
+import type { CgroupMounts } from "../cgroups/mounts.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
@@ -65,9 +65,9 @@ export interface PlanInput {
   foreground: boolean;
   /** --console-socket (absolute): where the pty master goes when process.terminal is true. */
   consoleSocket?: string;
-  cgroupPath: string;
-  hierarchies: readonly CgroupHierarchy[];
-  /** How the init joins its cgroup (CgroupSet.joinPlan): a v2 directory to clone into, and v1 `tasks`
+  /** The container's cgroup filesystems, for cgroup mounts (CgroupDriver.mounts()). */
+  cgroupMounts: CgroupMounts;
+  /** How the init joins its cgroup (CgroupDriver.joinPlan): a v2 directory to clone into, and v1 `tasks`
    *  files the init writes "0" to before anything else. */
   cgroupJoin: { cloneInto: string; selfTasks: readonly string[] };
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
@@ -248,8 +248,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
       bindSources,
       newUser: ns.newUser,
       cgroupns: ns.types.has("cgroup"),
-      cgroupPath: input.cgroupPath,
-      hierarchies: input.hierarchies,
+      cgroupMounts: input.cgroupMounts,
       netns: ns.types.has("network"),
       mountLabel,
       beforePivot,

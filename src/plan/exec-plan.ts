@@ -62,7 +62,7 @@ export interface ExecPlanInput {
   process: ProcessSpec & { oomScoreAdj?: number };
   /** The init's namespaces that differ from tsrun's own (joining one's own user namespace is an error). */
   namespaces: readonly JoinedNamespace[];
-  /** The container's cgroup (CgroupSet.joinPlan): a v2 directory to clone into, v1 `tasks` files. */
+  /** The container's cgroup (CgroupDriver.joinPlan): a v2 directory to clone into, v1 `tasks` files. */
   cgroupJoin: { cloneInto: string; selfTasks: readonly string[] };
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;

@@ -1,6 +1,7 @@
 /**
  * src/plan/build.ts: a realistic OCI config -> the launch plan tsrun-init executes.
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,8 +66,7 @@ function plan(s: PlanSpec, over: Partial<PlanInput> = {}): PlanRecord[] {
     noPivot: false,
     preserveFds: 0,
     foreground: false,
-    cgroupPath: "/tsrun/c1",
-    hierarchies: HYBRID,
+    cgroupMounts: cgroupMountsOf("/tsrun/c1", HYBRID),
     cgroupJoin: { cloneInto: "/sys/fs/cgroup/unified/tsrun/c1", selfTasks: ["/sys/fs/cgroup/cpu/tsrun/c1/tasks", "/sys/fs/cgroup/memory/tsrun/c1/tasks"] },
     hostCaps: ALL_CAPS,
     lastCap: 40,
@@ -492,7 +492,7 @@ describe("buildPlan: linux.mountLabel", () => {
   const full = (selinux: boolean) =>
     buildPlan({
       spec: spec(withLabel), rootfs, bundle, fifoPath: "/run/tsrun/c1/exec.fifo", noPivot: false, preserveFds: 0, foreground: false,
-      cgroupPath: "/tsrun/c1", hierarchies: HYBRID, cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40, selinux,
+      cgroupMounts: cgroupMountsOf("/tsrun/c1", HYBRID), cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40, selinux,
     });
 
   test("without SELinux: one warning naming the field, and no context= anywhere", () => {
@@ -512,7 +512,7 @@ describe("buildPlan: linux.mountLabel", () => {
   test("a config without mountLabel has no warnings", () => {
     expect(buildPlan({
       spec: spec(), rootfs, bundle, fifoPath: "/f", noPivot: false, preserveFds: 0, foreground: false,
-      cgroupPath: "/tsrun/c1", hierarchies: HYBRID, cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40,
+      cgroupMounts: cgroupMountsOf("/tsrun/c1", HYBRID), cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: ALL_CAPS, lastCap: 40,
     }).warnings).toEqual([]);
   });
 });

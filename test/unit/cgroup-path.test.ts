@@ -1,10 +1,10 @@
 /**
- * src/cgroups/path.ts: the container's cgroup path inside each hierarchy; CgroupSet's guard on it.
+ * src/cgroups/path.ts: the container's cgroup path inside each hierarchy; the cgroup driver's guard on it.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CgroupSet } from "../../src/cgroups/cgroupfs.js";
+import { cgroupDriver } from "../../src/cgroups/driver.js";
 import { ConfigError, HostError } from "../../src/errors.js";
 import { cgroupPathFor } from "../../src/cgroups/path.js";
 
@@ -49,14 +49,14 @@ describe("cgroupPathFor", () => {
 });
 
 
-test("a CgroupSet without a path never touches the hierarchy root (pids, rmdir of other cgroups)", () => {
+test("a cgroup driver without a path never touches the hierarchy root (pids, rmdir of other cgroups)", () => {
   // A stand-in hierarchy root: a process list and another, empty, cgroup that must survive.
   const root = mkdtempSync(join(tmpdir(), "tsrun-cgroot-"));
   try {
     writeFileSync(join(root, "cgroup.procs"), "1\n2\n");
     mkdirSync(join(root, "other"));
     for (const path of ["", "/"]) {
-      const set = new CgroupSet(path, [{ mountPoint: root, version: 1, controllers: "pids" }]);
+      const set = cgroupDriver(path, { hierarchies: [{ mountPoint: root, version: 1, controllers: "pids" }] });
       expect(set.pids()).toEqual([]);
       set.remove();
       expect(existsSync(join(root, "other"))).toBe(true);

@@ -1,9 +1,10 @@
-import { writesFor } from "../../src/cgroups/apply.js";
+import { cgroupDriver } from "../../src/cgroups/driver.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import type { CgroupWrite } from "../../src/cgroups/resource-writes.js";
 import { v1Writes } from "../../src/cgroups/resources-v1.js";
 import { blkioToIoWeight, sharesToWeight, swapToV2, v2Writes } from "../../src/cgroups/resources-v2.js";
 import { ConfigError, UsageError } from "../../src/errors.js";
+import type { LinuxResources } from "../../src/spec/types.js";
 import { UPDATE_FLAGS, checkResourcesDoc, mergeResources, parseBytes, resourcesFromFlags } from "../../src/lifecycle/update.js";
 
 /** "file=value" lines, the compact form to compare plans with. */
@@ -277,6 +278,7 @@ describe("cgroup v2 writes", () => {
 });
 
 describe("writer by host layout", () => {
+  const writesFor = (r: LinuxResources, hierarchies: CgroupHierarchy[]) => cgroupDriver("/tsrun/c1", { hierarchies }).planResources(r);
   const v1: CgroupHierarchy = { mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" };
   const v2: CgroupHierarchy = { mountPoint: "/sys/fs/cgroup/unified", version: 2, controllers: "" };
   const r = { memory: { limit: 100 } };

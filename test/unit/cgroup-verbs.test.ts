@@ -2,7 +2,7 @@
  * The pure parts of pause/resume, ps and events: freezer files, the stats readers of both cgroup
  * versions (on sample file texts), ps output filtering, durations.
  */
-import { freezerFor, parseFlatKeyed, parseFreezerState } from "../../src/cgroups/freezer.js";
+import { parseFlatKeyed, v1FreezerOf, v2FreezerOf, parseFreezerState } from "../../src/cgroups/freezer.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { parseProcs } from "../../src/cgroups/procs.js";
 import { type CgroupFiles, hugepageSizes, oomKills, parseBlkioV1, parseIoStatV2, parseNumber, parseNumberList, statsV1, statsV2 } from "../../src/cgroups/stats.js";
@@ -25,11 +25,11 @@ function fake(table: Record<string, string>): CgroupFiles {
 }
 
 describe("freezer", () => {
-  test("v1 freezer on a hybrid host (as runc), cgroup.freeze on a unified one", () => {
-    expect(freezerFor("/tsrun/c1", hybrid)).toEqual({ version: 1, dir: "/sys/fs/cgroup/freezer/tsrun/c1" });
-    expect(freezerFor("/tsrun/c1", unified)).toEqual({ version: 2, dir: "/sys/fs/cgroup/tsrun/c1" });
-    expect(freezerFor("", unified)).toBeNull();
-    expect(freezerFor("/x", [{ mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" }])).toBeNull();
+  test("the v1 freezer of a hybrid host (as runc), cgroup.freeze of a unified one", () => {
+    expect(v1FreezerOf("/tsrun/c1", hybrid)).toEqual({ version: 1, dir: "/sys/fs/cgroup/freezer/tsrun/c1" });
+    expect(v2FreezerOf("/tsrun/c1", unified)).toEqual({ version: 2, dir: "/sys/fs/cgroup/tsrun/c1" });
+    expect(v2FreezerOf("", unified)).toBeNull();
+    expect(v1FreezerOf("/x", [{ mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" }])).toBeNull();
   });
 
   test("freezer.state values; FREEZING is its own state", () => {

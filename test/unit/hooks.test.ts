@@ -2,6 +2,7 @@
  * src/hooks/: hook records for tsrun-init, where buildPlan puts them, the hook runner of the runtime
  * namespace (real processes: /bin/sh), and the messages a failing hook produces.
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +35,7 @@ function build(hooks: PlanSpec["hooks"], over: Partial<PlanInput> = {}) {
   s.hooks = hooks;
   return buildPlan({
     spec: s, rootfs, bundle: dir, fifoPath: "/run/tsrun/c1/exec.fifo", noPivot: false, preserveFds: 0, foreground: false,
-    cgroupPath: "/tsrun/c1", hierarchies: [], cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: (1n << 41n) - 1n, lastCap: 40,
+    cgroupMounts: cgroupMountsOf("/tsrun/c1", []), cgroupJoin: { cloneInto: "", selfTasks: [] }, hostCaps: (1n << 41n) - 1n, lastCap: 40,
     ...over,
   });
 }

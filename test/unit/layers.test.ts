@@ -2,6 +2,7 @@
  * src/fs/layers.ts: resolving and checking tsrun.layers / tsrun.upperDir, the upper/work dirs, and
  * the OVERLAY records (and where buildPlan puts them).
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -134,8 +135,7 @@ test("buildPlan: the overlay goes before the rootfs records, and HOME comes from
     noPivot: false,
     preserveFds: 0,
     foreground: false,
-    cgroupPath: "",
-    hierarchies: [],
+    cgroupMounts: cgroupMountsOf("", []),
     cgroupJoin: { cloneInto: "", selfTasks: [] },
     hostCaps: (1n << 41n) - 1n,
     lastCap: 40,

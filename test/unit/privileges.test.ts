@@ -2,6 +2,7 @@
  * The pure planning of issue 6 "Privileges and limits": src/security/{cpu-list,scheduler,ioprio,
  * personality,sysctl,lsm,keyring,rlimits}.ts and where buildPlan places their records.
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,8 +40,7 @@ function plan(s: PlanSpec, over: Partial<PlanInput> = {}): PlanRecord[] {
     noPivot: false,
     preserveFds: 0,
     foreground: false,
-    cgroupPath: "/tsrun/c1",
-    hierarchies: [],
+    cgroupMounts: cgroupMountsOf("/tsrun/c1", []),
     cgroupJoin: { cloneInto: "", selfTasks: [] },
     hostCaps: ALL_CAPS,
     lastCap: 40,

@@ -1,6 +1,7 @@
 /**
  * src/fs/rootfs-plan.ts and src/fs/masked-paths.ts: the mount records of a new mount namespace.
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,8 +57,7 @@ function input(over: Partial<RootfsInput> = {}): RootfsInput {
     noPivot: false,
     newUser: false,
     cgroupns: false,
-    cgroupPath: "/tsrun/c1",
-    hierarchies: [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "" }],
+    cgroupMounts: cgroupMountsOf("/tsrun/c1", [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "" }]),
     ...over,
   };
 }
@@ -311,7 +311,7 @@ describe("planRootfs: type cgroup", () => {
   });
 
   test("hybrid host with a cgroup namespace: a tmpfs, then one cgroup mount per hierarchy with its controllers as data", () => {
-    const recs = planRootfs(input({ cgroupns: true, hierarchies: HYBRID, mounts: [cg(["nosuid", "noexec", "nodev"])] }));
+    const recs = planRootfs(input({ cgroupns: true, cgroupMounts: cgroupMountsOf("/tsrun/c1", HYBRID), mounts: [cg(["nosuid", "noexec", "nodev"])] }));
     const f = MS.NOSUID | MS.NOEXEC | MS.NODEV;
     const m = mounts(recs).filter((x) => x.target.startsWith(target()));
     expect(m).toEqual([
@@ -330,7 +330,7 @@ describe("planRootfs: type cgroup", () => {
   });
 
   test("hybrid host without a cgroup namespace: each hierarchy's container cgroup is bound", () => {
-    const recs = planRootfs(input({ cgroupns: false, hierarchies: HYBRID, mounts: [cg(["nosuid", "noexec", "nodev", "ro"])] }));
+    const recs = planRootfs(input({ cgroupns: false, cgroupMounts: cgroupMountsOf("/tsrun/c1", HYBRID), mounts: [cg(["nosuid", "noexec", "nodev", "ro"])] }));
     const m = mounts(recs).filter((x) => x.target.startsWith(target()));
     const binds = m.filter((x) => x.flags === (MS.BIND | MS.REC));
     expect(binds.map((b) => [b.source, b.target])).toEqual([

@@ -3,6 +3,7 @@
  * (the kernel's semantics for the instructions the compiler emits) over sample seccomp_data, so each test
  * states what a syscall gets, not which instructions were emitted.
  */
+import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -468,8 +469,7 @@ describe("in the launch plan", () => {
       noPivot: false,
       preserveFds: 0,
       foreground: false,
-      cgroupPath: "/tsrun/c1",
-      hierarchies: [],
+      cgroupMounts: cgroupMountsOf("/tsrun/c1", []),
       cgroupJoin: { cloneInto: "", selfTasks: [] },
       hostCaps: (1n << 41n) - 1n,
       lastCap: 40,

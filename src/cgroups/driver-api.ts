@@ -1,0 +1,102 @@
+// The cgroup driver interface and the plain data it plans with. The implementations (driver-v1.ts,
+// driver-v2.ts) import this file; callers get a driver from cgroupDriver() in driver.ts.
+import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources } from "../spec/types.js";
+import type { ApplyOptions } from "./apply.js";
+import type { ApplyDevicesOptions } from "./devices.js";
+import type { DeviceRule } from "./devices-rules.js";
+import type { DeviceWrite } from "./devices-v1.js";
+import type { CgroupMounts } from "./mounts.js";
+import type { CgroupWrite } from "./resource-writes.js";
+import type { Stats } from "./stats.js";
+import type { SubCgroups } from "./sub-cgroup.js";
+
+export type { ApplyOptions } from "./apply.js";
+export type { ApplyDevicesOptions } from "./devices.js";
+export type { CgroupMounts, CgroupFsMount } from "./mounts.js";
+
+/**
+ * How the init (or an exec'd process) gets into the cgroup: a v2 directory tsrun-init clones it into
+ * (CLONE_INTO_CGROUP, "" for none), v1 `tasks` files it writes "0" to itself, and the directories
+ * the parent moves its pid into instead (in a new user namespace, where it cannot).
+ */
+export interface CgroupJoinPlan {
+  cloneInto: string;
+  selfTasks: string[];
+  parentJoins: string[];
+}
+
+/** One planned control-file write, with the container's directory it goes to (absent: not mounted here). */
+export type PlannedWrite = CgroupWrite & { dir?: string };
+
+/** How the container's device rules would be put in force on this host. */
+export type DevicesPlan =
+  /** The v1 devices controller: these lines written to a fresh cgroup's devices.deny/allow. */
+  | { kind: "v1"; dir: string; writes: DeviceWrite[] }
+  /** cgroup v2: an eBPF program of `insns` instructions attached to the directory. */
+  | { kind: "bpf"; dir: string; insns: number }
+  /** No hierarchy to guard devices with (nothing else is limited either). */
+  | { kind: "none" };
+
+/** linux.resources.devices and linux.devices: what the device rules are made from. */
+export interface DeviceConfig {
+  rules?: readonly LinuxDeviceCgroup[];
+  nodes?: readonly LinuxDevice[];
+}
+
+/** Everything create would do to the cgroup's files for a config: pure, what --dry-run prints. */
+export interface CgroupPlan {
+  writes: PlannedWrite[];
+  warnings: string[];
+  /** The device rules (config, then runc's defaults), as create records them for update. */
+  deviceRules: DeviceRule[];
+  devices: DevicesPlan;
+}
+
+/**
+ * One container's cgroup, whatever the host's cgroup setup: the only place that knows it. Verbs and
+ * planners get a driver from cgroupDriver() and never ask which hierarchy they are on; a systemd or a
+ * rootless delegated driver is another implementation of this.
+ *
+ * Pure (reads at most the host's mount table, probed once): planResources, joinPlan, mounts.
+ * The rest reads or writes the cgroup filesystem.
+ */
+export interface CgroupDriver {
+  /** The container's cgroup path inside each hierarchy (cgroupPathFor). */
+  readonly path: string;
+
+  /** The writes and device rules create would make for `r`; every config error is raised here, naming its field. */
+  planResources(r: LinuxResources, devices?: DeviceConfig): CgroupPlan;
+  /** How a process joins the cgroup (`subs`: exec --cgroup sub-cgroups); `newUser`: it is in a new user namespace. */
+  joinPlan(newUser: boolean, subs?: SubCgroups): CgroupJoinPlan;
+  /** What the config's `cgroup`/`cgroup2` mounts show of this cgroup (data for the rootfs planner). */
+  mounts(): CgroupMounts;
+
+  /** What would freeze a process put into the cgroup (the file and what it says), or null; before create. */
+  frozenOnArrival(): string | null;
+  /** Make the cgroup; returns the top-most directory made in each hierarchy, for remove(). */
+  create(): string[];
+  /** Move a process in, in every hierarchy (or the given directories: joinPlan's parentJoins). */
+  join(pid: number, dirs?: readonly string[]): void;
+  /** Write the resources (create; update with restoreOnError). Errors name the config field and file. */
+  applyResources(r: LinuxResources, opts: ApplyOptions): void;
+  /** Put device rules in force (create; update with `live`). */
+  applyDevices(rules: readonly DeviceRule[], opts: ApplyDevicesOptions): void;
+
+  /** The host can freeze this cgroup (pause, resume, kill --all, delete need it). */
+  hasFreezer(): boolean;
+  /** The kernel has it frozen (a missing cgroup, or a freeze still in progress, is not). */
+  isFrozen(): boolean;
+  /** Freeze or thaw and wait until the kernel says it is done (HostError after timeoutMs, or without a freezer). */
+  setFrozen(frozen: boolean, timeoutMs?: number): void;
+
+  /** Host pids of every process in the cgroup and its sub-cgroups, over every hierarchy; sorted. */
+  pids(): number[];
+  /** runc's `events` stats of the cgroup. */
+  stats(): Stats;
+  /** The OOM-kill counter (events reports each increase as an oom event). */
+  oomKills(): number;
+
+  /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty. */
+  remove(created?: readonly string[]): void;
+}
+

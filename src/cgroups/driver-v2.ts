@@ -1,0 +1,62 @@
+import { join } from "node:path";
+import type { LinuxResources } from "../spec/types.js";
+import { type ApplyOptions, applyWrites, enableControllers } from "./apply.js";
+import { type ApplyDevicesOptions, applyDevicesBpf } from "./devices.js";
+import { deviceProgram } from "./devices-bpf.js";
+import type { DeviceRule } from "./devices-rules.js";
+import { CgroupfsDriver } from "./driver-base.js";
+import type { DevicesPlan } from "./driver-api.js";
+import { type Freezer, v2FreezerOf } from "./freezer.js";
+import type { CgroupHierarchy } from "./hierarchy.js";
+import { type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
+import { v2Writes } from "./resources-v2.js";
+import { type CgroupFiles, type Stats, oomKills, statsV2 } from "./stats.js";
+
+/**
+ * A unified host: every controller's files are in the container's one cgroup2 directory; freezing is
+ * cgroup.freeze, device rules an eBPF program, stats the v2 files.
+ */
+export class V2Driver extends CgroupfsDriver {
+  protected readonly freezer: Freezer | null;
+  /** The cgroup2 mount point (undefined: a host without any cgroup mount). */
+  private readonly mount: string | undefined;
+
+  constructor(path: string, hierarchies: readonly CgroupHierarchy[]) {
+    super(path, hierarchies);
+    this.freezer = v2FreezerOf(path, hierarchies);
+    this.mount = hierarchies.find((h) => h.version === 2)?.mountPoint;
+  }
+
+  protected dirOf(): string | undefined {
+    return this.mount !== undefined ? join(this.mount, this.path) : undefined;
+  }
+
+  protected writes(r: LinuxResources): ResourceWrites {
+    return v2Writes(r, RESOURCES_PATH);
+  }
+
+  applyResources(r: LinuxResources, opts: ApplyOptions): void {
+    const { writes, warnings } = this.writes(r);
+    for (const w of warnings) opts.warn(w);
+    if (this.mount !== undefined) enableControllers(this.mount, this.path, writes, opts.warn);
+    applyWrites(() => this.dirOf(), writes, opts);
+  }
+
+  protected devicesPlan(rules: readonly DeviceRule[]): DevicesPlan {
+    const dir = this.dirOf();
+    return dir ? { kind: "bpf", dir, insns: deviceProgram(rules).length } : { kind: "none" };
+  }
+
+  applyDevices(rules: readonly DeviceRule[], opts: ApplyDevicesOptions): void {
+    const dir = this.dirOf();
+    if (dir) applyDevicesBpf(rules, dir, opts);
+  }
+
+  protected readStats(files: CgroupFiles): Stats {
+    return statsV2(files);
+  }
+
+  protected readOomKills(files: CgroupFiles): number {
+    return oomKills(files, 2);
+  }
+}
