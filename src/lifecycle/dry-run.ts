@@ -1,0 +1,201 @@
+/**
+ * `create --dry-run` / `run --dry-run`: create's planning without any of its acts. Every config error
+ * create would raise is raised here, with the same message and exit status; nothing is written (no state
+ * directory, cgroup, mount, link, lease or file) and no process is started, so any user may run it.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError, ContainerStateError, HostError } from "../errors.js";
+import { writesFor } from "../cgroups/apply.js";
+import { CgroupSet } from "../cgroups/cgroupfs.js";
+import { devicesDriver } from "../cgroups/devices.js";
+import { containerDeviceRules } from "../cgroups/devices-rules.js";
+import { frozenOnArrival } from "../cgroups/freezer.js";
+import { hostHierarchies, layoutOf } from "../cgroups/hierarchy.js";
+import { cgroupPathFor } from "../cgroups/path.js";
+import { containerPids } from "../cgroups/procs.js";
+import { resolveLayers } from "../fs/layers.js";
+import { hooksOf } from "../hooks/kinds.js";
+import { etcFiles, etcMounts } from "../network/files.js";
+import { planNetwork } from "../network/plan.js";
+import { buildPlan } from "../plan/build.js";
+import type { DryRunInputs } from "../plan/describe/inputs.js";
+import { type DryRunFormat, dryRunJson, dryRunText } from "../plan/describe/format.js";
+import { dryRunSteps } from "../plan/describe/steps.js";
+import { checkConsoleFlags } from "../plan/terminal.js";
+import { refuseUnsupported } from "../plan/unsupported.js";
+import { loadBundle } from "../spec/load.js";
+import type { Spec } from "../spec/types.js";
+import { checkId } from "../state/store.js";
+import type { RuntimeContext } from "./context.js";
+import type { CreateOptions } from "./create.js";
+import { hostCapabilities, hostLimits, isHostNetns, lastCap, onlineCpus } from "./host.js";
+
+export interface DryRunOptions extends CreateOptions {
+  /** `run --dry-run`: what follows create (start, wait, delete). */
+  run?: { detach: boolean; keep: boolean };
+}
+
+/** The controllers create enables on cgroup v2 for the stats `events` and `ps` read (apply.ts). */
+const STATS_CONTROLLERS = ["cpu", "memory", "pids", "io"];
+
+/**
+ * create's planning, step for step in its order, from today's pure pieces (the read-only ones where
+ * create reads the host). To be replaced by the phase-1 planner `planCreate` once create is split:
+ * then this becomes a mapping of its value. It must stay free of writes: every function called here
+ * reads only.
+ */
+export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOptions): Promise<DryRunInputs> {
+  const id = checkId(opts.id);
+  const { store } = ctx;
+  const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
+  refuseUnsupported(spec as Record<string, any>);
+  const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
+  checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !opts.foreground);
+  const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
+  const deviceRules = containerDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
+  const hierarchies = hostHierarchies();
+  const resources = writesFor(spec.linux?.resources ?? {}, hierarchies);
+  const namespaces = spec.linux?.namespaces ?? [];
+  const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) => (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
+  const stateDir = store.dir(id);
+  const layers = resolveLayers(spec.tsrun, {
+    bundle,
+    stateDir,
+    newUser,
+    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
+    newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
+  });
+  // create's claim: the state directory must not exist yet.
+  if (existsSync(stateDir)) throw new ContainerStateError(id, `container with id ${id} already exists`);
+
+  const frozen = frozenOnArrival(cgroupPath);
+  if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
+  const present = containerPids(cgroupPath).length;
+  if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+  for (const w of resources.warnings) ctx.warn(w);
+  const cgroup = new CgroupSet(cgroupPath, hierarchies);
+  const devices = devicesDriver(hierarchies);
+
+  const network = await planNetworkDry(spec, id, stateDir);
+  const joinPlan = cgroup.joinPlan(newUser);
+  // create runs as root: as another user, plan what root's create would do instead of failing on what
+  // only root may (raise a hard rlimit, open bind sources for a new user namespace).
+  const root = process.geteuid?.() === 0;
+  const limits = hostLimits();
+  const plan = buildPlan({
+    spec: network?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...network.mounts] } : spec,
+    rootfs,
+    bundle,
+    fifoPath: store.fifoPath(id),
+    noPivot: opts.noPivot ?? false,
+    preserveFds: opts.preserveFds ?? 0,
+    foreground: opts.foreground ?? false,
+    consoleSocket,
+    cgroupPath,
+    hierarchies,
+    cgroupJoin: joinPlan,
+    hostCaps: hostCapabilities(),
+    lastCap: lastCap(),
+    layers,
+    sessionKeyring: opts.noNewKeyring ? undefined : id,
+    hostLimits: root ? limits : { ...limits, canRaise: true },
+    onlineCpus: onlineCpus(),
+    isHostNetns,
+    hostRoot: true,
+  });
+  for (const w of plan.warnings) ctx.warn(w);
+
+  const seccomp = spec.process && spec.linux?.seccomp;
+  return {
+    id,
+    bundle,
+    rootfs,
+    root: store.root,
+    stateDir,
+    foreground: opts.foreground ?? false,
+    cgroup: {
+      path: cgroupPath,
+      dirs: cgroup.dirs(),
+      layout: layoutOf(hierarchies),
+      enable: controllersToEnable(hierarchies, resources.writes.map((w) => w.controller)),
+      writes: resources.writes,
+    },
+    devices: devices ? { driver: devices.kind, dir: join(devices.mountPoint, cgroupPath), rules: deviceRules } : { driver: "none", rules: deviceRules },
+    recordResources: spec.linux?.resources !== undefined,
+    layers,
+    network: network && { plan: network.plan, makeBridge: network.makeBridge, etcFiles: network.files },
+    idMaps: plan.namespaces.newUser ? { uid: spec.linux!.uidMappings!, gid: spec.linux!.gidMappings! } : undefined,
+    parentJoins: joinPlan.parentJoins,
+    hooks: {
+      prestart: hooksOf(spec.hooks, "prestart"),
+      createRuntime: hooksOf(spec.hooks, "createRuntime"),
+      poststart: hooksOf(spec.hooks, "poststart"),
+      poststop: hooksOf(spec.hooks, "poststop"),
+    },
+    launch: { records: plan.records, syncTag: plan.syncTag, hooksSyncTag: plan.hooksSyncTag, stateSlots: plan.stateSlots, seccompListener: plan.seccompListener },
+    seccomp: seccomp
+      ? {
+          defaultAction: seccomp.defaultAction,
+          architectures: seccomp.architectures ?? [],
+          rules: seccomp.syscalls?.length ?? 0,
+          listenerPath: seccomp.listenerPath,
+          flags: seccomp.flags ?? [],
+          skipped: plan.seccompSkipped,
+        }
+      : undefined,
+    pidFile: opts.pidFile !== undefined ? resolve(opts.pidFile) : undefined,
+    run: opts.run,
+  };
+}
+
+/**
+ * prepareNetwork's checks without its acts: the plan, and the bridge name looked up in sysfs (read
+ * only). No address is leased: which one create gets depends on the leases at that moment.
+ */
+async function planNetworkDry(spec: Spec, id: string, stateDir: string) {
+  const nss = spec.linux?.namespaces ?? [];
+  const netns = nss.find((n) => n.type === "network");
+  const plan = planNetwork(spec.tsrun?.network, id, {
+    newNetns: netns !== undefined && !netns.path,
+    joinedNetns: netns?.path !== undefined && netns.path !== "",
+    newUser: nss.some((n) => n.type === "user" && !n.path),
+  });
+  if (!plan) return undefined;
+  const exists = existsSync(`/sys/class/net/${plan.bridge}`);
+  if (exists && !existsSync(`/sys/class/net/${plan.bridge}/bridge`)) {
+    // Only to name the device's kind in create's words (`ip -d link show`, which changes nothing).
+    const { linkKind } = await import("../network/ip.js");
+    const kind = await linkKind(plan.bridge);
+    if (kind !== undefined && kind !== "bridge") {
+      throw new ConfigError("/tsrun/network/bridge", `"${plan.bridge}" exists and is ${kind ? `a ${kind} device` : "a plain device"}, not a bridge`);
+    }
+  }
+  const files = etcFiles(spec.tsrun!.network!, spec.hostname || undefined, []);
+  const mounts = etcMounts(files, (f) => join(stateDir, f.name), spec.mounts ?? []);
+  return { plan, makeBridge: !exists, files: files.map((f) => ({ name: f.name, destination: f.destination })), mounts };
+}
+
+/** cgroup v2: the controllers create enables in the parents' subtree_control (those the root offers). */
+function controllersToEnable(hierarchies: ReturnType<typeof hostHierarchies>, written: readonly string[]): string[] {
+  if (layoutOf(hierarchies) !== "unified") return [];
+  const v2 = hierarchies.find((h) => h.version === 2);
+  if (!v2) return [];
+  let available: Set<string>;
+  try {
+    available = new Set(readFileSync(join(v2.mountPoint, "cgroup.controllers"), "utf8").trim().split(/\s+/));
+  } catch {
+    return [];
+  }
+  return [...new Set([...STATS_CONTROLLERS, ...written])].filter((c) => c !== "cgroup" && available.has(c));
+}
+
+/** The dry run's output in the asked form. */
+export async function dryRunCreate(ctx: RuntimeContext, opts: DryRunOptions, format: DryRunFormat): Promise<string> {
+  const inputs = await gatherDryRunInputs(ctx, opts);
+  const steps = dryRunSteps(inputs);
+  if (format === "json") return dryRunJson(steps);
+  const verb = opts.run ? "run" : "create";
+  return dryRunText(`tsrun ${verb} ${inputs.id} (dry run: nothing below is done) from bundle ${inputs.bundle}`, steps);
+}
