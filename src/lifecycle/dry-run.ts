@@ -19,6 +19,8 @@ import { hooksOf } from "../hooks/kinds.js";
 import { etcFiles, etcMounts } from "../network/files.js";
 import { planNetwork } from "../network/plan.js";
 import { buildPlan } from "../plan/build.js";
+import { Op, type PlanRecord } from "../plan/ops.js";
+import type { ConfigMount } from "../fs/rootfs-plan.js";
 import type { DryRunInputs } from "../plan/describe/inputs.js";
 import { type DryRunFormat, dryRunJson, dryRunText } from "../plan/describe/format.js";
 import { dryRunSteps } from "../plan/describe/steps.js";
@@ -85,7 +87,7 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
   const root = process.geteuid?.() === 0;
   const limits = hostLimits();
   const plan = buildPlan({
-    spec: network?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...network.mounts] } : spec,
+    spec: network?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...network.planned] } : spec,
     rootfs,
     bundle,
     fifoPath: store.fifoPath(id),
@@ -106,6 +108,7 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
     hostRoot: true,
   });
   for (const w of plan.warnings) ctx.warn(w);
+  if (network) nameEtcSources(plan.records, network.mounts, rootfs);
 
   const seccomp = spec.process && spec.linux?.seccomp;
   return {
@@ -174,7 +177,22 @@ async function planNetworkDry(spec: Spec, id: string, stateDir: string) {
   }
   const files = etcFiles(spec.tsrun!.network!, spec.hostname || undefined, []);
   const mounts = etcMounts(files, (f) => join(stateDir, f.name), spec.mounts ?? []);
-  return { plan, makeBridge: !exists, files: files.map((f) => ({ name: f.name, destination: f.destination })), mounts };
+  // The planner stats a bind source (a file gets a file as its mount point): the /etc files are not
+  // written in a dry run, so a file that exists stands in for them, and nameEtcSources puts their
+  // names back in the records.
+  const planned = mounts.map((m) => ({ ...m, source: ETC_STAND_IN }));
+  return { plan, makeBridge: !exists, files: files.map((f) => ({ name: f.name, destination: f.destination })), mounts, planned };
+}
+
+const ETC_STAND_IN = "/dev/null";
+
+/** The MOUNT records of the network's /etc files: the stand-in source replaced by the file's path. */
+function nameEtcSources(records: PlanRecord[], mounts: readonly ConfigMount[], rootfs: string): void {
+  for (const m of mounts) {
+    const target = join(rootfs, m.destination);
+    const r = records.find((x) => x.op === Op.MOUNT && x.strs?.[0] === ETC_STAND_IN && x.strs[1] === target);
+    if (r) r.strs![0] = m.source!;
+  }
 }
 
 /** cgroup v2: the controllers create enables in the parents' subtree_control (those the root offers). */
