@@ -11,7 +11,8 @@ import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { devicesDriver } from "../cgroups/devices.js";
 import { containerDeviceRules } from "../cgroups/devices-rules.js";
 import { frozenOnArrival } from "../cgroups/freezer.js";
-import { hostHierarchies, layoutOf } from "../cgroups/hierarchy.js";
+import { type CgroupHierarchy, hostHierarchies, layoutOf } from "../cgroups/hierarchy.js";
+import type { CgroupWrite } from "../cgroups/resource-writes.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { containerPids } from "../cgroups/procs.js";
 import { resolveLayers } from "../fs/layers.js";
@@ -77,6 +78,7 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
   const present = containerPids(cgroupPath).length;
   if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
   for (const w of resources.warnings) ctx.warn(w);
+  checkControllers(resources.writes, hierarchies, ctx.warn);
   const cgroup = new CgroupSet(cgroupPath, hierarchies);
   const devices = devicesDriver(hierarchies);
 
@@ -196,17 +198,46 @@ function nameEtcSources(records: PlanRecord[], mounts: readonly ConfigMount[], r
 }
 
 /** cgroup v2: the controllers create enables in the parents' subtree_control (those the root offers). */
-function controllersToEnable(hierarchies: ReturnType<typeof hostHierarchies>, written: readonly string[]): string[] {
+function controllersToEnable(hierarchies: readonly CgroupHierarchy[], written: readonly string[]): string[] {
   if (layoutOf(hierarchies) !== "unified") return [];
-  const v2 = hierarchies.find((h) => h.version === 2);
-  if (!v2) return [];
-  let available: Set<string>;
-  try {
-    available = new Set(readFileSync(join(v2.mountPoint, "cgroup.controllers"), "utf8").trim().split(/\s+/));
-  } catch {
-    return [];
-  }
+  const available = v2Controllers(hierarchies);
+  if (!available) return [];
   return [...new Set([...STATS_CONTROLLERS, ...written])].filter((c) => c !== "cgroup" && available.has(c));
+}
+
+/**
+ * What applyResources finds when a write's controller is missing on this host, decided without writing:
+ * an optional write is skipped with its warning, any other fails create with the field named (the
+ * same lines as apply.ts gives). A file missing under a controller that is there is only found by the
+ * write itself.
+ */
+function checkControllers(writes: readonly CgroupWrite[], hierarchies: readonly CgroupHierarchy[], warn: (m: string) => void): void {
+  const unified = layoutOf(hierarchies) === "unified";
+  const available = unified ? v2Controllers(hierarchies) : undefined;
+  for (const w of writes) {
+    const present = unified
+      ? w.controller === "cgroup" || available === undefined || available.has(w.controller)
+      : hierarchies.some((h) => h.version === 1 && h.controllers.split(",").includes(w.controller));
+    if (present) continue;
+    if (w.ifMissing !== undefined) {
+      if (w.ifMissing) warn(w.ifMissing);
+      continue;
+    }
+    if (!unified) throw new HostError(`${w.field}: the ${w.controller} cgroup controller is not mounted on this host`);
+    const names = w.fallback ? `${w.file} nor ${w.fallback.file}` : w.file;
+    throw new HostError(`${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`);
+  }
+}
+
+/** The controllers the v2 root offers (cgroup.controllers); undefined when it cannot be read. */
+function v2Controllers(hierarchies: readonly CgroupHierarchy[]): Set<string> | undefined {
+  const v2 = hierarchies.find((h) => h.version === 2);
+  if (!v2) return undefined;
+  try {
+    return new Set(readFileSync(join(v2.mountPoint, "cgroup.controllers"), "utf8").trim().split(/\s+/));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The dry run's output in the asked form. */

@@ -163,6 +163,20 @@ describe("a bad config: the dry run fails with create's line and status", () => 
     expect(d.status).not.toBe(0);
   });
 
+  test("limits of controllers this host may lack (hugetlb, net_cls): the same outcome, warnings included", () => {
+    const b = s.bundle((c) => {
+      c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 2097152 }];
+      c.linux.resources.network = { classID: 5 };
+    });
+    const id = s.id("ctl");
+    const d = dry(["create", "--dry-run", "--bundle", b, id]);
+    const real = s.tsrun(["create", "--bundle", b, id]);
+    expect(d.stderr).toBe(real.stderr);
+    expect(d.status).toBe(real.status);
+    if (real.status === 0) expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+    expect(existsSync(DRY_ROOT)).toBe(false);
+  });
+
   test("an id in use: create's \"already exists\"", () => {
     const b = s.bundle();
     const id = s.id("taken");
