@@ -275,6 +275,21 @@ describe("decoding record values", () => {
     expect(r.action).toBe('op 999 ints ["1"] strings ["x"]');
   });
 
+  test("layers, terminal, seccomp listener and sysctl records", () => {
+    expect(describeRecord({ op: Op.OVERLAY, ints: [1, 0], strs: ["/r", "/s/upper", "/s/work", "/l/app", "/l/base"] }).action).toBe(
+      "mount an overlay on /r: lower /l/app:/l/base, upper /s/upper, work /s/work (userxattr)",
+    );
+    expect(describeRecord({ op: Op.PTY, ints: [24, 80, 1000, 1], strs: ["/dev/pts/ptmx", "/dev/ptmx"] }).action).toBe(
+      "open a pty from /dev/pts/ptmx, size 24x80, owner uid 1000, bound on /dev/console; send its master",
+    );
+    expect(describeRecord({ op: Op.SECCOMP_LISTENER, strs: ["/run/agent.sock"] })).toMatchObject({ section: "seccomp", action: "connect to the seccomp listener at /run/agent.sock" });
+    expect(describeRecord({ op: Op.SECCOMP, ints: [8, 2, 1n, 2n, 3n] })).toMatchObject({
+      action: "load the seccomp filter (3 BPF instructions, flags 0x8); the listener gets its notify fd",
+      fields: { instructions: 3, listener: true },
+    });
+    expect(describeRecord({ op: Op.SYSCTL, strs: ["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"] }).action).toBe("write 1 to /proc/sys/net/ipv4/ip_forward");
+  });
+
   test("a mount with no flags and no source", () => {
     expect(describeRecord({ op: Op.MOUNT, ints: [0, 0], strs: ["", "/x", "tmpfs", "", ""] }).action).toBe("mount tmpfs (no source) on /x (no flags)");
   });

@@ -87,9 +87,9 @@ export function dryRunSteps(d: DryRunInputs): DryRunStep[] {
   } else {
     d.hooks.poststart.forEach((h, i) => hookStep(add, `/hooks/poststart/${i}`, h, "later", "at `tsrun start`, once the process runs: "));
   }
-  const deleted = !d.run || (!d.run.detach && !d.run.keep);
-  const when = deleted && d.run ? "" : "at `tsrun delete`: ";
-  d.hooks.poststop.forEach((h, i) => hookStep(add, `/hooks/poststop/${i}`, h, deleted && d.run ? "run" : "later", when));
+  // poststop runs in the delete: run's own, or a later `tsrun delete`.
+  const runDeletes = d.run !== undefined && !d.run.detach && !d.run.keep;
+  d.hooks.poststop.forEach((h, i) => hookStep(add, `/hooks/poststop/${i}`, h, runDeletes ? "run" : "later", runDeletes ? "" : "at `tsrun delete`: "));
   return steps;
 }
 
