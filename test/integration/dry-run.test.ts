@@ -161,6 +161,8 @@ describe("a bad config: the dry run fails with create's line and status", () => 
     expect(d.stderr).toBe(real.stderr);
     expect(d.status).toBe(real.status);
     expect(d.status).not.toBe(0);
+    const run = dry(["run", "--dry-run", "--format", "json", "--bundle", b, id]);
+    expect([run.stdout, run.stderr, run.status]).toEqual(["", d.stderr, d.status]);
   });
 
   test("limits of controllers this host may lack (hugetlb, net_cls): the same outcome, warnings included", () => {
