@@ -81,7 +81,7 @@ export function applyWrites(dirOf: ControllerDir, writes: readonly CgroupWrite[]
           if (w.ifMissing) opts.warn(w.ifMissing);
           continue;
         }
-        throw new HostError(`${w.field}: the ${w.controller} cgroup controller is not mounted on this host`);
+        throw new HostError(missingControllerMessage(w));
       }
       writeOne(dir, w, done, opts);
     }
@@ -119,8 +119,24 @@ function writeOne(dir: string, w: CgroupWrite, done: { path: string; old: string
     if (w.ifMissing) opts.warn(w.ifMissing);
     return;
   }
+  throw new HostError(missingFileMessage(w));
+}
+
+/** v1: the write's controller has no hierarchy on this host. */
+export function missingControllerMessage(w: CgroupWrite): string {
+  return `${w.field}: the ${w.controller} cgroup controller is not mounted on this host`;
+}
+
+/** The write's file (and its fallback) is not in the container's cgroup. */
+export function missingFileMessage(w: CgroupWrite): string {
   const names = w.fallback ? `${w.file} nor ${w.fallback.file}` : w.file;
-  throw new HostError(`${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`);
+  return `${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`;
+}
+
+/** cgroup v2: of the controllers the root offers, those create turns on for these writes (always the
+ *  ones `events` and `ps` read, as runc enables every available controller). Pure. */
+export function controllersToEnable(offered: ReadonlySet<string>, writes: readonly CgroupWrite[]): string[] {
+  return [...new Set([...STATS_CONTROLLERS, ...writes.map((w) => w.controller)])].filter((c) => c !== "cgroup" && offered.has(c));
 }
 
 const STATS_CONTROLLERS = ["cpu", "memory", "pids", "io"];
@@ -134,7 +150,7 @@ export function enableControllers(mount: string, path: string, writes: readonly 
   const available = new Set((readControl(join(mount, "cgroup.controllers")) ?? "").trim().split(/\s+/));
   // Always the ones `events` and `ps` read (cpu, memory, pids, io), as runc enables every available
   // controller: without them a container without limits would have no memory.current or io.stat.
-  const needed = [...new Set([...STATS_CONTROLLERS, ...writes.map((w) => w.controller)])].filter((c) => c !== "cgroup" && available.has(c));
+  const needed = controllersToEnable(available, writes);
   if (!needed.length) return;
   const chain: string[] = [];
   for (let d = dirname(join(mount, path)); d.length >= mount.length; d = dirname(d)) {

@@ -25,8 +25,10 @@ export interface CgroupJoinPlan {
   parentJoins: string[];
 }
 
-/** One planned control-file write, with the container's directory it goes to (absent: not mounted here). */
-export type PlannedWrite = CgroupWrite & { dir?: string };
+/** One planned control-file write, with the container's directory it goes to (absent: not mounted
+ *  here) and, when this host lacks its controller, what applying it says: the write's `ifMissing`
+ *  warning where it is optional, else this error. */
+export type PlannedWrite = CgroupWrite & { dir?: string; missing?: string };
 
 /** How the container's device rules would be put in force on this host. */
 export type DevicesPlan =
@@ -45,6 +47,10 @@ export interface DeviceConfig {
 
 /** Everything create would do to the cgroup's files for a config: pure, what --dry-run prints. */
 export interface CgroupPlan {
+  /** The container's directory in each hierarchy: what create makes. */
+  dirs: string[];
+  /** cgroup v2: controllers turned on in the ancestors' cgroup.subtree_control first (where not on yet). */
+  enable: string[];
   writes: PlannedWrite[];
   warnings: string[];
   /** The device rules (config, then runc's defaults), as create records them for update. */

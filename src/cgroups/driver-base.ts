@@ -9,7 +9,7 @@ import { type Freezer, frozenOnArrival, isFrozen, setFrozen } from "./freezer.js
 import type { CgroupHierarchy } from "./hierarchy.js";
 import { type CgroupMounts, cgroupMountsOf } from "./mounts.js";
 import { containerPids } from "./procs.js";
-import type { ResourceWrites } from "./resource-writes.js";
+import type { CgroupWrite, ResourceWrites } from "./resource-writes.js";
 import { type CgroupFiles, type Stats, cgroupFiles } from "./stats.js";
 import type { SubCgroups } from "./sub-cgroup.js";
 
@@ -28,6 +28,12 @@ export abstract class CgroupfsDriver implements CgroupDriver {
 
   /** The container's directory holding a controller's files (undefined: not mounted on this host). */
   protected abstract dirOf(controller: string): string | undefined;
+  /** What applying a write of a controller this host lacks says (undefined: the controller is here). */
+  protected abstract missingController(w: CgroupWrite): string | undefined;
+  /** cgroup v2: the controllers create enables in the ancestors for these writes. */
+  protected enabledFor(_writes: readonly CgroupWrite[]): string[] {
+    return [];
+  }
   /** The resource writes for `r`; pure. */
   protected abstract writes(r: LinuxResources): ResourceWrites;
   protected abstract devicesPlan(rules: readonly DeviceRule[]): DevicesPlan;
@@ -42,7 +48,12 @@ export abstract class CgroupfsDriver implements CgroupDriver {
     const deviceRules = containerDeviceRules(devices.rules, devices.nodes);
     const { writes, warnings } = this.writes(r);
     return {
-      writes: writes.map((w) => ({ ...w, dir: this.dirOf(w.controller) })),
+      dirs: this.set.dirs(),
+      enable: this.enabledFor(writes),
+      writes: writes.map((w) => {
+        const missing = this.missingController(w);
+        return { ...w, dir: this.dirOf(w.controller), ...(missing !== undefined ? { missing } : {}) };
+      }),
       warnings,
       deviceRules,
       devices: this.devicesPlan(deviceRules),

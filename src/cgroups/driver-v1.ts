@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { LinuxResources } from "../spec/types.js";
-import { type ApplyOptions, applyWrites, currentValuesV1 } from "./apply.js";
+import { type ApplyOptions, applyWrites, currentValuesV1, missingControllerMessage } from "./apply.js";
 import { type ApplyDevicesOptions, applyDevicesBpf, applyDevicesV1 } from "./devices.js";
 import { deviceProgram } from "./devices-bpf.js";
 import type { DeviceRule } from "./devices-rules.js";
@@ -9,7 +9,7 @@ import { CgroupfsDriver } from "./driver-base.js";
 import type { DevicesPlan } from "./driver-api.js";
 import { type Freezer, v1FreezerOf } from "./freezer.js";
 import type { CgroupHierarchy } from "./hierarchy.js";
-import { type CurrentValues, type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
+import { type CgroupWrite, type CurrentValues, type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
 import { v1Writes } from "./resources-v1.js";
 import { type CgroupFiles, type Stats, oomKills, statsV1 } from "./stats.js";
 
@@ -30,6 +30,10 @@ export class V1Driver extends CgroupfsDriver {
   protected dirOf(controller: string): string | undefined {
     const h = this.hierarchies.find((x) => x.version === 1 && x.controllers.split(",").includes(controller));
     return h ? join(h.mountPoint, this.path) : undefined;
+  }
+
+  protected missingController(w: CgroupWrite): string | undefined {
+    return this.dirOf(w.controller) === undefined ? missingControllerMessage(w) : undefined;
   }
 
   protected writes(r: LinuxResources, current: CurrentValues = {}): ResourceWrites {

@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LinuxResources } from "../spec/types.js";
-import { type ApplyOptions, applyWrites, enableControllers } from "./apply.js";
+import { type ApplyOptions, applyWrites, controllersToEnable, enableControllers, missingFileMessage } from "./apply.js";
 import { type ApplyDevicesOptions, applyDevicesBpf } from "./devices.js";
 import { deviceProgram } from "./devices-bpf.js";
 import type { DeviceRule } from "./devices-rules.js";
@@ -8,7 +9,7 @@ import { CgroupfsDriver } from "./driver-base.js";
 import type { DevicesPlan } from "./driver-api.js";
 import { type Freezer, v2FreezerOf } from "./freezer.js";
 import type { CgroupHierarchy } from "./hierarchy.js";
-import { type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
+import { type CgroupWrite, type ResourceWrites, RESOURCES_PATH } from "./resource-writes.js";
 import { v2Writes } from "./resources-v2.js";
 import { type CgroupFiles, type Stats, oomKills, statsV2 } from "./stats.js";
 
@@ -29,6 +30,26 @@ export class V2Driver extends CgroupfsDriver {
 
   protected dirOf(): string | undefined {
     return this.mount !== undefined ? join(this.mount, this.path) : undefined;
+  }
+
+  protected missingController(w: CgroupWrite): string | undefined {
+    const offered = this.offered();
+    return w.controller === "cgroup" || offered === undefined || offered.has(w.controller) ? undefined : missingFileMessage(w);
+  }
+
+  protected enabledFor(writes: readonly CgroupWrite[]): string[] {
+    const offered = this.offered();
+    return offered ? controllersToEnable(offered, writes) : [];
+  }
+
+  /** The controllers the cgroup2 root offers (cgroup.controllers); undefined when it cannot be read. */
+  private offered(): Set<string> | undefined {
+    if (this.mount === undefined) return undefined;
+    try {
+      return new Set(readFileSync(join(this.mount, "cgroup.controllers"), "utf8").trim().split(/\s+/));
+    } catch {
+      return undefined;
+    }
   }
 
   protected writes(r: LinuxResources): ResourceWrites {

@@ -21,7 +21,20 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: "no-pivot", kind: "boolean", description: "use MS_MOVE + chroot instead of pivot_root" },
   { name: "no-new-keyring", kind: "boolean", description: "keep the caller's session keyring (default: a new one named _ses.<id>)" },
   { name: "preserve-fds", kind: "string", placeholder: "N", description: "pass fds 3..3+N-1 to the container" },
+  { name: "dry-run", kind: "boolean", description: "print every action create would take, and do none of them (a tsrun extension)" },
+  { name: "format", kind: "string", placeholder: "text|json", description: "with --dry-run: numbered lines (default) or a JSON array of the steps" },
 ];
+
+/** --dry-run's output form; --format alone is a mistake (nothing else prints). */
+function dryRunFormat(a: ParsedArgs): "text" | "json" | undefined {
+  const format = str(a, "format");
+  if (format !== undefined && format !== "text" && format !== "json") throw new UsageError(`--format must be text or json, not "${format}"`);
+  if (!bool(a, "dry-run")) {
+    if (format !== undefined) throw new UsageError("--format is for --dry-run only");
+    return undefined;
+  }
+  return format ?? "text";
+}
 
 const ID = { name: "container-id", required: true };
 
@@ -89,8 +102,16 @@ export const VERBS: Verb[] = [
     description: "Create a container: everything but the user process, which waits for `tsrun start`.",
     flags: CREATE_FLAGS,
     positionals: [ID],
-    examples: [["Create c1 from a bundle", "tsrun create --bundle bundles/busybox --pid-file /tmp/c1.pid c1"]],
+    examples: [
+      ["Create c1 from a bundle", "tsrun create --bundle bundles/busybox --pid-file /tmp/c1.pid c1"],
+      ["Review what creating it would do", "tsrun create --dry-run --bundle bundles/busybox c1"],
+    ],
     async run(a, ctx) {
+      const format = dryRunFormat(a);
+      if (format) {
+        const { dryRunCreate } = await import("../lifecycle/dry-run.js");
+        return void stdout.write(await dryRunCreate(ctx, createOptions(a), format));
+      }
       const { createContainer } = await import("../lifecycle/create.js");
       await createContainer(ctx, createOptions(a));
     },
@@ -212,6 +233,13 @@ export const VERBS: Verb[] = [
     positionals: [ID],
     examples: [["Run the demo bundle", "tsrun run --bundle bundles/busybox demo"]],
     async run(a, ctx) {
+      const format = dryRunFormat(a);
+      if (format) {
+        // create's dry run with run's options: in the foreground unless detached, then start, wait, delete.
+        const { dryRunCreate } = await import("../lifecycle/dry-run.js");
+        const run = { detach: bool(a, "detach"), keep: bool(a, "keep") };
+        return void stdout.write(await dryRunCreate(ctx, { ...createOptions(a), foreground: !run.detach, run }, format));
+      }
       const { runContainer } = await import("../lifecycle/run.js");
       return runContainer(ctx, { ...createOptions(a), detach: bool(a, "detach"), keep: bool(a, "keep") });
     },
