@@ -11,7 +11,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, HostError, NetworkError } from "../errors.js";
 import type { ConfigMount } from "../fs/rootfs-plan.js";
-import type { UndoStack } from "../lifecycle/undo.js";
 import type { Spec } from "../spec/types.js";
 import type { Cidr } from "./addr.js";
 import { etcFiles, etcMounts } from "./files.js";
@@ -41,7 +40,8 @@ export interface NetworkContext {
   /** The state root (leases live in <root>/ipam/) and the container's state directory. */
   root: string;
   stateDir: string;
-  undo: UndoStack;
+  /** Where each step that makes something records how to take it back (create's undo stack). */
+  undo: { push(what: string, fn: () => void | Promise<void>): void };
   debug: (msg: string) => void;
 }
 
