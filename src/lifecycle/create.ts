@@ -52,7 +52,8 @@ export interface Created {
 
 /**
  * create (runtime.md): everything up to the point where the user process is about to be executed.
- * Each step pushes its undo; a failure anywhere unwinds them all, so nothing is left behind.
+ * Two phases: planCreate (src/plan/create-plan.ts) decides everything and raises every config error
+ * with nothing made; actCreate then acquires what the plan says, under the undo stack.
  */
 export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
   const id = checkId(opts.id);

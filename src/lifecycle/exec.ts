@@ -38,7 +38,9 @@ export interface ExecOptions extends ExecFlags {
 
 /**
  * exec: run one more process in a created or running container, in every namespace and the cgroup of
- * its init, confined by the process's own settings (plan: src/plan/exec-plan.ts). Without `detach`,
+ * its init, confined by the process's own settings. Two phases: planExec (src/plan/exec-request.ts) makes
+ * every decision from the flags and what is read of the container, raising every error of the request;
+ * then, under the lock, the container is checked again and the process launched. Without `detach`,
  * waits and returns the process's exit status (128+N when signal N killed it); with it, returns 0 once
  * the process runs. The pid file gets the process's host pid in both cases, as runc writes it.
  */
