@@ -170,7 +170,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
 
   const hooks = Object.fromEntries(HOOK_KINDS.map((k) => [k, Object.freeze([...hooksOf(spec.hooks, k)])])) as unknown as HookPlan;
   const profile = spec.process ? spec.linux?.seccomp : undefined;
-  return deepFreeze({
+  return freezePlan({
     id,
     bundle,
     rootfs,
@@ -220,10 +220,24 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, hierarchies: reado
   return { path, deviceRules, ...(resources ? { resources: structuredClone(resources) } : {}), writes, join };
 }
 
-/** Freeze a plain-data tree (arrays, objects); buffers, sets and functions are left as they are. */
-function deepFreeze<T>(value: T): T {
-  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
-  if (ArrayBuffer.isView(value) || value instanceof Set || value instanceof Map) return value;
-  for (const v of Object.values(value as object)) deepFreeze(v);
-  return Object.freeze(value);
+/**
+ * Freeze the plan and the parts phase 2 hands on (cgroup, hooks, network, layers, seccomp); the launch
+ * records are encoded already, so only their list is frozen (freezing each record costs start-up time).
+ */
+function freezePlan(plan: CreatePlan): CreatePlan {
+  const f = Object.freeze;
+  f(plan.cgroup.deviceRules);
+  f(plan.cgroup.writes.writes);
+  f(plan.cgroup.writes);
+  f(plan.cgroup.join);
+  f(plan.cgroup);
+  f(plan.hooks);
+  if (plan.network) f(plan.network);
+  if (plan.layers) f(plan.layers);
+  if (plan.seccomp) f(plan.seccomp);
+  f(plan.idMaps);
+  f(plan.annotations);
+  f(plan.launch.records);
+  f(plan.launch);
+  return f(plan);
 }
