@@ -14,7 +14,11 @@ const MKDIR_FILE = 2;
 /** A directory, whose mode the new filesystem's root takes when it was there (runc chmods a tmpfs so). */
 const MKDIR_DIR_KEEP_MODE = 4;
 
-export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options">;
+export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options"> & { [SOURCE_MADE_AT_CREATE]?: "file" };
+
+/** Marks tsrun's own bind mount of a file that create writes only after planning (the network's /etc
+ *  files): its source is not looked at when planning. A symbol, so no config.json can set it. */
+export const SOURCE_MADE_AT_CREATE = Symbol("source made at create");
 
 export interface RootfsInput {
   rootfs: string;
@@ -177,7 +181,7 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     const source = isAbsolute(m.source) ? m.source : resolve(input.bundle, m.source);
     let kind = MKDIR_DIR;
     try {
-      kind = statSync(source).isDirectory() ? MKDIR_DIR : MKDIR_FILE;
+      kind = m[SOURCE_MADE_AT_CREATE] === "file" || !statSync(source).isDirectory() ? MKDIR_FILE : MKDIR_DIR;
     } catch (e) {
       throw new PathError(source, `bind mount source of ${field} (${dest}): ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
     }

@@ -2,16 +2,11 @@ import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, HostError, TsrunError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
-import { cgroupPathFor } from "../cgroups/path.js";
 import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
-import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
-import { buildPlan, idMapText } from "../plan/build.js";
-import { encodePlan } from "../plan/encode.js";
-import { checkConsoleFlags } from "../plan/terminal.js";
-import { refuseUnsupported } from "../plan/unsupported.js";
-import { loadBundle } from "../spec/load.js";
+import { prepareLayerDirs, removeLayerDirs } from "../fs/layers.js";
+import { type CreatePlan, type CreatePlanInput, planCreate } from "../plan/create-plan.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
 import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
@@ -22,7 +17,6 @@ import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastC
 import { killAndWait } from "./reap.js";
 import { writePidFile } from "./pid-file.js";
 import { UndoStack } from "./undo.js";
-import { hooksOf } from "../hooks/kinds.js";
 import { runHooks } from "../hooks/run.js";
 import { runPoststopHooks } from "./hooks.js";
 import { ociState } from "./state.js";
@@ -53,34 +47,51 @@ export interface Created {
 
 /**
  * create (runtime.md): everything up to the point where the user process is about to be executed.
- * Each step pushes its undo; a failure anywhere unwinds them all, so nothing is left behind.
+ * Two phases: planCreate (src/plan/create-plan.ts) decides everything and raises every config error
+ * with nothing made; actCreate then acquires what the plan says, under the undo stack.
  */
 export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
   const id = checkId(opts.id);
-  const { store } = ctx;
   // Phase times behind --debug: from process start (performance.now()) to here is start-up and module loading.
   ctx.debug(`create ${id}: loading the bundle at ${performance.now().toFixed(2)} ms after process start`);
-  const { bundle, spec, rootfs } = loadBundle(resolve(opts.bundle));
-  refuseUnsupported(spec as Record<string, any>);
-  const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
-  checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !opts.foreground);
-  const cgroupPath = cgroupPathFor(id, spec.linux?.cgroupsPath, ctx.systemdCgroup);
-  // Config errors of the device rules and resources (a bad rule, unified keys on a v1 host, ...)
-  // before anything exists; the writes themselves are planned again against the cgroup as it is.
+  const plan = planCreate(createPlanInput(ctx, opts));
+  return actCreate(ctx, plan, opts);
+}
+
+/** The input of planCreate for these options: the state paths of the id and the facts of this host. */
+export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): CreatePlanInput {
+  const id = checkId(opts.id);
+  return {
+    id,
+    bundle: opts.bundle,
+    stateDir: ctx.store.dir(id),
+    fifoPath: ctx.store.fifoPath(id),
+    noPivot: opts.noPivot,
+    preserveFds: opts.preserveFds,
+    foreground: opts.foreground,
+    consoleSocket: opts.consoleSocket,
+    noNewKeyring: opts.noNewKeyring,
+    systemdCgroup: ctx.systemdCgroup,
+    host: {
+      cgroups: (path) => cgroupDriver(path),
+      hostCaps: hostCapabilities(),
+      lastCap: lastCap(),
+      hostLimits: hostLimits(),
+      onlineCpus: onlineCpus(),
+      isHostNetns,
+    },
+  };
+}
+
+/**
+ * create, phase 2: acquire what the plan says, in order. Each step pushes its undo; a failure anywhere
+ * unwinds them all, so nothing is left behind. The config is not read again: everything is in the plan.
+ */
+async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOptions): Promise<Created> {
+  const { id, layers } = plan;
+  const { store } = ctx;
+  const cgroupPath = plan.cgroup.path;
   const cgroup = cgroupDriver(cgroupPath);
-  const { deviceRules } = cgroup.planResources(spec.linux?.resources ?? {}, { rules: spec.linux?.resources?.devices, nodes: spec.linux?.devices });
-  const namespaces = spec.linux?.namespaces ?? [];
-  const newUser = namespaces.some((n) => n.type === "user" && !n.path);
-  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
-    (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
-  // Layers are resolved and checked before anything exists: a bad layer leaves nothing to undo.
-  const layers = resolveLayers(spec.tsrun, {
-    bundle,
-    stateDir: store.dir(id),
-    newUser,
-    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
-    newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
-  });
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
   const t0 = performance.now();
@@ -103,13 +114,13 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
     const self = readProcStat(process.pid);
     const record: ContainerRecord = {
-      ociVersion: spec.ociVersion,
+      ociVersion: plan.ociVersion,
       id,
-      bundle,
-      rootfs,
+      bundle: plan.bundle,
+      rootfs: plan.rootfs,
       created: new Date().toISOString(),
       owner: "root",
-      annotations: (spec.annotations as Record<string, string> | undefined) ?? {},
+      annotations: { ...plan.annotations },
       status: "creating",
       pid: 0,
       pidStartTime: 0,
@@ -117,10 +128,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       creatorStartTime: self?.startTime ?? 0,
       cgroupPath,
       cgroupCreated: [],
-      hasProcess: spec.process !== undefined,
-      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
+      hasProcess: plan.hasProcess,
+      ...(plan.noNewKeyring ? { noNewKeyring: true } : {}),
     };
-    const poststart = hooksOf(spec.hooks, "poststart"), poststop = hooksOf(spec.hooks, "poststop");
+    const { poststart, poststop } = plan.hooks;
     if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
     store.write(record);
     // A failed create is a container destroyed (runtime.md lifecycle: a failing create-time hook "continues
@@ -142,14 +153,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     });
     store.write(record);
     // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    cgroup.applyDevices(deviceRules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace() });
+    cgroup.applyDevices(plan.cgroup.deviceRules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace() });
     // update applies them again (as runc does).
-    writeRecordedDeviceRules(store.dir(id), deviceRules);
+    writeRecordedDeviceRules(store.dir(id), plan.cgroup.deviceRules);
     step("cgroup");
 
     // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
     // any container code runs. A refused value fails create; the undo above removes the cgroup.
-    const resources = spec.linux?.resources;
+    const resources = plan.cgroup.resources;
     // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
     cgroup.applyResources(resources ?? {}, { warn: ctx.warn });
     if (resources) {
@@ -167,8 +178,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
     const netCtx = { id, root: store.root, stateDir: store.dir(id), undo, debug: (m: string) => ctx.debug(`create ${id}: ${m}`) };
     // The network code is loaded only for a config that has one: every create pays for what it loads.
-    const network = spec.tsrun?.network !== undefined ? await import("../network/setup.js") : undefined;
-    const net = network ? await network.prepareNetwork(spec, netCtx) : undefined;
+    const network = plan.network ? await import("../network/setup.js") : undefined;
+    const net = network && plan.network ? await network.prepareNetwork(plan.network, netCtx) : undefined;
     if (net) {
       // Recorded before anything is made in the kernel: a create killed from here on is cleaned up by delete.
       record.network = net.record;
@@ -176,56 +187,37 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     step("network");
 
-    const joinPlan = cgroup.joinPlan(newUser);
-    const plan = buildPlan({
-      // The network's /etc files are bind mounts after the config's own.
-      spec: net?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...net.mounts] } : spec,
-      rootfs,
-      bundle,
-      fifoPath: store.fifoPath(id),
-      noPivot: opts.noPivot ?? false,
-      preserveFds: opts.preserveFds ?? 0,
-      foreground: opts.foreground ?? false,
-      consoleSocket,
-      cgroupMounts: cgroup.mounts(),
-      cgroupJoin: joinPlan,
-      hostCaps: hostCapabilities(),
-      lastCap: lastCap(),
-      layers,
-      sessionKeyring: opts.noNewKeyring ? undefined : id,
-      hostLimits: hostLimits(),
-      onlineCpus: onlineCpus(),
-      isHostNetns,
-    });
-    ctx.debug(`launch plan: ${plan.records.length} records, clone flags 0x${plan.namespaces.cloneFlags.toString(16)}`);
-    for (const w of plan.warnings) ctx.warn(w);
-    if (plan.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${plan.seccompSkipped.join(", ")}`);
+    const { launch } = plan;
+    const joinPlan = plan.cgroup.join;
+    ctx.debug(`launch plan: ${launch.records.length} records, clone flags 0x${launch.namespaces.cloneFlags.toString(16)}`);
+    for (const w of launch.warnings) ctx.warn(w);
+    if (launch.seccompSkipped.length) ctx.debug(`seccomp: syscalls unknown on every architecture of the filter, skipped: ${launch.seccompSkipped.join(", ")}`);
     // exec'd processes get the container's filter too: the profile as it was at create (in the state dir).
-    if (spec.process && spec.linux?.seccomp) writeFileSync(join(store.dir(id), SECCOMP_FILE), JSON.stringify(spec.linux.seccomp));
+    if (plan.seccomp) writeFileSync(join(store.dir(id), SECCOMP_FILE), plan.seccomp.saved);
     step("plan");
 
     const init = initPath();
     ctx.debug(`create ${id}: starting tsrun-init at ${(performance.now() - t0).toFixed(2)} ms`);
     const launched = await launchInit({
       initPath: init,
-      plan: encodePlan(plan.records),
-      preserveFds: opts.preserveFds ?? 0,
-      foreground: opts.foreground ?? false,
+      plan: plan.encoded,
+      preserveFds: plan.preserveFds,
+      foreground: plan.foreground,
       onSync: async (tag, pid) => {
         // The state hooks get: what `tsrun state` would print now, with the init's pid.
         const stateAs = (status: "creating" | "created") => ociState({ ...record, pid }, status);
-        if (tag === plan.hooksSyncTag) {
+        if (tag === launch.hooksSyncTag) {
           // Every mount is made, pivot_root is next: prestart (deprecated), then createRuntime, as runc.
-          runHooks("prestart", hooksOf(spec.hooks, "prestart"), stateAs("creating"));
-          runHooks("createRuntime", hooksOf(spec.hooks, "createRuntime"), stateAs("creating"));
+          runHooks("prestart", plan.hooks.prestart, stateAs("creating"));
+          runHooks("createRuntime", plan.hooks.createRuntime, stateAs("creating"));
           ctx.debug(`create ${id}: prestart/createRuntime hooks done at ${(performance.now() - t0).toFixed(2)} ms`);
           return;
         }
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
-        if (plan.namespaces.newUser) {
+        if (plan.idMaps) {
           // Host root writes the maps, so setgroups need not be denied.
-          writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
-          writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
+          writeFileSync(`/proc/${pid}/uid_map`, plan.idMaps.uid);
+          writeFileSync(`/proc/${pid}/gid_map`, plan.idMaps.gid);
         }
         cgroup.join(pid, joinPlan.parentJoins);
         ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
@@ -241,8 +233,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin,
         // and the seccomp listener's payload: both carry the init's host pid, which only we know.
         const slots: SyncData = [];
-        for (const { slot, status } of plan.stateSlots) slots[slot] = JSON.stringify(stateAs(status));
-        if (plan.seccompListener) slots[plan.seccompListener.slot] = containerProcessState(record, pid, plan.seccompListener.metadata);
+        for (const { slot, status } of launch.stateSlots) slots[slot] = JSON.stringify(stateAs(status));
+        if (launch.seccompListener) slots[launch.seccompListener.slot] = containerProcessState(record, pid, launch.seccompListener.metadata);
         return slots;
       },
     });
@@ -265,7 +257,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     step("pidfile");
     undo.commit();
     unlock();
-    return { record, exited: launched.exited, attachedTerminal: spec.process?.terminal === true && opts.foreground === true };
+    return { record, exited: launched.exited, attachedTerminal: plan.attachedTerminal };
   } catch (e) {
     const failures = await undo.unwind();
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);

@@ -1,24 +1,16 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ConfigError, ContainerStateError, HostError, PathError, UsageError } from "../errors.js";
+import { ContainerStateError, HostError, PathError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
-import { parseSubCgroups } from "../cgroups/sub-cgroup.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
-import { encodePlan } from "../plan/encode.js";
-import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
+import { type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
+import { type ExecRequest, planExec } from "../plan/exec-request.js";
 import { mapsId, parseIdMap } from "../plan/namespaces.js";
-import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";
+import type { ExecFlags } from "../plan/exec-process.js";
 import { homeIn } from "../plan/process.js";
-import { checkConsoleFlags, planTerminal } from "../plan/terminal.js";
-import { refuseUnsupported } from "../plan/unsupported.js";
-import { CAPABILITIES } from "../security/capabilities.js";
-import { compileSeccomp } from "../security/seccomp/compile.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
 import { savedSeccomp } from "../security/seccomp/saved.js";
-import { loadBundle, parseJson } from "../spec/load.js";
-import type { Process } from "../spec/types.js";
-import { validateProcess } from "../spec/validate.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import type { ContainerRecord } from "../state/store.js";
 import { checkVerb } from "../state/verb-rules.js";
@@ -48,7 +40,9 @@ export interface ExecOptions extends ExecFlags {
 
 /**
  * exec: run one more process in a created or running container, in every namespace and the cgroup of
- * its init, confined by the process's own settings (plan: src/plan/exec-plan.ts). Without `detach`,
+ * its init, confined by the process's own settings. Two phases: planExec (src/plan/exec-request.ts) makes
+ * every decision from the flags and what is read of the container, raising every error of the request;
+ * then, under the lock, the container is checked again and the process launched. Without `detach`,
  * waits and returns the process's exit status (128+N when signal N killed it); with it, returns 0 once
  * the process runs. The pid file gets the process's host pid in both cases, as runc writes it.
  */
@@ -57,65 +51,32 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   const t0 = performance.now();
   const rec = store.read(opts.id);
   checkVerb(opts.ignorePaused ? "exec --ignore-paused" : "exec", liveStatus(store, rec), rec.id);
-  const subCgroups = parseSubCgroups(opts.cgroups ?? []);
-  const hostCaps = hostCapabilities();
-  const { proc, source } = execProcess(opts, rec, hostCaps);
-  // runc's rules: a terminal of a detached process goes to a console socket; one of a process tsrun
-  // waits for is attached to the caller's terminal.
-  const consoleSocket = opts.consoleSocket !== undefined ? resolve(opts.consoleSocket) : undefined;
-  checkConsoleFlags(proc.terminal === true, consoleSocket, opts.detach === true);
-  const field = opts.processFile === undefined ? "/process" : "";
+  const plan = planExec(execRequest(ctx, rec, opts));
 
   // A foreground exec passes the caller's signals on to its process. The handlers go in before the
   // process exists (as runc's signal handler does): a TERM that came between its start and a later
   // handler would end tsrun by default and leave the process behind. What comes before the pid is known
   // is passed on once it is.
-  const forwarder = opts.detach ? undefined : new SignalForwarder(FORWARDED.filter((s) => !(proc.terminal && s === "SIGWINCH")));
+  const forwarder = plan.detach ? undefined : new SignalForwarder(FORWARDED.filter((s) => !(plan.terminal && s === "SIGWINCH")));
   try {
-    return await execLocked();
+    return await actExec();
   } finally {
     forwarder?.stop();
   }
 
-  async function execLocked(): Promise<number> {
+  /** exec, phase 2: under the container's lock, check it is still live, then launch the process. */
+  async function actExec(): Promise<number> {
     let unlock: (() => void) | undefined = store.lock(rec.id);
     crashPoint("exec", "locked");
     let pid: number;
     let exited: Promise<number>;
+    const { launch, cgroupJoin } = plan;
     try {
       // Again under the lock: a delete or a pause may have come in between.
       const status = liveStatus(store, rec);
       checkVerb(opts.ignorePaused ? "exec --ignore-paused" : "exec", status, rec.id);
-      const cgroupJoin = cgroupDriver(rec.cgroupPath).joinPlan(false, subCgroups);
-      if (subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
-      const namespaces = containerNamespaces(rec);
-      // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
-      const seccompProfile = savedSeccomp(store.dir(rec.id));
-      if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${containerHome(rec.pid, proc.user.uid)}`];
-      const plan = inSource(source, opts.processFile !== undefined, () => {
-        // The pty comes from the container's devpts; /dev/console stays the init's.
-        const terminal = proc.terminal
-          ? planTerminal({ consoleSocket, foreground: !opts.detach, consoleSize: proc.consoleSize, uid: proc.user.uid, mountConsole: false, field })
-          : undefined;
-        return buildExecPlan({
-          process: proc,
-          namespaces,
-          cgroupJoin,
-          hostCaps,
-          lastCap: lastCap(),
-          usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
-          hostLimits: hostLimits(),
-          onlineCpus: onlineCpus(),
-          sessionKeyring: rec.noNewKeyring ? undefined : rec.id,
-          seccomp: seccompProfile && compileSeccomp(seccompProfile),
-          preserveFds: opts.preserveFds ?? 0,
-          foreground: !opts.detach,
-          field,
-          stage0: terminal?.stage0,
-          joined: terminal?.child,
-        });
-      });
-      ctx.debug(`exec ${rec.id}: ${plan.records.length} records, joining ${namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
+      if (plan.subCgroups.size) requireCgroupDirs([cgroupJoin.cloneInto, ...cgroupJoin.selfTasks.map(dirname)]);
+      ctx.debug(`exec ${rec.id}: ${launch.records.length} records, joining ${plan.namespaces.map((n) => n.type).join(",") || "no namespace"} at ${(performance.now() - t0).toFixed(2)} ms`);
       // Paused (--ignore-paused): the process freezes as it joins the cgroup and goes on only at `resume`,
       // which takes this lock. Hold it no longer; the check at the sync still makes sure that the
       // namespaces joined were the init's.
@@ -125,9 +86,9 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       }
       const launched = await launchInit({
         initPath: initPath(),
-        plan: encodePlan(plan.records),
-        preserveFds: opts.preserveFds ?? 0,
-        foreground: !opts.detach,
+        plan: plan.encoded,
+        preserveFds: plan.preserveFds,
+        foreground: !plan.detach,
         onSync: async (_tag, child) => {
           // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
           // reused between the status check and those opens shows a different start time now.
@@ -135,8 +96,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
           await opts.atSync?.(child);
           crashPoint("exec", "sync");
           const slots: SyncData = [];
-          if (plan.seccompListener) {
-            slots[plan.seccompListener.slot] = containerProcessState(rec, child, plan.seccompListener.metadata, { status: liveStatus(store, rec), pid: rec.pid });
+          if (launch.seccompListener) {
+            slots[launch.seccompListener.slot] = containerProcessState(rec, child, launch.seccompListener.metadata, { status: liveStatus(store, rec), pid: rec.pid });
           }
           return slots;
         },
@@ -158,11 +119,11 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         } catch {
           // already gone
         }
-        if (!opts.detach) await exited;
+        if (!plan.detach) await exited;
         throw e;
       }
     }
-    if (opts.detach) return 0;
+    if (plan.detach) return 0;
     forwarder!.target(pid);
     return await exited;
   }
@@ -200,56 +161,21 @@ class SignalForwarder {
   }
 }
 
-/** The process to run: from --process (validated as the config's process is), or the config's with the flags. */
-function execProcess(opts: ExecOptions, rec: ContainerRecord, hostCaps: bigint): { proc: Process; source: string } {
-  if (opts.processFile !== undefined) {
-    const given = processFlagsGiven(opts);
-    if (given.length) throw new UsageError(`exec: ${given.join(", ")} cannot be combined with --process (set it in the process file)`);
-    if (opts.args.length) throw new UsageError("exec: give either --process FILE or a command, not both");
-    const file = resolve(opts.processFile);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new PathError(file, `cannot read the process file: ${(e as Error).message}`);
-    }
-    const proc = inSource(file, true, () => {
-      const p = validateProcess(parseJson(text), "");
-      refuseUnsupported({ process: p });
-      return p;
-    });
-    // As runc: with --process the file says whether there is a terminal; --tty asks for one too.
-    if (opts.tty) proc.terminal = true;
-    return { proc, source: file };
-  }
-
-  for (const c of opts.caps ?? []) {
-    const n = CAPABILITIES.indexOf(c); // an unknown name is refused with the other flags below
-    if (n >= 0 && !((hostCaps >> BigInt(n)) & 1n)) throw new UsageError(`--cap ${c}: not available on this host`);
-  }
-  const base = loadBundle(rec.bundle).spec.process;
-  if (!base) throw new UsageError(`exec: the config of container ${rec.id} has no process to start from; give --process FILE`);
-  const proc = execProcessFromFlags(base, opts);
-  refuseUnsupported({ process: proc });
-  return { proc, source: "config.json" };
-}
-
-/**
- * Run fn; a ConfigError it throws names a field of the process object. For a --process file, say so
- * with the field's path inside that file (`/user/uid`, not `/process/user/uid`).
- */
-function inSource<T>(source: string, isFile: boolean, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (isFile && e instanceof ConfigError) {
-      const field = e.field.replace(/^\/process(?=\/|$)/, "");
-      const prefix = e.field ? `config.json ${e.field}: ` : "config.json: ";
-      const detail = e.message.slice(prefix.length);
-      throw new PathError(source, field ? `${field}: ${detail}` : detail);
-    }
-    throw e;
-  }
+/** The input of planExec: the flags, and what is read now of the host and of the container's init. */
+function execRequest(ctx: RuntimeContext, rec: ContainerRecord, opts: ExecOptions): ExecRequest {
+  const namespaces = containerNamespaces(rec);
+  return {
+    flags: opts,
+    container: rec,
+    joined: {
+      namespaces,
+      usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
+      home: (uid) => containerHome(rec.pid, uid),
+      // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
+      seccomp: savedSeccomp(ctx.store.dir(rec.id)),
+    },
+    host: { cgroup: cgroupDriver(rec.cgroupPath), hostCaps: hostCapabilities(), lastCap: lastCap(), hostLimits: hostLimits(), onlineCpus: onlineCpus() },
+  };
 }
 
 /**

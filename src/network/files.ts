@@ -4,7 +4,7 @@
  * rootfs or a layer). Pure.
  */
 import { posix } from "node:path";
-import type { ConfigMount } from "../fs/rootfs-plan.js";
+import { type ConfigMount, SOURCE_MADE_AT_CREATE } from "../fs/rootfs-plan.js";
 import type { TsrunNetwork } from "../spec/types.js";
 import { type Cidr, formatIp } from "./addr.js";
 
@@ -48,5 +48,6 @@ export function etcMounts(files: readonly EtcFile[], sources: (f: EtcFile) => st
   const taken = new Set(configMounts.map((m) => posix.normalize(posix.join("/", m.destination))));
   return files
     .filter((f) => !taken.has(f.destination))
-    .map((f) => ({ destination: f.destination, type: "bind", source: sources(f), options: ["bind", "nosuid", "nodev", "noexec"] }));
+    // Written by create once the addresses are leased, after the plan is made.
+    .map((f) => ({ destination: f.destination, type: "bind", source: sources(f), options: ["bind", "nosuid", "nodev", "noexec"], [SOURCE_MADE_AT_CREATE]: "file" as const }));
 }

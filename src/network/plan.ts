@@ -3,9 +3,12 @@
  * two `ip -batch` scripts that make it (one run in the host's namespace, one in the container's).
  * Pure: every check of the config happens here, before anything exists.
  */
+import { join } from "node:path";
 import { ConfigError } from "../errors.js";
+import type { ConfigMount } from "../fs/rootfs-plan.js";
 import type { TsrunNetwork } from "../spec/types.js";
 import { type Cidr, type Ip, formatCidr, formatIp, inSubnet, networkOf, parseCidr, parseIp } from "./addr.js";
+import { etcFiles, etcMounts } from "./files.js";
 
 export const DEFAULT_BRIDGE = "tsrun0";
 export const IFNAMSIZ = 15;
@@ -129,6 +132,46 @@ export function planNetwork(net: TsrunNetwork | undefined, id: string, ns: Names
     return { destination, gateway: gw };
   });
   return { bridge, subnet, gateway, interfaces, routes, removeBridge: net.removeBridge ?? false };
+}
+
+/**
+ * Everything create needs to set up a container's network, decided before anything exists: the plan, the
+ * config's dns and hosts entries (the /etc files' text waits for the leased addresses), and the bind
+ * mounts of those files, whose state-directory paths do not depend on the addresses.
+ */
+export interface ContainerNetworkPlan {
+  readonly plan: NetworkPlan;
+  /** tsrun.network as the config gives it (dns, hosts: the text of the /etc files). */
+  readonly config: TsrunNetwork;
+  /** The container's hostname, for /etc/hostname and /etc/hosts (undefined when none). */
+  readonly hostname?: string;
+  /** Bind mounts of the /etc files from the state directory, to add after the config's own mounts. */
+  readonly mounts: readonly ConfigMount[];
+}
+
+/** The parts of a config the network plan reads. */
+export interface NetworkPlanSpec {
+  tsrun?: { network?: TsrunNetwork };
+  hostname?: string;
+  mounts?: readonly ConfigMount[];
+  linux?: { namespaces?: readonly { type: string; path?: string }[] };
+}
+
+/** tsrun.network of a config -> what create makes for it; undefined when there is none. Pure. */
+export function planContainerNetwork(spec: NetworkPlanSpec, id: string, stateDir: string): ContainerNetworkPlan | undefined {
+  const config = spec.tsrun?.network;
+  const nss = spec.linux?.namespaces ?? [];
+  const netns = nss.find((n) => n.type === "network");
+  const plan = planNetwork(config, id, {
+    newNetns: netns !== undefined && !netns.path,
+    joinedNetns: netns?.path !== undefined && netns.path !== "",
+    newUser: nss.some((n) => n.type === "user" && !n.path),
+  });
+  if (!plan || !config) return undefined;
+  const hostname = spec.hostname || undefined;
+  // Which files there are depends on the config only; their addresses are filled in at create.
+  const mounts = etcMounts(etcFiles(config, hostname, []), (f) => join(stateDir, f.name), spec.mounts ?? []);
+  return { plan, config, hostname, mounts };
 }
 
 /** Lines for `ip -batch -` in the host's namespace: the bridge when missing, then the veth pairs. */

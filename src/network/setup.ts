@@ -10,13 +10,11 @@ import { writeFileSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, HostError, NetworkError } from "../errors.js";
-import type { ConfigMount } from "../fs/rootfs-plan.js";
-import type { Spec } from "../spec/types.js";
 import type { Cidr } from "./addr.js";
-import { etcFiles, etcMounts } from "./files.js";
+import { etcFiles } from "./files.js";
 import { ipBatch, ipBatchSync, ipErrors, linkKind, linkNames } from "./ip.js";
 import { Ipam, releaseLeasesOf } from "./ipam.js";
-import { type NetworkPlan, containerBatch, hostBatch, hostVethName, planNetwork } from "./plan.js";
+import { type ContainerNetworkPlan, type NetworkPlan, containerBatch, hostBatch, hostVethName } from "./plan.js";
 
 /** What delete needs to take the network down again (kept in state.json, opaque to the store). */
 export interface NetworkRecord {
@@ -31,8 +29,6 @@ export interface PreparedNetwork {
   /** Addresses of each interface, fixed and allocated. */
   addresses: Cidr[][];
   record: NetworkRecord;
-  /** Bind mounts of /etc/hosts, resolv.conf, hostname, to add after the config's mounts. */
-  mounts: ConfigMount[];
 }
 
 export interface NetworkContext {
@@ -50,17 +46,9 @@ function ipam(root: string, bridge: string): Ipam {
   return new Ipam(root, bridge, (holder) => existsSync(join(root, holder)));
 }
 
-/** Check, lease, write files, ensure the bridge. Undefined when the config has no tsrun.network. */
-export async function prepareNetwork(spec: Spec, ctx: NetworkContext): Promise<PreparedNetwork | undefined> {
-  const nss = spec.linux?.namespaces ?? [];
-  const netns = nss.find((n) => n.type === "network");
-  const plan = planNetwork(spec.tsrun?.network, ctx.id, {
-    newNetns: netns !== undefined && !netns.path,
-    joinedNetns: netns?.path !== undefined && netns.path !== "",
-    newUser: nss.some((n) => n.type === "user" && !n.path),
-  });
-  if (!plan) return undefined;
-
+/** Lease, write the /etc files, ensure the bridge, for a network planned by planContainerNetwork. */
+export async function prepareNetwork(net: ContainerNetworkPlan, ctx: NetworkContext): Promise<PreparedNetwork> {
+  const { plan } = net;
   // A name taken by something else is refused before anything is made.
   const kind = await linkKind(plan.bridge);
   if (kind !== undefined && kind !== "bridge") {
@@ -74,12 +62,11 @@ export async function prepareNetwork(spec: Spec, ctx: NetworkContext): Promise<P
   let next = 0;
   const addresses = plan.interfaces.map((itf) => (itf.allocate ? [{ ...got.allocated[next++], prefix: plan.subnet!.prefix }] : itf.addresses));
 
-  const files = etcFiles(spec.tsrun!.network!, spec.hostname || undefined, addresses.flat());
-  for (const f of files) writeFileSync(join(ctx.stateDir, f.name), f.text, { mode: 0o644 });
-  const mounts = etcMounts(files, (f) => join(ctx.stateDir, f.name), spec.mounts ?? []);
+  // The files the plan's mounts bind (planContainerNetwork named them), now with the addresses in them.
+  for (const f of etcFiles(net.config, net.hostname, addresses.flat())) writeFileSync(join(ctx.stateDir, f.name), f.text, { mode: 0o644 });
 
   if (kind === undefined) await makeBridge(plan, ctx);
-  return { plan, addresses, mounts, record: { bridge: plan.bridge, hostVeths: plan.interfaces.map((i) => i.hostName), leases: got.leases, removeBridge: plan.removeBridge } };
+  return { plan, addresses, record: { bridge: plan.bridge, hostVeths: plan.interfaces.map((i) => i.hostName), leases: got.leases, removeBridge: plan.removeBridge } };
 }
 
 /**

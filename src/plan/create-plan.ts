@@ -1,0 +1,259 @@
+/**
+ * create, phase 1: a bundle and the create flags -> everything create will do, as one immutable value.
+ * Pure as far as the host goes: it reads (the bundle, the layers, what the host facts do not give) but
+ * writes nothing and starts no process, so every config error is raised here, before anything exists,
+ * and it runs without root (unit tests; `create --dry-run`). Phase 2 (src/lifecycle/create.ts) acts on
+ * the plan and never reads the config again.
+ */
+import { resolve } from "node:path";
+import type { DeviceRule } from "../cgroups/devices-rules.js";
+import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan } from "../cgroups/driver.js";
+import { cgroupPathFor } from "../cgroups/path.js";
+import { type LayerSetup, resolveLayers } from "../fs/layers.js";
+import { HOOK_KINDS, hooksOf } from "../hooks/kinds.js";
+import { type ContainerNetworkPlan, planContainerNetwork } from "../network/plan.js";
+import type { LsmState } from "../security/lsm.js";
+import type { HostLimits } from "../security/rlimits.js";
+import { loadBundle } from "../spec/load.js";
+import type { Hook, HookName, LinuxResources, Spec } from "../spec/types.js";
+import { checkId } from "../state/store.js";
+import { buildPlan, idMapText, type LaunchPlan } from "./build.js";
+import { encodePlan } from "./encode.js";
+import type { IdMapping, NamespacePlan } from "./namespaces.js";
+import { checkConsoleFlags } from "./terminal.js";
+import { refuseUnsupported } from "./unsupported.js";
+
+/** What create needs to know of the host; gathered by the caller (lifecycle/host.ts), given by unit tests. */
+export interface CreateHostFacts {
+  /** The cgroup driver of this host for a container's cgroup path (cgroupDriver; chosen once per call). */
+  readonly cgroups: (path: string) => CgroupDriver;
+  /** The capability bounding set of tsrun and /proc/sys/kernel/cap_last_cap. */
+  readonly hostCaps: bigint;
+  readonly lastCap: number;
+  readonly hostLimits?: HostLimits;
+  readonly onlineCpus?: bigint[];
+  /** Whether a network namespace file is tsrun's own. */
+  readonly isHostNetns: (path: string) => boolean;
+  /** Probed by the launch planner when undefined (see PlanInput). */
+  readonly selinux?: boolean;
+  readonly lsm?: LsmState;
+  readonly hostRoot?: boolean;
+}
+
+export interface CreatePlanInput {
+  id: string;
+  /** The bundle directory as given (resolved here). */
+  bundle: string;
+  /** The container's state directory and exec fifo (StateStore.dir, fifoPath): nothing is made there here. */
+  stateDir: string;
+  fifoPath: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  foreground?: boolean;
+  /** --console-socket as given (resolved here). */
+  consoleSocket?: string;
+  noNewKeyring?: boolean;
+  /** --systemd-cgroup. */
+  systemdCgroup?: boolean;
+  host: CreateHostFacts;
+}
+
+/** The container's cgroup: everything create makes and writes there (the one spot a cgroup driver plans). */
+export interface CgroupPlan {
+  /** The path inside each hierarchy. */
+  readonly path: string;
+  /** Device rules, in the order they are applied (defaults, then the config's). */
+  readonly deviceRules: readonly DeviceRule[];
+  /** linux.resources as the config gives them: applied and recorded (for update) once the cgroup exists. */
+  readonly resources?: LinuxResources;
+  /** What the driver will make and write on this host, against a fresh cgroup (a v1 host's order is
+   *  planned again against the cgroup as it is, when they are applied): directories, control-file
+   *  writes, how the device rules are enforced. */
+  readonly planned: DriverPlan;
+  /** How the init gets into the cgroup. */
+  readonly join: Readonly<CgroupJoinPlan>;
+  /** What the container's cgroup mounts show (for the rootfs planner). */
+  readonly mounts: CgroupMounts;
+}
+
+/** The hooks of every kind, in lifecycle order (empty lists included). */
+export type HookPlan = { readonly [K in HookName]: readonly Hook[] };
+
+export interface SeccompSummary {
+  readonly defaultAction: string;
+  readonly architectures: readonly string[];
+  /** Rules of linux.seccomp.syscalls, and the syscall names they list. */
+  readonly rules: number;
+  readonly syscalls: number;
+  readonly listenerPath?: string;
+  readonly flags: readonly string[];
+  /** Names no architecture of the filter knows (skipped, as runc does). */
+  readonly skipped: readonly string[];
+}
+
+/** Everything create will do, in order. */
+export interface CreatePlan {
+  readonly id: string;
+  readonly bundle: string;
+  readonly rootfs: string;
+  /** What the state record keeps of the config. */
+  readonly ociVersion: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly hasProcess: boolean;
+  readonly noNewKeyring: boolean;
+  /** A foreground create with process.terminal: tsrun-init relays the caller's terminal. */
+  readonly attachedTerminal: boolean;
+  readonly preserveFds: number;
+  readonly foreground: boolean;
+  /** New and joined namespaces of the init. */
+  readonly namespaces: NamespacePlan;
+  /** The text written to the init's uid_map and gid_map (a new user namespace only). */
+  readonly idMaps?: { readonly uid: string; readonly gid: string };
+  /** The same mappings as the config gives them (for --dry-run). */
+  readonly idMappings?: { readonly uid: readonly IdMapping[]; readonly gid: readonly IdMapping[] };
+  readonly cgroup: CgroupPlan;
+  readonly layers?: LayerSetup;
+  readonly network?: ContainerNetworkPlan;
+  readonly hooks: HookPlan;
+  /** linux.seccomp (with a process): summarised, and the text saved in the state dir for exec. */
+  readonly seccomp?: { readonly summary: SeccompSummary; readonly saved: string };
+  /** The launch plan tsrun-init executes, and its encoding. */
+  readonly launch: LaunchPlan;
+  readonly encoded: Buffer;
+}
+
+/** Phase 1 of create: every decision and every config error, nothing made. */
+export function planCreate(input: CreatePlanInput): CreatePlan {
+  const id = checkId(input.id);
+  const { host } = input;
+  const { bundle, spec, rootfs } = loadBundle(resolve(input.bundle));
+  refuseUnsupported(spec as Record<string, any>);
+  const consoleSocket = input.consoleSocket !== undefined ? resolve(input.consoleSocket) : undefined;
+  const foreground = input.foreground ?? false;
+  checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !foreground);
+  const namespaces = spec.linux?.namespaces ?? [];
+  const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  const cgroup = planCgroup(id, spec, input.systemdCgroup ?? false, host.cgroups, newUser);
+  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
+    (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
+  const layers = resolveLayers(spec.tsrun, {
+    bundle,
+    stateDir: input.stateDir,
+    newUser,
+    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
+    newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
+  });
+  const network = planContainerNetwork(spec, id, input.stateDir);
+
+  const preserveFds = input.preserveFds ?? 0;
+  const launch = buildPlan({
+    // The network's /etc files are bind mounts after the config's own.
+    spec: network?.mounts.length ? { ...spec, mounts: [...(spec.mounts ?? []), ...network.mounts] } : spec,
+    rootfs,
+    bundle,
+    fifoPath: input.fifoPath,
+    noPivot: input.noPivot ?? false,
+    preserveFds,
+    foreground,
+    consoleSocket,
+    cgroupMounts: cgroup.mounts,
+    cgroupJoin: cgroup.join,
+    hostCaps: host.hostCaps,
+    lastCap: host.lastCap,
+    selinux: host.selinux,
+    lsm: host.lsm,
+    hostRoot: host.hostRoot,
+    layers,
+    sessionKeyring: input.noNewKeyring ? undefined : id,
+    hostLimits: host.hostLimits,
+    onlineCpus: host.onlineCpus,
+    isHostNetns: host.isHostNetns,
+  });
+  const encoded = encodePlan(launch.records);
+
+  const hooks = Object.fromEntries(HOOK_KINDS.map((k) => [k, Object.freeze([...hooksOf(spec.hooks, k)])])) as unknown as HookPlan;
+  const profile = spec.process ? spec.linux?.seccomp : undefined;
+  return freezePlan({
+    id,
+    bundle,
+    rootfs,
+    ociVersion: spec.ociVersion,
+    annotations: { ...((spec.annotations as Record<string, string> | undefined) ?? {}) },
+    hasProcess: spec.process !== undefined,
+    noNewKeyring: input.noNewKeyring ?? false,
+    attachedTerminal: spec.process?.terminal === true && foreground,
+    preserveFds,
+    foreground,
+    namespaces: launch.namespaces,
+    ...(launch.namespaces.newUser
+      ? {
+          idMaps: { uid: idMapText(spec.linux!.uidMappings!), gid: idMapText(spec.linux!.gidMappings!) },
+          idMappings: { uid: structuredClone(spec.linux!.uidMappings!), gid: structuredClone(spec.linux!.gidMappings!) },
+        }
+      : {}),
+    cgroup,
+    ...(layers ? { layers } : {}),
+    ...(network ? { network } : {}),
+    hooks,
+    ...(profile
+      ? {
+          seccomp: {
+            summary: {
+              defaultAction: profile.defaultAction,
+              architectures: profile.architectures ?? [],
+              rules: profile.syscalls?.length ?? 0,
+              syscalls: (profile.syscalls ?? []).reduce((n, r) => n + r.names.length, 0),
+              ...(profile.listenerPath ? { listenerPath: profile.listenerPath } : {}),
+              flags: profile.flags ?? [],
+              skipped: launch.seccompSkipped,
+            },
+            saved: JSON.stringify(profile),
+          },
+        }
+      : {}),
+    launch,
+    encoded,
+  });
+}
+
+/**
+ * The cgroup part of the plan. Config errors of the device rules and resources (a bad rule, unified keys on
+ * a v1 host, ...) are raised here; the writes are planned again against the cgroup as it is when applied.
+ */
+function planCgroup(id: string, spec: Spec, systemd: boolean, driverFor: (path: string) => CgroupDriver, newUser: boolean): CgroupPlan {
+  const path = cgroupPathFor(id, spec.linux?.cgroupsPath, systemd);
+  const driver = driverFor(path);
+  const resources = spec.linux?.resources;
+  // Device rules' config errors first, then the resources' (as create has always said them).
+  const planned = driver.planResources(resources ?? {}, { rules: resources?.devices, nodes: spec.linux?.devices });
+  return {
+    path,
+    deviceRules: planned.deviceRules,
+    ...(resources ? { resources: structuredClone(resources) } : {}),
+    planned,
+    join: driver.joinPlan(newUser),
+    mounts: driver.mounts(),
+  };
+}
+
+/**
+ * Freeze the plan and the parts phase 2 hands on (cgroup, hooks, network, layers, seccomp); the launch
+ * records are encoded already, so only their list is frozen (freezing each record costs start-up time).
+ */
+function freezePlan(plan: CreatePlan): CreatePlan {
+  const f = Object.freeze;
+  f(plan.cgroup.deviceRules);
+  f(plan.cgroup.planned.writes);
+  f(plan.cgroup.planned);
+  f(plan.cgroup.join);
+  f(plan.cgroup);
+  f(plan.hooks);
+  if (plan.network) f(plan.network);
+  if (plan.layers) f(plan.layers);
+  if (plan.seccomp) f(plan.seccomp);
+  f(plan.idMaps);
+  f(plan.annotations);
+  f(plan.launch.records);
+  f(plan.launch);
+  return f(plan);
+}
