@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { Hooks } from "../spec/types.js";
 import { lockContainer } from "./lock.js";
@@ -59,7 +59,13 @@ export function checkId(id: string | undefined): string {
 }
 
 export class StateStore {
-  constructor(readonly root: string = DEFAULT_ROOT) {}
+  readonly root: string;
+
+  /** A relative root is taken from the caller's directory once (as runc): tsrun-init and the hooks get
+   *  absolute paths, whatever their working directory. */
+  constructor(root: string = DEFAULT_ROOT) {
+    this.root = resolve(root);
+  }
 
   dir(id: string): string {
     return join(this.root, id);
