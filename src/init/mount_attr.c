@@ -1,5 +1,5 @@
 /*
- * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/plan/ops.ts. The planner decides which
+ * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/launch/ops.ts. The planner decides which
  * mounts get recursive attributes and which tmpfs starts with a copy of what it covers; this file
  * only executes, resolving every path inside the container's root.
  */

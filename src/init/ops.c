@@ -1,6 +1,6 @@
 /*
- * tsrun-init: the op table and its handlers. Numbers and semantics mirror src/plan/ops.ts: keep the
- * two in step. A handler does exactly what its record says, and on failure reports what failed and
+ * tsrun-init: the op table and its handlers. Codes and record shapes come from the generated contract
+ * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record says, and on failure reports what failed and
  * on what (fail() in sync.c), with strerror.
  */
 #define _GNU_SOURCE
@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
-#include <link.h>
 #include <linux/openat2.h>
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <net/if.h>
@@ -20,7 +19,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -37,86 +35,9 @@
 static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
 static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
 
-/* Before blocking for a long time (the created container waits for `start`; a foreground stage 0
- * waits for the container): give back the page-table entries of our read-only file mappings. A
- * static glibc binary touches most of its ~650 KiB of text and rodata at startup, and every fault
- * maps up to 64 KiB around it (fault-around), so this process would show ~0.6 MiB of RSS for code
- * it will never run again. MADV_DONTNEED on a private mapping that was never written only drops
- * PTEs: the pages stay in the page cache and fault back in when used. Writable segments (data,
- * RELRO with relocations applied) are left alone: dropping those would lose their contents. */
-struct ro_range { uintptr_t start, len; };
-#define MAX_RO_RANGES 8
-static struct ro_range ro_ranges[MAX_RO_RANGES];
-static int n_ro_ranges;
-
-static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
-{
-	(void)size;
-	(void)unused;
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (int k = 0; k < info->dlpi_phnum && n_ro_ranges < MAX_RO_RANGES; k++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
-		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-			continue;
-		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
-		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
-		ro_ranges[n_ro_ranges++] = (struct ro_range){ start, end - start };
-	}
-	return 1; /* only the first object: the executable itself */
-}
-
-/* The read-only ranges of the executable, found once. */
-static void collect_ro_ranges(void)
-{
-	if (n_ro_ranges == 0)
-		dl_iterate_phdr(collect_segment, NULL);
-}
-
-#if defined(__x86_64__)
-/* Inline syscalls: no libc page is touched between the madvise and the blocking open. */
-static inline long raw3(long nr, long a, long b, long c)
-{
-	long ret;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-	return ret;
-}
-static inline long raw4(long nr, long a, long b, long c, long d)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-	return ret;
-}
-#else
-/* Elsewhere through libc (a few more pages come back after the trim). */
-static long raw3(long nr, long a, long b, long c) { long r = syscall(nr, a, b, c); return r < 0 ? -errno : r; }
-static long raw4(long nr, long a, long b, long c, long d) { long r = syscall(nr, a, b, c, d); return r < 0 ? -errno : r; }
-#endif
-
-/* Drop the text PTEs and block in open() with no libc code in between: every later fault would map
- * 64 KiB around it (fault-around) and undo most of the trim. */
-static int __attribute__((noinline)) trim_and_open(const char *path)
-{
-	collect_ro_ranges();
-	for (int i = 0; i < n_ro_ranges; i++)
-		raw3(SYS_madvise, (long)ro_ranges[i].start, (long)ro_ranges[i].len, MADV_DONTNEED);
-	long fd;
-	do
-		fd = raw4(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0);
-	while (fd == -EINTR);
-	return (int)fd;
-}
-
-static void trim_rss(void)
-{
-	collect_ro_ranges();
-	for (int i = 0; i < n_ro_ranges; i++)
-		madvise((void *)ro_ranges[i].start, ro_ranges[i].len, MADV_DONTNEED);
-}
-
 /* ---- stage 0 ------------------------------------------------------------------------------ */
 
-static void op_setns(const struct rec *r)
+void op_setns(const struct rec *r)
 {
 	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -140,7 +61,7 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void op_clone(const struct rec *r)
+void op_clone(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
 	int foreground = I(1) != 0;
@@ -194,14 +115,15 @@ static void op_clone(const struct rec *r)
 	tty_after_clone(0);
 	close(gate[0]);
 	bind_sources_send((pid_t)pid);
-	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
+	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
 	if (!foreground)
 		_exit(0);
 	trim_rss();
-	if (tty_relaying())
-		_exit(tty_relay((pid_t)pid));
+	int relay = console_take_relay();
+	if (relay >= 0)
+		_exit(tty_relay((pid_t)pid, relay));
 	int status;
 	while (waitpid((pid_t)pid, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -216,18 +138,18 @@ static void op_clone(const struct rec *r)
 
 /* ---- namespaces, identity ----------------------------------------------------------------- */
 
-static void op_sync(const struct rec *r)
+void op_sync(const struct rec *r)
 {
 	sync_wait_go(S(0));
 }
 
-static void op_unshare(const struct rec *r)
+void op_unshare(const struct rec *r)
 {
 	if (unshare((int)I(0)) < 0)
 		fail(1, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
 }
 
-static void op_write_file(const struct rec *r)
+void op_write_file(const struct rec *r)
 {
 	int fd = open(S(0), O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -242,7 +164,7 @@ static void op_write_file(const struct rec *r)
 	close(fd);
 }
 
-static void op_setresid(const struct rec *r)
+void op_setresid(const struct rec *r)
 {
 	gid_t g = (gid_t)I(1);
 	uid_t u = (uid_t)I(0);
@@ -255,13 +177,13 @@ static void op_setresid(const struct rec *r)
 		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
-static void op_sethostname(const struct rec *r)
+void op_sethostname(const struct rec *r)
 {
 	if (sethostname(S(0), strlen(S(0))) < 0)
 		fail(1, "sethostname \"%s\": %s", S(0), ERR);
 }
 
-static void op_setdomainname(const struct rec *r)
+void op_setdomainname(const struct rec *r)
 {
 	if (setdomainname(S(0), strlen(S(0))) < 0)
 		fail(1, "setdomainname \"%s\": %s", S(0), ERR);
@@ -364,7 +286,7 @@ out:;
 	return fd;
 }
 
-static void op_mount(const struct rec *r)
+void op_mount(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
 	int kind = (int)I(1);
@@ -451,7 +373,7 @@ static int open_parent_creating(const char *path, const char **base)
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
  * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside. */
-static void op_mknod(const struct rec *r)
+void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
@@ -470,7 +392,7 @@ static void op_mknod(const struct rec *r)
 	close(dir);
 }
 
-static void op_symlink(const struct rec *r)
+void op_symlink(const struct rec *r)
 {
 	const char *base;
 	int dir = open_parent_in_root(S(2), S(1), &base);
@@ -484,7 +406,7 @@ static void op_symlink(const struct rec *r)
 	close(dir);
 }
 
-static void op_pivot_root(const struct rec *r)
+void op_pivot_root(const struct rec *r)
 {
 	/* The old root, to come back to after the pivot (see below). */
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -511,7 +433,7 @@ static void op_pivot_root(const struct rec *r)
 		fail(1, "chdir /: %s", ERR);
 }
 
-static void op_move_root(const struct rec *r)
+void op_move_root(const struct rec *r)
 {
 	if (chdir(S(0)) < 0)
 		fail(1, "chdir %s: %s", S(0), ERR);
@@ -524,7 +446,7 @@ static void op_move_root(const struct rec *r)
 }
 
 /* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
-static void op_chroot(const struct rec *r)
+void op_chroot(const struct rec *r)
 {
 	if (chdir(S(0)) < 0)
 		fail(1, "chdir %s: %s", S(0), ERR);
@@ -534,7 +456,7 @@ static void op_chroot(const struct rec *r)
 		fail(1, "chdir /: %s", ERR);
 }
 
-static void op_open_fifo(const struct rec *r)
+void op_open_fifo(const struct rec *r)
 {
 	if (fifo_fd >= 0)
 		close(fifo_fd);
@@ -545,7 +467,7 @@ static void op_open_fifo(const struct rec *r)
 
 /* ---- limits, privileges ------------------------------------------------------------------- */
 
-static void op_rlimit(const struct rec *r)
+void op_rlimit(const struct rec *r)
 {
 	/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
 	struct rlimit rl = {.rlim_cur = (rlim_t)I(1), .rlim_max = (rlim_t)I(2)};
@@ -554,14 +476,14 @@ static void op_rlimit(const struct rec *r)
 		     (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
-static void op_no_new_privs(const struct rec *r)
+void op_no_new_privs(const struct rec *r)
 {
 	(void)r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(1, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
 }
 
-static void op_cap_bounding(const struct rec *r)
+void op_cap_bounding(const struct rec *r)
 {
 	uint64_t keep = I(0);
 	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++) {
@@ -572,13 +494,13 @@ static void op_cap_bounding(const struct rec *r)
 	}
 }
 
-static void op_keepcaps(const struct rec *r)
+void op_keepcaps(const struct rec *r)
 {
 	if (prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0)
 		fail(1, "prctl PR_SET_KEEPCAPS: %s", ERR);
 }
 
-static void op_setuser(const struct rec *r)
+void op_setuser(const struct rec *r)
 {
 	uid_t u = (uid_t)I(0);
 	gid_t g = (gid_t)I(1);
@@ -603,7 +525,7 @@ static void op_setuser(const struct rec *r)
 		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
-static void op_capset(const struct rec *r)
+void op_capset(const struct rec *r)
 {
 	/* Version 3: two 32-bit words per set, low word first. */
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -618,7 +540,7 @@ static void op_capset(const struct rec *r)
 		     (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
-static void op_ambient(const struct rec *r)
+void op_ambient(const struct rec *r)
 {
 	for (unsigned long cap = 0; cap < 64; cap++) {
 		if (!(I(0) & (1ull << cap)))
@@ -628,14 +550,14 @@ static void op_ambient(const struct rec *r)
 	}
 }
 
-static void op_umask(const struct rec *r)
+void op_umask(const struct rec *r)
 {
 	umask((mode_t)I(0));
 }
 
 static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 
-static void op_chdir(const struct rec *r)
+void op_chdir(const struct rec *r)
 {
 	if (cwd_fd >= 0)
 		close(cwd_fd);
@@ -660,7 +582,7 @@ static void op_chdir(const struct rec *r)
 		fail(1, "chdir %s: the directory is outside the container's root", S(0));
 }
 
-static void op_chdir_retry(const struct rec *r)
+void op_chdir_retry(const struct rec *r)
 {
 	if (cwd_fd < 0)
 		return;
@@ -673,7 +595,7 @@ static void op_chdir_retry(const struct rec *r)
 
 unsigned int cloexec_bound;
 
-static void op_cloexec_from(const struct rec *r)
+void op_cloexec_from(const struct rec *r)
 {
 	unsigned int from = (unsigned int)I(0);
 	cloexec_bound = from;
@@ -706,7 +628,7 @@ static int is_executable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
 }
 
-static void op_find_exec(const struct rec *r)
+void op_find_exec(const struct rec *r)
 {
 	const char *search = S(0), *file = S(1);
 	if (strchr(file, '/')) {
@@ -739,14 +661,14 @@ static void op_find_exec(const struct rec *r)
 	fail(127, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static void op_ready(const struct rec *r)
+void op_ready(const struct rec *r)
 {
 	(void)r;
-	sync_send("ready");
+	sync_send(SYNC_MSG_READY);
 	sync_close();
 }
 
-static void op_wait_fifo(const struct rec *r)
+void op_wait_fifo(const struct rec *r)
 {
 	(void)r;
 	if (fifo_fd < 0)
@@ -768,14 +690,14 @@ static void op_wait_fifo(const struct rec *r)
 	report_fd = fd;
 }
 
-static void op_started(const struct rec *r)
+void op_started(const struct rec *r)
 {
 	(void)r;
 	if (report_fd < 0)
 		fail(1, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
 	do
-		n = write(report_fd, "0", 1);
+		n = write(report_fd, FIFO_STARTED, 1);
 	while (n < 0 && errno == EINTR);
 	int fd = report_fd;
 	report_fd = -1;
@@ -784,7 +706,7 @@ static void op_started(const struct rec *r)
 	close(fd);
 }
 
-static void op_exec(const struct rec *r)
+void op_exec(const struct rec *r)
 {
 	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
 	if (!exec_path[0])
@@ -800,7 +722,7 @@ static void op_exec(const struct rec *r)
 	     errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);
 }
 
-static void op_loopback_up(const struct rec *r)
+void op_loopback_up(const struct rec *r)
 {
 	(void)r;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -817,7 +739,7 @@ static void op_loopback_up(const struct rec *r)
 	close(s);
 }
 
-static void op_setsid(const struct rec *r)
+void op_setsid(const struct rec *r)
 {
 	(void)r;
 	if (setsid() < 0)
@@ -826,62 +748,9 @@ static void op_setsid(const struct rec *r)
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
-#define OP(num, nm, ni, ns, fn) [num] = {nm, ni, ns, fn}
-static const struct op_def table[] = {
-	OP(1, "SETNS", 1, 1, op_setns),
-	OP(2, "CLONE", 2, 1, op_clone),
-	OP(3, "SYNC", 0, 1, op_sync),
-	OP(4, "UNSHARE", 1, 0, op_unshare),
-	OP(5, "WRITE_FILE", 0, 2, op_write_file),
-	OP(6, "SETRESID", 2, 0, op_setresid),
-	OP(7, "SETHOSTNAME", 0, 1, op_sethostname),
-	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
-	OP(9, "MOUNT", -1, 5, op_mount),
-	OP(10, "MKNOD", 5, 1, op_mknod),
-	OP(11, "SYMLINK", 1, 3, op_symlink),
-	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
-	OP(13, "MOVE_ROOT", 0, 1, op_move_root),
-	OP(14, "OPEN_FIFO", 0, 1, op_open_fifo),
-	OP(15, "RLIMIT", 3, 0, op_rlimit),
-	OP(16, "NO_NEW_PRIVS", 0, 0, op_no_new_privs),
-	OP(17, "CAP_BOUNDING", 2, 0, op_cap_bounding),
-	OP(18, "KEEPCAPS", 1, 0, op_keepcaps),
-	OP(19, "SETUSER", -1, 0, op_setuser),
-	OP(20, "CAPSET", 3, 0, op_capset),
-	OP(21, "AMBIENT", 1, 0, op_ambient),
-	OP(22, "UMASK", 1, 0, op_umask),
-	OP(23, "CHDIR", 0, 1, op_chdir),
-	OP(24, "CLOEXEC_FROM", 1, 0, op_cloexec_from),
-	OP(25, "FIND_EXEC", 0, 2, op_find_exec),
-	OP(26, "READY", 0, 0, op_ready),
-	OP(27, "WAIT_FIFO", 0, 0, op_wait_fifo),
-	OP(28, "EXEC", 1, -1, op_exec),
-	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
-	OP(30, "SETSID", 0, 0, op_setsid),
-	OP(31, "OVERLAY", 2, -1, op_overlay),
-	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
-	OP(33, "COPY_UP", 1, 2, op_copy_up),
-	OP(34, "MASK", 2, 6, op_mask),
-	OP(35, "SECCOMP", -1, 0, op_seccomp),
-	OP(36, "SECCOMP_LISTENER", 0, 1, op_seccomp_listener),
-	OP(37, "HOOK", 3, -1, op_hook),
-	OP(38, "STARTED", 0, 0, op_started),
-	OP(39, "CONSOLE_SOCKET", 0, 1, op_console_socket),
-	OP(40, "CONSOLE_PAIR", 0, 0, op_console_pair),
-	OP(41, "PTY", 4, 2, op_pty),
-	OP(43, "PERSONALITY", 1, 1, op_personality),
-	OP(44, "SCHED_SETATTR", 7, 1, op_sched_setattr),
-	OP(45, "IOPRIO_SET", 1, 1, op_ioprio_set),
-	OP(46, "CPU_AFFINITY", -1, 1, op_cpu_affinity),
-	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
-	OP(48, "SYSCTL", 0, 3, op_sysctl),
-	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
-	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
-	OP(60, "CHDIR_RETRY", 0, 1, op_chdir_retry),
-	OP(70, "BIND_SOURCES", 0, -1, op_bind_sources),
-	OP(71, "CHROOT", 0, 1, op_chroot),
-	OP(72, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
-};
+/* The op table: OP_LIST of the generated contract, indexed by code; the handler of NAME is op_<name>. */
+#define OP_ENTRY(NAME, name, ni, ns) [OP_##NAME] = {#NAME, ni, ns, op_##name},
+static const struct op_def table[] = {OP_LIST(OP_ENTRY)};
 
 const struct op_def *op_lookup(uint32_t op)
 {
@@ -893,45 +762,45 @@ const struct op_def *op_lookup(uint32_t op)
 const char *op_check(const struct rec *r)
 {
 	switch (r->op) {
-	case 9: /* MOUNT: flags, mkdirKind[, bind source index] */
+	case OP_MOUNT: /* flags, mkdirKind[, bind source index] */
 		if (r->nint != 2 && r->nint != 3)
 			return "needs 2 or 3 ints";
 		return NULL;
-	case 70: /* BIND_SOURCES: one path per bind mount */
+	case OP_BIND_SOURCES: /* one path per bind mount */
 		if (r->nstr < 1)
 			return "needs at least one path";
 		return NULL;
-	case 72: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
+	case OP_DETACH_PSEUDO_FS: /* rootfs, then at least one filesystem type */
 		if (r->nstr < 2)
 			return "needs the rootfs and at least one filesystem type";
 		return NULL;
-	case 19: /* SETUSER: uid, gid, setgroups, then the gids */
+	case OP_SETUSER: /* uid, gid, setgroups, then the gids */
 		if (r->nint < 3)
 			return "needs at least 3 ints (uid, gid, setgroups)";
 		if (r->nint - 3 > NGROUPS_MAX)
 			return "too many groups";
 		return NULL;
-	case 37: /* HOOK: timeout, argc, slot; name, path, argc argv strings, then the env */
+	case OP_HOOK: /* timeout, argc, slot; name, path, argc argv strings, then the env */
 		if (r->nstr < 3 || r->ints[1] < 1 || r->ints[1] > r->nstr - 2)
 			return "argc must be between 1 and the number of strings after name and path";
 		if (r->ints[2] >= SYNC_SLOTS)
 			return "no such sync data slot";
 		return NULL;
-	case 46: /* CPU_AFFINITY: at least one mask word, at most MAX_CPUS (8192) bits */
+	case OP_CPU_AFFINITY: /* at least one mask word, at most MAX_CPUS (8192) bits */
 		if (r->nint < 1 || r->nint > 128)
 			return "needs between 1 and 128 mask words";
 		return NULL;
-	case 53: /* JOIN_NAMESPACES: one type per path */
+	case OP_JOIN_NAMESPACES: /* one type per path */
 		if (r->nint != r->nstr)
 			return "needs one namespace type per path";
 		if (r->nstr < 1 || r->nstr > JOIN_MAX)
 			return "needs between 1 and 16 paths";
 		return NULL;
-	case 28: /* EXEC: argc, then argc argv strings and the env */
+	case OP_EXEC: /* argc, then argc argv strings and the env */
 		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
 			return "argc must be between 1 and the number of strings";
 		return NULL;
-	case 35: /* SECCOMP: flags, slot, then 1..BPF_MAXINSNS instructions */
+	case OP_SECCOMP: /* flags, slot, then 1..BPF_MAXINSNS instructions */
 		if (r->nint < 3 || r->nint - 2 > 4096)
 			return "needs flags, a slot and 1 to 4096 instructions";
 		return NULL;

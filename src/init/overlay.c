@@ -1,5 +1,5 @@
 /*
- * tsrun-init: OVERLAY (op 31, see src/plan/ops.ts). Mounts an overlayfs of read-only layers with a
+ * tsrun-init: OVERLAY (op 31, see src/launch/ops.ts). Mounts an overlayfs of read-only layers with a
  * writable upper and work dir on the container's root directory, inside the container's own mount
  * namespace (so no host mount exists that a crash could leak).
  *

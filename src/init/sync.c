@@ -1,5 +1,6 @@
 /*
- * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd.
+ * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd. Its words and
+ * SYNC_SLOTS are defined in src/launch/sync.ts (the generated contract.h).
  *
  * The sync fd is an AF_UNIX stream socket. Every message is one text line ending in "\n":
  *   stage 0 -> parent : "pid <n>"        host pid of the container init, right after CLONE
@@ -110,19 +111,20 @@ static char *read_line(void)
 
 void sync_wait_go(const char *tag)
 {
-	sync_send("sync %s", tag);
+	sync_send(SYNC_MSG_SYNC " %s", tag);
 	for (;;) {
 		char *line = read_line();
-		if (strcmp(line, "go") == 0) {
+		if (strcmp(line, SYNC_MSG_GO) == 0) {
 			free(line);
 			return;
 		}
 		/* "data <n> <text>" */
 		char *end;
-		if (strncmp(line, "data ", 5) != 0)
+		size_t w = strlen(SYNC_MSG_DATA " ");
+		if (strncmp(line, SYNC_MSG_DATA " ", w) != 0)
 			_exit(1);
-		unsigned long n = strtoul(line + 5, &end, 10);
-		if (end == line + 5 || *end != ' ' || n >= SYNC_SLOTS)
+		unsigned long n = strtoul(line + w, &end, 10);
+		if (end == line + w || *end != ' ' || n >= SYNC_SLOTS)
 			_exit(1);
 		free(slots[n]);
 		slots[n] = strdup(end + 1);
@@ -154,7 +156,7 @@ void fail(int status, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (sync_fd >= 0) {
-		vline(line, sizeof line, "error ", fmt, ap);
+		vline(line, sizeof line, SYNC_MSG_ERROR " ", fmt, ap);
 		va_end(ap);
 		errno = saved;
 		write_all(sync_fd, line, strlen(line));
@@ -166,7 +168,7 @@ void fail(int status, const char *fmt, ...)
 		/* `start` waits on the exec fifo: "1" and the message (without our prefix and newline) tell
 		 * it why the process will not run; it reports it (our stderr is the container's). */
 		size_t plen = strlen("tsrun-init: ");
-		write_all(report_fd, "1", 1);
+		write_all(report_fd, FIFO_FAILED, 1);
 		write_all(report_fd, line + plen, strlen(line) - plen - 1);
 		_exit(status);
 	}

@@ -14,7 +14,7 @@ import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs, resolveLayers } from "../fs/layers.js";
 import { buildPlan, idMapText } from "../plan/build.js";
-import { encodePlan } from "../plan/encode.js";
+import { encodePlan } from "../launch/encode.js";
 import { checkConsoleFlags } from "../plan/terminal.js";
 import { refuseUnsupported } from "../plan/unsupported.js";
 import { loadBundle } from "../spec/load.js";

@@ -5,7 +5,7 @@ import { CgroupSet } from "../cgroups/cgroupfs.js";
 import { parseSubCgroups } from "../cgroups/sub-cgroup.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
-import { encodePlan } from "../plan/encode.js";
+import { encodePlan } from "../launch/encode.js";
 import { buildExecPlan, type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
 import { mapsId, parseIdMap } from "../plan/namespaces.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "../plan/exec-process.js";

@@ -23,7 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "init.h"
+#include "../init.h"
 
 #define PROG_MAX (1u << 20) /* bytes: far above any rule list, far below memory trouble */
 #define PROG_NAME "tsrun_devices"  /* fits BPF_OBJ_NAME_LEN with its NUL */
