@@ -42,7 +42,8 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-init-test-"));
   fs.chmodSync(tmp, 0o755); // the user-namespace container (uid 100000 on the host) walks through it
   INIT = path.join(tmp, "tsrun-init");
-  const sources = fs.readdirSync(path.join(REPO, "src/init")).filter((f) => f.endsWith(".c"));
+  // src/init and its subdirectories; the contract header (src/init/generated/) comes from the build.
+  const sources = (fs.readdirSync(path.join(REPO, "src/init"), { recursive: true }) as string[]).filter((f) => f.endsWith(".c"));
   execFileSync("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", INIT, ...sources.map((f) => `src/init/${f}`)], {
     cwd: REPO,
     stdio: "inherit",
