@@ -13,17 +13,6 @@
  * Copies of the host's mounts in the child's namespace are locked to its user namespace, and a bind
  * of them keeps those locks: nothing is less protected than a bind by path would be.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "init.h"
 
 static char **paths;    /* stage 0: the sources, in plan order */
@@ -33,8 +22,7 @@ static int pair[2] = {-1, -1}; /* [0] stage 0 sends, [1] the child receives */
 
 void op_bind_sources(const struct rec *r)
 {
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-		fail(1, "bind sources: socketpair: %s", ERR);
+	FAIL_IF(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0, "bind sources: socketpair: %s", ERR);
 	paths = r->strs;
 	count = r->nstr;
 }
@@ -86,8 +74,7 @@ void bind_sources_receive(void)
 		return;
 	close(pair[0]);
 	fds = calloc(count ? count : 1, sizeof *fds);
-	if (!fds)
-		fail(1, "bind sources: %s", ERR);
+	FAIL_IF(!fds, "bind sources: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
 		char byte;
 		union {
@@ -101,8 +88,8 @@ void bind_sources_receive(void)
 			n = recvmsg(pair[1], &msg, MSG_CMSG_CLOEXEC);
 		while (n < 0 && errno == EINTR);
 		struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-		if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-			fail(1, "bind sources: received %zu of %zu: %s", i, count, n < 0 ? ERR : "no fd");
+		FAIL_IF(!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)),
+			"bind sources: received %zu of %zu: %s", i, count, n < 0 ? ERR : "no fd");
 		memcpy(&fds[i], CMSG_DATA(c), sizeof(int));
 	}
 	close(pair[1]);
@@ -111,8 +98,8 @@ void bind_sources_receive(void)
 
 int bind_source_take(uint64_t index)
 {
-	if (!fds || index >= count || fds[index] < 0)
-		fail(1, "bad plan: bind source %llu was not received or is used twice", (unsigned long long)index);
+	FAIL_IF(!fds || index >= count || fds[index] < 0,
+		"bad plan: bind source %llu was not received or is used twice", (unsigned long long)index);
 	int fd = fds[index];
 	fds[index] = -1;
 	return fd;

@@ -11,28 +11,11 @@
  *                     stays as the foreground waiter and copies between the master and its own stdio.
  * Either way no copy of the master stays in the container.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/magic.h> /* DEVPTS_SUPER_MAGIC */
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "init.h"
 #include <sys/mount.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "init.h"
 
 static int console_fd = -1; /* where PTY sends the master: the console socket, or the child's end of the pair */
 static int relay_fd = -1;   /* stage 0's end of the pair (CONSOLE_PAIR) */
@@ -41,8 +24,7 @@ static int attached;         /* CONSOLE_PAIR: stage 0 relays the pty to the call
 void op_console_socket(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
-	if (fd < 0)
-		fail(1, "console socket %s: connect: %s", S(0), ERR);
+	FAIL_IF(fd < 0, "console socket %s: connect: %s", S(0), ERR);
 	if (console_fd >= 0)
 		close(console_fd);
 	console_fd = fd;
@@ -52,8 +34,7 @@ void op_console_pair(const struct rec *r)
 {
 	(void)r;
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		fail(1, "terminal socketpair: %s", ERR);
+	FAIL_IF(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0, "terminal socketpair: %s", ERR);
 	relay_fd = sv[0];
 	attached = 1;
 	if (console_fd >= 0)
@@ -78,8 +59,7 @@ static void mount_console(int slave)
 {
 	const char *base;
 	int dir = open_parent_in_root("/", "/dev/console", &base);
-	if (dir < 0)
-		fail(1, "/dev/console: open its directory: %s", ERR);
+	FAIL_IF(dir < 0, "/dev/console: open its directory: %s", ERR);
 	struct stat st;
 	int fd = -1;
 	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -92,8 +72,7 @@ static void mount_console(int slave)
 	}
 	if (fd < 0) {
 		fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-		if (fd < 0)
-			fail(1, "/dev/console: create: %s", ERR);
+		FAIL_IF(fd < 0, "/dev/console: create: %s", ERR);
 		if (fchmod(fd, 0666) < 0) /* the umask applied to the create */
 			fail(1, "/dev/console: chmod: %s", ERR);
 	}
@@ -101,60 +80,50 @@ static void mount_console(int slave)
 	char src[64], dst[64];
 	snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
 	snprintf(dst, sizeof dst, "/proc/self/fd/%d", fd);
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-		fail(1, "bind the pty on /dev/console: %s", ERR);
+	FAIL_IF(mount(src, dst, NULL, MS_BIND, NULL) < 0, "bind the pty on /dev/console: %s", ERR);
 	close(fd);
 }
 
 /* One sendmsg, one SCM_RIGHTS fd, payload = the name runc sends with it (receivers ignore it). */
 static void send_master(int sock, int master, const char *payload)
 {
-	if (send_fd(sock, master, payload) < 0)
-		fail(1, "send the pty master to the console socket: %s", ERR);
+	FAIL_IF(send_fd(sock, master, payload) < 0, "send the pty master to the console socket: %s", ERR);
 }
 
 void op_pty(const struct rec *r)
 {
 	unsigned rows = (unsigned)I(0), cols = (unsigned)I(1);
 	const char *ptmx = S(0);
-	if (console_fd < 0)
-		fail(1, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
+	FAIL_IF(console_fd < 0, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
 	/* Resolved inside the current root without magic links: an exec'd process joins a running container,
 	 * whose processes may have changed its /dev since. */
 	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY);
-	if (master < 0)
-		fail(1, "open %s: %s", ptmx, ERR);
+	FAIL_IF(master < 0, "open %s: %s", ptmx, ERR);
 	/* The container's own devpts instance, not a ptmx node of some other filesystem (which would hand
 	 * out ptys of whatever devpts its directory's pts/ holds). */
 	struct statfs sfs;
-	if (fstatfs(master, &sfs) < 0)
-		fail(1, "statfs %s: %s", ptmx, ERR);
-	if (sfs.f_type != DEVPTS_SUPER_MAGIC)
-		fail(1, "%s is not on a devpts filesystem (mount devpts on /dev/pts)", ptmx);
+	FAIL_IF(fstatfs(master, &sfs) < 0, "statfs %s: %s", ptmx, ERR);
+	FAIL_IF(sfs.f_type != DEVPTS_SUPER_MAGIC, "%s is not on a devpts filesystem (mount devpts on /dev/pts)", ptmx);
 	int unlock = 0;
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		fail(1, "unlock the pty (TIOCSPTLCK): %s", ERR);
+	FAIL_IF(ioctl(master, TIOCSPTLCK, &unlock) < 0, "unlock the pty (TIOCSPTLCK): %s", ERR);
 	/* The slave straight from the master: no path lookup in the container's /dev/pts. */
 	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		fail(1, "open the pty slave (TIOCGPTPEER): %s", ERR);
+	FAIL_IF(slave < 0, "open the pty slave (TIOCGPTPEER): %s", ERR);
 	if (rows && cols) {
 		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
-			fail(1, "set the console size %ux%u (TIOCSWINSZ): %s", rows, cols, ERR);
+		FAIL_IF(ioctl(master, TIOCSWINSZ, &ws) < 0,
+			"set the console size %ux%u (TIOCSWINSZ): %s", rows, cols, ERR);
 	}
 	/* The process's user owns its terminal (as runc's fixStdioPermissions); the group stays devpts's. */
-	if (fchown(slave, (uid_t)I(2), (gid_t)-1) < 0)
-		fail(1, "chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
+	FAIL_IF(fchown(slave, (uid_t)I(2), (gid_t)-1) < 0,
+		"chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
 	if (I(3))
 		mount_console(slave);
 	/* Everything on the slave side first: once the master is sent, the receiver may close it, and a
 	 * hung-up pty can no longer become a controlling terminal (EIO). */
-	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		fail(1, "make the pty the controlling terminal (TIOCSCTTY): %s", ERR);
+	FAIL_IF(ioctl(slave, TIOCSCTTY, 0) < 0, "make the pty the controlling terminal (TIOCSCTTY): %s", ERR);
 	for (int fd = 0; fd < 3; fd++)
-		if (dup2(slave, fd) < 0)
-			fail(1, "dup2 the pty slave to fd %d: %s", fd, ERR);
+		FAIL_IF(dup2(slave, fd) < 0, "dup2 the pty slave to fd %d: %s", fd, ERR);
 	if (slave > 2)
 		close(slave);
 	send_master(console_fd, master, S(1));

@@ -9,21 +9,8 @@
  * names the hook ("/hooks/<kind>/<i>"). Waiting uses a pidfd and poll, so the timeout needs no timer
  * signal, and no fd of ours except the three pipes reaches the hook.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/sched.h> /* CLONE_PIDFD */
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <linux/sched.h> /* CLONE_PIDFD */
 
 #define STDERR_KEEP 2048
 
@@ -79,8 +66,7 @@ static char *trim(char *s)
 static void set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		fail(1, "hook: fcntl: %s", ERR);
+	FAIL_IF(fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0, "hook: fcntl: %s", ERR);
 }
 
 void op_hook(const struct rec *r)
@@ -91,8 +77,7 @@ void op_hook(const struct rec *r)
 	const char *input = sync_data((unsigned)I(2));
 	size_t nenv = r->nstr - 2 - argc;
 	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	if (!argv || !envp)
-		fail(1, "%s: %s", name, ERR);
+	FAIL_IF(!argv || !envp, "%s: %s", name, ERR);
 	memcpy(argv, r->strs + 2, argc * sizeof *argv);
 	memcpy(envp, r->strs + 2 + argc, nenv * sizeof *envp);
 
@@ -105,8 +90,7 @@ void op_hook(const struct rec *r)
 	 * that lets the container fork. Single threaded, so a raw fork-like clone is safe. */
 	int pidfd = -1;
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
-	if (pid < 0)
-		fail(1, "%s: clone: %s", name, ERR);
+	FAIL_IF(pid < 0, "%s: clone: %s", name, ERR);
 	if (pid == 0)
 		exec_hook(inp[0], outp[1], errp[1], exe[1], path, argv, envp);
 	close(inp[0]);
@@ -152,8 +136,7 @@ void op_hook(const struct rec *r)
 		int n = poll(p, 4, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			fail(1, "%s: poll: %s", name, ERR);
+		FAIL_IF(n < 0, "%s: poll: %s", name, ERR);
 		if (p[1].revents) {
 			ssize_t w = write(in_fd, input + inoff, inlen - inoff);
 			if (w > 0)
@@ -206,20 +189,18 @@ void op_hook(const struct rec *r)
 
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			fail(1, "%s: waitpid: %s", name, ERR);
+		FAIL_IF(errno != EINTR, "%s: waitpid: %s", name, ERR);
 	int exec_errno = 0;
 	ssize_t got = read(exe[0], &exec_errno, sizeof exec_errno);
 	close(exe[0]);
 	errbuf[errlen] = '\0';
 	char *msg = trim(errbuf);
-	if (got == (ssize_t)sizeof exec_errno)
-		fail(1, "%s: cannot execute %s: %s", name, path, strerror(exec_errno));
+	FAIL_IF(got == (ssize_t)sizeof exec_errno, "%s: cannot execute %s: %s", name, path, strerror(exec_errno));
 	if (WIFSIGNALED(status)) {
 		const char *abbrev = sigabbrev_np(WTERMSIG(status));
 		fail(1, "%s: %s was killed by signal %d (SIG%s)%s%s", name, path, WTERMSIG(status), abbrev ? abbrev : "?",
 		     *msg ? ": " : "", msg);
 	}
-	if (WEXITSTATUS(status) != 0)
-		fail(1, "%s: %s exited with status %d%s%s", name, path, WEXITSTATUS(status), *msg ? ": " : "", msg);
+	FAIL_IF(WEXITSTATUS(status) != 0,
+		"%s: %s exited with status %d%s%s", name, path, WEXITSTATUS(status), *msg ? ": " : "", msg);
 }

@@ -4,9 +4,33 @@
 #ifndef TSRUN_INIT_H
 #define TSRUN_INIT_H
 
+/* Every .c file includes this first: _GNU_SOURCE, and the system headers most of them use. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "generated/contract.h" /* op codes, record shapes, sync words: from src/launch/ (the build makes it) */
 
@@ -103,5 +127,7 @@ void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
  * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). Never returns. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* fail(1, ...) when cond holds: the error path of most calls, on one line. */
+#define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
 
 #endif

@@ -26,17 +26,6 @@
  *   tsrun-init bpf-devices <cgroup dir> load the device eBPF program read from stdin and attach it
  *                                       to the cgroup v2 directory (tools/bpf_devices.c); exit 0 ok, 1 error
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
@@ -76,23 +65,19 @@ unsigned char *read_all(int fd, size_t *len)
 {
 	size_t cap = 4096, n = 0;
 	unsigned char *buf = malloc(cap);
-	if (!buf)
-		fail(1, "read plan: %s", strerror(errno));
+	FAIL_IF(!buf, "read plan: %s", strerror(errno));
 	for (;;) {
 		if (n == cap) {
-			if (cap >= PLAN_MAX)
-				fail(1, "bad plan: larger than %u bytes", PLAN_MAX);
+			FAIL_IF(cap >= PLAN_MAX, "bad plan: larger than %u bytes", PLAN_MAX);
 			cap *= 2;
 			unsigned char *nb = realloc(buf, cap);
-			if (!nb)
-				fail(1, "read plan: %s", strerror(errno));
+			FAIL_IF(!nb, "read plan: %s", strerror(errno));
 			buf = nb;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			fail(1, "read plan: %s", strerror(errno));
+		FAIL_IF(r < 0, "read plan: %s", strerror(errno));
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -104,50 +89,41 @@ unsigned char *read_all(int fd, size_t *len)
 /* Check the whole plan before running anything, and decode it into recs. */
 struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 {
-	if (len < 12 || memcmp(buf, PLAN_MAGIC, 4) != 0)
-		fail(1, "bad plan: missing " PLAN_MAGIC " header");
-	if (get_u32(buf + 4) != PLAN_VERSION)
-		fail(1, "bad plan: version %u, expected %u", get_u32(buf + 4), PLAN_VERSION);
+	FAIL_IF(len < 12 || memcmp(buf, PLAN_MAGIC, 4) != 0, "bad plan: missing " PLAN_MAGIC " header");
+	FAIL_IF(get_u32(buf + 4) != PLAN_VERSION, "bad plan: version %u, expected %u", get_u32(buf + 4), PLAN_VERSION);
 	uint32_t n = get_u32(buf + 8);
 
 	/* Pass 1: validate framing and counts, sum up ints and strings. */
 	size_t off = 12, total_int = 0, total_str = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (len - off < 16)
-			fail(1, "bad plan: record %u truncated", i);
+		FAIL_IF(len - off < 16, "bad plan: record %u truncated", i);
 		uint32_t op = get_u32(buf + off), nint = get_u32(buf + off + 4);
 		uint32_t nstr = get_u32(buf + off + 8), paylen = get_u32(buf + off + 12);
 		const struct op_def *d = op_lookup(op);
 		off += 16;
-		if (!d)
-			fail(1, "bad plan: record %u: unknown op %u", i, op);
-		if ((d->nint >= 0 && nint != (uint32_t)d->nint) || (d->nstr >= 0 && nstr != (uint32_t)d->nstr))
-			fail(1, "bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i,
-			     d->name, nint, nstr, d->nint, d->nstr);
-		if (paylen > len - off || (uint64_t)nint * 8 > paylen)
-			fail(1, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
+		FAIL_IF(!d, "bad plan: record %u: unknown op %u", i, op);
+		FAIL_IF((d->nint >= 0 && nint != (uint32_t)d->nint) || (d->nstr >= 0 && nstr != (uint32_t)d->nstr),
+			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, nint, nstr, d->nint, d->nstr);
+		FAIL_IF(paylen > len - off || (uint64_t)nint * 8 > paylen,
+			"bad plan: record %u (%s): payload overruns the plan", i, d->name);
 		size_t p = off + (size_t)nint * 8, end = off + paylen;
 		for (uint32_t s = 0; s < nstr; s++) {
 			unsigned char *z = p < end ? memchr(buf + p, 0, end - p) : NULL;
-			if (!z)
-				fail(1, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
+			FAIL_IF(!z, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
 			p = (size_t)(z - buf) + 1;
 		}
-		if (p != end)
-			fail(1, "bad plan: record %u (%s): payload length mismatch", i, d->name);
+		FAIL_IF(p != end, "bad plan: record %u (%s): payload length mismatch", i, d->name);
 		off = end;
 		total_int += nint;
 		total_str += nstr;
 	}
-	if (off != len)
-		fail(1, "bad plan: %zu trailing bytes", len - off);
+	FAIL_IF(off != len, "bad plan: %zu trailing bytes", len - off);
 
 	/* Pass 2: decode (ints copied to aligned memory; strings stay in buf). */
 	struct rec *recs = calloc(n ? n : 1, sizeof *recs);
 	uint64_t *ints = calloc(total_int ? total_int : 1, sizeof *ints);
 	char **strs = calloc(total_str ? total_str : 1, sizeof *strs);
-	if (!recs || !ints || !strs)
-		fail(1, "decode plan: %s", strerror(errno));
+	FAIL_IF(!recs || !ints || !strs, "decode plan: %s", strerror(errno));
 	off = 12;
 	for (uint32_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
@@ -166,8 +142,7 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 			s += strlen(s) + 1;
 		}
 		const char *bad = op_check(r);
-		if (bad)
-			fail(1, "bad plan: record %u (%s): %s", i, op_lookup(r->op)->name, bad);
+		FAIL_IF(bad, "bad plan: record %u (%s): %s", i, op_lookup(r->op)->name, bad);
 		off += paylen;
 	}
 	*count = n;
@@ -187,11 +162,9 @@ static int mode_init(const char *planarg, const char *syncarg)
 		sync_fd = -1;
 		fail(1, "sync fd %s: %s", syncarg, strerror(errno));
 	}
-	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
-		fail(1, "bad plan fd %s", planarg);
+	FAIL_IF(parse_int(planarg, 0, &planfd) || planfd > INT_MAX, "bad plan fd %s", planarg);
 	/* not_dumpable() ran before main(); refuse to go on if it did not take. */
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-		fail(1, "prctl PR_SET_DUMPABLE: still dumpable");
+	FAIL_IF(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0, "prctl PR_SET_DUMPABLE: still dumpable");
 
 	size_t len;
 	unsigned char *buf = read_all((int)planfd, &len);

@@ -3,34 +3,13 @@
  * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record says, and on failure reports what failed and
  * on what (fail() in sync.c), with strerror.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "init.h"
 #include <grp.h>
-#include <limits.h>
 #include <linux/capability.h>
-#include <linux/openat2.h>
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <net/if.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <dirent.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "init.h"
-
 
 static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
 static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
@@ -40,10 +19,8 @@ static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
 void op_setns(const struct rec *r)
 {
 	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "open namespace %s: %s", S(0), ERR);
-	if (setns(fd, (int)I(0)) < 0)
-		fail(1, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
+	FAIL_IF(fd < 0, "open namespace %s: %s", S(0), ERR);
+	FAIL_IF(setns(fd, (int)I(0)) < 0, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
 	close(fd);
 }
 
@@ -68,8 +45,7 @@ void op_clone(const struct rec *r)
 	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits
 	 * for EOF on this pipe, which stage 0 closes after the pid line. */
 	int gate[2];
-	if (pipe2(gate, O_CLOEXEC) < 0)
-		fail(1, "pipe: %s", ERR);
+	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
 
 	/* Raw clone with no new stack: fork-like, which is safe because we are single threaded. Unlike
 	 * fork(), it takes namespace flags (CLONE_NEWUSER/NEWPID/...) for the child. With a cgroup v2
@@ -80,21 +56,18 @@ void op_clone(const struct rec *r)
 	long pid;
 	if (cgroup[0]) {
 		cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cgfd < 0)
-			fail(1, "open cgroup %s: %s", cgroup, ERR);
+		FAIL_IF(cgfd < 0, "open cgroup %s: %s", cgroup, ERR);
 		struct clone_args ca;
 		memset(&ca, 0, sizeof ca);
 		ca.flags = flags | CLONE_INTO_CGROUP;
 		ca.exit_signal = SIGCHLD;
 		ca.cgroup = (uint64_t)cgfd;
 		pid = syscall(SYS_clone3, &ca, sizeof ca);
-		if (pid < 0)
-			fail(1, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
+		FAIL_IF(pid < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
 		close(cgfd);
 	} else {
 		pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-		if (pid < 0)
-			fail(1, "clone (flags 0x%lx): %s", flags, ERR);
+		FAIL_IF(pid < 0, "clone (flags 0x%lx): %s", flags, ERR);
 	}
 
 	if (pid == 0) {
@@ -145,22 +118,18 @@ void op_sync(const struct rec *r)
 
 void op_unshare(const struct rec *r)
 {
-	if (unshare((int)I(0)) < 0)
-		fail(1, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
+	FAIL_IF(unshare((int)I(0)) < 0, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
 }
 
 void op_write_file(const struct rec *r)
 {
 	int fd = open(S(0), O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "open %s: %s", S(0), ERR);
+	FAIL_IF(fd < 0, "open %s: %s", S(0), ERR);
 	/* One write(): proc files like uid_map and timens_offsets must get everything at once. */
 	size_t len = strlen(S(1));
 	ssize_t n = write(fd, S(1), len);
-	if (n < 0)
-		fail(1, "write %s: %s", S(0), ERR);
-	if ((size_t)n != len)
-		fail(1, "write %s: short write (%zd of %zu bytes)", S(0), n, len);
+	FAIL_IF(n < 0, "write %s: %s", S(0), ERR);
+	FAIL_IF((size_t)n != len, "write %s: short write (%zd of %zu bytes)", S(0), n, len);
 	close(fd);
 }
 
@@ -168,25 +137,20 @@ void op_setresid(const struct rec *r)
 {
 	gid_t g = (gid_t)I(1);
 	uid_t u = (uid_t)I(0);
-	if (setresgid(g, g, g) < 0)
-		fail(1, "setresgid %u: %s", g, ERR);
-	if (setresuid(u, u, u) < 0)
-		fail(1, "setresuid %u: %s", u, ERR);
+	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
+	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
 	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
+	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 void op_sethostname(const struct rec *r)
 {
-	if (sethostname(S(0), strlen(S(0))) < 0)
-		fail(1, "sethostname \"%s\": %s", S(0), ERR);
+	FAIL_IF(sethostname(S(0), strlen(S(0))) < 0, "sethostname \"%s\": %s", S(0), ERR);
 }
 
 void op_setdomainname(const struct rec *r)
 {
-	if (setdomainname(S(0), strlen(S(0))) < 0)
-		fail(1, "setdomainname \"%s\": %s", S(0), ERR);
+	FAIL_IF(setdomainname(S(0), strlen(S(0))) < 0, "setdomainname \"%s\": %s", S(0), ERR);
 }
 
 /* ---- filesystem --------------------------------------------------------------------------- */
@@ -319,9 +283,8 @@ void op_mount(const struct rec *r)
 		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
-		if (fd < 0)
-			fail(1, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what,
-			     target, root, ERR);
+		FAIL_IF(fd < 0,
+			"mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
 		/* Mount on the resolved object, not on the path string: a symlink swapped in between
 		 * cannot redirect the mount out of root. */
 		snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
@@ -330,20 +293,19 @@ void op_mount(const struct rec *r)
 		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
 			src = at;
 	} else if (kind != 0) {
-		if (mkdir_parents(target) < 0)
-			fail(1, "mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
+		FAIL_IF(mkdir_parents(target) < 0,
+			"mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
 		if (kind == 1) {
-			if (mkdir(target, 0755) < 0 && errno != EEXIST)
-				fail(1, "mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
+			FAIL_IF(mkdir(target, 0755) < 0 && errno != EEXIST,
+				"mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
 		} else {
 			int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (f < 0)
-				fail(1, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
+			FAIL_IF(f < 0, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
 			close(f);
 		}
 	}
-	if (mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
-		fail(1, "mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
+	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
+		"mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
 	if (fd >= 0)
 		close(fd);
 	if (srcfd >= 0)
@@ -353,9 +315,8 @@ void op_mount(const struct rec *r)
 		const char *what;
 		int top = resolve_target(root, target, 0, &what);
 		snprintf(at, sizeof at, "/proc/self/fd/%d", top);
-		if (top < 0 || chmod(at, covered) < 0)
-			fail(1, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src,
-			     target, shown_type, (unsigned)covered, ERR);
+		FAIL_IF(top < 0 || chmod(at, covered) < 0,
+			"mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src, target, shown_type, (unsigned)covered, ERR);
 		close(top);
 	}
 }
@@ -378,17 +339,13 @@ void op_mknod(const struct rec *r)
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
 	int dir = open_parent_creating(path, &base);
-	if (dir < 0)
-		fail(1, "mknod %s: open its directory: %s", path, ERR);
-	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
-		fail(1, "mknod %s: remove existing: %s", path, ERR);
-	if (mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0)
-		fail(1, "mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(dir < 0, "mknod %s: open its directory: %s", path, ERR);
+	FAIL_IF(unlinkat(dir, base, 0) < 0 && errno != ENOENT, "mknod %s: remove existing: %s", path, ERR);
+	FAIL_IF(mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0,
+		"mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 	/* mknod applies the umask; the record's permission bits are meant exactly. */
-	if (fchmodat(dir, base, mode & 07777, 0) < 0)
-		fail(1, "chmod %s: %s", path, ERR);
-	if (fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0)
-		fail(1, "chown %s: %s", path, ERR);
+	FAIL_IF(fchmodat(dir, base, mode & 07777, 0) < 0, "chmod %s: %s", path, ERR);
+	FAIL_IF(fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0, "chown %s: %s", path, ERR);
 	close(dir);
 }
 
@@ -396,13 +353,11 @@ void op_symlink(const struct rec *r)
 {
 	const char *base;
 	int dir = open_parent_in_root(S(2), S(1), &base);
-	if (dir < 0)
-		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
+	FAIL_IF(dir < 0, "symlink %s: open its directory: %s", S(1), ERR);
 	if (I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT &&
 	    !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0))
 		fail(1, "symlink %s: remove the existing one: %s", S(1), ERR);
-	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
-		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
+	FAIL_IF(symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)), "symlink %s -> %s: %s", S(1), S(0), ERR);
 	close(dir);
 }
 
@@ -410,50 +365,36 @@ void op_pivot_root(const struct rec *r)
 {
 	/* The old root, to come back to after the pivot (see below). */
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (oldroot < 0)
-		fail(1, "open old root: %s", ERR);
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(oldroot < 0, "open old root: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
 	/* pivot_root(".", "."): the old root is stacked over the new one on the same directory, so no
 	 * put_old directory is needed inside the rootfs. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		fail(1, "pivot_root %s: %s", S(0), ERR);
+	FAIL_IF(syscall(SYS_pivot_root, ".", ".") < 0, "pivot_root %s: %s", S(0), ERR);
 	/* Work from the old root's own directory: a change of propagation on "." of the new root's
 	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
-	if (fchdir(oldroot) < 0)
-		fail(1, "fchdir old root: %s", ERR);
+	FAIL_IF(fchdir(oldroot) < 0, "fchdir old root: %s", ERR);
 	close(oldroot);
 	/* Make the old root a slave first, so that detaching it can never propagate an unmount back to
 	 * a peer group on the host (harmless when the planner already made "/" private). */
-	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		fail(1, "make old root rslave: %s", ERR);
-	if (umount2(".", MNT_DETACH) < 0)
-		fail(1, "unmount old root: %s", ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0, "make old root rslave: %s", ERR);
+	FAIL_IF(umount2(".", MNT_DETACH) < 0, "unmount old root: %s", ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
 void op_move_root(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
-	if (mount(S(0), "/", NULL, MS_MOVE, NULL) < 0)
-		fail(1, "move mount %s to /: %s", S(0), ERR);
-	if (chroot(".") < 0)
-		fail(1, "chroot %s: %s", S(0), ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(mount(S(0), "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", S(0), ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
 /* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
 void op_chroot(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
-	if (chroot(".") < 0)
-		fail(1, "chroot %s: %s", S(0), ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
 void op_open_fifo(const struct rec *r)
@@ -461,8 +402,7 @@ void op_open_fifo(const struct rec *r)
 	if (fifo_fd >= 0)
 		close(fifo_fd);
 	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
-	if (fifo_fd < 0)
-		fail(1, "open exec fifo %s: %s", S(0), ERR);
+	FAIL_IF(fifo_fd < 0, "open exec fifo %s: %s", S(0), ERR);
 }
 
 /* ---- limits, privileges ------------------------------------------------------------------- */
@@ -471,16 +411,14 @@ void op_rlimit(const struct rec *r)
 {
 	/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
 	struct rlimit rl = {.rlim_cur = (rlim_t)I(1), .rlim_max = (rlim_t)I(2)};
-	if (setrlimit((int)I(0), &rl) < 0)
-		fail(1, "setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0),
-		     (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(setrlimit((int)I(0), &rl) < 0,
+		"setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
 void op_no_new_privs(const struct rec *r)
 {
 	(void)r;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
+	FAIL_IF(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
 }
 
 void op_cap_bounding(const struct rec *r)
@@ -489,15 +427,14 @@ void op_cap_bounding(const struct rec *r)
 	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++) {
 		if (keep & (1ull << cap))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
-			fail(1, "drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
+		FAIL_IF(prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0,
+			"drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
 	}
 }
 
 void op_keepcaps(const struct rec *r)
 {
-	if (prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_KEEPCAPS: %s", ERR);
+	FAIL_IF(prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0, "prctl PR_SET_KEEPCAPS: %s", ERR);
 }
 
 void op_setuser(const struct rec *r)
@@ -507,22 +444,17 @@ void op_setuser(const struct rec *r)
 	if (I(2)) {
 		size_t n = r->nint - 3;
 		gid_t *gids = calloc(n ? n : 1, sizeof *gids);
-		if (!gids)
-			fail(1, "setgroups: %s", ERR);
+		FAIL_IF(!gids, "setgroups: %s", ERR);
 		for (size_t k = 0; k < n; k++)
 			gids[k] = (gid_t)I(3 + k);
-		if (setgroups(n, gids) < 0)
-			fail(1, "setgroups (%zu groups): %s", n, ERR);
+		FAIL_IF(setgroups(n, gids) < 0, "setgroups (%zu groups): %s", n, ERR);
 		free(gids);
 	}
-	if (setresgid(g, g, g) < 0)
-		fail(1, "setresgid %u: %s", g, ERR);
-	if (setresuid(u, u, u) < 0)
-		fail(1, "setresuid %u: %s", u, ERR);
+	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
+	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
 	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
 	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
+	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 void op_capset(const struct rec *r)
@@ -535,9 +467,8 @@ void op_capset(const struct rec *r)
 		data[w].permitted = (uint32_t)(I(1) >> (32 * w));
 		data[w].inheritable = (uint32_t)(I(2) >> (32 * w));
 	}
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		fail(1, "capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s",
-		     (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(syscall(SYS_capset, &hdr, data) < 0,
+		"capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
 void op_ambient(const struct rec *r)
@@ -545,8 +476,8 @@ void op_ambient(const struct rec *r)
 	for (unsigned long cap = 0; cap < 64; cap++) {
 		if (!(I(0) & (1ull << cap)))
 			continue;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-			fail(1, "raise ambient capability %lu: %s", cap, ERR);
+		FAIL_IF(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0,
+			"raise ambient capability %lu: %s", cap, ERR);
 	}
 }
 
@@ -565,11 +496,9 @@ void op_chdir(const struct rec *r)
 	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
 	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
 	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
-	if (fd < 0)
-		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
+	FAIL_IF(fd < 0, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
 	if (fchdir(fd) < 0) {
-		if (errno != EACCES && errno != EPERM)
-			fail(1, "chdir %s: %s", S(0), ERR);
+		FAIL_IF(errno != EACCES && errno != EPERM, "chdir %s: %s", S(0), ERR);
 		/* Root may be refused where the process's user is let in (in a user namespace, a directory
 		 * whose group root does not map): CHDIR_RETRY tries this fd again as that user. */
 		cwd_fd = fd;
@@ -578,8 +507,8 @@ void op_chdir(const struct rec *r)
 	close(fd);
 	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
 	char buf[PATH_MAX];
-	if (!getcwd(buf, sizeof buf) || buf[0] != '/')
-		fail(1, "chdir %s: the directory is outside the container's root", S(0));
+	FAIL_IF(!getcwd(buf, sizeof buf) || buf[0] != '/',
+		"chdir %s: the directory is outside the container's root", S(0));
 }
 
 void op_chdir_retry(const struct rec *r)
@@ -587,8 +516,7 @@ void op_chdir_retry(const struct rec *r)
 	if (cwd_fd < 0)
 		return;
 	/* Under the container's filter: fchdir and close only. The fd was resolved inside the root. */
-	if (fchdir(cwd_fd) < 0)
-		fail(1, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
+	FAIL_IF(fchdir(cwd_fd) < 0, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
 	close(cwd_fd);
 	cwd_fd = -1;
 }
@@ -601,12 +529,10 @@ void op_cloexec_from(const struct rec *r)
 	cloexec_bound = from;
 	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
-	if (errno != ENOSYS && errno != EINVAL)
-		fail(1, "close_range %u: %s", from, ERR);
+	FAIL_IF(errno != ENOSYS && errno != EINVAL, "close_range %u: %s", from, ERR);
 	/* Older kernels: mark each open fd by hand. */
 	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		fail(1, "open /proc/self/fd: %s", ERR);
+	FAIL_IF(!d, "open /proc/self/fd: %s", ERR);
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		char *end;
@@ -614,8 +540,8 @@ void op_cloexec_from(const struct rec *r)
 		if (*end || end == e->d_name || fd < (long)from || fd == dirfd(d))
 			continue;
 		int fl = fcntl((int)fd, F_GETFD);
-		if (fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-			fail(1, "mark fd %ld close-on-exec: %s", fd, ERR);
+		FAIL_IF(fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0,
+			"mark fd %ld close-on-exec: %s", fd, ERR);
 	}
 	closedir(d);
 }
@@ -671,8 +597,7 @@ void op_ready(const struct rec *r)
 void op_wait_fifo(const struct rec *r)
 {
 	(void)r;
-	if (fifo_fd < 0)
-		fail(1, "bad plan: WAIT_FIFO without OPEN_FIFO");
+	FAIL_IF(fifo_fd < 0, "bad plan: WAIT_FIFO without OPEN_FIFO");
 	char at[64];
 	snprintf(at, sizeof at, "/proc/self/fd/%d", fifo_fd);
 	/* Reopening the O_PATH fd for writing blocks until someone (`start`) opens the fifo for
@@ -693,28 +618,24 @@ void op_wait_fifo(const struct rec *r)
 void op_started(const struct rec *r)
 {
 	(void)r;
-	if (report_fd < 0)
-		fail(1, "bad plan: STARTED without WAIT_FIFO");
+	FAIL_IF(report_fd < 0, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
 	do
 		n = write(report_fd, FIFO_STARTED, 1);
 	while (n < 0 && errno == EINTR);
 	int fd = report_fd;
 	report_fd = -1;
-	if (n != 1)
-		fail(1, "write exec fifo: %s", n < 0 ? ERR : "short write");
+	FAIL_IF(n != 1, "write exec fifo: %s", n < 0 ? ERR : "short write");
 	close(fd);
 }
 
 void op_exec(const struct rec *r)
 {
 	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
-	if (!exec_path[0])
-		fail(1, "bad plan: EXEC without FIND_EXEC");
+	FAIL_IF(!exec_path[0], "bad plan: EXEC without FIND_EXEC");
 	/* argv and env are both NULL-terminated slices of strs: copy them to add the NULLs. */
 	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	if (!argv || !envp)
-		fail(1, "exec: %s", ERR);
+	FAIL_IF(!argv || !envp, "exec: %s", ERR);
 	memcpy(argv, r->strs, argc * sizeof *argv);
 	memcpy(envp, r->strs + argc, nenv * sizeof *envp);
 	execve(exec_path, argv, envp);
@@ -726,27 +647,21 @@ void op_loopback_up(const struct rec *r)
 {
 	(void)r;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		fail(1, "bring up lo: socket: %s", ERR);
+	FAIL_IF(s < 0, "bring up lo: socket: %s", ERR);
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
 	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		fail(1, "bring up lo: SIOCGIFFLAGS: %s", ERR);
+	FAIL_IF(ioctl(s, SIOCGIFFLAGS, &ifr) < 0, "bring up lo: SIOCGIFFLAGS: %s", ERR);
 	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		fail(1, "bring up lo: SIOCSIFFLAGS: %s", ERR);
+	FAIL_IF(ioctl(s, SIOCSIFFLAGS, &ifr) < 0, "bring up lo: SIOCSIFFLAGS: %s", ERR);
 	close(s);
 }
 
 void op_setsid(const struct rec *r)
 {
 	(void)r;
-	if (setsid() < 0)
-		fail(1, "setsid: %s", ERR);
+	FAIL_IF(setsid() < 0, "setsid: %s", ERR);
 }
-
-/* ---- the table ---------------------------------------------------------------------------- */
 
 /* The op table: OP_LIST of the generated contract, indexed by code; the handler of NAME is op_<name>. */
 #define OP_ENTRY(NAME, name, ni, ns) [OP_##NAME] = {#NAME, ni, ns, op_##name},
@@ -754,56 +669,33 @@ static const struct op_def table[] = {OP_LIST(OP_ENTRY)};
 
 const struct op_def *op_lookup(uint32_t op)
 {
-	if (op >= sizeof table / sizeof table[0] || !table[op].run)
-		return NULL;
-	return &table[op];
+	return op < sizeof table / sizeof table[0] && table[op].run ? &table[op] : NULL;
 }
 
 const char *op_check(const struct rec *r)
 {
+	uint32_t ni = r->nint, ns = r->nstr;
 	switch (r->op) {
 	case OP_MOUNT: /* flags, mkdirKind[, bind source index] */
-		if (r->nint != 2 && r->nint != 3)
-			return "needs 2 or 3 ints";
-		return NULL;
+		return ni == 2 || ni == 3 ? NULL : "needs 2 or 3 ints";
 	case OP_BIND_SOURCES: /* one path per bind mount */
-		if (r->nstr < 1)
-			return "needs at least one path";
-		return NULL;
+		return ns >= 1 ? NULL : "needs at least one path";
 	case OP_DETACH_PSEUDO_FS: /* rootfs, then at least one filesystem type */
-		if (r->nstr < 2)
-			return "needs the rootfs and at least one filesystem type";
-		return NULL;
+		return ns >= 2 ? NULL : "needs the rootfs and at least one filesystem type";
 	case OP_SETUSER: /* uid, gid, setgroups, then the gids */
-		if (r->nint < 3)
-			return "needs at least 3 ints (uid, gid, setgroups)";
-		if (r->nint - 3 > NGROUPS_MAX)
-			return "too many groups";
-		return NULL;
+		return ni < 3 ? "needs at least 3 ints (uid, gid, setgroups)" : ni - 3 > NGROUPS_MAX ? "too many groups" : NULL;
 	case OP_HOOK: /* timeout, argc, slot; name, path, argc argv strings, then the env */
-		if (r->nstr < 3 || r->ints[1] < 1 || r->ints[1] > r->nstr - 2)
+		if (ns < 3 || I(1) < 1 || I(1) > ns - 2)
 			return "argc must be between 1 and the number of strings after name and path";
-		if (r->ints[2] >= SYNC_SLOTS)
-			return "no such sync data slot";
-		return NULL;
+		return I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
 	case OP_CPU_AFFINITY: /* at least one mask word, at most MAX_CPUS (8192) bits */
-		if (r->nint < 1 || r->nint > 128)
-			return "needs between 1 and 128 mask words";
-		return NULL;
+		return ni >= 1 && ni <= 128 ? NULL : "needs between 1 and 128 mask words";
 	case OP_JOIN_NAMESPACES: /* one type per path */
-		if (r->nint != r->nstr)
-			return "needs one namespace type per path";
-		if (r->nstr < 1 || r->nstr > JOIN_MAX)
-			return "needs between 1 and 16 paths";
-		return NULL;
+		return ni != ns ? "needs one namespace type per path" : ns < 1 || ns > JOIN_MAX ? "needs between 1 and 16 paths" : NULL;
 	case OP_EXEC: /* argc, then argc argv strings and the env */
-		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
-			return "argc must be between 1 and the number of strings";
-		return NULL;
+		return I(0) >= 1 && I(0) <= ns ? NULL : "argc must be between 1 and the number of strings";
 	case OP_SECCOMP: /* flags, slot, then 1..BPF_MAXINSNS instructions */
-		if (r->nint < 3 || r->nint - 2 > 4096)
-			return "needs flags, a slot and 1 to 4096 instructions";
-		return NULL;
+		return ni >= 3 && ni - 2 <= 4096 ? NULL : "needs flags, a slot and 1 to 4096 instructions";
 	default:
 		return NULL;
 	}

@@ -15,16 +15,8 @@
  * After READY the parent is gone; `start` is the one waiting, on the exec fifo (report_fd once
  * WAIT_FIFO opened it): "0" = the process is about to be executed (STARTED), "1<msg>" = a failure.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <stdarg.h>
 
 int sync_fd = -1;
 int report_fd = -1;
@@ -136,8 +128,7 @@ void sync_wait_go(const char *tag)
 
 const char *sync_data(unsigned slot)
 {
-	if (slot >= SYNC_SLOTS || !slots[slot])
-		fail(1, "bad plan: no data in sync slot %u", slot);
+	FAIL_IF(slot >= SYNC_SLOTS || !slots[slot], "bad plan: no data in sync slot %u", slot);
 	return slots[slot];
 }
 
@@ -175,3 +166,4 @@ void fail(int status, const char *fmt, ...)
 	write_all(STDERR_FILENO, line, strlen(line));
 	_exit(status);
 }
+

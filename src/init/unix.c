@@ -2,14 +2,8 @@
  * tsrun-init: AF_UNIX helpers shared by the console socket (tty.c) and the seccomp listener
  * (seccomp.c): both connect to a manager's socket on the host and hand it one fd, as runc does.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <sys/un.h>
 
 int unix_connect(const char *path)
 {

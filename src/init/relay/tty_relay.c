@@ -3,21 +3,9 @@
  * caller's terminal (CONSOLE_PAIR, see src/launch/ops.ts). The child sent the pty master on the pair;
  * this copies between it and stage 0's own stdio until the child exits, then returns its status.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "../init.h"
+#include <sys/signalfd.h>
+#include <termios.h>
 
 static int recv_master(int sock)
 {

@@ -3,15 +3,9 @@
  * op_wait_fifo's blocking open). Not plan execution: it changes no behaviour, only how much memory
  * the waiting process shows.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "../init.h"
 #include <link.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include "../init.h"
 
 /* Before blocking for a long time (the created container waits for `start`; a foreground stage 0
  * waits for the container): give back the page-table entries of our read-only file mappings. A

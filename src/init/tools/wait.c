@@ -4,16 +4,6 @@
  * exit 0 exited (or no such process), 1 timeout, 2 error; wait-input also 3 when stdin is readable
  * or hung up.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "../init.h"
 
 static long long now_ms(void)
