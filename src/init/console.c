@@ -25,8 +25,7 @@ void op_console_socket(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
 	FAIL_IF(fd < 0, "console socket %s: connect: %s", S(0), ERR);
-	if (console_fd >= 0)
-		close(console_fd);
+	close_if(console_fd);
 	console_fd = fd;
 }
 
@@ -37,8 +36,7 @@ void op_console_pair(const struct rec *r)
 	FAIL_IF(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0, "terminal socketpair: %s", ERR);
 	relay_fd = sv[0];
 	attached = 1;
-	if (console_fd >= 0)
-		close(console_fd);
+	close_if(console_fd);
 	console_fd = sv[1];
 }
 

@@ -14,7 +14,7 @@
 
 #define STDERR_KEEP 2048
 
-static long long mono_ms(void)
+long long now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -76,10 +76,7 @@ void op_hook(const struct rec *r)
 	const char *name = S(0), *path = S(1);
 	const char *input = sync_data((unsigned)I(2));
 	size_t nenv = r->nstr - 2 - argc;
-	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	FAIL_IF(!argv || !envp, "%s: %s", name, ERR);
-	memcpy(argv, r->strs + 2, argc * sizeof *argv);
-	memcpy(envp, r->strs + 2 + argc, nenv * sizeof *envp);
+	char **argv = str_list(r->strs + 2, argc), **envp = str_list(r->strs + 2 + argc, nenv);
 
 	int inp[2], outp[2], errp[2], exe[2];
 	if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
@@ -115,7 +112,7 @@ void op_hook(const struct rec *r)
 		close(in_fd);
 		in_fd = -1;
 	}
-	long long deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+	long long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;
 	int exited = 0, after_exit = 0;
 	/* Until the hook exits: feed stdin, drain stdout and stderr. Once it has exited, what is left in
 	 * the pipes is read without waiting (a background child of the hook may keep them open). */
@@ -130,7 +127,7 @@ void op_hook(const struct rec *r)
 		if (exited)
 			wait_ms = 0;
 		else if (deadline) {
-			long long left = deadline - mono_ms();
+			long long left = deadline - now_ms();
 			wait_ms = left < 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
 		}
 		int n = poll(p, 4, wait_ms);
@@ -172,18 +169,15 @@ void op_hook(const struct rec *r)
 			break;
 		if (p[0].revents)
 			exited = 1;
-		else if (!exited && deadline && mono_ms() >= deadline) {
+		else if (!exited && deadline && now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			fail(1, "%s: %s did not finish within %lld s (killed)", name, path, timeout_s);
 		}
 	}
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
+	close_if(in_fd);
+	close_if(out_fd);
+	close_if(err_fd);
 	close(pidfd);
 	sigaction(SIGPIPE, &old, NULL);
 

@@ -93,6 +93,9 @@ int console_take_relay(void);
 void bind_sources_send(pid_t child);
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
+/* ops.c: n strings of a record as a NULL-terminated array (EXEC, HOOK). hook.c: CLOCK_MONOTONIC in ms. */
+char **str_list(char **strs, size_t n);
+long long now_ms(void);
 /* ops.c: the `from` of CLOEXEC_FROM once it ran (0 before): every fd from there up is close-on-exec. */
 extern unsigned int cloexec_bound;
 /* main.c: a decimal >= min, 0 (or -1 when s is not one). */
@@ -127,6 +130,9 @@ void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
  * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). Never returns. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* close(fd) when it is open; close(fd) leaving errno as it was (for the error path that reports it). */
+static inline void close_if(int fd) { if (fd >= 0) close(fd); }
+static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
 /* fail(1, ...) when cond holds: the error path of most calls, on one line. */
 #define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
 

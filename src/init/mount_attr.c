@@ -114,8 +114,7 @@ void op_copy_up(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);
 	if (I(0) == 0) {
-		if (copyup_fd >= 0)
-			close(copyup_fd);
+		close_if(copyup_fd);
 		copyup_fd = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
 		/* A directory that is not there yet has nothing to copy (MOUNT will create it). */
 		FAIL_IF(copyup_fd < 0 && errno != ENOENT, "tmpcopyup %s: open: %s", target, ERR);

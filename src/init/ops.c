@@ -221,32 +221,25 @@ static int resolve_target(const char *root, const char *target, int kind, const 
 			if (last && kind == 2) {
 				*what = "create file";
 				rc = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-				if (rc >= 0)
-					close(rc);
+				close_if(rc);
 			} else {
 				*what = "mkdir";
 				rc = mkdirat(parent, name, 0755);
 			}
 			if (rc < 0 && errno != EEXIST) {
-				int e = errno;
-				close(parent);
-				errno = e;
+				close_keep_errno(parent);
 				goto out;
 			}
 			*what = "resolve";
 			fd = openat2_in_root(rootfd, prefix, O_PATH);
 		}
-		int e = errno;
-		close(parent);
-		errno = e;
+		close_keep_errno(parent);
 		if (fd < 0 || last)
 			break;
 		parent = fd;
 	}
 out:;
-	int e = errno;
-	close(rootfd);
-	errno = e;
+	close_keep_errno(rootfd);
 	return fd;
 }
 
@@ -276,8 +269,7 @@ void op_mount(const struct rec *r)
 			int old = resolve_target(root, target, 0, &what);
 			if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
 				covered = st.st_mode & 07777;
-			if (old >= 0)
-				close(old);
+			close_if(old);
 		}
 		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
 		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
@@ -306,10 +298,8 @@ void op_mount(const struct rec *r)
 	}
 	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
 		"mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
-	if (fd >= 0)
-		close(fd);
-	if (srcfd >= 0)
-		close(srcfd);
+	close_if(fd);
+	close_if(srcfd);
 	if (covered) {
 		/* The path now leads to the new filesystem's root; chmod through its O_PATH fd's magic link. */
 		const char *what;
@@ -399,8 +389,7 @@ void op_chroot(const struct rec *r)
 
 void op_open_fifo(const struct rec *r)
 {
-	if (fifo_fd >= 0)
-		close(fifo_fd);
+	close_if(fifo_fd);
 	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
 	FAIL_IF(fifo_fd < 0, "open exec fifo %s: %s", S(0), ERR);
 }
@@ -490,8 +479,7 @@ static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not ente
 
 void op_chdir(const struct rec *r)
 {
-	if (cwd_fd >= 0)
-		close(cwd_fd);
+	close_if(cwd_fd);
 	cwd_fd = -1;
 	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
 	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
@@ -547,6 +535,14 @@ void op_cloexec_from(const struct rec *r)
 }
 
 /* ---- exec --------------------------------------------------------------------------------- */
+
+/* n strings of a record as a NULL-terminated array (argv, envp). */
+char **str_list(char **strs, size_t n)
+{
+	char **list = calloc(n + 1, sizeof *list);
+	FAIL_IF(!list, "exec: %s", ERR);
+	return memcpy(list, strs, n * sizeof *list);
+}
 
 static int is_executable(const char *path)
 {
@@ -633,11 +629,7 @@ void op_exec(const struct rec *r)
 {
 	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
 	FAIL_IF(!exec_path[0], "bad plan: EXEC without FIND_EXEC");
-	/* argv and env are both NULL-terminated slices of strs: copy them to add the NULLs. */
-	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	FAIL_IF(!argv || !envp, "exec: %s", ERR);
-	memcpy(argv, r->strs, argc * sizeof *argv);
-	memcpy(envp, r->strs + argc, nenv * sizeof *envp);
+	char **argv = str_list(r->strs, argc), **envp = str_list(r->strs + argc, nenv);
 	execve(exec_path, argv, envp);
 	fail(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", exec_path,
 	     errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);

@@ -44,9 +44,7 @@ int open_in_root(const char *root, const char *target, int flags)
 	if (rootfd < 0)
 		return -1;
 	int fd = openat2_in_root(rootfd, rel, flags);
-	int e = errno;
-	close(rootfd);
-	errno = e;
+	close_keep_errno(rootfd);
 	return fd;
 }
 

@@ -15,15 +15,13 @@ void op_seccomp_listener(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
 	FAIL_IF(fd < 0, "seccomp listener %s: connect: %s", S(0), ERR);
-	if (listener_fd >= 0)
-		close(listener_fd);
+	close_if(listener_fd);
 	listener_fd = fd;
 }
 
 void seccomp_drop_listener(void)
 {
-	if (listener_fd >= 0)
-		close(listener_fd);
+	close_if(listener_fd);
 	listener_fd = -1;
 }
 

@@ -1,19 +1,11 @@
 /*
- * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd. Its words and
- * SYNC_SLOTS are defined in src/launch/sync.ts (the generated contract.h).
- *
- * The sync fd is an AF_UNIX stream socket. Every message is one text line ending in "\n":
- *   stage 0 -> parent : "pid <n>"        host pid of the container init, right after CLONE
- *   child   -> parent : "sync <tag>"     then the child blocks until it reads a full line:
- *   parent  -> child  : "data <n> <text>" (zero or more, before "go") keep text in slot n (0..SYNC_SLOTS-1)
- *                                        for later records (a hook's stdin, a seccomp listener's payload):
- *                                        values only the parent knows once the child exists (its pid)
- *   parent  -> child  : "go"             continue; anything else, or EOF: the parent gave up, _exit(1)
- *   child   -> parent : "ready"          from READY, then the child closes the fd
- *   either  -> parent : "error <msg>"    any failure before READY, then _exit(1)
- *
- * After READY the parent is gone; `start` is the one waiting, on the exec fifo (report_fd once
- * WAIT_FIFO opened it): "0" = the process is about to be executed (STARTED), "1<msg>" = a failure.
+ * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
+ * socket: one text line per message, words and SYNC_SLOTS as src/launch/sync.ts defines them (the
+ * generated contract.h). "pid <n>" from stage 0 after CLONE; "sync <tag>", then the parent's
+ * "data <n> <text>" lines (kept for later records: values only the parent knows once the child
+ * exists) and "go" (anything else, or EOF: the parent gave up, _exit(1)); "ready" from READY, then
+ * the fd is closed; "error <msg>" for any failure before. After READY, `start` waits on the exec
+ * fifo instead (report_fd once WAIT_FIFO opened it): "0" from STARTED, or "1<msg>" for a failure.
  */
 #include "init.h"
 #include <stdarg.h>
@@ -134,8 +126,7 @@ const char *sync_data(unsigned slot)
 
 void sync_close(void)
 {
-	if (sync_fd >= 0)
-		close(sync_fd);
+	close_if(sync_fd);
 	sync_fd = -1;
 }
 

@@ -58,13 +58,6 @@ struct eof {
 	long long last_sent; /* when the last one was sent (0: never) */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void eof_done(struct eof *e)
 {
 	if (e->peer >= 0)

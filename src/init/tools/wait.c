@@ -6,13 +6,6 @@
  */
 #include "../init.h"
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* wait: until pid exits. wait-input (input = 1): also until stdin is readable or hung up (exit 3), so a
  * caller waiting for a message on a pipe or fifo from a process learns at once of either. */
 int mode_wait(const char *pidarg, const char *timeoutarg, int input)
