@@ -29,6 +29,8 @@ void op_bind_sources(const struct rec *r)
 
 /* Stage 0, right after CLONE (the child waits at the gate). On failure the child is killed first:
  * the parent has not learnt its pid yet and could not clean it up. */
+#define KILL_FAIL_IF(cond, ...) \
+	do { if (cond) { int e_ = errno; kill(child, SIGKILL); errno = e_; fail(1, __VA_ARGS__); } } while (0)
 void bind_sources_send(pid_t child)
 {
 	if (pair[0] < 0)
@@ -38,30 +40,14 @@ void bind_sources_send(pid_t child)
 	snprintf(ns, sizeof ns, "/proc/%d/ns/mnt", (int)child);
 	int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	int theirs = open(ns, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || theirs < 0 || setns(theirs, CLONE_NEWNS) < 0) {
-		int e = errno;
-		kill(child, SIGKILL);
-		fail(1, "bind sources: join the container's mount namespace: %s", strerror(e));
-	}
+	KILL_FAIL_IF(own < 0 || theirs < 0 || setns(theirs, CLONE_NEWNS) < 0, "bind sources: join the container's mount namespace: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
 		int fd = open(paths[i], O_PATH | O_CLOEXEC);
-		if (fd < 0) {
-			int e = errno;
-			kill(child, SIGKILL);
-			fail(1, "bind mount source %s: %s", paths[i], strerror(e));
-		}
-		if (send_fd(pair[0], fd, "s") < 0) {
-			int e = errno;
-			kill(child, SIGKILL);
-			fail(1, "bind mount source %s: send: %s", paths[i], strerror(e));
-		}
+		KILL_FAIL_IF(fd < 0, "bind mount source %s: %s", paths[i], ERR);
+		KILL_FAIL_IF(send_fd(pair[0], fd, "s") < 0, "bind mount source %s: send: %s", paths[i], ERR);
 		close(fd);
 	}
-	if (setns(own, CLONE_NEWNS) < 0) {
-		int e = errno;
-		kill(child, SIGKILL);
-		fail(1, "bind sources: return to our mount namespace: %s", strerror(e));
-	}
+	KILL_FAIL_IF(setns(own, CLONE_NEWNS) < 0, "bind sources: return to our mount namespace: %s", ERR);
 	close(own);
 	close(theirs);
 	close(pair[0]);
@@ -76,21 +62,8 @@ void bind_sources_receive(void)
 	fds = calloc(count ? count : 1, sizeof *fds);
 	FAIL_IF(!fds, "bind sources: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
-		char byte;
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-		ssize_t n;
-		do
-			n = recvmsg(pair[1], &msg, MSG_CMSG_CLOEXEC);
-		while (n < 0 && errno == EINTR);
-		struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-		FAIL_IF(!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)),
-			"bind sources: received %zu of %zu: %s", i, count, n < 0 ? ERR : "no fd");
-		memcpy(&fds[i], CMSG_DATA(c), sizeof(int));
+		fds[i] = recv_fd(pair[1]);
+		FAIL_IF(fds[i] < 0, "bind sources: received %zu of %zu: %s", i, count, fds[i] == -1 ? ERR : "no fd");
 	}
 	close(pair[1]);
 	pair[1] = -1;

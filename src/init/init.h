@@ -114,9 +114,11 @@ int mode_wait(const char *pidarg, const char *timeoutarg, int input);
 int mode_bpf_devices(const char *dir);
 
 /* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
- * bytes), and send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno). */
+ * bytes); send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno); receive one
+ * (the fd; -1 with errno, or -2 at EOF or for a message without one fd). */
 int unix_connect(const char *path);
 int send_fd(int sock, int fd, const char *payload);
+int recv_fd(int sock);
 
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */

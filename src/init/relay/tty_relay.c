@@ -7,34 +7,6 @@
 #include <sys/signalfd.h>
 #include <termios.h>
 
-static int recv_master(int sock)
-{
-	char payload[256];
-	struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg;
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return -1; /* the child died before it had a pty */
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
-}
-
 /*
  * The end of piped input (stdin not a terminal) becomes the pty's end-of-file character, as a person
  * would type Ctrl-D, but only once the container has read everything before it (the check is a
@@ -135,7 +107,7 @@ int tty_relay(pid_t pid, int relay_fd)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	int master = recv_master(relay_fd);
+	int master = recv_fd(relay_fd); /* < 0: the child died before it had a pty */
 	int status;
 	if (master < 0 || sfd < 0) {
 		close(relay_fd); /* an EOF for a child waiting on it: it goes on without the relay */
