@@ -1,7 +1,7 @@
 /*
  * tsrun-init: the op table and its handlers. Codes and record shapes come from the generated contract
- * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record says, and on failure reports what failed and
- * on what (fail() in sync.c), with strerror.
+ * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record
+ * says, and on failure reports what failed and on what (fail() in sync.c), with strerror.
  */
 #include "init.h"
 #include <grp.h>
@@ -83,7 +83,7 @@ void op_clone(const struct rec *r)
 	}
 
 	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of
-	 * its connection close. The same for the console connection (tty.c). */
+	 * its connection close. The same for the console connection (console.c). */
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);

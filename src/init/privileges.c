@@ -1,8 +1,8 @@
 /*
  * tsrun-init: the process settings of issue 6 "Privileges and limits" that have no simpler op:
  * personality, scheduler, I/O priority, CPU affinity, the session keyring, sysctl writes, the OOM
- * score. Layouts: src/launch/ops.ts (43-49). Values are checked by the planner; a refusal here is the kernel's, and
- * the message names the config field (the record's last string) so the user sees which one.
+ * score. Layouts: src/launch/ops.ts (43-49). Values are checked by the planner; a refusal here is
+ * the kernel's, and the message names the config field (the record's last string).
  */
 #include "init.h"
 #include <linux/keyctl.h>
