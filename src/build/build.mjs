@@ -2,7 +2,7 @@
 // The build: schema validator (ajv standalone), tsrun-init (static C), the CLI (one Bun executable)
 // and the library bundle for Node. Each step is skipped when its output is newer than its inputs.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,9 +41,19 @@ const schemaTime = newest("schemas", /\.json$/);
 if (stale("src/spec/generated/validate-config.js", [schemaTime, statSync("src/build/gen-validator.mjs").mtimeMs])) {
   step("schema validator", () => run(process.execPath, ["src/build/gen-validator.mjs"]));
 }
-if (stale("bin/tsrun-init", [newest("src/init", /\.[ch]$/)])) {
-  const sources = readdirSync("src/init").filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
-  step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init", ...sources]));
+// The C side of the launch contract (op codes, record shapes, sync words), generated from its one
+// definition in src/launch/; then tsrun-init (src/init/ and its subdirectories: main.c says which
+// files are the executor core), then the check that it decodes a record of every op as encoded.
+const contractHeader = "src/init/generated/contract.h";
+if (stale(contractHeader, [newest("src/launch", /\.ts$/), statSync("src/build/gen-init-contract.ts").mtimeMs])) {
+  step("launch contract header", () => run(bun, ["src/build/gen-init-contract.ts"]));
+}
+const initInputs = [newest("src/init", /\.[ch]$/), statSync(contractHeader).mtimeMs, statSync("src/build/check-init-contract.ts").mtimeMs];
+if (stale("bin/tsrun-init", initInputs)) {
+  const sources = readdirSync("src/init", { recursive: true }).filter((f) => f.endsWith(".c")).map((f) => `src/init/${f}`);
+  step("tsrun-init", () => run("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", "bin/tsrun-init.new", ...sources]));
+  step("launch contract check", () => run(bun, ["src/build/check-init-contract.ts", "bin/tsrun-init.new"]));
+  renameSync("bin/tsrun-init.new", "bin/tsrun-init");
 }
 const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscallTable).mtimeMs, statSync("src/build/build.mjs").mtimeMs);
 // bin/tsrun ignores TSRUN_FAULT (the check is compiled out); bin/tsrun-faults, the same CLI built for

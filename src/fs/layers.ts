@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import type { TsrunExtension } from "../spec/types.js";
 import { MS } from "./mount-flags.js";
 

@@ -1,4 +1,4 @@
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import { MS } from "./mount-flags.js";
 
 /** mkdirKind 3 of MOUNT: the target must exist (else the record is skipped), and a bind's source is the target itself. */

@@ -3,7 +3,7 @@ import { isAbsolute, join, posix, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import type { LinuxDevice, Mount } from "../spec/types.js";
 import type { CgroupFsMount, CgroupMounts } from "../cgroups/mounts.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import { DEV_SYMLINKS, deviceNodes } from "./devices.js";
 import { BIND_REMOUNT_FLAGS, MS, msToMountAttr } from "./mount-flags.js";
 import { parseMountOptions } from "./mount-options.js";

@@ -1,10 +1,9 @@
 import type { Hook, HookName } from "../spec/types.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import { hookArgv, hookName } from "./kinds.js";
 
-/** Sync data slots that carry the state JSON a hook run by tsrun-init reads on stdin (slot 2 is seccomp's). */
-export const SLOT_STATE_CREATING = 0;
-export const SLOT_STATE_CREATED = 1;
+/** Sync data slots that carry the state JSON a hook run by tsrun-init reads on stdin (src/launch/sync.ts). */
+export { SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../launch/sync.js";
 
 /**
  * HOOK records for hooks that tsrun-init runs itself (createContainer, startContainer): each gets the

@@ -13,17 +13,6 @@
  * Copies of the host's mounts in the child's namespace are locked to its user namespace, and a bind
  * of them keeps those locks: nothing is less protected than a bind by path would be.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "init.h"
 
 static char **paths;    /* stage 0: the sources, in plan order */
@@ -33,14 +22,15 @@ static int pair[2] = {-1, -1}; /* [0] stage 0 sends, [1] the child receives */
 
 void op_bind_sources(const struct rec *r)
 {
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-		fail(1, "bind sources: socketpair: %s", ERR);
+	FAIL_IF(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0, "bind sources: socketpair: %s", ERR);
 	paths = r->strs;
 	count = r->nstr;
 }
 
 /* Stage 0, right after CLONE (the child waits at the gate). On failure the child is killed first:
  * the parent has not learnt its pid yet and could not clean it up. */
+#define KILL_FAIL_IF(cond, ...) \
+	do { if (cond) { int e_ = errno; kill(child, SIGKILL); errno = e_; fail(1, __VA_ARGS__); } } while (0)
 void bind_sources_send(pid_t child)
 {
 	if (pair[0] < 0)
@@ -50,30 +40,14 @@ void bind_sources_send(pid_t child)
 	snprintf(ns, sizeof ns, "/proc/%d/ns/mnt", (int)child);
 	int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	int theirs = open(ns, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || theirs < 0 || setns(theirs, CLONE_NEWNS) < 0) {
-		int e = errno;
-		kill(child, SIGKILL);
-		fail(1, "bind sources: join the container's mount namespace: %s", strerror(e));
-	}
+	KILL_FAIL_IF(own < 0 || theirs < 0 || setns(theirs, CLONE_NEWNS) < 0, "bind sources: join the container's mount namespace: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
 		int fd = open(paths[i], O_PATH | O_CLOEXEC);
-		if (fd < 0) {
-			int e = errno;
-			kill(child, SIGKILL);
-			fail(1, "bind mount source %s: %s", paths[i], strerror(e));
-		}
-		if (send_fd(pair[0], fd, "s") < 0) {
-			int e = errno;
-			kill(child, SIGKILL);
-			fail(1, "bind mount source %s: send: %s", paths[i], strerror(e));
-		}
+		KILL_FAIL_IF(fd < 0, "bind mount source %s: %s", paths[i], ERR);
+		KILL_FAIL_IF(send_fd(pair[0], fd, "s") < 0, "bind mount source %s: send: %s", paths[i], ERR);
 		close(fd);
 	}
-	if (setns(own, CLONE_NEWNS) < 0) {
-		int e = errno;
-		kill(child, SIGKILL);
-		fail(1, "bind sources: return to our mount namespace: %s", strerror(e));
-	}
+	KILL_FAIL_IF(setns(own, CLONE_NEWNS) < 0, "bind sources: return to our mount namespace: %s", ERR);
 	close(own);
 	close(theirs);
 	close(pair[0]);
@@ -86,24 +60,10 @@ void bind_sources_receive(void)
 		return;
 	close(pair[0]);
 	fds = calloc(count ? count : 1, sizeof *fds);
-	if (!fds)
-		fail(1, "bind sources: %s", ERR);
+	FAIL_IF(!fds, "bind sources: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
-		char byte;
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-		ssize_t n;
-		do
-			n = recvmsg(pair[1], &msg, MSG_CMSG_CLOEXEC);
-		while (n < 0 && errno == EINTR);
-		struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-		if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-			fail(1, "bind sources: received %zu of %zu: %s", i, count, n < 0 ? ERR : "no fd");
-		memcpy(&fds[i], CMSG_DATA(c), sizeof(int));
+		fds[i] = recv_fd(pair[1]);
+		FAIL_IF(fds[i] < 0, "bind sources: received %zu of %zu: %s", i, count, fds[i] == -1 ? ERR : "no fd");
 	}
 	close(pair[1]);
 	pair[1] = -1;
@@ -111,8 +71,8 @@ void bind_sources_receive(void)
 
 int bind_source_take(uint64_t index)
 {
-	if (!fds || index >= count || fds[index] < 0)
-		fail(1, "bad plan: bind source %llu was not received or is used twice", (unsigned long long)index);
+	FAIL_IF(!fds || index >= count || fds[index] < 0,
+		"bad plan: bind source %llu was not received or is used twice", (unsigned long long)index);
 	int fd = fds[index];
 	fds[index] = -1;
 	return fd;

@@ -9,25 +9,12 @@
  * names the hook ("/hooks/<kind>/<i>"). Waiting uses a pidfd and poll, so the timeout needs no timer
  * signal, and no fd of ours except the three pipes reaches the hook.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/sched.h> /* CLONE_PIDFD */
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <linux/sched.h> /* CLONE_PIDFD */
 
 #define STDERR_KEEP 2048
 
-static long long mono_ms(void)
+long long now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -79,8 +66,7 @@ static char *trim(char *s)
 static void set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		fail(1, "hook: fcntl: %s", ERR);
+	FAIL_IF(fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0, "hook: fcntl: %s", ERR);
 }
 
 void op_hook(const struct rec *r)
@@ -90,11 +76,7 @@ void op_hook(const struct rec *r)
 	const char *name = S(0), *path = S(1);
 	const char *input = sync_data((unsigned)I(2));
 	size_t nenv = r->nstr - 2 - argc;
-	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	if (!argv || !envp)
-		fail(1, "%s: %s", name, ERR);
-	memcpy(argv, r->strs + 2, argc * sizeof *argv);
-	memcpy(envp, r->strs + 2 + argc, nenv * sizeof *envp);
+	char **argv = str_list(r->strs + 2, argc), **envp = str_list(r->strs + 2 + argc, nenv);
 
 	int inp[2], outp[2], errp[2], exe[2];
 	if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
@@ -105,8 +87,7 @@ void op_hook(const struct rec *r)
 	 * that lets the container fork. Single threaded, so a raw fork-like clone is safe. */
 	int pidfd = -1;
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
-	if (pid < 0)
-		fail(1, "%s: clone: %s", name, ERR);
+	FAIL_IF(pid < 0, "%s: clone: %s", name, ERR);
 	if (pid == 0)
 		exec_hook(inp[0], outp[1], errp[1], exe[1], path, argv, envp);
 	close(inp[0]);
@@ -131,7 +112,7 @@ void op_hook(const struct rec *r)
 		close(in_fd);
 		in_fd = -1;
 	}
-	long long deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+	long long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;
 	int exited = 0, after_exit = 0;
 	/* Until the hook exits: feed stdin, drain stdout and stderr. Once it has exited, what is left in
 	 * the pipes is read without waiting (a background child of the hook may keep them open). */
@@ -146,14 +127,13 @@ void op_hook(const struct rec *r)
 		if (exited)
 			wait_ms = 0;
 		else if (deadline) {
-			long long left = deadline - mono_ms();
+			long long left = deadline - now_ms();
 			wait_ms = left < 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
 		}
 		int n = poll(p, 4, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			fail(1, "%s: poll: %s", name, ERR);
+		FAIL_IF(n < 0, "%s: poll: %s", name, ERR);
 		if (p[1].revents) {
 			ssize_t w = write(in_fd, input + inoff, inlen - inoff);
 			if (w > 0)
@@ -189,37 +169,32 @@ void op_hook(const struct rec *r)
 			break;
 		if (p[0].revents)
 			exited = 1;
-		else if (!exited && deadline && mono_ms() >= deadline) {
+		else if (!exited && deadline && now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			fail(1, "%s: %s did not finish within %lld s (killed)", name, path, timeout_s);
 		}
 	}
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
-	if (err_fd >= 0)
-		close(err_fd);
+	close_if(in_fd);
+	close_if(out_fd);
+	close_if(err_fd);
 	close(pidfd);
 	sigaction(SIGPIPE, &old, NULL);
 
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			fail(1, "%s: waitpid: %s", name, ERR);
+		FAIL_IF(errno != EINTR, "%s: waitpid: %s", name, ERR);
 	int exec_errno = 0;
 	ssize_t got = read(exe[0], &exec_errno, sizeof exec_errno);
 	close(exe[0]);
 	errbuf[errlen] = '\0';
 	char *msg = trim(errbuf);
-	if (got == (ssize_t)sizeof exec_errno)
-		fail(1, "%s: cannot execute %s: %s", name, path, strerror(exec_errno));
+	FAIL_IF(got == (ssize_t)sizeof exec_errno, "%s: cannot execute %s: %s", name, path, strerror(exec_errno));
 	if (WIFSIGNALED(status)) {
 		const char *abbrev = sigabbrev_np(WTERMSIG(status));
 		fail(1, "%s: %s was killed by signal %d (SIG%s)%s%s", name, path, WTERMSIG(status), abbrev ? abbrev : "?",
 		     *msg ? ": " : "", msg);
 	}
-	if (WEXITSTATUS(status) != 0)
-		fail(1, "%s: %s exited with status %d%s%s", name, path, WEXITSTATUS(status), *msg ? ": " : "", msg);
+	FAIL_IF(WEXITSTATUS(status) != 0,
+		"%s: %s exited with status %d%s%s", name, path, WEXITSTATUS(status), *msg ? ": " : "", msg);
 }

@@ -4,11 +4,37 @@
 #ifndef TSRUN_INIT_H
 #define TSRUN_INIT_H
 
+/* Every .c file includes this first: _GNU_SOURCE, and the system headers most of them use. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
-/* One decoded record of the launch plan (layout: src/plan/ops.ts). */
+#include "generated/contract.h" /* op codes, record shapes, sync words: from src/launch/ (the build makes it) */
+
+/* One decoded record of the launch plan (layout: src/launch/ops.ts). */
 struct rec {
 	uint32_t op;
 	uint32_t nint;
@@ -22,7 +48,7 @@ struct rec {
 #define S(n) (r->strs[n])
 #define ERR strerror(errno)
 
-/* One entry of the op table (ops.c). nint/nstr: expected counts, -1 = variable. */
+/* One entry of the op table (ops.c, from OP_LIST). nint/nstr: expected counts, -1 = variable. */
 struct op_def {
 	const char *name;
 	int nint;
@@ -30,10 +56,18 @@ struct op_def {
 	void (*run)(const struct rec *r);
 };
 
+/* The handler of every op: op_<name> (OP_LIST of the generated contract). */
+#define OP_DECLARE(NAME, name, ni, ns) void op_##name(const struct rec *r);
+OP_LIST(OP_DECLARE)
+
 /* ops.c */
 const struct op_def *op_lookup(uint32_t op);
 /* Extra per-op count checks that the table cannot express (e.g. EXEC: nstr >= argc). NULL = fine. */
 const char *op_check(const struct rec *r);
+
+/* main.c: check and decode a whole plan (fail() on the first bad record); read an fd to EOF. */
+struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count);
+unsigned char *read_all(int fd, size_t *len);
 
 /* resolve.c: paths resolved inside a root that they can never leave (openat2 RESOLVE_IN_ROOT). */
 int openat2_in_root(int rootfd, const char *rel, int flags);
@@ -46,72 +80,50 @@ int split_parent(const char *path, char *dir, size_t size, const char **base);
 /* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
 int open_parent_in_root(const char *root, const char *path, const char **base);
 
-/* overlay.c: OVERLAY (31), the overlay of tsrun.layers on the container's root. */
-void op_overlay(const struct rec *r);
-
-/* mask.c: MASK (34), linux.maskedPaths. */
-void op_mask(const struct rec *r);
-
-/* mount_attr.c: MOUNT_SETATTR (32, recursive mount attributes) and COPY_UP (33, tmpcopyup). */
-void op_mount_setattr(const struct rec *r);
-void op_copy_up(const struct rec *r);
-
-/* privileges.c: PERSONALITY (43), SCHED_SETATTR (44), IOPRIO_SET (45), CPU_AFFINITY (46),
- * SESSION_KEYRING (47), SYSCTL (48), OOM_SCORE_ADJ (49). */
-void op_personality(const struct rec *r);
-void op_sched_setattr(const struct rec *r);
-void op_ioprio_set(const struct rec *r);
-void op_cpu_affinity(const struct rec *r);
-void op_session_keyring(const struct rec *r);
-void op_sysctl(const struct rec *r);
-void op_oom_score_adj(const struct rec *r);
-/* join.c: JOIN_NAMESPACES (53), the namespaces of a running container (exec). */
+/* join.c: JOIN_NAMESPACES takes at most this many paths. */
 #define JOIN_MAX 16
-void op_join_namespaces(const struct rec *r);
-/* seccomp.c: SECCOMP (35) loads a filter, SECCOMP_LISTENER (36) connects the notify listener's socket;
- * stage 0 drops its copy of that socket after CLONE. */
-void op_seccomp(const struct rec *r);
-void op_seccomp_listener(const struct rec *r);
+/* seccomp.c: stage 0 drops its copy of the SECCOMP_LISTENER socket after CLONE. */
 void seccomp_drop_listener(void);
-/* tty.c: CONSOLE_SOCKET (39), CONSOLE_PAIR (40), PTY (41), and the terminal relay of a foreground stage 0. */
-void op_console_socket(const struct rec *r);
-void op_console_pair(const struct rec *r);
-void op_pty(const struct rec *r);
-/* Right after CLONE, on each side: drop the other side's end of the console connection. */
+/* console.c: right after CLONE, on each side, drop the other side's end of the console connection;
+ * stage 0's end of CONSOLE_PAIR (-1 without one), taken by a foreground CLONE for the relay. */
 void tty_after_clone(int child);
-/* Whether stage 0 holds the relay end of CONSOLE_PAIR (it then runs tty_relay instead of waitpid). */
-int tty_relaying(void);
-/* Receive the master, relay the caller's terminal until the child exits; returns its exit status. */
-int tty_relay(pid_t pid);
-
-/* bind_sources.c: BIND_SOURCES (70), bind mount sources opened by stage 0 in the child's mount namespace
- * and handed over after CLONE (send in stage 0, receive in the child); MOUNT takes one by index. */
-void op_bind_sources(const struct rec *r);
+int console_take_relay(void);
+/* bind_sources.c: BIND_SOURCES hands bind mount sources opened by stage 0 in the child's mount
+ * namespace over after CLONE (send in stage 0, receive in the child); MOUNT takes one by index. */
 void bind_sources_send(pid_t child);
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
-
-/* pseudo_fs.c: DETACH_PSEUDO_FS (72), --no-pivot: full procfs/sysfs mounts outside the rootfs detached. */
-void op_detach_pseudo_fs(const struct rec *r);
-
-/* bpf.c: the `bpf-devices <cgroup dir>` mode (device eBPF program on stdin, cgroup v2). */
-int mode_bpf_devices(const char *dir);
-
-/* hook.c: HOOK (37), an OCI hook run by the init (createContainer, startContainer). */
-void op_hook(const struct rec *r);
+/* ops.c: n strings of a record as a NULL-terminated array (EXEC, HOOK). hook.c: CLOCK_MONOTONIC in ms. */
+char **str_list(char **strs, size_t n);
+long long now_ms(void);
 /* ops.c: the `from` of CLOEXEC_FROM once it ran (0 before): every fd from there up is close-on-exec. */
 extern unsigned int cloexec_bound;
+/* main.c: a decimal >= min, 0 (or -1 when s is not one). */
+int parse_int(const char *s, long long min, long long *out);
+
+/* Outside the executor core (main.c says why). relay/tty_relay.c: receive the pty master on the
+ * relay end of CONSOLE_PAIR, relay the caller's terminal until the child exits; its exit status. */
+int tty_relay(pid_t pid, int relay_fd);
+/* rss/trim.c: drop the page-table entries of our read-only mappings (then, for trim_and_open, block
+ * in open(path, O_WRONLY) with no libc code in between: the fd or -errno). */
+void trim_rss(void);
+int trim_and_open(const char *path);
+/* tools/: the modes other than init. */
+int mode_check_plan(void);
+int mode_wait(const char *pidarg, const char *timeoutarg, int input);
+int mode_bpf_devices(const char *dir);
 
 /* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
- * bytes), and send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno). */
+ * bytes); send one fd with a payload in one SCM_RIGHTS message (0, or -1 with errno); receive one
+ * (the fd; -1 with errno, or -2 at EOF or for a message without one fd). */
 int unix_connect(const char *path);
 int send_fd(int sock, int fd, const char *payload);
+int recv_fd(int sock);
 
 /* sync.c: the line protocol with the parent on the sync fd. */
 extern int sync_fd;                         /* -1 once closed (after READY) */
 extern int report_fd;                       /* the exec fifo from WAIT_FIFO to STARTED: fail() reports there */
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define SYNC_SLOTS 8
 /* Sends "sync <tag>"; keeps each "data <n> <text>" the parent sends; returns on "go", else _exit(1). */
 void sync_wait_go(const char *tag);
 /* The text the parent sent for slot n at a sync (fail() when it sent none). */
@@ -120,5 +132,10 @@ void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
  * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). Never returns. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* close(fd) when it is open; close(fd) leaving errno as it was (for the error path that reports it). */
+static inline void close_if(int fd) { if (fd >= 0) close(fd); }
+static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
+/* fail(1, ...) when cond holds: the error path of most calls, on one line. */
+#define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
 
 #endif

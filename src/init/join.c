@@ -2,14 +2,6 @@
  * tsrun-init: JOIN_NAMESPACES (53), the namespaces of a running container joined by `exec`.
  * Record: ints = one CLONE_NEW* type per path, strs = the paths (/proc/<init pid>/ns/<name>).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-
 #include "init.h"
 
 void op_join_namespaces(const struct rec *r)
@@ -22,17 +14,15 @@ void op_join_namespaces(const struct rec *r)
 	 * created container) needs CAP_SYS_PTRACE there. */
 	for (uint32_t i = 0; i < n; i++) {
 		fds[i] = open(S(i), O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
-			fail(1, "open namespace %s: %s", S(i), ERR);
+		FAIL_IF(fds[i] < 0, "open namespace %s: %s", S(i), ERR);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (setns(fds[i], (int)I(i)) < 0)
-			fail(1, "setns %s (type 0x%llx): %s", S(i), (unsigned long long)I(i), ERR);
+		FAIL_IF(setns(fds[i], (int)I(i)) < 0,
+			"setns %s (type 0x%llx): %s", S(i), (unsigned long long)I(i), ERR);
 		close(fds[i]);
 	}
 	/* Joining a user namespace installs new credentials, and the kernel then resets the dumpable flag
 	 * to fs.suid_dumpable, which may be 1: a process of the container must never be able to open
 	 * /proc/<this pid>/exe (the host's tsrun-init) or our fds while we are still tsrun-init. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
+	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }

@@ -1,5 +1,5 @@
 /**
- * Starts tsrun-init with a launch plan and speaks its sync protocol (see src/init/sync.c):
+ * Starts tsrun-init with a launch plan and speaks its sync protocol (src/launch/sync.ts):
  *
  *   tsrun-init -> us : "pid <n>"       host pid of the container init (stage 0, right after CLONE)
  *                      "sync <tag>"    the child waits; we run onSync(tag, pid), then answer "go"
@@ -12,6 +12,7 @@
  * Works on Node and on Bun (spawn.ts starts the process with whichever is running).
  */
 import { InitError } from "../errors.js";
+import { SYNC_MSG } from "../launch/sync.js";
 import { runSync, spawnInit } from "./spawn.js";
 
 export interface LaunchOptions {
@@ -96,9 +97,9 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
       const sp = line.indexOf(" ");
       const word = sp < 0 ? line : line.slice(0, sp);
       const rest = sp < 0 ? "" : line.slice(sp + 1);
-      if (word === "pid" && /^[1-9][0-9]*$/.test(rest)) {
+      if (word === SYNC_MSG.PID && /^[1-9][0-9]*$/.test(rest)) {
         pid = Number(rest);
-      } else if (word === "sync" && pid !== undefined) {
+      } else if (word === SYNC_MSG.SYNC && pid !== undefined) {
         let data: SyncData | void;
         try {
           data = await opts.onSync?.(rest, pid);
@@ -110,9 +111,9 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
           return;
         }
         if (settled) return;
-        const lines = (data ?? []).map((t, i) => (t === undefined ? "" : `data ${i} ${t}\n`)).join("");
-        child.write(`${lines}go\n`);
-      } else if (word === "ready" && rest === "" && pid !== undefined) {
+        const lines = (data ?? []).map((t, i) => (t === undefined ? "" : `${SYNC_MSG.DATA} ${i} ${t}\n`)).join("");
+        child.write(`${lines}${SYNC_MSG.GO}\n`);
+      } else if (word === SYNC_MSG.READY && rest === "" && pid !== undefined) {
         settled = true;
         closeStreams(); // nothing more will come; do not keep the event loop alive
         // Detached, stage 0 exited right after "pid": resolve once it is reaped, so a caller that
@@ -120,7 +121,7 @@ export function launchInit(opts: LaunchOptions): Promise<Launched> {
         const launched = { pid, exited };
         if (opts.foreground) resolve(launched);
         else void exited.then(() => resolve(launched));
-      } else if (word === "error") {
+      } else if (word === SYNC_MSG.ERROR) {
         await abort(() => new InitError(rest));
       } else {
         await abort(() => new InitError(`tsrun-init: unexpected message ${JSON.stringify(line)}`));

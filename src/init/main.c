@@ -1,35 +1,31 @@
 /*
  * tsrun-init: executes a launch plan between clone and execve. It decides nothing: every value was
- * resolved by the TypeScript planner (src/plan/), and the record layout and op semantics are the
- * contract in src/plan/ops.ts. This file: argv modes, plan reading and validation, the loop.
- * ops.c: the op table and handlers. sync.c: the line protocol with the parent.
+ * resolved by the TypeScript planner (src/plan/), and the record layout, op codes and op semantics
+ * are the contract in src/launch/ (ops.ts, sync.ts), from which the build generates
+ * generated/contract.h. This file: argv modes, plan reading and validation, the loop.
  *
- * Build: see the line comment right after this block (a block comment cannot hold the glob).
+ * The executor core is every .c and .h directly in src/init/ (at most 1,500 lines, a unit test
+ * checks it: test/unit/init-core-size.test.ts): main.c (decoder, loop), ops.c (op table, the thin
+ * ops), sync.c (the line protocol with the parent), resolve.c and unix.c (helpers), and one file per
+ * larger op: bind_sources.c console.c hook.c join.c mask.c mount_attr.c overlay.c privileges.c
+ * pseudo_fs.c seccomp.c. Outside it, in directories of their own: relay/ (the attached terminal's
+ * relay in a foreground stage 0), rss/ (the RSS trim before a long wait), tools/ (the modes below
+ * other than init).
+ *
+ * Build: src/build/build.mjs (gcc -static -Os -Wall -Wextra -Werror of src/init/ and its
+ * subdirectories, after generating the contract header). Static, so that the process holding a
+ * created container stays tiny.
  *
  * Modes:
  *   tsrun-init init <planfd> <syncfd>   read the plan from planfd to EOF, run it (see sync.c)
+ *   tsrun-init --check-plan             decode the plan on stdin, print its records, run nothing
+ *                                       (tools/check_plan.c); exit 0 ok, 1 bad plan
  *   tsrun-init wait <pid> <timeout_ms>  wait for pid to exit with a pidfd (timeout -1 = forever);
  *                                       exit 0 exited (or no such process), 1 timeout, 2 error
  *   tsrun-init wait-input <pid> <ms>    the same, or until stdin is readable or hung up: exit 3
  *   tsrun-init bpf-devices <cgroup dir> load the device eBPF program read from stdin and attach it
- *                                       to the cgroup v2 directory (bpf.c); exit 0 ok, 1 error
+ *                                       to the cgroup v2 directory (tools/bpf_devices.c); exit 0 ok, 1 error
  */
-// Build (static, so that the process holding a created container stays tiny):
-//   mkdir -p bin && gcc -static -Os -Wall -Wextra -Werror -o bin/tsrun-init src/init/*.c
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
@@ -43,7 +39,7 @@ __attribute__((constructor)) static void not_dumpable(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static int parse_int(const char *s, long long min, long long *out)
+int parse_int(const char *s, long long min, long long *out)
 {
 	char *end;
 	errno = 0;
@@ -65,27 +61,23 @@ static uint64_t get_u64(const unsigned char *p)
 }
 
 /* Read fd to EOF into a malloc'd buffer. */
-static unsigned char *read_all(int fd, size_t *len)
+unsigned char *read_all(int fd, size_t *len)
 {
 	size_t cap = 4096, n = 0;
 	unsigned char *buf = malloc(cap);
-	if (!buf)
-		fail(1, "read plan: %s", strerror(errno));
+	FAIL_IF(!buf, "read plan: %s", strerror(errno));
 	for (;;) {
 		if (n == cap) {
-			if (cap >= PLAN_MAX)
-				fail(1, "bad plan: larger than %u bytes", PLAN_MAX);
+			FAIL_IF(cap >= PLAN_MAX, "bad plan: larger than %u bytes", PLAN_MAX);
 			cap *= 2;
 			unsigned char *nb = realloc(buf, cap);
-			if (!nb)
-				fail(1, "read plan: %s", strerror(errno));
+			FAIL_IF(!nb, "read plan: %s", strerror(errno));
 			buf = nb;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			fail(1, "read plan: %s", strerror(errno));
+		FAIL_IF(r < 0, "read plan: %s", strerror(errno));
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -95,52 +87,43 @@ static unsigned char *read_all(int fd, size_t *len)
 }
 
 /* Check the whole plan before running anything, and decode it into recs. */
-static struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
+struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 {
-	if (len < 12 || memcmp(buf, "TSRP", 4) != 0)
-		fail(1, "bad plan: missing TSRP header");
-	if (get_u32(buf + 4) != 1)
-		fail(1, "bad plan: version %u, expected 1", get_u32(buf + 4));
+	FAIL_IF(len < 12 || memcmp(buf, PLAN_MAGIC, 4) != 0, "bad plan: missing " PLAN_MAGIC " header");
+	FAIL_IF(get_u32(buf + 4) != PLAN_VERSION, "bad plan: version %u, expected %u", get_u32(buf + 4), PLAN_VERSION);
 	uint32_t n = get_u32(buf + 8);
 
 	/* Pass 1: validate framing and counts, sum up ints and strings. */
 	size_t off = 12, total_int = 0, total_str = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (len - off < 16)
-			fail(1, "bad plan: record %u truncated", i);
+		FAIL_IF(len - off < 16, "bad plan: record %u truncated", i);
 		uint32_t op = get_u32(buf + off), nint = get_u32(buf + off + 4);
 		uint32_t nstr = get_u32(buf + off + 8), paylen = get_u32(buf + off + 12);
 		const struct op_def *d = op_lookup(op);
 		off += 16;
-		if (!d)
-			fail(1, "bad plan: record %u: unknown op %u", i, op);
-		if ((d->nint >= 0 && nint != (uint32_t)d->nint) || (d->nstr >= 0 && nstr != (uint32_t)d->nstr))
-			fail(1, "bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i,
-			     d->name, nint, nstr, d->nint, d->nstr);
-		if (paylen > len - off || (uint64_t)nint * 8 > paylen)
-			fail(1, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
+		FAIL_IF(!d, "bad plan: record %u: unknown op %u", i, op);
+		FAIL_IF((d->nint >= 0 && nint != (uint32_t)d->nint) || (d->nstr >= 0 && nstr != (uint32_t)d->nstr),
+			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, nint, nstr, d->nint, d->nstr);
+		FAIL_IF(paylen > len - off || (uint64_t)nint * 8 > paylen,
+			"bad plan: record %u (%s): payload overruns the plan", i, d->name);
 		size_t p = off + (size_t)nint * 8, end = off + paylen;
 		for (uint32_t s = 0; s < nstr; s++) {
 			unsigned char *z = p < end ? memchr(buf + p, 0, end - p) : NULL;
-			if (!z)
-				fail(1, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
+			FAIL_IF(!z, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
 			p = (size_t)(z - buf) + 1;
 		}
-		if (p != end)
-			fail(1, "bad plan: record %u (%s): payload length mismatch", i, d->name);
+		FAIL_IF(p != end, "bad plan: record %u (%s): payload length mismatch", i, d->name);
 		off = end;
 		total_int += nint;
 		total_str += nstr;
 	}
-	if (off != len)
-		fail(1, "bad plan: %zu trailing bytes", len - off);
+	FAIL_IF(off != len, "bad plan: %zu trailing bytes", len - off);
 
 	/* Pass 2: decode (ints copied to aligned memory; strings stay in buf). */
 	struct rec *recs = calloc(n ? n : 1, sizeof *recs);
 	uint64_t *ints = calloc(total_int ? total_int : 1, sizeof *ints);
 	char **strs = calloc(total_str ? total_str : 1, sizeof *strs);
-	if (!recs || !ints || !strs)
-		fail(1, "decode plan: %s", strerror(errno));
+	FAIL_IF(!recs || !ints || !strs, "decode plan: %s", strerror(errno));
 	off = 12;
 	for (uint32_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
@@ -159,8 +142,7 @@ static struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 			s += strlen(s) + 1;
 		}
 		const char *bad = op_check(r);
-		if (bad)
-			fail(1, "bad plan: record %u (%s): %s", i, op_lookup(r->op)->name, bad);
+		FAIL_IF(bad, "bad plan: record %u (%s): %s", i, op_lookup(r->op)->name, bad);
 		off += paylen;
 	}
 	*count = n;
@@ -180,11 +162,9 @@ static int mode_init(const char *planarg, const char *syncarg)
 		sync_fd = -1;
 		fail(1, "sync fd %s: %s", syncarg, strerror(errno));
 	}
-	if (parse_int(planarg, 0, &planfd) || planfd > INT_MAX)
-		fail(1, "bad plan fd %s", planarg);
+	FAIL_IF(parse_int(planarg, 0, &planfd) || planfd > INT_MAX, "bad plan fd %s", planarg);
 	/* not_dumpable() ran before main(); refuse to go on if it did not take. */
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-		fail(1, "prctl PR_SET_DUMPABLE: still dumpable");
+	FAIL_IF(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0, "prctl PR_SET_DUMPABLE: still dumpable");
 
 	size_t len;
 	unsigned char *buf = read_all((int)planfd, &len);
@@ -205,59 +185,12 @@ static int mode_init(const char *planarg, const char *syncarg)
 	fail(1, "bad plan: ended without EXEC");
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* wait: until pid exits. wait-input (input = 1): also until stdin is readable or hung up (exit 3), so a
- * caller waiting for a message on a pipe or fifo from a process learns at once of either. */
-static int mode_wait(const char *pidarg, const char *timeoutarg, int input)
-{
-	long long pid, timeout;
-	if (parse_int(pidarg, 1, &pid) || pid > INT_MAX || parse_int(timeoutarg, -1, &timeout)) {
-		fprintf(stderr, "tsrun-init: usage: tsrun-init wait <pid> <timeout_ms>\n");
-		return 2;
-	}
-	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-	if (fd < 0) {
-		if (errno == ESRCH)
-			return 0;
-		fprintf(stderr, "tsrun-init: pidfd_open %lld: %s\n", pid, strerror(errno));
-		return 2;
-	}
-	/* A pidfd polls readable once the process has exited (a zombie counts). */
-	long long deadline = timeout < 0 ? 0 : now_ms() + timeout;
-	for (;;) {
-		long long left = -1;
-		if (timeout >= 0) {
-			left = deadline - now_ms();
-			if (left < 0)
-				left = 0;
-			if (left > INT_MAX)
-				left = INT_MAX;
-		}
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
-		int r = poll(p, input ? 2 : 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "tsrun-init: poll pidfd %lld: %s\n", pid, strerror(errno));
-			return 2;
-		}
-		if (r > 0)
-			return (p[0].revents & POLLIN) ? 0 : 3;
-		if (timeout >= 0 && now_ms() >= deadline)
-			return 1;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "init") == 0)
 		return mode_init(argv[2], argv[3]);
+	if (argc == 2 && strcmp(argv[1], "--check-plan") == 0)
+		return mode_check_plan();
 	if (argc == 4 && strcmp(argv[1], "wait") == 0)
 		return mode_wait(argv[2], argv[3], 0);
 	if (argc == 4 && strcmp(argv[1], "wait-input") == 0)
@@ -265,6 +198,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "bpf-devices") == 0)
 		return mode_bpf_devices(argv[2]);
 	fprintf(stderr, "usage: tsrun-init init <planfd> <syncfd>\n"
+			"       tsrun-init --check-plan < plan\n"
 			"       tsrun-init wait <pid> <timeout_ms>\n"
 			"       tsrun-init wait-input <pid> <timeout_ms>\n"
 			"       tsrun-init bpf-devices <cgroup dir>\n");

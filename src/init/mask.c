@@ -5,17 +5,8 @@
  * (an empty read-only tmpfs), anything else a bind of the record's null device; a missing path is
  * left alone (the spec allows it).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <sys/mount.h>
 
 void op_mask(const struct rec *r)
 {
@@ -27,26 +18,24 @@ void op_mask(const struct rec *r)
 		fail(1, "mask %s: %s", path, ERR);
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		fail(1, "mask %s: stat: %s", path, ERR);
+	FAIL_IF(fstat(fd, &st) < 0, "mask %s: stat: %s", path, ERR);
 	char at[64];
 	snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
 	if (S_ISDIR(st.st_mode)) {
-		if (mount(dir_src, at, dir_type, (unsigned long)I(0), *dir_data ? dir_data : NULL) < 0)
-			fail(1, "mask %s (directory, %s): %s", path, dir_type, ERR);
+		FAIL_IF(mount(dir_src, at, dir_type, (unsigned long)I(0), *dir_data ? dir_data : NULL) < 0,
+			"mask %s (directory, %s): %s", path, dir_type, ERR);
 	} else {
 		/* The null device is looked up inside the root too, and must be the real one: a rootfs whose
 		 * /dev/null is a link to a host file would otherwise bind that file over the path. */
 		int nfd = open_in_root(root, null_path, O_PATH);
 		struct stat ns;
-		if (nfd < 0 || fstat(nfd, &ns) < 0)
-			fail(1, "mask %s: open %s: %s", path, null_path, ERR);
-		if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
-			fail(1, "mask %s: %s is not the null device", path, null_path);
+		FAIL_IF(nfd < 0 || fstat(nfd, &ns) < 0, "mask %s: open %s: %s", path, null_path, ERR);
+		FAIL_IF(!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3),
+			"mask %s: %s is not the null device", path, null_path);
 		char from[64];
 		snprintf(from, sizeof from, "/proc/self/fd/%d", nfd);
-		if (mount(from, at, NULL, MS_BIND | (unsigned long)I(1), NULL) < 0)
-			fail(1, "mask %s (file, bind of %s): %s", path, null_path, ERR);
+		FAIL_IF(mount(from, at, NULL, MS_BIND | (unsigned long)I(1), NULL) < 0,
+			"mask %s (file, bind of %s): %s", path, null_path, ERR);
 		close(nfd);
 	}
 	close(fd);

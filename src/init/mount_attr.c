@@ -1,24 +1,10 @@
 /*
- * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/plan/ops.ts. The planner decides which
+ * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/launch/ops.ts. The planner decides which
  * mounts get recursive attributes and which tmpfs starts with a copy of what it covers; this file
  * only executes, resolving every path inside the container's root.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/mount.h>
-#include <linux/openat2.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include "init.h"
-
+#include <linux/mount.h>
 
 /* A copied tree deeper than this is refused: each level holds two fds. */
 #define COPY_MAX_DEPTH 200
@@ -27,17 +13,15 @@ void op_mount_setattr(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);
 	int fd = open_in_root(root, target, O_PATH);
-	if (fd < 0)
-		fail(1, "mount_setattr %s: resolve in %s: %s", target, *root ? root : "/", ERR);
+	FAIL_IF(fd < 0, "mount_setattr %s: resolve in %s: %s", target, *root ? root : "/", ERR);
 	struct mount_attr attr;
 	memset(&attr, 0, sizeof attr);
 	attr.attr_set = I(0);
 	attr.attr_clr = I(1);
 	attr.propagation = I(2);
 	unsigned int flags = AT_EMPTY_PATH | (I(3) ? AT_RECURSIVE : 0);
-	if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) < 0)
-		fail(1, "mount_setattr %s (set 0x%llx, clear 0x%llx%s): %s", target, (unsigned long long)I(0),
-		     (unsigned long long)I(1), I(3) ? ", recursive" : "", ERR);
+	FAIL_IF(syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) < 0,
+		"mount_setattr %s (set 0x%llx, clear 0x%llx%s): %s", target, (unsigned long long)I(0), (unsigned long long)I(1), I(3) ? ", recursive" : "", ERR);
 	close(fd);
 }
 
@@ -82,11 +66,9 @@ static int copy_meta(int dst, const char *name, const struct stat *st)
  * and nothing outside dst is written. On failure fails the whole op with the path reached. */
 static void copy_tree(int src, int dst, const char *path, int depth)
 {
-	if (depth > COPY_MAX_DEPTH)
-		fail(1, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);
+	FAIL_IF(depth > COPY_MAX_DEPTH, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);
 	DIR *d = fdopendir(src);
-	if (!d)
-		fail(1, "tmpcopyup %s: opendir: %s", path, ERR);
+	FAIL_IF(!d, "tmpcopyup %s: opendir: %s", path, ERR);
 	struct dirent *e;
 	char sub[4096];
 	while ((errno = 0, e = readdir(d))) {
@@ -95,29 +77,24 @@ static void copy_tree(int src, int dst, const char *path, int depth)
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", path, name);
 		struct stat st;
-		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			fail(1, "tmpcopyup %s: stat: %s", sub, ERR);
+		FAIL_IF(fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0, "tmpcopyup %s: stat: %s", sub, ERR);
 		int rc = 0;
 		if (S_ISDIR(st.st_mode)) {
-			if (mkdirat(dst, name, 0700) < 0)
-				fail(1, "tmpcopyup %s: mkdir: %s", sub, ERR);
+			FAIL_IF(mkdirat(dst, name, 0700) < 0, "tmpcopyup %s: mkdir: %s", sub, ERR);
 			int cs = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int cd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cs < 0 || cd < 0)
-				fail(1, "tmpcopyup %s: open: %s", sub, ERR);
+			FAIL_IF(cs < 0 || cd < 0, "tmpcopyup %s: open: %s", sub, ERR);
 			copy_tree(cs, cd, sub, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
 			int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			int out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-			if (in < 0 || out < 0 || copy_bytes(in, out) < 0)
-				fail(1, "tmpcopyup %s: copy: %s", sub, ERR);
+			FAIL_IF(in < 0 || out < 0 || copy_bytes(in, out) < 0, "tmpcopyup %s: copy: %s", sub, ERR);
 			close(in);
 			close(out);
 		} else if (S_ISLNK(st.st_mode)) {
 			char link[4096];
 			ssize_t n = readlinkat(src, name, link, sizeof link - 1);
-			if (n < 0)
-				fail(1, "tmpcopyup %s: readlink: %s", sub, ERR);
+			FAIL_IF(n < 0, "tmpcopyup %s: readlink: %s", sub, ERR);
 			link[n] = '\0';
 			rc = symlinkat(link, dst, name);
 		} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
@@ -125,13 +102,10 @@ static void copy_tree(int src, int dst, const char *path, int depth)
 		} else {
 			continue; /* a socket is bound to its owner: there is nothing to copy */
 		}
-		if (rc < 0)
-			fail(1, "tmpcopyup %s: create: %s", sub, ERR);
-		if (copy_meta(dst, name, &st) < 0)
-			fail(1, "tmpcopyup %s: owner, mode, times: %s", sub, ERR);
+		FAIL_IF(rc < 0, "tmpcopyup %s: create: %s", sub, ERR);
+		FAIL_IF(copy_meta(dst, name, &st) < 0, "tmpcopyup %s: owner, mode, times: %s", sub, ERR);
 	}
-	if (errno)
-		fail(1, "tmpcopyup %s: readdir: %s", path, ERR);
+	FAIL_IF(errno, "tmpcopyup %s: readdir: %s", path, ERR);
 	closedir(d);
 	close(dst);
 }
@@ -140,19 +114,16 @@ void op_copy_up(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);
 	if (I(0) == 0) {
-		if (copyup_fd >= 0)
-			close(copyup_fd);
+		close_if(copyup_fd);
 		copyup_fd = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
 		/* A directory that is not there yet has nothing to copy (MOUNT will create it). */
-		if (copyup_fd < 0 && errno != ENOENT)
-			fail(1, "tmpcopyup %s: open: %s", target, ERR);
+		FAIL_IF(copyup_fd < 0 && errno != ENOENT, "tmpcopyup %s: open: %s", target, ERR);
 		return;
 	}
 	if (copyup_fd < 0)
 		return;
 	int dst = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
-	if (dst < 0)
-		fail(1, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);
+	FAIL_IF(dst < 0, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);
 	int src = copyup_fd;
 	copyup_fd = -1;
 	copy_tree(src, dst, target, 0);

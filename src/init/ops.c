@@ -1,128 +1,26 @@
 /*
- * tsrun-init: the op table and its handlers. Numbers and semantics mirror src/plan/ops.ts: keep the
- * two in step. A handler does exactly what its record says, and on failure reports what failed and
- * on what (fail() in sync.c), with strerror.
+ * tsrun-init: the op table and its handlers. Codes and record shapes come from the generated contract
+ * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record
+ * says, and on failure reports what failed and on what (fail() in sync.c), with strerror.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "init.h"
 #include <grp.h>
-#include <limits.h>
 #include <linux/capability.h>
-#include <link.h>
-#include <linux/openat2.h>
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <net/if.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <dirent.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "init.h"
-
 
 static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
 static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
 
-/* Before blocking for a long time (the created container waits for `start`; a foreground stage 0
- * waits for the container): give back the page-table entries of our read-only file mappings. A
- * static glibc binary touches most of its ~650 KiB of text and rodata at startup, and every fault
- * maps up to 64 KiB around it (fault-around), so this process would show ~0.6 MiB of RSS for code
- * it will never run again. MADV_DONTNEED on a private mapping that was never written only drops
- * PTEs: the pages stay in the page cache and fault back in when used. Writable segments (data,
- * RELRO with relocations applied) are left alone: dropping those would lose their contents. */
-struct ro_range { uintptr_t start, len; };
-#define MAX_RO_RANGES 8
-static struct ro_range ro_ranges[MAX_RO_RANGES];
-static int n_ro_ranges;
-
-static int collect_segment(struct dl_phdr_info *info, size_t size, void *unused)
-{
-	(void)size;
-	(void)unused;
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (int k = 0; k < info->dlpi_phnum && n_ro_ranges < MAX_RO_RANGES; k++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
-		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-			continue;
-		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
-		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(page - 1);
-		ro_ranges[n_ro_ranges++] = (struct ro_range){ start, end - start };
-	}
-	return 1; /* only the first object: the executable itself */
-}
-
-/* The read-only ranges of the executable, found once. */
-static void collect_ro_ranges(void)
-{
-	if (n_ro_ranges == 0)
-		dl_iterate_phdr(collect_segment, NULL);
-}
-
-#if defined(__x86_64__)
-/* Inline syscalls: no libc page is touched between the madvise and the blocking open. */
-static inline long raw3(long nr, long a, long b, long c)
-{
-	long ret;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-	return ret;
-}
-static inline long raw4(long nr, long a, long b, long c, long d)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-	return ret;
-}
-#else
-/* Elsewhere through libc (a few more pages come back after the trim). */
-static long raw3(long nr, long a, long b, long c) { long r = syscall(nr, a, b, c); return r < 0 ? -errno : r; }
-static long raw4(long nr, long a, long b, long c, long d) { long r = syscall(nr, a, b, c, d); return r < 0 ? -errno : r; }
-#endif
-
-/* Drop the text PTEs and block in open() with no libc code in between: every later fault would map
- * 64 KiB around it (fault-around) and undo most of the trim. */
-static int __attribute__((noinline)) trim_and_open(const char *path)
-{
-	collect_ro_ranges();
-	for (int i = 0; i < n_ro_ranges; i++)
-		raw3(SYS_madvise, (long)ro_ranges[i].start, (long)ro_ranges[i].len, MADV_DONTNEED);
-	long fd;
-	do
-		fd = raw4(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0);
-	while (fd == -EINTR);
-	return (int)fd;
-}
-
-static void trim_rss(void)
-{
-	collect_ro_ranges();
-	for (int i = 0; i < n_ro_ranges; i++)
-		madvise((void *)ro_ranges[i].start, ro_ranges[i].len, MADV_DONTNEED);
-}
-
 /* ---- stage 0 ------------------------------------------------------------------------------ */
 
-static void op_setns(const struct rec *r)
+void op_setns(const struct rec *r)
 {
 	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "open namespace %s: %s", S(0), ERR);
-	if (setns(fd, (int)I(0)) < 0)
-		fail(1, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
+	FAIL_IF(fd < 0, "open namespace %s: %s", S(0), ERR);
+	FAIL_IF(setns(fd, (int)I(0)) < 0, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
 	close(fd);
 }
 
@@ -140,15 +38,14 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void op_clone(const struct rec *r)
+void op_clone(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
 	int foreground = I(1) != 0;
 	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits
 	 * for EOF on this pipe, which stage 0 closes after the pid line. */
 	int gate[2];
-	if (pipe2(gate, O_CLOEXEC) < 0)
-		fail(1, "pipe: %s", ERR);
+	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
 
 	/* Raw clone with no new stack: fork-like, which is safe because we are single threaded. Unlike
 	 * fork(), it takes namespace flags (CLONE_NEWUSER/NEWPID/...) for the child. With a cgroup v2
@@ -159,21 +56,18 @@ static void op_clone(const struct rec *r)
 	long pid;
 	if (cgroup[0]) {
 		cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cgfd < 0)
-			fail(1, "open cgroup %s: %s", cgroup, ERR);
+		FAIL_IF(cgfd < 0, "open cgroup %s: %s", cgroup, ERR);
 		struct clone_args ca;
 		memset(&ca, 0, sizeof ca);
 		ca.flags = flags | CLONE_INTO_CGROUP;
 		ca.exit_signal = SIGCHLD;
 		ca.cgroup = (uint64_t)cgfd;
 		pid = syscall(SYS_clone3, &ca, sizeof ca);
-		if (pid < 0)
-			fail(1, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
+		FAIL_IF(pid < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
 		close(cgfd);
 	} else {
 		pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-		if (pid < 0)
-			fail(1, "clone (flags 0x%lx): %s", flags, ERR);
+		FAIL_IF(pid < 0, "clone (flags 0x%lx): %s", flags, ERR);
 	}
 
 	if (pid == 0) {
@@ -189,19 +83,20 @@ static void op_clone(const struct rec *r)
 	}
 
 	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of
-	 * its connection close. The same for the console connection (tty.c). */
+	 * its connection close. The same for the console connection (console.c). */
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
 	bind_sources_send((pid_t)pid);
-	sync_send("pid %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
+	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
 	if (!foreground)
 		_exit(0);
 	trim_rss();
-	if (tty_relaying())
-		_exit(tty_relay((pid_t)pid));
+	int relay = console_take_relay();
+	if (relay >= 0)
+		_exit(tty_relay((pid_t)pid, relay));
 	int status;
 	while (waitpid((pid_t)pid, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -216,55 +111,46 @@ static void op_clone(const struct rec *r)
 
 /* ---- namespaces, identity ----------------------------------------------------------------- */
 
-static void op_sync(const struct rec *r)
+void op_sync(const struct rec *r)
 {
 	sync_wait_go(S(0));
 }
 
-static void op_unshare(const struct rec *r)
+void op_unshare(const struct rec *r)
 {
-	if (unshare((int)I(0)) < 0)
-		fail(1, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
+	FAIL_IF(unshare((int)I(0)) < 0, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
 }
 
-static void op_write_file(const struct rec *r)
+void op_write_file(const struct rec *r)
 {
 	int fd = open(S(0), O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "open %s: %s", S(0), ERR);
+	FAIL_IF(fd < 0, "open %s: %s", S(0), ERR);
 	/* One write(): proc files like uid_map and timens_offsets must get everything at once. */
 	size_t len = strlen(S(1));
 	ssize_t n = write(fd, S(1), len);
-	if (n < 0)
-		fail(1, "write %s: %s", S(0), ERR);
-	if ((size_t)n != len)
-		fail(1, "write %s: short write (%zd of %zu bytes)", S(0), n, len);
+	FAIL_IF(n < 0, "write %s: %s", S(0), ERR);
+	FAIL_IF((size_t)n != len, "write %s: short write (%zd of %zu bytes)", S(0), n, len);
 	close(fd);
 }
 
-static void op_setresid(const struct rec *r)
+void op_setresid(const struct rec *r)
 {
 	gid_t g = (gid_t)I(1);
 	uid_t u = (uid_t)I(0);
-	if (setresgid(g, g, g) < 0)
-		fail(1, "setresgid %u: %s", g, ERR);
-	if (setresuid(u, u, u) < 0)
-		fail(1, "setresuid %u: %s", u, ERR);
+	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
+	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
 	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
+	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
-static void op_sethostname(const struct rec *r)
+void op_sethostname(const struct rec *r)
 {
-	if (sethostname(S(0), strlen(S(0))) < 0)
-		fail(1, "sethostname \"%s\": %s", S(0), ERR);
+	FAIL_IF(sethostname(S(0), strlen(S(0))) < 0, "sethostname \"%s\": %s", S(0), ERR);
 }
 
-static void op_setdomainname(const struct rec *r)
+void op_setdomainname(const struct rec *r)
 {
-	if (setdomainname(S(0), strlen(S(0))) < 0)
-		fail(1, "setdomainname \"%s\": %s", S(0), ERR);
+	FAIL_IF(setdomainname(S(0), strlen(S(0))) < 0, "setdomainname \"%s\": %s", S(0), ERR);
 }
 
 /* ---- filesystem --------------------------------------------------------------------------- */
@@ -335,36 +221,29 @@ static int resolve_target(const char *root, const char *target, int kind, const 
 			if (last && kind == 2) {
 				*what = "create file";
 				rc = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-				if (rc >= 0)
-					close(rc);
+				close_if(rc);
 			} else {
 				*what = "mkdir";
 				rc = mkdirat(parent, name, 0755);
 			}
 			if (rc < 0 && errno != EEXIST) {
-				int e = errno;
-				close(parent);
-				errno = e;
+				close_keep_errno(parent);
 				goto out;
 			}
 			*what = "resolve";
 			fd = openat2_in_root(rootfd, prefix, O_PATH);
 		}
-		int e = errno;
-		close(parent);
-		errno = e;
+		close_keep_errno(parent);
 		if (fd < 0 || last)
 			break;
 		parent = fd;
 	}
 out:;
-	int e = errno;
-	close(rootfd);
-	errno = e;
+	close_keep_errno(rootfd);
 	return fd;
 }
 
-static void op_mount(const struct rec *r)
+void op_mount(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
 	int kind = (int)I(1);
@@ -390,16 +269,14 @@ static void op_mount(const struct rec *r)
 			int old = resolve_target(root, target, 0, &what);
 			if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
 				covered = st.st_mode & 07777;
-			if (old >= 0)
-				close(old);
+			close_if(old);
 		}
 		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
 		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
-		if (fd < 0)
-			fail(1, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what,
-			     target, root, ERR);
+		FAIL_IF(fd < 0,
+			"mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
 		/* Mount on the resolved object, not on the path string: a symlink swapped in between
 		 * cannot redirect the mount out of root. */
 		snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
@@ -408,32 +285,28 @@ static void op_mount(const struct rec *r)
 		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
 			src = at;
 	} else if (kind != 0) {
-		if (mkdir_parents(target) < 0)
-			fail(1, "mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
+		FAIL_IF(mkdir_parents(target) < 0,
+			"mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
 		if (kind == 1) {
-			if (mkdir(target, 0755) < 0 && errno != EEXIST)
-				fail(1, "mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
+			FAIL_IF(mkdir(target, 0755) < 0 && errno != EEXIST,
+				"mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
 		} else {
 			int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (f < 0)
-				fail(1, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
+			FAIL_IF(f < 0, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
 			close(f);
 		}
 	}
-	if (mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
-		fail(1, "mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
-	if (fd >= 0)
-		close(fd);
-	if (srcfd >= 0)
-		close(srcfd);
+	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
+		"mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
+	close_if(fd);
+	close_if(srcfd);
 	if (covered) {
 		/* The path now leads to the new filesystem's root; chmod through its O_PATH fd's magic link. */
 		const char *what;
 		int top = resolve_target(root, target, 0, &what);
 		snprintf(at, sizeof at, "/proc/self/fd/%d", top);
-		if (top < 0 || chmod(at, covered) < 0)
-			fail(1, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src,
-			     target, shown_type, (unsigned)covered, ERR);
+		FAIL_IF(top < 0 || chmod(at, covered) < 0,
+			"mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src, target, shown_type, (unsigned)covered, ERR);
 		close(top);
 	}
 }
@@ -451,159 +324,129 @@ static int open_parent_creating(const char *path, const char **base)
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
  * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside. */
-static void op_mknod(const struct rec *r)
+void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
 	int dir = open_parent_creating(path, &base);
-	if (dir < 0)
-		fail(1, "mknod %s: open its directory: %s", path, ERR);
-	if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
-		fail(1, "mknod %s: remove existing: %s", path, ERR);
-	if (mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0)
-		fail(1, "mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(dir < 0, "mknod %s: open its directory: %s", path, ERR);
+	FAIL_IF(unlinkat(dir, base, 0) < 0 && errno != ENOENT, "mknod %s: remove existing: %s", path, ERR);
+	FAIL_IF(mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0,
+		"mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 	/* mknod applies the umask; the record's permission bits are meant exactly. */
-	if (fchmodat(dir, base, mode & 07777, 0) < 0)
-		fail(1, "chmod %s: %s", path, ERR);
-	if (fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0)
-		fail(1, "chown %s: %s", path, ERR);
+	FAIL_IF(fchmodat(dir, base, mode & 07777, 0) < 0, "chmod %s: %s", path, ERR);
+	FAIL_IF(fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0, "chown %s: %s", path, ERR);
 	close(dir);
 }
 
-static void op_symlink(const struct rec *r)
+void op_symlink(const struct rec *r)
 {
 	const char *base;
 	int dir = open_parent_in_root(S(2), S(1), &base);
-	if (dir < 0)
-		fail(1, "symlink %s: open its directory: %s", S(1), ERR);
+	FAIL_IF(dir < 0, "symlink %s: open its directory: %s", S(1), ERR);
 	if (I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT &&
 	    !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0))
 		fail(1, "symlink %s: remove the existing one: %s", S(1), ERR);
-	if (symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)))
-		fail(1, "symlink %s -> %s: %s", S(1), S(0), ERR);
+	FAIL_IF(symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)), "symlink %s -> %s: %s", S(1), S(0), ERR);
 	close(dir);
 }
 
-static void op_pivot_root(const struct rec *r)
+void op_pivot_root(const struct rec *r)
 {
 	/* The old root, to come back to after the pivot (see below). */
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (oldroot < 0)
-		fail(1, "open old root: %s", ERR);
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(oldroot < 0, "open old root: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
 	/* pivot_root(".", "."): the old root is stacked over the new one on the same directory, so no
 	 * put_old directory is needed inside the rootfs. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		fail(1, "pivot_root %s: %s", S(0), ERR);
+	FAIL_IF(syscall(SYS_pivot_root, ".", ".") < 0, "pivot_root %s: %s", S(0), ERR);
 	/* Work from the old root's own directory: a change of propagation on "." of the new root's
 	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
-	if (fchdir(oldroot) < 0)
-		fail(1, "fchdir old root: %s", ERR);
+	FAIL_IF(fchdir(oldroot) < 0, "fchdir old root: %s", ERR);
 	close(oldroot);
 	/* Make the old root a slave first, so that detaching it can never propagate an unmount back to
 	 * a peer group on the host (harmless when the planner already made "/" private). */
-	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		fail(1, "make old root rslave: %s", ERR);
-	if (umount2(".", MNT_DETACH) < 0)
-		fail(1, "unmount old root: %s", ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0, "make old root rslave: %s", ERR);
+	FAIL_IF(umount2(".", MNT_DETACH) < 0, "unmount old root: %s", ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
-static void op_move_root(const struct rec *r)
+void op_move_root(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
-	if (mount(S(0), "/", NULL, MS_MOVE, NULL) < 0)
-		fail(1, "move mount %s to /: %s", S(0), ERR);
-	if (chroot(".") < 0)
-		fail(1, "chroot %s: %s", S(0), ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(mount(S(0), "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", S(0), ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
 /* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
-static void op_chroot(const struct rec *r)
+void op_chroot(const struct rec *r)
 {
-	if (chdir(S(0)) < 0)
-		fail(1, "chdir %s: %s", S(0), ERR);
-	if (chroot(".") < 0)
-		fail(1, "chroot %s: %s", S(0), ERR);
-	if (chdir("/") < 0)
-		fail(1, "chdir /: %s", ERR);
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
-static void op_open_fifo(const struct rec *r)
+void op_open_fifo(const struct rec *r)
 {
-	if (fifo_fd >= 0)
-		close(fifo_fd);
+	close_if(fifo_fd);
 	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
-	if (fifo_fd < 0)
-		fail(1, "open exec fifo %s: %s", S(0), ERR);
+	FAIL_IF(fifo_fd < 0, "open exec fifo %s: %s", S(0), ERR);
 }
 
 /* ---- limits, privileges ------------------------------------------------------------------- */
 
-static void op_rlimit(const struct rec *r)
+void op_rlimit(const struct rec *r)
 {
 	/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
 	struct rlimit rl = {.rlim_cur = (rlim_t)I(1), .rlim_max = (rlim_t)I(2)};
-	if (setrlimit((int)I(0), &rl) < 0)
-		fail(1, "setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0),
-		     (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(setrlimit((int)I(0), &rl) < 0,
+		"setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
-static void op_no_new_privs(const struct rec *r)
+void op_no_new_privs(const struct rec *r)
 {
 	(void)r;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
+	FAIL_IF(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
 }
 
-static void op_cap_bounding(const struct rec *r)
+void op_cap_bounding(const struct rec *r)
 {
 	uint64_t keep = I(0);
 	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++) {
 		if (keep & (1ull << cap))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
-			fail(1, "drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
+		FAIL_IF(prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0,
+			"drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
 	}
 }
 
-static void op_keepcaps(const struct rec *r)
+void op_keepcaps(const struct rec *r)
 {
-	if (prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_KEEPCAPS: %s", ERR);
+	FAIL_IF(prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0, "prctl PR_SET_KEEPCAPS: %s", ERR);
 }
 
-static void op_setuser(const struct rec *r)
+void op_setuser(const struct rec *r)
 {
 	uid_t u = (uid_t)I(0);
 	gid_t g = (gid_t)I(1);
 	if (I(2)) {
 		size_t n = r->nint - 3;
 		gid_t *gids = calloc(n ? n : 1, sizeof *gids);
-		if (!gids)
-			fail(1, "setgroups: %s", ERR);
+		FAIL_IF(!gids, "setgroups: %s", ERR);
 		for (size_t k = 0; k < n; k++)
 			gids[k] = (gid_t)I(3 + k);
-		if (setgroups(n, gids) < 0)
-			fail(1, "setgroups (%zu groups): %s", n, ERR);
+		FAIL_IF(setgroups(n, gids) < 0, "setgroups (%zu groups): %s", n, ERR);
 		free(gids);
 	}
-	if (setresgid(g, g, g) < 0)
-		fail(1, "setresgid %u: %s", g, ERR);
-	if (setresuid(u, u, u) < 0)
-		fail(1, "setresuid %u: %s", u, ERR);
+	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
+	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
 	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
 	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(1, "prctl PR_SET_DUMPABLE: %s", ERR);
+	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
-static void op_capset(const struct rec *r)
+void op_capset(const struct rec *r)
 {
 	/* Version 3: two 32-bit words per set, low word first. */
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -613,41 +456,37 @@ static void op_capset(const struct rec *r)
 		data[w].permitted = (uint32_t)(I(1) >> (32 * w));
 		data[w].inheritable = (uint32_t)(I(2) >> (32 * w));
 	}
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		fail(1, "capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s",
-		     (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(syscall(SYS_capset, &hdr, data) < 0,
+		"capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
 }
 
-static void op_ambient(const struct rec *r)
+void op_ambient(const struct rec *r)
 {
 	for (unsigned long cap = 0; cap < 64; cap++) {
 		if (!(I(0) & (1ull << cap)))
 			continue;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-			fail(1, "raise ambient capability %lu: %s", cap, ERR);
+		FAIL_IF(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0,
+			"raise ambient capability %lu: %s", cap, ERR);
 	}
 }
 
-static void op_umask(const struct rec *r)
+void op_umask(const struct rec *r)
 {
 	umask((mode_t)I(0));
 }
 
 static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 
-static void op_chdir(const struct rec *r)
+void op_chdir(const struct rec *r)
 {
-	if (cwd_fd >= 0)
-		close(cwd_fd);
+	close_if(cwd_fd);
 	cwd_fd = -1;
 	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
 	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
 	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
-	if (fd < 0)
-		fail(1, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
+	FAIL_IF(fd < 0, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
 	if (fchdir(fd) < 0) {
-		if (errno != EACCES && errno != EPERM)
-			fail(1, "chdir %s: %s", S(0), ERR);
+		FAIL_IF(errno != EACCES && errno != EPERM, "chdir %s: %s", S(0), ERR);
 		/* Root may be refused where the process's user is let in (in a user namespace, a directory
 		 * whose group root does not map): CHDIR_RETRY tries this fd again as that user. */
 		cwd_fd = fd;
@@ -656,35 +495,32 @@ static void op_chdir(const struct rec *r)
 	close(fd);
 	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
 	char buf[PATH_MAX];
-	if (!getcwd(buf, sizeof buf) || buf[0] != '/')
-		fail(1, "chdir %s: the directory is outside the container's root", S(0));
+	FAIL_IF(!getcwd(buf, sizeof buf) || buf[0] != '/',
+		"chdir %s: the directory is outside the container's root", S(0));
 }
 
-static void op_chdir_retry(const struct rec *r)
+void op_chdir_retry(const struct rec *r)
 {
 	if (cwd_fd < 0)
 		return;
 	/* Under the container's filter: fchdir and close only. The fd was resolved inside the root. */
-	if (fchdir(cwd_fd) < 0)
-		fail(1, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
+	FAIL_IF(fchdir(cwd_fd) < 0, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
 	close(cwd_fd);
 	cwd_fd = -1;
 }
 
 unsigned int cloexec_bound;
 
-static void op_cloexec_from(const struct rec *r)
+void op_cloexec_from(const struct rec *r)
 {
 	unsigned int from = (unsigned int)I(0);
 	cloexec_bound = from;
 	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
-	if (errno != ENOSYS && errno != EINVAL)
-		fail(1, "close_range %u: %s", from, ERR);
+	FAIL_IF(errno != ENOSYS && errno != EINVAL, "close_range %u: %s", from, ERR);
 	/* Older kernels: mark each open fd by hand. */
 	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		fail(1, "open /proc/self/fd: %s", ERR);
+	FAIL_IF(!d, "open /proc/self/fd: %s", ERR);
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		char *end;
@@ -692,13 +528,21 @@ static void op_cloexec_from(const struct rec *r)
 		if (*end || end == e->d_name || fd < (long)from || fd == dirfd(d))
 			continue;
 		int fl = fcntl((int)fd, F_GETFD);
-		if (fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-			fail(1, "mark fd %ld close-on-exec: %s", fd, ERR);
+		FAIL_IF(fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0,
+			"mark fd %ld close-on-exec: %s", fd, ERR);
 	}
 	closedir(d);
 }
 
 /* ---- exec --------------------------------------------------------------------------------- */
+
+/* n strings of a record as a NULL-terminated array (argv, envp). */
+char **str_list(char **strs, size_t n)
+{
+	char **list = calloc(n + 1, sizeof *list);
+	FAIL_IF(!list, "exec: %s", ERR);
+	return memcpy(list, strs, n * sizeof *list);
+}
 
 static int is_executable(const char *path)
 {
@@ -706,7 +550,7 @@ static int is_executable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
 }
 
-static void op_find_exec(const struct rec *r)
+void op_find_exec(const struct rec *r)
 {
 	const char *search = S(0), *file = S(1);
 	if (strchr(file, '/')) {
@@ -739,18 +583,17 @@ static void op_find_exec(const struct rec *r)
 	fail(127, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static void op_ready(const struct rec *r)
+void op_ready(const struct rec *r)
 {
 	(void)r;
-	sync_send("ready");
+	sync_send(SYNC_MSG_READY);
 	sync_close();
 }
 
-static void op_wait_fifo(const struct rec *r)
+void op_wait_fifo(const struct rec *r)
 {
 	(void)r;
-	if (fifo_fd < 0)
-		fail(1, "bad plan: WAIT_FIFO without OPEN_FIFO");
+	FAIL_IF(fifo_fd < 0, "bad plan: WAIT_FIFO without OPEN_FIFO");
 	char at[64];
 	snprintf(at, sizeof at, "/proc/self/fd/%d", fifo_fd);
 	/* Reopening the O_PATH fd for writing blocks until someone (`start`) opens the fifo for
@@ -768,173 +611,83 @@ static void op_wait_fifo(const struct rec *r)
 	report_fd = fd;
 }
 
-static void op_started(const struct rec *r)
+void op_started(const struct rec *r)
 {
 	(void)r;
-	if (report_fd < 0)
-		fail(1, "bad plan: STARTED without WAIT_FIFO");
+	FAIL_IF(report_fd < 0, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
 	do
-		n = write(report_fd, "0", 1);
+		n = write(report_fd, FIFO_STARTED, 1);
 	while (n < 0 && errno == EINTR);
 	int fd = report_fd;
 	report_fd = -1;
-	if (n != 1)
-		fail(1, "write exec fifo: %s", n < 0 ? ERR : "short write");
+	FAIL_IF(n != 1, "write exec fifo: %s", n < 0 ? ERR : "short write");
 	close(fd);
 }
 
-static void op_exec(const struct rec *r)
+void op_exec(const struct rec *r)
 {
 	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
-	if (!exec_path[0])
-		fail(1, "bad plan: EXEC without FIND_EXEC");
-	/* argv and env are both NULL-terminated slices of strs: copy them to add the NULLs. */
-	char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(nenv + 1, sizeof *envp);
-	if (!argv || !envp)
-		fail(1, "exec: %s", ERR);
-	memcpy(argv, r->strs, argc * sizeof *argv);
-	memcpy(envp, r->strs + argc, nenv * sizeof *envp);
+	FAIL_IF(!exec_path[0], "bad plan: EXEC without FIND_EXEC");
+	char **argv = str_list(r->strs, argc), **envp = str_list(r->strs + argc, nenv);
 	execve(exec_path, argv, envp);
 	fail(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", exec_path,
 	     errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);
 }
 
-static void op_loopback_up(const struct rec *r)
+void op_loopback_up(const struct rec *r)
 {
 	(void)r;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		fail(1, "bring up lo: socket: %s", ERR);
+	FAIL_IF(s < 0, "bring up lo: socket: %s", ERR);
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
 	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		fail(1, "bring up lo: SIOCGIFFLAGS: %s", ERR);
+	FAIL_IF(ioctl(s, SIOCGIFFLAGS, &ifr) < 0, "bring up lo: SIOCGIFFLAGS: %s", ERR);
 	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		fail(1, "bring up lo: SIOCSIFFLAGS: %s", ERR);
+	FAIL_IF(ioctl(s, SIOCSIFFLAGS, &ifr) < 0, "bring up lo: SIOCSIFFLAGS: %s", ERR);
 	close(s);
 }
 
-static void op_setsid(const struct rec *r)
+void op_setsid(const struct rec *r)
 {
 	(void)r;
-	if (setsid() < 0)
-		fail(1, "setsid: %s", ERR);
+	FAIL_IF(setsid() < 0, "setsid: %s", ERR);
 }
 
-/* ---- the table ---------------------------------------------------------------------------- */
-
-#define OP(num, nm, ni, ns, fn) [num] = {nm, ni, ns, fn}
-static const struct op_def table[] = {
-	OP(1, "SETNS", 1, 1, op_setns),
-	OP(2, "CLONE", 2, 1, op_clone),
-	OP(3, "SYNC", 0, 1, op_sync),
-	OP(4, "UNSHARE", 1, 0, op_unshare),
-	OP(5, "WRITE_FILE", 0, 2, op_write_file),
-	OP(6, "SETRESID", 2, 0, op_setresid),
-	OP(7, "SETHOSTNAME", 0, 1, op_sethostname),
-	OP(8, "SETDOMAINNAME", 0, 1, op_setdomainname),
-	OP(9, "MOUNT", -1, 5, op_mount),
-	OP(10, "MKNOD", 5, 1, op_mknod),
-	OP(11, "SYMLINK", 1, 3, op_symlink),
-	OP(12, "PIVOT_ROOT", 0, 1, op_pivot_root),
-	OP(13, "MOVE_ROOT", 0, 1, op_move_root),
-	OP(14, "OPEN_FIFO", 0, 1, op_open_fifo),
-	OP(15, "RLIMIT", 3, 0, op_rlimit),
-	OP(16, "NO_NEW_PRIVS", 0, 0, op_no_new_privs),
-	OP(17, "CAP_BOUNDING", 2, 0, op_cap_bounding),
-	OP(18, "KEEPCAPS", 1, 0, op_keepcaps),
-	OP(19, "SETUSER", -1, 0, op_setuser),
-	OP(20, "CAPSET", 3, 0, op_capset),
-	OP(21, "AMBIENT", 1, 0, op_ambient),
-	OP(22, "UMASK", 1, 0, op_umask),
-	OP(23, "CHDIR", 0, 1, op_chdir),
-	OP(24, "CLOEXEC_FROM", 1, 0, op_cloexec_from),
-	OP(25, "FIND_EXEC", 0, 2, op_find_exec),
-	OP(26, "READY", 0, 0, op_ready),
-	OP(27, "WAIT_FIFO", 0, 0, op_wait_fifo),
-	OP(28, "EXEC", 1, -1, op_exec),
-	OP(29, "LOOPBACK_UP", 0, 0, op_loopback_up),
-	OP(30, "SETSID", 0, 0, op_setsid),
-	OP(31, "OVERLAY", 2, -1, op_overlay),
-	OP(32, "MOUNT_SETATTR", 4, 2, op_mount_setattr),
-	OP(33, "COPY_UP", 1, 2, op_copy_up),
-	OP(34, "MASK", 2, 6, op_mask),
-	OP(35, "SECCOMP", -1, 0, op_seccomp),
-	OP(36, "SECCOMP_LISTENER", 0, 1, op_seccomp_listener),
-	OP(37, "HOOK", 3, -1, op_hook),
-	OP(38, "STARTED", 0, 0, op_started),
-	OP(39, "CONSOLE_SOCKET", 0, 1, op_console_socket),
-	OP(40, "CONSOLE_PAIR", 0, 0, op_console_pair),
-	OP(41, "PTY", 4, 2, op_pty),
-	OP(43, "PERSONALITY", 1, 1, op_personality),
-	OP(44, "SCHED_SETATTR", 7, 1, op_sched_setattr),
-	OP(45, "IOPRIO_SET", 1, 1, op_ioprio_set),
-	OP(46, "CPU_AFFINITY", -1, 1, op_cpu_affinity),
-	OP(47, "SESSION_KEYRING", 1, 1, op_session_keyring),
-	OP(48, "SYSCTL", 0, 3, op_sysctl),
-	OP(49, "OOM_SCORE_ADJ", 1, 1, op_oom_score_adj),
-	OP(53, "JOIN_NAMESPACES", -1, -1, op_join_namespaces),
-	OP(60, "CHDIR_RETRY", 0, 1, op_chdir_retry),
-	OP(70, "BIND_SOURCES", 0, -1, op_bind_sources),
-	OP(71, "CHROOT", 0, 1, op_chroot),
-	OP(72, "DETACH_PSEUDO_FS", 0, -1, op_detach_pseudo_fs),
-};
+/* The op table: OP_LIST of the generated contract, indexed by code; the handler of NAME is op_<name>. */
+#define OP_ENTRY(NAME, name, ni, ns) [OP_##NAME] = {#NAME, ni, ns, op_##name},
+static const struct op_def table[] = {OP_LIST(OP_ENTRY)};
 
 const struct op_def *op_lookup(uint32_t op)
 {
-	if (op >= sizeof table / sizeof table[0] || !table[op].run)
-		return NULL;
-	return &table[op];
+	return op < sizeof table / sizeof table[0] && table[op].run ? &table[op] : NULL;
 }
 
 const char *op_check(const struct rec *r)
 {
+	uint32_t ni = r->nint, ns = r->nstr;
 	switch (r->op) {
-	case 9: /* MOUNT: flags, mkdirKind[, bind source index] */
-		if (r->nint != 2 && r->nint != 3)
-			return "needs 2 or 3 ints";
-		return NULL;
-	case 70: /* BIND_SOURCES: one path per bind mount */
-		if (r->nstr < 1)
-			return "needs at least one path";
-		return NULL;
-	case 72: /* DETACH_PSEUDO_FS: rootfs, then at least one filesystem type */
-		if (r->nstr < 2)
-			return "needs the rootfs and at least one filesystem type";
-		return NULL;
-	case 19: /* SETUSER: uid, gid, setgroups, then the gids */
-		if (r->nint < 3)
-			return "needs at least 3 ints (uid, gid, setgroups)";
-		if (r->nint - 3 > NGROUPS_MAX)
-			return "too many groups";
-		return NULL;
-	case 37: /* HOOK: timeout, argc, slot; name, path, argc argv strings, then the env */
-		if (r->nstr < 3 || r->ints[1] < 1 || r->ints[1] > r->nstr - 2)
+	case OP_MOUNT: /* flags, mkdirKind[, bind source index] */
+		return ni == 2 || ni == 3 ? NULL : "needs 2 or 3 ints";
+	case OP_BIND_SOURCES: /* one path per bind mount */
+		return ns >= 1 ? NULL : "needs at least one path";
+	case OP_DETACH_PSEUDO_FS: /* rootfs, then at least one filesystem type */
+		return ns >= 2 ? NULL : "needs the rootfs and at least one filesystem type";
+	case OP_SETUSER: /* uid, gid, setgroups, then the gids */
+		return ni < 3 ? "needs at least 3 ints (uid, gid, setgroups)" : ni - 3 > NGROUPS_MAX ? "too many groups" : NULL;
+	case OP_HOOK: /* timeout, argc, slot; name, path, argc argv strings, then the env */
+		if (ns < 3 || I(1) < 1 || I(1) > ns - 2)
 			return "argc must be between 1 and the number of strings after name and path";
-		if (r->ints[2] >= SYNC_SLOTS)
-			return "no such sync data slot";
-		return NULL;
-	case 46: /* CPU_AFFINITY: at least one mask word, at most MAX_CPUS (8192) bits */
-		if (r->nint < 1 || r->nint > 128)
-			return "needs between 1 and 128 mask words";
-		return NULL;
-	case 53: /* JOIN_NAMESPACES: one type per path */
-		if (r->nint != r->nstr)
-			return "needs one namespace type per path";
-		if (r->nstr < 1 || r->nstr > JOIN_MAX)
-			return "needs between 1 and 16 paths";
-		return NULL;
-	case 28: /* EXEC: argc, then argc argv strings and the env */
-		if (r->ints[0] < 1 || r->ints[0] > r->nstr)
-			return "argc must be between 1 and the number of strings";
-		return NULL;
-	case 35: /* SECCOMP: flags, slot, then 1..BPF_MAXINSNS instructions */
-		if (r->nint < 3 || r->nint - 2 > 4096)
-			return "needs flags, a slot and 1 to 4096 instructions";
-		return NULL;
+		return I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
+	case OP_CPU_AFFINITY: /* at least one mask word, at most MAX_CPUS (8192) bits */
+		return ni >= 1 && ni <= 128 ? NULL : "needs between 1 and 128 mask words";
+	case OP_JOIN_NAMESPACES: /* one type per path */
+		return ni != ns ? "needs one namespace type per path" : ns < 1 || ns > JOIN_MAX ? "needs between 1 and 16 paths" : NULL;
+	case OP_EXEC: /* argc, then argc argv strings and the env */
+		return I(0) >= 1 && I(0) <= ns ? NULL : "argc must be between 1 and the number of strings";
+	case OP_SECCOMP: /* flags, slot, then 1..BPF_MAXINSNS instructions */
+		return ni >= 3 && ni - 2 <= 4096 ? NULL : "needs flags, a slot and 1 to 4096 instructions";
 	default:
 		return NULL;
 	}

@@ -1,5 +1,5 @@
 /*
- * tsrun-init: OVERLAY (op 31, see src/plan/ops.ts). Mounts an overlayfs of read-only layers with a
+ * tsrun-init: OVERLAY (op 31, see src/launch/ops.ts). Mounts an overlayfs of read-only layers with a
  * writable upper and work dir on the container's root directory, inside the container's own mount
  * namespace (so no host mount exists that a crash could leak).
  *
@@ -14,17 +14,8 @@
  * Raw syscall() on purpose: glibc 2.36 has wrappers, older ones do not, and <sys/mount.h> and
  * <linux/mount.h> disagree on some glibc versions; this file includes only the latter.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <linux/mount.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <linux/mount.h>
 
 /* The fs context's log: lines "e <text>", "w <text>" or "i <text>", one per read(); ENODATA when
  * empty. Collected into buf (at most len bytes), separated by "; ". */
@@ -70,8 +61,8 @@ static void set_string(int fsfd, const char *target, const char *key, const char
 void op_overlay(const struct rec *r)
 {
 	/* Checked here rather than in ops.c's op_check: the table says "variable". */
-	if (r->nstr < 4 || (r->ints[1] && r->nstr != 4))
-		fail(1, "OVERLAY: needs a target, upper, work and at least one lower dir (exactly one string when joined)");
+	FAIL_IF(r->nstr < 4 || (r->ints[1] && r->nstr != 4),
+		"OVERLAY: needs a target, upper, work and at least one lower dir (exactly one string when joined)");
 	const char *target = r->strs[0], *upper = r->strs[1], *work = r->strs[2];
 
 	int fsfd = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);

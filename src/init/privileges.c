@@ -1,30 +1,17 @@
 /*
  * tsrun-init: the process settings of issue 6 "Privileges and limits" that have no simpler op:
  * personality, scheduler, I/O priority, CPU affinity, the session keyring, sysctl writes, the OOM
- * score. Layouts: src/plan/ops.ts (43-49). Values are checked by the planner; a refusal here is the kernel's, and
- * the message names the config field (the record's last string) so the user sees which one.
+ * score. Layouts: src/launch/ops.ts (43-49). Values are checked by the planner; a refusal here is
+ * the kernel's, and the message names the config field (the record's last string).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/keyctl.h>
-#include <linux/magic.h>
-#include <linux/openat2.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/personality.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <linux/keyctl.h>
+#include <sys/personality.h>
 
 void op_personality(const struct rec *r)
 {
-	if (personality((unsigned long)I(0)) < 0)
-		fail(1, "%s: personality 0x%llx: %s", S(0), (unsigned long long)I(0), ERR);
+	FAIL_IF(personality((unsigned long)I(0)) < 0,
+		"%s: personality 0x%llx: %s", S(0), (unsigned long long)I(0), ERR);
 }
 
 /* struct sched_attr of include/uapi/linux/sched/types.h (SCHED_ATTR_SIZE_VER0 fields only: no
@@ -73,23 +60,20 @@ void op_sched_setattr(const struct rec *r)
 void op_ioprio_set(const struct rec *r)
 {
 	const int who_process = 1; /* IOPRIO_WHO_PROCESS */
-	if (syscall(SYS_ioprio_set, who_process, 0, (int)I(0)) < 0)
-		fail(1, "%s: ioprio_set (class %llu, level %llu): %s", S(0), (unsigned long long)(I(0) >> 13),
-		     (unsigned long long)(I(0) & 0x1fff), ERR);
+	FAIL_IF(syscall(SYS_ioprio_set, who_process, 0, (int)I(0)) < 0,
+		"%s: ioprio_set (class %llu, level %llu): %s", S(0), (unsigned long long)(I(0) >> 13), (unsigned long long)(I(0) & 0x1fff), ERR);
 }
 
 void op_cpu_affinity(const struct rec *r)
 {
 	size_t bytes = (size_t)r->nint * 8;
 	uint64_t *mask = calloc(r->nint, 8);
-	if (!mask)
-		fail(1, "%s: %s", S(0), ERR);
+	FAIL_IF(!mask, "%s: %s", S(0), ERR);
 	for (uint32_t k = 0; k < r->nint; k++)
 		mask[k] = I(k);
 	/* The raw syscall takes any multiple of 8 bytes (glibc's cpu_set_t is a fixed 1024 bits). */
-	if (syscall(SYS_sched_setaffinity, 0, bytes, mask) < 0)
-		fail(1, "%s: sched_setaffinity: %s%s", S(0), ERR,
-		     errno == EINVAL ? " (none of these CPUs is online and allowed by the container's cpuset)" : "");
+	FAIL_IF(syscall(SYS_sched_setaffinity, 0, bytes, mask) < 0,
+		"%s: sched_setaffinity: %s%s", S(0), ERR, errno == EINVAL ? " (none of these CPUs is online and allowed by the container's cpuset)" : "");
 	free(mask);
 }
 
@@ -106,8 +90,7 @@ void op_session_keyring(const struct rec *r)
 	/* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
 	char desc[512];
 	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
-	if (n < 0)
-		fail(1, "describe session keyring %s: %s", S(0), ERR);
+	FAIL_IF(n < 0, "describe session keyring %s: %s", S(0), ERR);
 	desc[(size_t)n < sizeof desc ? (size_t)n : sizeof desc - 1] = '\0';
 	const char *p = desc;
 	for (int field = 0; field < 3 && p; field++) {
@@ -115,26 +98,23 @@ void op_session_keyring(const struct rec *r)
 		if (p)
 			p++;
 	}
-	if (!p)
-		fail(1, "describe session keyring %s: unexpected answer \"%s\"", S(0), desc);
+	FAIL_IF(!p, "describe session keyring %s: unexpected answer \"%s\"", S(0), desc);
 	unsigned long perm = strtoul(p, NULL, 16) | (unsigned long)I(0);
-	if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0)
-		fail(1, "set permissions 0x%lx of session keyring %s: %s", perm, S(0), ERR);
+	FAIL_IF(syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0,
+		"set permissions 0x%lx of session keyring %s: %s", perm, S(0), ERR);
 }
 
 void op_sysctl(const struct rec *r)
 {
 	const char *path = S(0), *value = S(1), *field = S(2);
 	int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		fail(1, "%s: open /proc/sys: %s", field, ERR);
+	FAIL_IF(dir < 0, "%s: open /proc/sys: %s", field, ERR);
 	/* The container's /proc must really be a procfs: a config that mounts something else there
 	 * would get the write into that instead. */
 	struct statfs sf;
-	if (fstatfs(dir, &sf) < 0)
-		fail(1, "%s: statfs /proc/sys: %s", field, ERR);
-	if (sf.f_type != PROC_SUPER_MAGIC)
-		fail(1, "%s: /proc/sys in the container is not a procfs (mount proc on /proc)", field);
+	FAIL_IF(fstatfs(dir, &sf) < 0, "%s: statfs /proc/sys: %s", field, ERR);
+	FAIL_IF(sf.f_type != PROC_SUPER_MAGIC,
+		"%s: /proc/sys in the container is not a procfs (mount proc on /proc)", field);
 	struct open_how how = {
 		.flags = O_WRONLY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
@@ -143,14 +123,11 @@ void op_sysctl(const struct rec *r)
 	do
 		fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof how);
 	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-	if (fd < 0)
-		fail(1, "%s: open /proc/sys/%s: %s", field, path, ERR);
+	FAIL_IF(fd < 0, "%s: open /proc/sys/%s: %s", field, path, ERR);
 	size_t len = strlen(value);
 	ssize_t w = write(fd, value, len);
-	if (w < 0)
-		fail(1, "%s: write \"%s\" to /proc/sys/%s: %s", field, value, path, ERR);
-	if ((size_t)w != len)
-		fail(1, "%s: write /proc/sys/%s: short write", field, path);
+	FAIL_IF(w < 0, "%s: write \"%s\" to /proc/sys/%s: %s", field, value, path, ERR);
+	FAIL_IF((size_t)w != len, "%s: write /proc/sys/%s: short write", field, path);
 	close(fd);
 	close(dir);
 }
@@ -160,10 +137,8 @@ void op_oom_score_adj(const struct rec *r)
 	char text[32];
 	int len = snprintf(text, sizeof text, "%lld", (long long)I(0));
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "%s: open /proc/self/oom_score_adj: %s", S(0), ERR);
-	if (write(fd, text, (size_t)len) != len)
-		fail(1, "%s: write %s to /proc/self/oom_score_adj: %s%s", S(0), text, ERR,
-		     errno == EACCES ? " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)" : "");
+	FAIL_IF(fd < 0, "%s: open /proc/self/oom_score_adj: %s", S(0), ERR);
+	FAIL_IF(write(fd, text, (size_t)len) != len,
+		"%s: write %s to /proc/self/oom_score_adj: %s%s", S(0), text, ERR, errno == EACCES ? " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)" : "");
 	close(fd);
 }

@@ -14,16 +14,8 @@
  * first detach (the host's /proc may be among them). A point that no longer resolves to a mount
  * (ENOENT, EINVAL: it went with a parent detached before it) is skipped.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mount.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <sys/mount.h>
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void unescape(char *s)
@@ -43,13 +35,11 @@ static void unescape(char *s)
 static char *read_mountinfo(void)
 {
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(1, "--no-pivot: open /proc/self/mountinfo: %s", ERR);
+	FAIL_IF(fd < 0, "--no-pivot: open /proc/self/mountinfo: %s", ERR);
 	size_t cap = 1 << 16, len = 0;
 	char *buf = malloc(cap);
 	for (;;) {
-		if (!buf)
-			fail(1, "--no-pivot: read /proc/self/mountinfo: %s", ERR);
+		FAIL_IF(!buf, "--no-pivot: read /proc/self/mountinfo: %s", ERR);
 		if (len + 1 >= cap) {
 			cap *= 2;
 			buf = realloc(buf, cap);
@@ -58,8 +48,7 @@ static char *read_mountinfo(void)
 		ssize_t n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			fail(1, "--no-pivot: read /proc/self/mountinfo: %s", ERR);
+		FAIL_IF(n < 0, "--no-pivot: read /proc/self/mountinfo: %s", ERR);
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -99,8 +88,7 @@ void op_detach_pseudo_fs(const struct rec *r)
 		if (path_in_root(rootfs, f[4]))
 			continue; /* the container's own */
 		char **grown = realloc(points, (npoints + 1) * sizeof *points);
-		if (!grown)
-			fail(1, "--no-pivot: %s", ERR);
+		FAIL_IF(!grown, "--no-pivot: %s", ERR);
 		points = grown;
 		points[npoints++] = f[4];
 	}
@@ -114,10 +102,8 @@ void op_detach_pseudo_fs(const struct rec *r)
 		}
 		if (umount2(p, MNT_DETACH) == 0)
 			continue;
-		if (errno != EINVAL && errno != EPERM)
-			fail(1, "--no-pivot: detach %s: %s", p, ERR);
-		if (mount("tmpfs", p, "tmpfs", 0, NULL) < 0)
-			fail(1, "--no-pivot: cover %s with a tmpfs: %s", p, ERR);
+		FAIL_IF(errno != EINVAL && errno != EPERM, "--no-pivot: detach %s: %s", p, ERR);
+		FAIL_IF(mount("tmpfs", p, "tmpfs", 0, NULL) < 0, "--no-pivot: cover %s with a tmpfs: %s", p, ERR);
 	}
 	free(points);
 	free(info);

@@ -3,14 +3,6 @@
  * CVE-2025-31133 classes): openat2 with RESOLVE_IN_ROOT resolves "..", absolute symlinks and (with
  * RESOLVE_NO_MAGICLINKS refused) /proc magic links as if the root were "/".
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "init.h"
 
 int openat2_in_root(int rootfd, const char *rel, int flags)
@@ -52,9 +44,7 @@ int open_in_root(const char *root, const char *target, int flags)
 	if (rootfd < 0)
 		return -1;
 	int fd = openat2_in_root(rootfd, rel, flags);
-	int e = errno;
-	close(rootfd);
-	errno = e;
+	close_keep_errno(rootfd);
 	return fd;
 }
 

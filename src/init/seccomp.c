@@ -4,41 +4,30 @@
  * notify fd to the listener as runc does: one SCM_RIGHTS message whose payload is the container process
  * state (runtime-spec ContainerProcessState), which the parent sent in a sync data slot.
  */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "init.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <unistd.h>
-
-#include "init.h"
 
 static int listener_fd = -1; /* SECCOMP_LISTENER -> SECCOMP */
 
 void op_seccomp_listener(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
-	if (fd < 0)
-		fail(1, "seccomp listener %s: connect: %s", S(0), ERR);
-	if (listener_fd >= 0)
-		close(listener_fd);
+	FAIL_IF(fd < 0, "seccomp listener %s: connect: %s", S(0), ERR);
+	close_if(listener_fd);
 	listener_fd = fd;
 }
 
 void seccomp_drop_listener(void)
 {
-	if (listener_fd >= 0)
-		close(listener_fd);
+	close_if(listener_fd);
 	listener_fd = -1;
 }
 
 static void send_notify_fd(int notify_fd, const char *payload)
 {
-	if (send_fd(listener_fd, notify_fd, payload) < 0)
-		fail(1, "seccomp: send the notify fd to the listener: %s", ERR);
+	FAIL_IF(send_fd(listener_fd, notify_fd, payload) < 0, "seccomp: send the notify fd to the listener: %s", ERR);
 }
 
 void op_seccomp(const struct rec *r)
@@ -49,8 +38,7 @@ void op_seccomp(const struct rec *r)
 	const char *payload = NULL;
 	if (slot != UINT64_MAX) {
 		payload = sync_data((unsigned)slot);
-		if (listener_fd < 0)
-			fail(1, "bad plan: SECCOMP with a listener slot but no SECCOMP_LISTENER");
+		FAIL_IF(listener_fd < 0, "bad plan: SECCOMP with a listener slot but no SECCOMP_LISTENER");
 	}
 	/* Static: nothing to free (and no allocator syscall) once the filter is loaded. op_check bounds n. */
 	static struct sock_filter filter[BPF_MAXINSNS];
@@ -67,8 +55,7 @@ void op_seccomp(const struct rec *r)
 	 * so only what must happen follows: with NEW_LISTENER, send the fd (sendmsg cannot be a NOTIFY rule)
 	 * and close it. */
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-	if (fd < 0)
-		fail(1, "seccomp(SECCOMP_SET_MODE_FILTER, flags 0x%lx, %zu instructions): %s", flags, n, ERR);
+	FAIL_IF(fd < 0, "seccomp(SECCOMP_SET_MODE_FILTER, flags 0x%lx, %zu instructions): %s", flags, n, ERR);
 	if (payload) {
 		send_notify_fd((int)fd, payload);
 		close((int)fd);

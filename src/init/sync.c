@@ -1,29 +1,14 @@
 /*
- * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd.
- *
- * The sync fd is an AF_UNIX stream socket. Every message is one text line ending in "\n":
- *   stage 0 -> parent : "pid <n>"        host pid of the container init, right after CLONE
- *   child   -> parent : "sync <tag>"     then the child blocks until it reads a full line:
- *   parent  -> child  : "data <n> <text>" (zero or more, before "go") keep text in slot n (0..SYNC_SLOTS-1)
- *                                        for later records (a hook's stdin, a seccomp listener's payload):
- *                                        values only the parent knows once the child exists (its pid)
- *   parent  -> child  : "go"             continue; anything else, or EOF: the parent gave up, _exit(1)
- *   child   -> parent : "ready"          from READY, then the child closes the fd
- *   either  -> parent : "error <msg>"    any failure before READY, then _exit(1)
- *
- * After READY the parent is gone; `start` is the one waiting, on the exec fifo (report_fd once
- * WAIT_FIFO opened it): "0" = the process is about to be executed (STARTED), "1<msg>" = a failure.
+ * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
+ * socket: one text line per message, words and SYNC_SLOTS as src/launch/sync.ts defines them (the
+ * generated contract.h). "pid <n>" from stage 0 after CLONE; "sync <tag>", then the parent's
+ * "data <n> <text>" lines (kept for later records: values only the parent knows once the child
+ * exists) and "go" (anything else, or EOF: the parent gave up, _exit(1)); "ready" from READY, then
+ * the fd is closed; "error <msg>" for any failure before. After READY, `start` waits on the exec
+ * fifo instead (report_fd once WAIT_FIFO opened it): "0" from STARTED, or "1<msg>" for a failure.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <stdarg.h>
 
 int sync_fd = -1;
 int report_fd = -1;
@@ -110,19 +95,20 @@ static char *read_line(void)
 
 void sync_wait_go(const char *tag)
 {
-	sync_send("sync %s", tag);
+	sync_send(SYNC_MSG_SYNC " %s", tag);
 	for (;;) {
 		char *line = read_line();
-		if (strcmp(line, "go") == 0) {
+		if (strcmp(line, SYNC_MSG_GO) == 0) {
 			free(line);
 			return;
 		}
 		/* "data <n> <text>" */
 		char *end;
-		if (strncmp(line, "data ", 5) != 0)
+		size_t w = strlen(SYNC_MSG_DATA " ");
+		if (strncmp(line, SYNC_MSG_DATA " ", w) != 0)
 			_exit(1);
-		unsigned long n = strtoul(line + 5, &end, 10);
-		if (end == line + 5 || *end != ' ' || n >= SYNC_SLOTS)
+		unsigned long n = strtoul(line + w, &end, 10);
+		if (end == line + w || *end != ' ' || n >= SYNC_SLOTS)
 			_exit(1);
 		free(slots[n]);
 		slots[n] = strdup(end + 1);
@@ -134,15 +120,13 @@ void sync_wait_go(const char *tag)
 
 const char *sync_data(unsigned slot)
 {
-	if (slot >= SYNC_SLOTS || !slots[slot])
-		fail(1, "bad plan: no data in sync slot %u", slot);
+	FAIL_IF(slot >= SYNC_SLOTS || !slots[slot], "bad plan: no data in sync slot %u", slot);
 	return slots[slot];
 }
 
 void sync_close(void)
 {
-	if (sync_fd >= 0)
-		close(sync_fd);
+	close_if(sync_fd);
 	sync_fd = -1;
 }
 
@@ -154,7 +138,7 @@ void fail(int status, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (sync_fd >= 0) {
-		vline(line, sizeof line, "error ", fmt, ap);
+		vline(line, sizeof line, SYNC_MSG_ERROR " ", fmt, ap);
 		va_end(ap);
 		errno = saved;
 		write_all(sync_fd, line, strlen(line));
@@ -166,10 +150,11 @@ void fail(int status, const char *fmt, ...)
 		/* `start` waits on the exec fifo: "1" and the message (without our prefix and newline) tell
 		 * it why the process will not run; it reports it (our stderr is the container's). */
 		size_t plen = strlen("tsrun-init: ");
-		write_all(report_fd, "1", 1);
+		write_all(report_fd, FIFO_FAILED, 1);
 		write_all(report_fd, line + plen, strlen(line) - plen - 1);
 		_exit(status);
 	}
 	write_all(STDERR_FILENO, line, strlen(line));
 	_exit(status);
 }
+

@@ -1,15 +1,10 @@
 /*
- * tsrun-init: AF_UNIX helpers shared by the console socket (tty.c) and the seccomp listener
- * (seccomp.c): both connect to a manager's socket on the host and hand it one fd, as runc does.
+ * tsrun-init: AF_UNIX helpers shared by the console socket (console.c) and the seccomp listener
+ * (seccomp.c), which connect to a manager's socket on the host and hand it one fd, as runc does, and
+ * by the fds passed between stage 0 and the child (bind_sources.c, the pty master for the relay).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include "init.h"
+#include <sys/un.h>
 
 int unix_connect(const char *path)
 {
@@ -23,9 +18,7 @@ int unix_connect(const char *path)
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -63,4 +56,29 @@ int send_fd(int sock, int fd, const char *payload)
 		msg.msg_control = NULL;
 		msg.msg_controllen = 0;
 	}
+}
+
+/* One fd from one SCM_RIGHTS message (the rest of its payload, up to 256 bytes, dropped):
+ * -1 with errno when recvmsg fails, -2 at EOF or for a message without exactly one fd. */
+int recv_fd(int sock)
+{
+	char payload[256];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -2;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
 }

@@ -11,7 +11,7 @@ import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-plan.js";
 import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
-import { Op, type PlanRecord } from "./ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import {
   planInitialAffinity,
   planProcess,

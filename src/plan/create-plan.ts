@@ -18,7 +18,7 @@ import { loadBundle } from "../spec/load.js";
 import type { Hook, HookName, LinuxResources, Spec } from "../spec/types.js";
 import { checkId } from "../state/store.js";
 import { buildPlan, idMapText, type LaunchPlan } from "./build.js";
-import { encodePlan } from "./encode.js";
+import { encodePlan } from "../launch/encode.js";
 import type { IdMapping, NamespacePlan } from "./namespaces.js";
 import { checkConsoleFlags } from "./terminal.js";
 import { refuseUnsupported } from "./unsupported.js";

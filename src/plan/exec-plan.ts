@@ -1,5 +1,5 @@
 import { NAMESPACE_FLAGS } from "./namespaces.js";
-import { Op, type PlanRecord } from "./ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 import { planJoinSessionKeyring } from "../security/keyring.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import {

@@ -15,7 +15,7 @@ import { compileSeccomp } from "../security/seccomp/compile.js";
 import { loadBundle, parseJson } from "../spec/load.js";
 import type { LinuxSeccomp, Process } from "../spec/types.js";
 import { validateProcess } from "../spec/validate.js";
-import { encodePlan } from "./encode.js";
+import { encodePlan } from "../launch/encode.js";
 import { buildExecPlan, type ExecPlan, type JoinedNamespace } from "./exec-plan.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "./exec-process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";

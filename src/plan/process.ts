@@ -8,7 +8,8 @@ import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimi
 import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
 import { packFilter } from "../security/seccomp/bpf.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
-import { Op, type PlanRecord } from "./ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
+import { SECCOMP_LISTENER_SLOT } from "../launch/sync.js";
 
 /**
  * The process part of a launch plan: what turns the container init (after `create`) or a joined
@@ -49,8 +50,8 @@ export interface ProcessPlanInput {
   seccomp?: PlanRecord;
 }
 
-/** The sync data slot that carries the seccomp listener's payload (slots 0-1 are the hooks'). */
-export const SECCOMP_LISTENER_SLOT = 2;
+/** The sync data slot that carries the seccomp listener's payload (src/launch/sync.ts). */
+export { SECCOMP_LISTENER_SLOT };
 
 /** The SECCOMP record of a compiled filter; with a NOTIFY rule the notify fd goes to the listener with
  *  the text of SECCOMP_LISTENER_SLOT (the stage-0 SECCOMP_LISTENER record must connect it first). */

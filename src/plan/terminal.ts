@@ -1,5 +1,5 @@
 import { ConfigError, UsageError } from "../errors.js";
-import { Op, type PlanRecord } from "./ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /**
  * The terminal part of a launch plan (process.terminal), shared by create/run and exec.

@@ -1,5 +1,5 @@
 import { ConfigError } from "../errors.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /** IOPRIO_CLASS_* from include/uapi/linux/ioprio.h; the value is class << 13 | level. */
 export const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };

@@ -1,4 +1,4 @@
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /** KEY_USR_SEARCH and KEY_OTH_SEARCH from include/linux/key.h. */
 const KEY_USR_SEARCH = 0x00080000;

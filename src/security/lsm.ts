@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /** Which Linux security modules are active on the host (probed by `probeLsm`). */
 export interface LsmState {

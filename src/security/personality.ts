@@ -1,5 +1,5 @@
 import { ConfigError } from "../errors.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /** PER_LINUX and PER_LINUX32 from include/uapi/linux/personality.h. */
 export const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };

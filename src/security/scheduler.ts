@@ -1,5 +1,5 @@
 import { ConfigError } from "../errors.js";
-import { Op, type PlanRecord } from "../plan/ops.js";
+import { Op, type PlanRecord } from "../launch/ops.js";
 
 /** process.scheduler (config.md "Scheduler"): sched_setattr(2) of the container process. */
 export interface SchedulerSpec {

@@ -12,8 +12,8 @@ import ts from "typescript";
 
 import { InitError } from "../../src/errors.js";
 import { launchInit, waitForExit } from "../../src/init/launch.js";
-import { encodePlan } from "../../src/plan/encode.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { encodePlan } from "../../src/launch/encode.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 
 const REPO = process.cwd();
 const BUN = path.join(REPO, "node_modules/@oven/bun-linux-x64/bin/bun");
@@ -42,7 +42,8 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-init-test-"));
   fs.chmodSync(tmp, 0o755); // the user-namespace container (uid 100000 on the host) walks through it
   INIT = path.join(tmp, "tsrun-init");
-  const sources = fs.readdirSync(path.join(REPO, "src/init")).filter((f) => f.endsWith(".c"));
+  // src/init and its subdirectories; the contract header (src/init/generated/) comes from the build.
+  const sources = (fs.readdirSync(path.join(REPO, "src/init"), { recursive: true }) as string[]).filter((f) => f.endsWith(".c"));
   execFileSync("gcc", ["-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", INIT, ...sources.map((f) => `src/init/${f}`)], {
     cwd: REPO,
     stdio: "inherit",
@@ -58,7 +59,7 @@ beforeAll(() => {
 
   // The launch runner, transpiled for plain Node (Bun runs the .ts sources directly).
   const out = path.join(tmp, "js");
-  for (const rel of ["src/errors.ts", "src/plan/ops.ts", "src/plan/encode.ts", "src/init/launch.ts", "src/init/spawn.ts", "test/integration/launch-runner.ts"]) {
+  for (const rel of ["src/errors.ts", "src/launch/ops.ts", "src/launch/encode.ts", "src/launch/sync.ts", "src/init/launch.ts", "src/init/spawn.ts", "test/integration/launch-runner.ts"]) {
     const js = ts.transpileModule(fs.readFileSync(path.join(REPO, rel), "utf8"), {
       compilerOptions: {
         module: ts.ModuleKind.ESNext,

@@ -11,8 +11,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 
 import { launchInit } from "../../src/init/launch.js";
-import { encodePlan } from "../../src/plan/encode.js";
-import type { PlanRecord } from "../../src/plan/ops.js";
+import { encodePlan } from "../../src/launch/encode.js";
+import type { Op, PlanRecord } from "../../src/launch/ops.js";
 
 interface Job {
   initPath: string;
@@ -25,7 +25,7 @@ interface Job {
 const [jobPath, resultPath] = process.argv.slice(2);
 const job = JSON.parse(readFileSync(jobPath, "utf8")) as Job;
 const plan: PlanRecord[] = job.plan.map((r) => ({
-  op: r.op,
+  op: r.op as Op,
   ints: (r.ints ?? []).map((v) => (typeof v === "string" ? BigInt(v) : v)),
   strs: r.strs ?? [],
 }));

@@ -6,8 +6,8 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from "node:path";
 import { Scratch, INIT, TOP, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
 import { launchInit } from "../../src/init/launch.js";
-import { encodePlan } from "../../src/plan/encode.js";
-import { Op } from "../../src/plan/ops.js";
+import { encodePlan } from "../../src/launch/encode.js";
+import { Op } from "../../src/launch/ops.js";
 
 const CLONE_NEWNS = 0x20000;
 const MS_SLAVE_REC = 0x80000 | 0x4000;

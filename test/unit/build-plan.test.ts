@@ -10,7 +10,7 @@ import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError } from "../../src/errors.js";
 import { MS } from "../../src/fs/mount-flags.js";
 import { DEFAULT_PATH, type PlanInput, type PlanSpec, buildPlan } from "../../src/plan/build.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;

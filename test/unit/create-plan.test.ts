@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError } from "../../src/errors.js";
 import { type CreatePlanInput, planCreate } from "../../src/plan/create-plan.js";
-import { Op } from "../../src/plan/ops.js";
+import { Op } from "../../src/launch/ops.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));

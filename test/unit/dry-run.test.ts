@@ -19,7 +19,7 @@ import { dryRunJson, dryRunText } from "../../src/plan/describe/format.js";
 import type { DryRunInputs, DryRunStep } from "../../src/plan/describe/inputs.js";
 import { describeRecord } from "../../src/plan/describe/records.js";
 import { dryRunSteps } from "../../src/plan/describe/steps.js";
-import { Op } from "../../src/plan/ops.js";
+import { Op } from "../../src/launch/ops.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;

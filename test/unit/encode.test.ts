@@ -1,5 +1,5 @@
-import { decodePlan, encodePlan } from "../../src/plan/encode.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { decodePlan, encodePlan } from "../../src/launch/encode.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 
 describe("encodePlan", () => {
   test("header: magic, version, record count", () => {

@@ -5,10 +5,10 @@
 import { parseVerbArgs } from "../../src/cli/args.js";
 import { findVerb } from "../../src/cli/commands.js";
 import { UsageError } from "../../src/errors.js";
-import { decodePlan, encodePlan } from "../../src/plan/encode.js";
+import { decodePlan, encodePlan } from "../../src/launch/encode.js";
 import { type ExecPlanInput, buildExecPlan } from "../../src/plan/exec-plan.js";
 import { dedupeEnv, execProcessFromFlags, processFlagsGiven } from "../../src/plan/exec-process.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import { compileSeccomp } from "../../src/security/seccomp/compile.js";
 import type { Process } from "../../src/spec/types.js";
 import { fieldOf } from "../helpers/config-error.js";

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError, UsageError } from "../../src/errors.js";
 import { type ExecRequest, planExec } from "../../src/plan/exec-request.js";
-import { Op } from "../../src/plan/ops.js";
+import { Op } from "../../src/launch/ops.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));

@@ -14,7 +14,7 @@ import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../../src/ho
 import { envObject, hookFailure, runHooks } from "../../src/hooks/run.js";
 import { ociState } from "../../src/lifecycle/state.js";
 import { type PlanInput, type PlanSpec, SYNC_HOOKS, SYNC_SETUP, buildPlan } from "../../src/plan/build.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import type { ContainerRecord } from "../../src/state/store.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));

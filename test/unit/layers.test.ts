@@ -11,7 +11,7 @@ import { ConfigError, PathError } from "../../src/errors.js";
 import { MAX_LAYERS, fileInLayers, persistentWorkDir, planOverlay, hasLowerdirPlus, prepareLayerDirs, removeLayerDirs, resolveLayers } from "../../src/fs/layers.js";
 import { MS } from "../../src/fs/mount-flags.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
-import { Op } from "../../src/plan/ops.js";
+import { Op } from "../../src/launch/ops.js";
 
 let dir: string;
 let bundle: string;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type PlanInput, type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { planNamespaces } from "../../src/plan/namespaces.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import { planProcess, type ProcessPlanEnd } from "../../src/plan/process.js";
 import { cpusMissing, parseCpuList } from "../../src/security/cpu-list.js";
 import { planIoPriority } from "../../src/security/ioprio.js";

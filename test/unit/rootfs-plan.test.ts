@@ -10,7 +10,7 @@ import { ConfigError, PathError } from "../../src/errors.js";
 import { MOUNT_ATTR, MS } from "../../src/fs/mount-flags.js";
 import { planMaskedAndReadonly } from "../../src/fs/masked-paths.js";
 import { type RootfsInput, planRootUnbindable, planRootfs } from "../../src/fs/rootfs-plan.js";
-import { Op, type PlanRecord } from "../../src/plan/ops.js";
+import { Op, type PlanRecord } from "../../src/launch/ops.js";
 
 let bundle: string;
 let rootfs: string;

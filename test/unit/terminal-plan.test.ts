@@ -2,7 +2,7 @@
  * src/plan/terminal.ts: the terminal records create and exec share, and runc's console-socket rules.
  */
 import { ConfigError, UsageError } from "../../src/errors.js";
-import { Op } from "../../src/plan/ops.js";
+import { Op } from "../../src/launch/ops.js";
 import { CONSOLE_PAYLOAD, PTMX, checkConsoleFlags, planTerminal } from "../../src/plan/terminal.js";
 
 describe("planTerminal", () => {

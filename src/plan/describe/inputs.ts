@@ -10,7 +10,7 @@ import type { LayerSetup } from "../../fs/layers.js";
 import type { NetworkPlan } from "../../network/plan.js";
 import type { Hook } from "../../spec/types.js";
 import type { IdMapping } from "../namespaces.js";
-import type { PlanRecord } from "../ops.js";
+import type { PlanRecord } from "../../launch/ops.js";
 
 export interface DryRunInputs {
   id: string;

@@ -3,7 +3,7 @@
  * (flag names, capability names, rlimit names). Pure: the record's ints and strings are all it reads.
  */
 import { MS } from "../../fs/mount-flags.js";
-import { Op, type PlanRecord } from "../ops.js";
+import { Op, type PlanRecord } from "../../launch/ops.js";
 import { capNames, cpuList, mountAttrNames, mountFlagNames, namespaceNames, nodeType, octal, propagationName, rlimitName, rlimitValue } from "./decode.js";
 
 export interface RecordAction {

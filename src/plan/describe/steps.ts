@@ -4,7 +4,7 @@
  * by record, with what tsrun does at each sync point spliced in where the init waits for it, and what
  * follows the launch. Pure: DryRunInputs is all it reads.
  */
-import { Op } from "../ops.js";
+import { Op } from "../../launch/ops.js";
 import { idMapText } from "../build.js";
 import type { DeviceRule } from "../../cgroups/devices-rules.js";
 import type { DryRunInputs, DryRunStep } from "./inputs.js";

@@ -13,17 +13,8 @@
  * (a device must pass all of them).
  * Exit status 0 on success, 1 with a message on stderr otherwise.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "../init.h"
 #include <linux/bpf.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include "init.h"
 
 #define PROG_MAX (1u << 20) /* bytes: far above any rule list, far below memory trouble */
 #define PROG_NAME "tsrun_devices"  /* fits BPF_OBJ_NAME_LEN with its NUL */
