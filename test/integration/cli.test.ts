@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateSpec } from "../../src/spec/validate.js";
-import { Scratch, ensureBuilt } from "../helpers/tsrun.js";
+import { Scratch, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 beforeAll(() => ensureBuilt());
@@ -91,6 +91,19 @@ test("state on a fresh root lists nothing and list works without the root existi
   expect(existsSync(join(s.dir, "never-made"))).toBe(false);
 });
 
+test("a relative --root is taken from the caller's directory (as runc): create, state and delete work", () => {
+  const b = s.bundle((c) => (c.process.args = ["true"]));
+  const id = s.id("relroot");
+  // Scratch runs commands in s.dir, so "state" is s.root.
+  const rel = (args: string[]) => s.command(TSRUN, ["--root", "state", ...args]);
+  const c = rel(["create", "--bundle", b, id]);
+  expect(c.stderr).toBe("");
+  expect(c.status).toBe(0);
+  expect(JSON.parse(s.tsrun(["state", id]).stdout)).toMatchObject({ id, status: "created" });
+  expect(existsSync(join(s.root, id, "exec.fifo"))).toBe(true);
+  expect(rel(["delete", "--force", id]).status).toBe(0);
+  expect(existsSync(join(s.root, id))).toBe(false);
+});
 
 test("a .env or bunfig.toml in the caller's working directory is not read (LISTEN_FDS there would pass fds in)", () => {
   const dir = join(s.dir, "cwd-with-env");
