@@ -1,12 +1,9 @@
 /*
- * BIND_SOURCES (70): the sources of the config's bind mounts, opened by host root for a container in a
- * new user namespace, as runc's nsexec does (runc issue 2484): its root is an unprivileged host uid,
- * and a source under a directory only host root may search (0700) would fail with EACCES. mount(2)
- * binds only a mount of the caller's own namespace (EINVAL otherwise), so the paths are opened in the
- * CHILD's mount namespace, which exists only after CLONE; and the child has its own fd table, so the
- * fds travel over a socketpair made before CLONE. Copies of the host's mounts in the child's namespace
- * are locked to its user namespace, and a bind of them keeps those locks: nothing is less protected
- * than a bind by path would be.
+ * BIND_SOURCES (70): bind mount sources opened by host root for a new user namespace, whose root (an
+ * unprivileged host uid) may not search their directories (runc's nsexec, runc issue 2484). mount(2)
+ * binds only a mount of the caller's namespace, so they are opened in the CHILD's mount namespace
+ * (after CLONE), and sent over a socketpair made before CLONE. The host's mounts copied into that
+ * namespace are locked to its user namespace, and a bind keeps the locks: no less protected than by path.
  */
 #include "init.h"
 

@@ -1,8 +1,5 @@
-/*
- * MASK (34): hide a path of the container (linux.maskedPaths). Whether it is a directory, a file or
- * missing is only known once the container's root is in place, so the record carries both ways to
- * hide it and the path's type picks one; a missing path is left alone (the spec allows it).
- */
+/* MASK (34): hide a path of the container (linux.maskedPaths). What it is is known only once the root
+ * is in place: the record carries both ways to hide it, and the path's type picks one. */
 #include "init.h"
 #include <sys/mount.h>
 

@@ -1,8 +1,5 @@
-/*
- * MOUNT_SETATTR (32) and COPY_UP (33), see src/launch/ops.ts. The planner decides which mounts get
- * recursive attributes and which tmpfs starts with a copy of what it covers; this file only executes,
- * resolving every path inside the container's root.
- */
+/* MOUNT_SETATTR (32) and COPY_UP (33): the planner decides which mounts get recursive attributes and
+ * which tmpfs starts with a copy of what it covers; here every path is resolved inside the root. */
 #include "init.h"
 #include <linux/mount.h>
 

@@ -1,8 +1,5 @@
-/*
- * tsrun-init: the op table and its handlers. Codes and record shapes come from the generated contract
- * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record
- * says, and on failure reports what failed and on what (fail() in sync.c), with strerror.
- */
+/* tsrun-init: the op table and its handlers. Codes, record shapes and what each op does: the contract
+ * (src/launch/ops.ts). A handler does what its record says; a failure names what failed, on what. */
 #include "init.h"
 #include <grp.h>
 #include <linux/capability.h>
@@ -31,8 +28,6 @@ THIN_OP(rlimit, setrlimit((int)I(0), &(struct rlimit){(rlim_t)I(1), (rlim_t)I(2)
 void op_sync(const struct rec *r) { sync_wait_go(S(0)); }
 void op_umask(const struct rec *r) { umask((mode_t)I(0)); }
 
-/* ---- stage 0 ------------------------------------------------------------------------------ */
-
 void op_setns(const struct rec *r)
 {
 	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
@@ -57,13 +52,10 @@ void op_clone(const struct rec *r)
 	if (cgroup[0]) {
 		FAIL_IF((cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0, "open cgroup %s: %s", cgroup, ERR);
 		struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd};
-		pid = syscall(SYS_clone3, &ca, sizeof ca);
-		FAIL_IF(pid < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
+		FAIL_IF((pid = syscall(SYS_clone3, &ca, sizeof ca)) < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
 		close(cgfd);
-	} else {
-		pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-		FAIL_IF(pid < 0, "clone (flags 0x%lx): %s", flags, ERR);
-	}
+	} else
+		FAIL_IF((pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0)) < 0, "clone (flags 0x%lx): %s", flags, ERR);
 	if (pid == 0) {
 		/* A clean signal state for the container: ignored dispositions and a blocked mask would
 		 * survive execve (EINVAL for SIGKILL, SIGSTOP and unused numbers: fine). */
@@ -96,16 +88,11 @@ void op_clone(const struct rec *r)
 	int relay = console_take_relay();
 	if (relay >= 0)
 		_exit(tty_relay((pid_t)pid, relay));
-	while (waitpid((pid_t)pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR);
-			_exit(1);
-		}
-	}
+	while (waitpid((pid_t)pid, &status, 0) < 0)
+		if (errno != EINTR)
+			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR), _exit(1);
 	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
 }
-
-/* ---- namespaces, identity ----------------------------------------------------------------- */
 
 void op_write_file(const struct rec *r)
 {
@@ -129,7 +116,6 @@ static void set_ids(uid_t u, gid_t g)
 }
 
 void op_setresid(const struct rec *r) { set_ids((uid_t)I(0), (gid_t)I(1)); }
-
 void op_setuser(const struct rec *r)
 {
 	static gid_t gids[NGROUPS_MAX]; /* untouched (no memory) unless used */
@@ -139,8 +125,6 @@ void op_setuser(const struct rec *r)
 	FAIL_IF(I(2) && setgroups(n, gids) < 0, "setgroups (%zu groups): %s", n, ERR);
 	set_ids((uid_t)I(0), (gid_t)I(1));
 }
-
-/* ---- filesystem --------------------------------------------------------------------------- */
 
 void op_mount(const struct rec *r)
 {
@@ -209,21 +193,12 @@ void op_symlink(const struct rec *r)
 	close(dir);
 }
 
-/* The switch into the root: chdir there first, chroot(".") and chdir("/") last. */
-static void enter(const char *rootfs) { FAIL_IF(chdir(rootfs) < 0, "chdir %s: %s", rootfs, ERR); }
-static void chroot_here(const char *rootfs)
-{
-	FAIL_IF(chroot(".") < 0, "chroot %s: %s", rootfs, ERR);
-	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
-}
-
 void op_pivot_root(const struct rec *r)
 {
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	FAIL_IF(oldroot < 0, "open old root: %s", ERR);
-	enter(S(0));
-	/* pivot_root(".", "."): the old root is stacked over the new one, so no put_old directory is
-	 * needed inside the rootfs. */
+	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
+	/* pivot_root(".", "."): the old root is stacked over the new one (no put_old inside the rootfs). */
 	FAIL_IF(syscall(SYS_pivot_root, ".", ".") < 0, "pivot_root %s: %s", S(0), ERR);
 	/* Work from the old root's own directory: a change of propagation on "." of the new root's
 	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
@@ -236,20 +211,16 @@ void op_pivot_root(const struct rec *r)
 	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
-void op_move_root(const struct rec *r)
+/* MOVE_ROOT moves the rootfs's mount onto "/" first; CHROOT has no mount namespace of its own. */
+static void chroot_into(const char *rootfs, int move)
 {
-	enter(S(0));
-	FAIL_IF(mount(S(0), "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", S(0), ERR);
-	chroot_here(S(0));
+	FAIL_IF(chdir(rootfs) < 0, "chdir %s: %s", rootfs, ERR);
+	FAIL_IF(move && mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", rootfs, ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", rootfs, ERR);
+	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
-
-void op_chroot(const struct rec *r)
-{
-	enter(S(0));
-	chroot_here(S(0));
-}
-
-/* ---- limits, privileges ------------------------------------------------------------------- */
+void op_move_root(const struct rec *r) { chroot_into(S(0), 1); }
+void op_chroot(const struct rec *r) { chroot_into(S(0), 0); }
 
 void op_cap_bounding(const struct rec *r)
 {
@@ -323,8 +294,6 @@ void op_cloexec_from(const struct rec *r)
 	closedir(d);
 }
 
-/* ---- exec --------------------------------------------------------------------------------- */
-
 void op_open_fifo(const struct rec *r)
 {
 	close_if(fifo_fd);
@@ -368,12 +337,7 @@ void op_find_exec(const struct rec *r)
 	fail(127, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-void op_ready(const struct rec *r)
-{
-	(void)r;
-	sync_send(SYNC_MSG_READY);
-	sync_close();
-}
+void op_ready(const struct rec *r) { (void)r; sync_send(SYNC_MSG_READY); sync_close(); }
 
 void op_wait_fifo(const struct rec *r)
 {
@@ -447,9 +411,8 @@ const char *op_check(const struct rec *r)
 	case OP_SETUSER: /* uid, gid, setgroups, then the gids */
 		return ni < 3 ? "needs at least 3 ints (uid, gid, setgroups)" : ni - 3 > NGROUPS_MAX ? "too many groups" : NULL;
 	case OP_HOOK: /* timeout, argc, slot; name, path, argc argv strings, then the env */
-		if (ns < 3 || I(1) < 1 || I(1) > ns - 2)
-			return "argc must be between 1 and the number of strings after name and path";
-		return I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
+		return ns < 3 || I(1) < 1 || I(1) > ns - 2 ? "argc must be between 1 and the number of strings after name and path"
+		       : I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
 	case OP_CPU_AFFINITY: /* at least one mask word, at most MAX_CPUS (8192) bits */
 		return ni >= 1 && ni <= 128 ? NULL : "needs between 1 and 128 mask words";
 	case OP_JOIN_NAMESPACES: /* one type per path */
@@ -460,7 +423,6 @@ const char *op_check(const struct rec *r)
 		return ni >= 3 && ni - 2 <= 4096 ? NULL : "needs flags, a slot and 1 to 4096 instructions";
 	case OP_OVERLAY: /* target, upper, work, then the lower dirs (exactly one string when joined) */
 		return ns >= 4 && (!I(1) || ns == 4) ? NULL : "needs a target, upper, work and at least one lower dir (exactly one string when joined)";
-	default:
-		return NULL;
 	}
+	return NULL;
 }

@@ -1,13 +1,10 @@
 /*
- * OVERLAY (31, see src/launch/ops.ts): an overlayfs of read-only layers with a writable upper and work
- * dir on the container's root directory, inside the container's own mount namespace (so no host mount
- * exists that a crash could leak). The new mount API, not mount(2): mount(2) takes all options in one
- * page (100 absolute layer paths do not fit), while fsconfig "lowerdir+" (Linux >= 6.8) adds one layer
- * per call. Older kernels parse overlay options the legacy way (an unknown key only fails at create):
- * for them the planner sends one "lowerdir" value, colon-joined and escaped, which fsconfig caps at 255
- * bytes. The fs context keeps the kernel's own error text (e.g. "overlay: failed to resolve '/x': -2"),
- * read back so the message says what the kernel disliked instead of a bare EINVAL. Raw syscall(): glibc
- * before 2.36 has no wrappers, and <sys/mount.h> and <linux/mount.h> disagree on some versions.
+ * OVERLAY (31): the layers' overlayfs on the container's root, mounted in the container's own mount
+ * namespace (no host mount a crash could leak), with the new mount API: mount(2) takes all options in
+ * one page (100 absolute layer paths do not fit), fsconfig "lowerdir+" (Linux >= 6.8) one layer per
+ * call (older kernels get one joined "lowerdir", capped at 255 bytes). The fs context keeps the kernel's
+ * own error text (e.g. "overlay: failed to resolve '/x': -2"), read back into the message. Raw
+ * syscall(): glibc before 2.36 has no wrappers, and <sys/mount.h> clashes with <linux/mount.h>.
  */
 #include "init.h"
 #include <linux/mount.h>

@@ -1,14 +1,11 @@
 /*
- * DETACH_PSEUDO_FS (72): with --no-pivot, right before MOVE_ROOT. A move + chroot leaves the host's
- * mounts in the container's namespace, hidden but not gone, and the kernel lets a process that made its
- * own user and mount namespace mount a new procfs or sysfs only when a *full* one (its root mounted, no
- * locked mount covering part of it) is in its mount namespace (mount_too_revealing): the host's /proc
- * would be that one, and the fresh procfs would show what linux.maskedPaths hide. So, as runc's
- * msMoveRoot, every full mount of the plan's types outside the rootfs is detached, or covered by an
- * empty tmpfs where the kernel refuses (a mount locked in a user namespace). Which mounts those are can
- * only be read here: the namespace is the child's, and mounts propagate into it until now. All of
- * mountinfo is read before the first detach (the host's /proc may be among them); a point that no
- * longer resolves to a mount (ENOENT, EINVAL: it went with a parent detached before) is skipped.
+ * DETACH_PSEUDO_FS (72), with --no-pivot, before MOVE_ROOT. A move + chroot leaves the host's mounts in
+ * the container's namespace, and the kernel lets a process of a new user and mount namespace mount a
+ * procfs or sysfs only when a full one (its root mounted, nothing locked over it) is there already
+ * (mount_too_revealing): the host's /proc would do, and the fresh one would show what linux.maskedPaths
+ * hide. So, as runc's msMoveRoot, each full mount of the plan's types outside the rootfs is detached, or
+ * covered by a tmpfs where the kernel refuses (locked in a user namespace). Only here can they be known:
+ * the namespace is the child's, and mounts propagate into it until now.
  */
 #include "init.h"
 #include <sys/mount.h>
@@ -32,7 +29,7 @@ void op_detach_pseudo_fs(const struct rec *r)
 	FAIL_IF(!f, "--no-pivot: open /proc/self/mountinfo: %s", ERR);
 	char *line = NULL, type[64], *root, *point, **points = NULL;
 	size_t cap = 0, n = 0;
-	while (getline(&line, &cap, f) > 0) {
+	while (getline(&line, &cap, f) > 0) { /* all read before the first detach: /proc may go */
 		/* id parent major:minor root mountpoint options [optional fields...] - fstype source super */
 		const char *sep = strstr(line, " - ");
 		uint32_t i = sep && sscanf(sep, " - %63s", type) == 1 ? 1 : r->nstr;
@@ -50,7 +47,7 @@ void op_detach_pseudo_fs(const struct rec *r)
 	FAIL_IF(ferror(f), "--no-pivot: read /proc/self/mountinfo: %s", ERR);
 	fclose(f);
 	for (size_t i = 0; i < n; i++) {
-		/* Never let the unmount propagate back to the host. */
+		/* rslave first: the unmount never propagates back to the host. ENOENT, EINVAL: already gone. */
 		if (mount(NULL, points[i], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
 			FAIL_IF(errno != ENOENT && errno != EINVAL, "--no-pivot: make %s rslave: %s", points[i], ERR);
 		} else if (umount2(points[i], MNT_DETACH) < 0) {

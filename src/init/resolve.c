@@ -1,8 +1,6 @@
-/*
- * Paths resolved inside the container's root without ever leaving it (the runc CVE-2021-30465 and
- * CVE-2025-31133 classes): openat2 with RESOLVE_IN_ROOT resolves "..", absolute symlinks and (with
- * RESOLVE_NO_MAGICLINKS refused) /proc magic links as if the root were "/".
- */
+/* Paths resolved inside the container's root, never leaving it (runc CVE-2021-30465, CVE-2025-31133):
+ * openat2 RESOLVE_IN_ROOT takes "..", absolute symlinks and (refused by RESOLVE_NO_MAGICLINKS) /proc
+ * magic links as if the root were "/". */
 #include "init.h"
 
 int openat2_in_root(int rootfd, const char *rel, int flags)
