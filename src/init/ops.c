@@ -312,14 +312,12 @@ void op_find_exec(const struct rec *r)
 {
 	const char *p = S(0), *file = S(1);
 	struct stat st;
-	if (strchr(file, '/')) {
-		if (stat(file, &st) < 0)
-			fail(errno == ENOENT || errno == ENOTDIR ? 127 : 126, "exec: \"%s\": %s", file,
-			     errno == ENOENT || errno == ENOTDIR ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);
-		if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0)
-			fail(126, "exec: \"%s\": permission denied", file);
-		if (snprintf(exec_path, sizeof exec_path, "%s", file) >= (int)sizeof exec_path)
-			fail(126, "exec: \"%s\": %s", file, strerror(ENAMETOOLONG));
+	if (strchr(file, '/')) { /* used as given */
+		int e = stat(file, &st) < 0 ? errno : !S_ISREG(st.st_mode) || faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0 ? EACCES
+			: snprintf(exec_path, sizeof exec_path, "%s", file) >= (int)sizeof exec_path ? ENAMETOOLONG : 0;
+		if (e)
+			fail(e == ENOENT || e == ENOTDIR ? 127 : 126, "exec: \"%s\": %s", file,
+			     e == ENOENT || e == ENOTDIR ? "no such file or directory" : e == EACCES ? "permission denied" : strerror(e));
 		return;
 	}
 	/* Like execvp: each ':'-separated element in order; an empty element is the current dir. */

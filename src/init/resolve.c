@@ -47,11 +47,8 @@ int resolve_in_root(const char *root, const char *target, int flags, int create,
 		prefix[pos] = '\0';
 		fd = openat2_in_root(rootfd, prefix, last ? flags : O_PATH);
 		if (fd < 0 && errno == ENOENT) {
-			*what = file ? "create file" : "mkdir";
-			int rc = file ? openat(parent, prefix + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)
-				      : mkdirat(parent, prefix + start, 0755);
-			if (file)
-				close_if(rc);
+			*what = file ? "create file" : "mkdir"; /* mknod of S_IFREG is open(O_CREAT|O_EXCL), no fd */
+			int rc = file ? mknodat(parent, prefix + start, S_IFREG | 0644, 0) : mkdirat(parent, prefix + start, 0755);
 			if (rc >= 0 || errno == EEXIST) {
 				*what = "resolve";
 				fd = openat2_in_root(rootfd, prefix, last ? flags : O_PATH);
@@ -70,24 +67,15 @@ int open_in_root(const char *root, const char *target, int flags)
 	return resolve_in_root(root, target, flags, 0, &what);
 }
 
-int split_parent(const char *path, char *dir, size_t size, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
-	if (!slash || !slash[1] || n + 2 > size)
-		return errno = !slash || !slash[1] ? EINVAL : ENAMETOOLONG, -1;
-	*base = slash + 1;
-	memcpy(dir, n ? path : "/", n ? n : 1);
-	dir[n ? n : 1] = '\0';
-	return 0;
-}
-
 int open_parent(const char *root, const char *path, int create, const char **base)
 {
 	char dir[PATH_MAX];
-	const char *what;
-	if (split_parent(path, dir, sizeof dir, base) < 0)
-		return -1;
+	const char *what, *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (!slash || !slash[1] || n + 2 > sizeof dir)
+		return errno = !slash || !slash[1] ? EINVAL : ENAMETOOLONG, -1;
+	*base = slash + 1;
+	snprintf(dir, sizeof dir, "%.*s", n ? (int)n : 1, n ? path : "/");
 	/* Without O_DIRECTORY when creating, as MKNOD always had it: a file there fails at mknodat. */
 	return resolve_in_root(*root ? root : "/", dir, O_PATH | (create ? 0 : O_DIRECTORY), create, &what);
 }
