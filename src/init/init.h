@@ -82,7 +82,7 @@ int split_parent(const char *path, char *dir, size_t size, const char **base);
  * target inside root ("" opens target as given); create 1 makes missing components (directories 0755),
  * 2 the same with the last an empty file (0644); -1 with errno, *what naming the step that failed.
  * open_parent: path's directory so, made when create. fd_path: "/proc/self/fd/<fd>" in buf, to act on
- * the resolved object rather than a path a symlink swapped in could redirect. U(n): I(n) to print. */
+ * the resolved object rather than a path a symlink swapped in could redirect. U(n): I(n) for %llu. */
 int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what);
 int open_parent(const char *root, const char *path, int create, const char **base);
 #define FD_PATH_SIZE 32
