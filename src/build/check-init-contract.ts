@@ -14,7 +14,7 @@ const SHAPES: Partial<Record<OpName, { ints: number; strs: number; fixed?: (numb
   MOUNT: { ints: 3, strs: 5 },
   SETUSER: { ints: 5, strs: 0 },
   EXEC: { ints: 1, strs: 3, fixed: [2] },
-  OVERLAY: { ints: 2, strs: 5 },
+  OVERLAY: { ints: 2, strs: 5, fixed: [1, 0] },
   SECCOMP: { ints: 4, strs: 0 },
   HOOK: { ints: 3, strs: 5, fixed: [7, 2, 1] },
   CPU_AFFINITY: { ints: 2, strs: 1 },

@@ -1,22 +1,14 @@
 /*
- * BIND_SOURCES (70): the sources of the config's bind mounts, opened by host root for a container in
- * a new user namespace, as runc's nsexec does (runc issue 2484). The namespace's root is an
- * unprivileged host uid: a source under a directory only host root may search (0700) would fail with
- * EACCES if the child opened it by path. Two constraints shape the hand-over:
- *   - mount(2) binds only a source that is a mount of the caller's own namespace (EINVAL otherwise),
- *     so the paths are opened in the CHILD's mount namespace, which exists only after CLONE;
- *   - the child runs in its own fd table, so the fds travel over a socketpair made before CLONE.
- * Stage 0 keeps the paths (BIND_SOURCES); right after the clone, while the child still waits at the
- * gate, it joins the child's mount namespace, opens every path O_PATH, returns to its own namespace
- * and sends the fds, one per message (bind_sources_send). The child takes them first thing
- * (bind_sources_receive); a MOUNT record then names its source by index and binds /proc/self/fd/N.
- * Copies of the host's mounts in the child's namespace are locked to its user namespace, and a bind
- * of them keeps those locks: nothing is less protected than a bind by path would be.
+ * BIND_SOURCES (70): bind mount sources opened by host root for a new user namespace, whose root (an
+ * unprivileged host uid) may not search their directories (runc's nsexec, runc issue 2484). mount(2)
+ * binds only a mount of the caller's namespace, so they are opened in the CHILD's mount namespace
+ * (after CLONE), and sent over a socketpair made before CLONE. The host's mounts copied into that
+ * namespace are locked to its user namespace, and a bind keeps the locks: no less protected than by path.
  */
 #include "init.h"
 
-static char **paths;    /* stage 0: the sources, in plan order */
-static int *fds;        /* child: the received fds (-1 once used) */
+static char **paths; /* stage 0: the sources, in plan order */
+static int *fds;     /* child: the received fds (-1 once used) */
 static size_t count;
 static int pair[2] = {-1, -1}; /* [0] stage 0 sends, [1] the child receives */
 
@@ -27,8 +19,9 @@ void op_bind_sources(const struct rec *r)
 	count = r->nstr;
 }
 
-/* Stage 0, right after CLONE (the child waits at the gate). On failure the child is killed first:
- * the parent has not learnt its pid yet and could not clean it up. */
+/* Stage 0, right after CLONE, while the child waits at the gate: join its mount namespace, open every
+ * path O_PATH, come back, send the fds one per message. On failure the child is killed first: the
+ * parent has not learnt its pid yet and could not clean it up. */
 #define KILL_FAIL_IF(cond, ...) \
 	do { if (cond) { int e_ = errno; kill(child, SIGKILL); errno = e_; fail(1, __VA_ARGS__); } } while (0)
 void bind_sources_send(pid_t child)
@@ -48,9 +41,7 @@ void bind_sources_send(pid_t child)
 		close(fd);
 	}
 	KILL_FAIL_IF(setns(own, CLONE_NEWNS) < 0, "bind sources: return to our mount namespace: %s", ERR);
-	close(own);
-	close(theirs);
-	close(pair[0]);
+	close(own), close(theirs), close(pair[0]);
 }
 
 /* The child, right after the gate opened: stage 0 has sent every fd by then. */

@@ -77,6 +77,17 @@ const char *path_in_root(const char *root, const char *target);
 int open_in_root(const char *root, const char *target, int flags);
 /* path's directory into dir ("/" for a top-level name) and *base = its last component; -1 with errno. */
 int split_parent(const char *path, char *dir, size_t size, const char **base);
+/* mounts (wt-cmount) */
+/* resolve.c: the one path walk, which open_in_root and open_parent_in_root use too: an fd (flags) of
+ * target inside root ("" opens target as given); create 1 makes missing components (directories 0755),
+ * 2 the same with the last an empty file (0644); -1 with errno, *what naming the step that failed.
+ * open_parent: path's directory so, made when create. fd_path: "/proc/self/fd/<fd>" in buf, to act on
+ * the resolved object rather than a path a symlink swapped in could redirect. U(n): I(n) for %llu. */
+int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what);
+int open_parent(const char *root, const char *path, int create, const char **base);
+#define FD_PATH_SIZE 32
+const char *fd_path(char *buf, int fd);
+#define U(n) ((unsigned long long)I(n))
 /* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
 int open_parent_in_root(const char *root, const char *path, const char **base);
 

@@ -1,98 +1,66 @@
-/*
- * tsrun-init: MOUNT_SETATTR (32) and COPY_UP (33), see src/launch/ops.ts. The planner decides which
- * mounts get recursive attributes and which tmpfs starts with a copy of what it covers; this file
- * only executes, resolving every path inside the container's root.
- */
+/* MOUNT_SETATTR (32) and COPY_UP (33): the planner decides which mounts get recursive attributes and
+ * which tmpfs starts with a copy of what it covers; here every path is resolved inside the root. */
 #include "init.h"
 #include <linux/mount.h>
 
-/* A copied tree deeper than this is refused: each level holds two fds. */
-#define COPY_MAX_DEPTH 200
+#define COPY_MAX_DEPTH 200 /* a deeper copied tree is refused: each level holds two fds */
 
 void op_mount_setattr(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);
 	int fd = open_in_root(root, target, O_PATH);
 	FAIL_IF(fd < 0, "mount_setattr %s: resolve in %s: %s", target, *root ? root : "/", ERR);
-	struct mount_attr attr;
-	memset(&attr, 0, sizeof attr);
-	attr.attr_set = I(0);
-	attr.attr_clr = I(1);
-	attr.propagation = I(2);
-	unsigned int flags = AT_EMPTY_PATH | (I(3) ? AT_RECURSIVE : 0);
-	FAIL_IF(syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) < 0,
-		"mount_setattr %s (set 0x%llx, clear 0x%llx%s): %s", target, (unsigned long long)I(0), (unsigned long long)I(1), I(3) ? ", recursive" : "", ERR);
+	struct mount_attr attr = {.attr_set = I(0), .attr_clr = I(1), .propagation = I(2)};
+	FAIL_IF(syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (I(3) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0,
+		"mount_setattr %s (set 0x%llx, clear 0x%llx%s): %s", target, U(0), U(1), I(3) ? ", recursive" : "", ERR);
 	close(fd);
 }
 
-/* ---- COPY_UP ------------------------------------------------------------------------------ */
-
 static int copyup_fd = -1; /* phase 0 -> phase 1: the directory the tmpfs covers */
 
-/* Copy one regular file's bytes. */
 static int copy_bytes(int in, int out)
 {
 	char buf[65536];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	for (ssize_t n, w, off;;) {
+		if ((n = read(in, buf, sizeof buf)) <= 0 && !(n < 0 && errno == EINTR))
 			return (int)n;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
+		for (off = 0; off < n; off += w > 0 ? w : 0)
+			if ((w = write(out, buf + off, (size_t)(n - off))) < 0 && errno != EINTR)
 				return -1;
-			off += w;
-		}
 	}
 }
 
-/* Owner, mode and times of `name` in dst from `st` (a symlink gets owner and times only). */
-static int copy_meta(int dst, const char *name, const struct stat *st)
-{
-	if (fchownat(dst, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	if (!S_ISLNK(st->st_mode) && fchmodat(dst, name, st->st_mode & 07777, 0) < 0)
-		return -1;
-	struct timespec ts[2] = {st->st_atim, st->st_mtim};
-	return utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW);
-}
-
-/* Copy the entries of directory src into directory dst (both fds, consumed: closed on return).
- * Every name is opened relative to its parent's fd with O_NOFOLLOW, so nothing outside src is read
- * and nothing outside dst is written. On failure fails the whole op with the path reached. */
+/* Copy the entries of directory src into directory dst (both fds, closed on return). Every name is
+ * opened relative to its parent's fd with O_NOFOLLOW, so nothing outside src is read and nothing
+ * outside dst is written. A failure fails the op with the path reached. */
 static void copy_tree(int src, int dst, const char *path, int depth)
 {
 	FAIL_IF(depth > COPY_MAX_DEPTH, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);
 	DIR *d = fdopendir(src);
 	FAIL_IF(!d, "tmpcopyup %s: opendir: %s", path, ERR);
 	struct dirent *e;
-	char sub[4096];
+	char sub[4096], link[4096];
 	while ((errno = 0, e = readdir(d))) {
 		const char *name = e->d_name;
+		struct stat st;
+		int rc = 0, in, out;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", path, name);
-		struct stat st;
 		FAIL_IF(fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0, "tmpcopyup %s: stat: %s", sub, ERR);
-		int rc = 0;
 		if (S_ISDIR(st.st_mode)) {
 			FAIL_IF(mkdirat(dst, name, 0700) < 0, "tmpcopyup %s: mkdir: %s", sub, ERR);
-			int cs = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			int cd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			FAIL_IF(cs < 0 || cd < 0, "tmpcopyup %s: open: %s", sub, ERR);
-			copy_tree(cs, cd, sub, depth + 1);
+			in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			FAIL_IF(in < 0 || out < 0, "tmpcopyup %s: open: %s", sub, ERR);
+			copy_tree(in, out, sub, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
-			int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			int out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			FAIL_IF(in < 0 || out < 0 || copy_bytes(in, out) < 0, "tmpcopyup %s: copy: %s", sub, ERR);
 			close(in);
 			close(out);
 		} else if (S_ISLNK(st.st_mode)) {
-			char link[4096];
 			ssize_t n = readlinkat(src, name, link, sizeof link - 1);
 			FAIL_IF(n < 0, "tmpcopyup %s: readlink: %s", sub, ERR);
 			link[n] = '\0';
@@ -103,7 +71,11 @@ static void copy_tree(int src, int dst, const char *path, int depth)
 			continue; /* a socket is bound to its owner: there is nothing to copy */
 		}
 		FAIL_IF(rc < 0, "tmpcopyup %s: create: %s", sub, ERR);
-		FAIL_IF(copy_meta(dst, name, &st) < 0, "tmpcopyup %s: owner, mode, times: %s", sub, ERR);
+		/* Owner, mode (not of a symlink) and times. */
+		struct timespec ts[2] = {st.st_atim, st.st_mtim};
+		FAIL_IF(fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			(!S_ISLNK(st.st_mode) && fchmodat(dst, name, st.st_mode & 07777, 0) < 0) ||
+			utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0, "tmpcopyup %s: owner, mode, times: %s", sub, ERR);
 	}
 	FAIL_IF(errno, "tmpcopyup %s: readdir: %s", path, ERR);
 	closedir(d);
@@ -113,18 +85,15 @@ static void copy_tree(int src, int dst, const char *path, int depth)
 void op_copy_up(const struct rec *r)
 {
 	const char *target = S(0), *root = S(1);
+	int src = copyup_fd, dst;
 	if (I(0) == 0) {
 		close_if(copyup_fd);
 		copyup_fd = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
 		/* A directory that is not there yet has nothing to copy (MOUNT will create it). */
 		FAIL_IF(copyup_fd < 0 && errno != ENOENT, "tmpcopyup %s: open: %s", target, ERR);
-		return;
+	} else if (src >= 0) {
+		FAIL_IF((dst = open_in_root(root, target, O_RDONLY | O_DIRECTORY)) < 0, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);
+		copyup_fd = -1;
+		copy_tree(src, dst, target, 0);
 	}
-	if (copyup_fd < 0)
-		return;
-	int dst = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
-	FAIL_IF(dst < 0, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);
-	int src = copyup_fd;
-	copyup_fd = -1;
-	copy_tree(src, dst, target, 0);
 }

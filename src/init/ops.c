@@ -1,8 +1,5 @@
-/*
- * tsrun-init: the op table and its handlers. Codes and record shapes come from the generated contract
- * (src/launch/ops.ts, which also says what each op does). A handler does exactly what its record
- * says, and on failure reports what failed and on what (fail() in sync.c), with strerror.
- */
+/* tsrun-init: the op table and its handlers. Codes, record shapes and what each op does: the contract
+ * (src/launch/ops.ts). A handler does what its record says; a failure names what failed, on what. */
 #include "init.h"
 #include <grp.h>
 #include <linux/capability.h>
@@ -11,79 +8,73 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
-static int fifo_fd = -1;            /* OPEN_FIFO -> WAIT_FIFO */
-static char exec_path[PATH_MAX];    /* FIND_EXEC -> EXEC */
+static int fifo_fd = -1;         /* OPEN_FIFO -> WAIT_FIFO */
+static char exec_path[PATH_MAX]; /* FIND_EXEC -> EXEC */
+static int cwd_fd = -1;          /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
+unsigned int cloexec_bound;
 
-/* ---- stage 0 ------------------------------------------------------------------------------ */
+/* The ops that are one call: the call, then the error message's format and arguments. */
+#define THIN_OP(name, call, ...) \
+	void op_##name(const struct rec *r) { (void)r; FAIL_IF((call) < 0, __VA_ARGS__); }
+THIN_OP(unshare, unshare((int)I(0)), "unshare (flags 0x%llx): %s", U(0), ERR)
+THIN_OP(sethostname, sethostname(S(0), strlen(S(0))), "sethostname \"%s\": %s", S(0), ERR)
+THIN_OP(setdomainname, setdomainname(S(0), strlen(S(0))), "setdomainname \"%s\": %s", S(0), ERR)
+THIN_OP(no_new_privs, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS: %s", ERR)
+THIN_OP(keepcaps, prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0), "prctl PR_SET_KEEPCAPS: %s", ERR)
+THIN_OP(setsid, setsid(), "setsid: %s", ERR)
+/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
+THIN_OP(rlimit, setrlimit((int)I(0), &(struct rlimit){(rlim_t)I(1), (rlim_t)I(2)}),
+	"setrlimit %llu (soft %llu, hard %llu): %s", U(0), U(1), U(2), ERR)
+void op_sync(const struct rec *r) { sync_wait_go(S(0)); }
+void op_umask(const struct rec *r) { umask((mode_t)I(0)); }
 
 void op_setns(const struct rec *r)
 {
 	int fd = open(S(0), O_RDONLY | O_CLOEXEC);
 	FAIL_IF(fd < 0, "open namespace %s: %s", S(0), ERR);
-	FAIL_IF(setns(fd, (int)I(0)) < 0, "setns %s (type 0x%llx): %s", S(0), (unsigned long long)I(0), ERR);
+	FAIL_IF(setns(fd, (int)I(0)) < 0, "setns %s (type 0x%llx): %s", S(0), U(0), ERR);
 	close(fd);
-}
-
-/* Child side of CLONE: a clean signal state for the container (dispositions set to ignore would
- * survive execve, and so would a blocked mask). */
-static void reset_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL); /* EINVAL for SIGKILL/SIGSTOP and unused numbers: fine */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 void op_clone(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
-	int foreground = I(1) != 0;
-	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits
-	 * for EOF on this pipe, which stage 0 closes after the pid line. */
-	int gate[2];
-	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
-
-	/* Raw clone with no new stack: fork-like, which is safe because we are single threaded. Unlike
-	 * fork(), it takes namespace flags (CLONE_NEWUSER/NEWPID/...) for the child. With a cgroup v2
-	 * directory, clone3(CLONE_INTO_CGROUP) starts the child in it: no migration afterwards, and so
-	 * no wait for the RCU grace period a cgroup.procs write costs (up to ~20 ms here). */
 	const char *cgroup = S(0);
-	int cgfd = -1;
+	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits for
+	 * EOF on this pipe, which stage 0 closes after the pid line. */
+	int gate[2], cgfd, status;
+	char c;
+	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
+	/* Raw clone with no new stack: fork-like (safe, we are single threaded), but it takes namespace
+	 * flags. With a cgroup v2 directory, clone3(CLONE_INTO_CGROUP) starts the child in it: no
+	 * migration afterwards, so no wait for the RCU grace period a cgroup.procs write costs (~20 ms). */
 	long pid;
 	if (cgroup[0]) {
-		cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		FAIL_IF(cgfd < 0, "open cgroup %s: %s", cgroup, ERR);
-		struct clone_args ca;
-		memset(&ca, 0, sizeof ca);
-		ca.flags = flags | CLONE_INTO_CGROUP;
-		ca.exit_signal = SIGCHLD;
-		ca.cgroup = (uint64_t)cgfd;
-		pid = syscall(SYS_clone3, &ca, sizeof ca);
-		FAIL_IF(pid < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
+		FAIL_IF((cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0, "open cgroup %s: %s", cgroup, ERR);
+		struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd};
+		FAIL_IF((pid = syscall(SYS_clone3, &ca, sizeof ca)) < 0, "clone3 into cgroup %s (flags 0x%lx): %s", cgroup, flags, ERR);
 		close(cgfd);
-	} else {
-		pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-		FAIL_IF(pid < 0, "clone (flags 0x%lx): %s", flags, ERR);
-	}
-
+	} else
+		FAIL_IF((pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0)) < 0, "clone (flags 0x%lx): %s", flags, ERR);
 	if (pid == 0) {
-		reset_signals();
+		/* A clean signal state for the container: ignored dispositions and a blocked mask would
+		 * survive execve (EINVAL for SIGKILL, SIGSTOP and unused numbers: fine). */
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		for (int sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &dfl, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		tty_after_clone(1);
 		close(gate[1]);
-		char c;
 		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close(gate[0]);
 		bind_sources_receive();
 		return; /* the child goes on with the next record */
 	}
-
-	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of
-	 * its connection close. The same for the console connection (console.c). */
+	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of its
+	 * connection close. The same for the console connection (console.c). */
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
@@ -91,34 +82,16 @@ void op_clone(const struct rec *r)
 	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
-	if (!foreground)
+	if (!I(1))
 		_exit(0);
 	trim_rss();
 	int relay = console_take_relay();
 	if (relay >= 0)
 		_exit(tty_relay((pid_t)pid, relay));
-	int status;
-	while (waitpid((pid_t)pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR);
-			_exit(1);
-		}
-	}
-	if (WIFSIGNALED(status))
-		_exit(128 + WTERMSIG(status));
-	_exit(WEXITSTATUS(status));
-}
-
-/* ---- namespaces, identity ----------------------------------------------------------------- */
-
-void op_sync(const struct rec *r)
-{
-	sync_wait_go(S(0));
-}
-
-void op_unshare(const struct rec *r)
-{
-	FAIL_IF(unshare((int)I(0)) < 0, "unshare (flags 0x%llx): %s", (unsigned long long)I(0), ERR);
+	while (waitpid((pid_t)pid, &status, 0) < 0)
+		if (errno != EINTR)
+			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR), _exit(1);
+	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 void op_write_file(const struct rec *r)
@@ -133,206 +106,76 @@ void op_write_file(const struct rec *r)
 	close(fd);
 }
 
-void op_setresid(const struct rec *r)
+/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay non-dumpable
+ * until execve, so no container process can reach /proc/<pid>/exe or our fds. */
+static void set_ids(uid_t u, gid_t g)
 {
-	gid_t g = (gid_t)I(1);
-	uid_t u = (uid_t)I(0);
 	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
 	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
-	/* The id change reset the dumpable flag to fs.suid_dumpable: stay non-dumpable (as SETUSER). */
 	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
-void op_sethostname(const struct rec *r)
+void op_setresid(const struct rec *r) { set_ids((uid_t)I(0), (gid_t)I(1)); }
+void op_setuser(const struct rec *r)
 {
-	FAIL_IF(sethostname(S(0), strlen(S(0))) < 0, "sethostname \"%s\": %s", S(0), ERR);
-}
-
-void op_setdomainname(const struct rec *r)
-{
-	FAIL_IF(setdomainname(S(0), strlen(S(0))) < 0, "setdomainname \"%s\": %s", S(0), ERR);
-}
-
-/* ---- filesystem --------------------------------------------------------------------------- */
-
-/* mkdir -p for a plain path (MOUNT with an empty root). */
-static int mkdir_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
-/* Resolve target inside root (creating missing components when kind != 0: parents and directories
- * 0755, a file empty) and return an O_PATH fd of it. On failure returns -1 with errno set, and
- * *what names the step that failed. */
-static int resolve_target(const char *root, const char *target, int kind, const char **what)
-{
-	*what = "resolve";
-	const char *rel = path_in_root(root, target);
-	if (!rel) {
-		*what = "target outside root";
-		errno = EXDEV;
-		return -1;
-	}
-
-	char prefix[PATH_MAX];
-	if (strlen(rel) >= sizeof prefix) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		*what = "open root";
-		return -1;
-	}
-	int fd = openat2_in_root(rootfd, rel, O_PATH);
-	if (fd >= 0 || errno != ENOENT || kind == 0)
-		goto out;
-
-	/* Walk the components; create each missing one inside its parent as resolved in root (an
-	 * O_PATH fd works as the dirfd of mkdirat/openat). */
-	int parent = openat2_in_root(rootfd, "", O_PATH);
-	size_t pos = 0;
-	while (parent >= 0) {
-		while (rel[pos] == '/')
-			pos++;
-		size_t start = pos;
-		while (rel[pos] && rel[pos] != '/')
-			pos++;
-		int last = rel[pos + strspn(rel + pos, "/")] == '\0';
-		memcpy(prefix, rel, pos);
-		prefix[pos] = '\0';
-		fd = openat2_in_root(rootfd, prefix, O_PATH);
-		if (fd < 0 && errno == ENOENT) {
-			const char *name = prefix + start;
-			int rc;
-			if (last && kind == 2) {
-				*what = "create file";
-				rc = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-				close_if(rc);
-			} else {
-				*what = "mkdir";
-				rc = mkdirat(parent, name, 0755);
-			}
-			if (rc < 0 && errno != EEXIST) {
-				close_keep_errno(parent);
-				goto out;
-			}
-			*what = "resolve";
-			fd = openat2_in_root(rootfd, prefix, O_PATH);
-		}
-		close_keep_errno(parent);
-		if (fd < 0 || last)
-			break;
-		parent = fd;
-	}
-out:;
-	close_keep_errno(rootfd);
-	return fd;
+	static gid_t gids[NGROUPS_MAX]; /* untouched (no memory) unless used */
+	size_t n = r->nint - 3;
+	for (size_t k = 0; k < n; k++)
+		gids[k] = (gid_t)I(3 + k);
+	FAIL_IF(I(2) && setgroups(n, gids) < 0, "setgroups (%zu groups): %s", n, ERR);
+	set_ids((uid_t)I(0), (gid_t)I(1));
 }
 
 void op_mount(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
-	int kind = (int)I(1);
-	const char *src = S(0), *target = S(1), *fstype = S(2), *data = S(3), *root = S(4);
-	const char *shown_src = *src ? src : "none";
-	const char *shown_type = *fstype ? fstype : "none";
-	char at[64], from[64];
-	const char *where = target;
-	int fd = -1, srcfd = -1;
+	int kind = (int)I(1), fd = -1, srcfd = -1;
+	const char *src = S(0), *where = S(1), *target = S(1), *fstype = S(2), *data = S(3), *root = S(4), *what;
+	const char *shown_src = *src ? src : "none", *shown_type = *fstype ? fstype : "none";
+	char at[FD_PATH_SIZE], from[FD_PATH_SIZE];
+	struct stat st;
 	mode_t covered = 0; /* kind 4: the mode of the directory the new filesystem covers (0: none was there) */
-
-	/* A third int: the source is the fd stage 0 opened for it (BIND_SOURCES), not the path. */
-	if (r->nint > 2) {
-		srcfd = bind_source_take(I(2));
-		snprintf(from, sizeof from, "/proc/self/fd/%d", srcfd);
-		src = from;
-	}
-
+	if (r->nint > 2) /* the source is the fd stage 0 opened for it (BIND_SOURCES) */
+		src = fd_path(from, srcfd = bind_source_take(I(2)));
 	if (*root) {
-		const char *what;
-		if (kind == 4) {
-			struct stat st;
-			int old = resolve_target(root, target, 0, &what);
-			if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
-				covered = st.st_mode & 07777;
-			close_if(old);
-		}
-		/* kind 3: mount only when the target exists (linux.readonlyPaths may name missing paths). */
-		fd = resolve_target(root, target, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
+		if (kind == 4 && (fd = resolve_in_root(root, target, O_PATH, 0, &what)) >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+			covered = st.st_mode & 07777;
+		close_if(fd);
+		/* kind 3: only when the target exists (linux.readonlyPaths may name missing paths). */
+		fd = resolve_in_root(root, target, O_PATH, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
-		FAIL_IF(fd < 0,
-			"mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
-		/* Mount on the resolved object, not on the path string: a symlink swapped in between
-		 * cannot redirect the mount out of root. */
-		snprintf(at, sizeof at, "/proc/self/fd/%d", fd);
-		where = at;
-		/* kind 3 binds the target onto itself (linux.readonlyPaths): the source is the same object. */
+		FAIL_IF(fd < 0, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
+		/* Mount on the resolved object: a symlink swapped in cannot redirect the mount out of root.
+		 * kind 3 binds the target onto itself (linux.readonlyPaths). */
+		where = fd_path(at, fd);
 		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
 			src = at;
-	} else if (kind != 0) {
-		FAIL_IF(mkdir_parents(target) < 0,
-			"mount %s on %s (type %s): mkdir parents: %s", shown_src, target, shown_type, ERR);
-		if (kind == 1) {
-			FAIL_IF(mkdir(target, 0755) < 0 && errno != EEXIST,
-				"mount %s on %s (type %s): mkdir: %s", shown_src, target, shown_type, ERR);
-		} else {
-			int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			FAIL_IF(f < 0, "mount %s on %s (type %s): create: %s", shown_src, target, shown_type, ERR);
-			close(f);
-		}
 	}
 	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
 		"mount %s on %s (type %s): %s", shown_src, target, shown_type, ERR);
 	close_if(fd);
 	close_if(srcfd);
-	if (covered) {
-		/* The path now leads to the new filesystem's root; chmod through its O_PATH fd's magic link. */
-		const char *what;
-		int top = resolve_target(root, target, 0, &what);
-		snprintf(at, sizeof at, "/proc/self/fd/%d", top);
-		FAIL_IF(top < 0 || chmod(at, covered) < 0,
-			"mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s", shown_src, target, shown_type, (unsigned)covered, ERR);
-		close(top);
-	}
-}
-
-/* The directory of path resolved inside the current root, its missing components made (0755, as
- * runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0); *base = the last component. */
-static int open_parent_creating(const char *path, const char **base)
-{
-	char dir[PATH_MAX];
-	const char *what;
-	if (split_parent(path, dir, sizeof dir, base) < 0)
-		return -1;
-	return resolve_target("/", dir, 1, &what);
+	if (!covered)
+		return;
+	/* The path now leads to the new filesystem's root: chmod through its O_PATH fd's magic link. */
+	fd = resolve_in_root(root, target, O_PATH, 0, &what);
+	FAIL_IF(fd < 0 || chmod(fd_path(at, fd), covered) < 0, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s",
+		shown_src, target, shown_type, (unsigned)covered, ERR);
+	close(fd);
 }
 
 /* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
- * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside. */
+ * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside.
+ * MKNOD makes missing directories (0755, as runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0). */
 void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
 	mode_t mode = (mode_t)I(0);
-	int dir = open_parent_creating(path, &base);
+	int dir = open_parent("/", path, 1, &base);
 	FAIL_IF(dir < 0, "mknod %s: open its directory: %s", path, ERR);
 	FAIL_IF(unlinkat(dir, base, 0) < 0 && errno != ENOENT, "mknod %s: remove existing: %s", path, ERR);
-	FAIL_IF(mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0,
-		"mknod %s (%llu:%llu): %s", path, (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	FAIL_IF(mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0, "mknod %s (%llu:%llu): %s", path, U(1), U(2), ERR);
 	/* mknod applies the umask; the record's permission bits are meant exactly. */
 	FAIL_IF(fchmodat(dir, base, mode & 07777, 0) < 0, "chmod %s: %s", path, ERR);
 	FAIL_IF(fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0, "chown %s: %s", path, ERR);
@@ -342,108 +185,48 @@ void op_mknod(const struct rec *r)
 void op_symlink(const struct rec *r)
 {
 	const char *base;
-	int dir = open_parent_in_root(S(2), S(1), &base);
+	int dir = open_parent(S(2), S(1), 0, &base);
 	FAIL_IF(dir < 0, "symlink %s: open its directory: %s", S(1), ERR);
-	if (I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT &&
-	    !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0))
-		fail(1, "symlink %s: remove the existing one: %s", S(1), ERR);
+	FAIL_IF(I(0) == 2 && unlinkat(dir, base, 0) < 0 && errno != ENOENT && !(errno == EISDIR && unlinkat(dir, base, AT_REMOVEDIR) == 0),
+		"symlink %s: remove the existing one: %s", S(1), ERR);
 	FAIL_IF(symlinkat(S(0), dir, base) < 0 && !(errno == EEXIST && I(0)), "symlink %s -> %s: %s", S(1), S(0), ERR);
 	close(dir);
 }
 
 void op_pivot_root(const struct rec *r)
 {
-	/* The old root, to come back to after the pivot (see below). */
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	FAIL_IF(oldroot < 0, "open old root: %s", ERR);
 	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
-	/* pivot_root(".", "."): the old root is stacked over the new one on the same directory, so no
-	 * put_old directory is needed inside the rootfs. */
+	/* pivot_root(".", "."): the old root is stacked over the new one (no put_old inside the rootfs). */
 	FAIL_IF(syscall(SYS_pivot_root, ".", ".") < 0, "pivot_root %s: %s", S(0), ERR);
 	/* Work from the old root's own directory: a change of propagation on "." of the new root's
 	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
 	FAIL_IF(fchdir(oldroot) < 0, "fchdir old root: %s", ERR);
 	close(oldroot);
-	/* Make the old root a slave first, so that detaching it can never propagate an unmount back to
-	 * a peer group on the host (harmless when the planner already made "/" private). */
+	/* A slave first, so that detaching it can never propagate an unmount back to a peer group on the
+	 * host (harmless when the planner already made "/" private). */
 	FAIL_IF(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0, "make old root rslave: %s", ERR);
 	FAIL_IF(umount2(".", MNT_DETACH) < 0, "unmount old root: %s", ERR);
 	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
-void op_move_root(const struct rec *r)
+/* MOVE_ROOT moves the rootfs's mount onto "/" first; CHROOT has no mount namespace of its own. */
+static void chroot_into(const char *rootfs, int move)
 {
-	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
-	FAIL_IF(mount(S(0), "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", S(0), ERR);
-	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
+	FAIL_IF(chdir(rootfs) < 0, "chdir %s: %s", rootfs, ERR);
+	FAIL_IF(move && mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0, "move mount %s to /: %s", rootfs, ERR);
+	FAIL_IF(chroot(".") < 0, "chroot %s: %s", rootfs, ERR);
 	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
-
-/* No mount namespace of its own: the mounts are in the caller's namespace, only the root changes. */
-void op_chroot(const struct rec *r)
-{
-	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
-	FAIL_IF(chroot(".") < 0, "chroot %s: %s", S(0), ERR);
-	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
-}
-
-void op_open_fifo(const struct rec *r)
-{
-	close_if(fifo_fd);
-	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
-	FAIL_IF(fifo_fd < 0, "open exec fifo %s: %s", S(0), ERR);
-}
-
-/* ---- limits, privileges ------------------------------------------------------------------- */
-
-void op_rlimit(const struct rec *r)
-{
-	/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
-	struct rlimit rl = {.rlim_cur = (rlim_t)I(1), .rlim_max = (rlim_t)I(2)};
-	FAIL_IF(setrlimit((int)I(0), &rl) < 0,
-		"setrlimit %llu (soft %llu, hard %llu): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
-}
-
-void op_no_new_privs(const struct rec *r)
-{
-	(void)r;
-	FAIL_IF(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0, "prctl PR_SET_NO_NEW_PRIVS: %s", ERR);
-}
+void op_move_root(const struct rec *r) { chroot_into(S(0), 1); }
+void op_chroot(const struct rec *r) { chroot_into(S(0), 0); }
 
 void op_cap_bounding(const struct rec *r)
 {
-	uint64_t keep = I(0);
-	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++) {
-		if (keep & (1ull << cap))
-			continue;
-		FAIL_IF(prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0,
+	for (uint64_t cap = 0; cap <= I(1) && cap < 64; cap++)
+		FAIL_IF(!(I(0) & (1ull << cap)) && prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0,
 			"drop capability %llu from the bounding set: %s", (unsigned long long)cap, ERR);
-	}
-}
-
-void op_keepcaps(const struct rec *r)
-{
-	FAIL_IF(prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0) < 0, "prctl PR_SET_KEEPCAPS: %s", ERR);
-}
-
-void op_setuser(const struct rec *r)
-{
-	uid_t u = (uid_t)I(0);
-	gid_t g = (gid_t)I(1);
-	if (I(2)) {
-		size_t n = r->nint - 3;
-		gid_t *gids = calloc(n ? n : 1, sizeof *gids);
-		FAIL_IF(!gids, "setgroups: %s", ERR);
-		for (size_t k = 0; k < n; k++)
-			gids[k] = (gid_t)I(3 + k);
-		FAIL_IF(setgroups(n, gids) < 0, "setgroups (%zu groups): %s", n, ERR);
-		free(gids);
-	}
-	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
-	FAIL_IF(setresuid(u, u, u) < 0, "setresuid %u: %s", u, ERR);
-	/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay
-	 * non-dumpable until execve, so no container process can reach /proc/<pid>/exe or our fds. */
-	FAIL_IF(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0, "prctl PR_SET_DUMPABLE: %s", ERR);
 }
 
 void op_capset(const struct rec *r)
@@ -451,31 +234,17 @@ void op_capset(const struct rec *r)
 	/* Version 3: two 32-bit words per set, low word first. */
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
-	for (int w = 0; w < 2; w++) {
-		data[w].effective = (uint32_t)(I(0) >> (32 * w));
-		data[w].permitted = (uint32_t)(I(1) >> (32 * w));
-		data[w].inheritable = (uint32_t)(I(2) >> (32 * w));
-	}
-	FAIL_IF(syscall(SYS_capset, &hdr, data) < 0,
-		"capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s", (unsigned long long)I(0), (unsigned long long)I(1), (unsigned long long)I(2), ERR);
+	for (int w = 0; w < 2; w++)
+		data[w] = (struct __user_cap_data_struct){(uint32_t)(I(0) >> (32 * w)), (uint32_t)(I(1) >> (32 * w)), (uint32_t)(I(2) >> (32 * w))};
+	FAIL_IF(syscall(SYS_capset, &hdr, data) < 0, "capset (effective 0x%llx, permitted 0x%llx, inheritable 0x%llx): %s", U(0), U(1), U(2), ERR);
 }
 
 void op_ambient(const struct rec *r)
 {
-	for (unsigned long cap = 0; cap < 64; cap++) {
-		if (!(I(0) & (1ull << cap)))
-			continue;
-		FAIL_IF(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0,
+	for (unsigned long cap = 0; cap < 64; cap++)
+		FAIL_IF((I(0) & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0,
 			"raise ambient capability %lu: %s", cap, ERR);
-	}
 }
-
-void op_umask(const struct rec *r)
-{
-	umask((mode_t)I(0));
-}
-
-static int cwd_fd = -1; /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 
 void op_chdir(const struct rec *r)
 {
@@ -495,8 +264,7 @@ void op_chdir(const struct rec *r)
 	close(fd);
 	/* A directory outside the root reads back as "(unreachable)/..." (or getcwd fails ENOENT). */
 	char buf[PATH_MAX];
-	FAIL_IF(!getcwd(buf, sizeof buf) || buf[0] != '/',
-		"chdir %s: the directory is outside the container's root", S(0));
+	FAIL_IF(!getcwd(buf, sizeof buf) || buf[0] != '/', "chdir %s: the directory is outside the container's root", S(0));
 }
 
 void op_chdir_retry(const struct rec *r)
@@ -509,34 +277,30 @@ void op_chdir_retry(const struct rec *r)
 	cwd_fd = -1;
 }
 
-unsigned int cloexec_bound;
-
 void op_cloexec_from(const struct rec *r)
 {
-	unsigned int from = (unsigned int)I(0);
-	cloexec_bound = from;
+	unsigned int from = cloexec_bound = (unsigned int)I(0);
 	if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
 	FAIL_IF(errno != ENOSYS && errno != EINVAL, "close_range %u: %s", from, ERR);
-	/* Older kernels: mark each open fd by hand. */
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir("/proc/self/fd"); /* older kernels: mark each open fd by hand */
 	FAIL_IF(!d, "open /proc/self/fd: %s", ERR);
-	struct dirent *e;
-	while ((e = readdir(d))) {
+	for (struct dirent *e; (e = readdir(d));) {
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
-		if (*end || end == e->d_name || fd < (long)from || fd == dirfd(d))
-			continue;
-		int fl = fcntl((int)fd, F_GETFD);
-		FAIL_IF(fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0,
-			"mark fd %ld close-on-exec: %s", fd, ERR);
+		int fl = *end || end == e->d_name || fd < (long)from || fd == dirfd(d) ? -1 : fcntl((int)fd, F_GETFD);
+		FAIL_IF(fl >= 0 && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0, "mark fd %ld close-on-exec: %s", fd, ERR);
 	}
 	closedir(d);
 }
 
-/* ---- exec --------------------------------------------------------------------------------- */
+void op_open_fifo(const struct rec *r)
+{
+	close_if(fifo_fd);
+	fifo_fd = open(S(0), O_PATH | O_CLOEXEC);
+	FAIL_IF(fifo_fd < 0, "open exec fifo %s: %s", S(0), ERR);
+}
 
-/* n strings of a record as a NULL-terminated array (argv, envp). */
 char **str_list(char **strs, size_t n)
 {
 	char **list = calloc(n + 1, sizeof *list);
@@ -544,66 +308,44 @@ char **str_list(char **strs, size_t n)
 	return memcpy(list, strs, n * sizeof *list);
 }
 
-static int is_executable(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
-}
-
 void op_find_exec(const struct rec *r)
 {
-	const char *search = S(0), *file = S(1);
-	if (strchr(file, '/')) {
-		struct stat st;
-		if (stat(file, &st) < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				fail(127, "exec: \"%s\": no such file or directory", file);
-			fail(126, "exec: \"%s\": %s", file, errno == EACCES ? "permission denied" : ERR);
-		}
-		if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0)
-			fail(126, "exec: \"%s\": permission denied", file);
-		if (snprintf(exec_path, sizeof exec_path, "%s", file) >= (int)sizeof exec_path)
-			fail(126, "exec: \"%s\": %s", file, strerror(ENAMETOOLONG));
+	const char *p = S(0), *file = S(1);
+	struct stat st;
+	if (strchr(file, '/')) { /* used as given */
+		int e = stat(file, &st) < 0 ? errno : !S_ISREG(st.st_mode) || faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0 ? EACCES
+			: snprintf(exec_path, sizeof exec_path, "%s", file) >= (int)sizeof exec_path ? ENAMETOOLONG : 0;
+		if (e)
+			fail(e == ENOENT || e == ENOTDIR ? 127 : 126, "exec: \"%s\": %s", file,
+			     e == ENOENT || e == ENOTDIR ? "no such file or directory" : e == EACCES ? "permission denied" : strerror(e));
 		return;
 	}
 	/* Like execvp: each ':'-separated element in order; an empty element is the current dir. */
-	const char *p = search;
-	for (;;) {
-		const char *colon = strchr(p, ':');
-		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
-		int n = dl ? snprintf(exec_path, sizeof exec_path, "%.*s/%s", (int)dl, p, file)
-			   : snprintf(exec_path, sizeof exec_path, "%s", file);
-		if (*file && n < (int)sizeof exec_path && is_executable(exec_path))
+	for (const char *colon;; p = colon + 1) {
+		colon = strchr(p, ':');
+		int dl = colon ? (int)(colon - p) : (int)strlen(p);
+		int n = snprintf(exec_path, sizeof exec_path, "%.*s%s%s", dl, p, dl ? "/" : "", file);
+		if (*file && n < (int)sizeof exec_path && stat(exec_path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    faccessat(AT_FDCWD, exec_path, X_OK, AT_EACCESS) == 0)
 			return;
 		if (!colon)
 			break;
-		p = colon + 1;
 	}
 	exec_path[0] = '\0';
 	fail(127, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-void op_ready(const struct rec *r)
-{
-	(void)r;
-	sync_send(SYNC_MSG_READY);
-	sync_close();
-}
+void op_ready(const struct rec *r) { (void)r; sync_send(SYNC_MSG_READY); sync_close(); }
 
 void op_wait_fifo(const struct rec *r)
 {
 	(void)r;
+	char at[FD_PATH_SIZE];
 	FAIL_IF(fifo_fd < 0, "bad plan: WAIT_FIFO without OPEN_FIFO");
-	char at[64];
-	snprintf(at, sizeof at, "/proc/self/fd/%d", fifo_fd);
-	/* Reopening the O_PATH fd for writing blocks until someone (`start`) opens the fifo for
-	 * reading. The O_PATH fd keeps working even when the fifo's path is not visible any more
-	 * (after pivot_root). */
-	int fd = trim_and_open(at);
-	if (fd < 0) {
-		errno = -fd;
-		fail(1, "open exec fifo: %s", ERR);
-	}
+	/* Reopening the O_PATH fd for writing blocks until `start` opens the fifo for reading; it works
+	 * even when the fifo's path is not visible any more (after pivot_root). */
+	int fd = trim_and_open(fd_path(at, fifo_fd));
+	FAIL_IF(fd < 0 && (errno = -fd), "open exec fifo: %s", ERR);
 	close(fifo_fd);
 	fifo_fd = -1;
 	/* `start` now reads this fifo until STARTED writes "0": a failure in between (a startContainer
@@ -616,9 +358,8 @@ void op_started(const struct rec *r)
 	(void)r;
 	FAIL_IF(report_fd < 0, "bad plan: STARTED without WAIT_FIFO");
 	ssize_t n;
-	do
-		n = write(report_fd, FIFO_STARTED, 1);
-	while (n < 0 && errno == EINTR);
+	while ((n = write(report_fd, FIFO_STARTED, 1)) < 0 && errno == EINTR)
+		;
 	int fd = report_fd;
 	report_fd = -1;
 	FAIL_IF(n != 1, "write exec fifo: %s", n < 0 ? ERR : "short write");
@@ -627,10 +368,9 @@ void op_started(const struct rec *r)
 
 void op_exec(const struct rec *r)
 {
-	size_t argc = (size_t)I(0), nenv = r->nstr - argc;
+	size_t argc = (size_t)I(0);
 	FAIL_IF(!exec_path[0], "bad plan: EXEC without FIND_EXEC");
-	char **argv = str_list(r->strs, argc), **envp = str_list(r->strs + argc, nenv);
-	execve(exec_path, argv, envp);
+	execve(exec_path, str_list(r->strs, argc), str_list(r->strs + argc, r->nstr - argc));
 	fail(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", exec_path,
 	     errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : ERR);
 }
@@ -638,21 +378,13 @@ void op_exec(const struct rec *r)
 void op_loopback_up(const struct rec *r)
 {
 	(void)r;
+	struct ifreq ifr = {.ifr_name = "lo"};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	FAIL_IF(s < 0, "bring up lo: socket: %s", ERR);
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof ifr);
-	strcpy(ifr.ifr_name, "lo");
 	FAIL_IF(ioctl(s, SIOCGIFFLAGS, &ifr) < 0, "bring up lo: SIOCGIFFLAGS: %s", ERR);
 	ifr.ifr_flags |= IFF_UP;
 	FAIL_IF(ioctl(s, SIOCSIFFLAGS, &ifr) < 0, "bring up lo: SIOCSIFFLAGS: %s", ERR);
 	close(s);
-}
-
-void op_setsid(const struct rec *r)
-{
-	(void)r;
-	FAIL_IF(setsid() < 0, "setsid: %s", ERR);
 }
 
 /* The op table: OP_LIST of the generated contract, indexed by code; the handler of NAME is op_<name>. */
@@ -677,9 +409,8 @@ const char *op_check(const struct rec *r)
 	case OP_SETUSER: /* uid, gid, setgroups, then the gids */
 		return ni < 3 ? "needs at least 3 ints (uid, gid, setgroups)" : ni - 3 > NGROUPS_MAX ? "too many groups" : NULL;
 	case OP_HOOK: /* timeout, argc, slot; name, path, argc argv strings, then the env */
-		if (ns < 3 || I(1) < 1 || I(1) > ns - 2)
-			return "argc must be between 1 and the number of strings after name and path";
-		return I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
+		return ns < 3 || I(1) < 1 || I(1) > ns - 2 ? "argc must be between 1 and the number of strings after name and path"
+		       : I(2) < SYNC_SLOTS ? NULL : "no such sync data slot";
 	case OP_CPU_AFFINITY: /* at least one mask word, at most MAX_CPUS (8192) bits */
 		return ni >= 1 && ni <= 128 ? NULL : "needs between 1 and 128 mask words";
 	case OP_JOIN_NAMESPACES: /* one type per path */
@@ -688,7 +419,8 @@ const char *op_check(const struct rec *r)
 		return I(0) >= 1 && I(0) <= ns ? NULL : "argc must be between 1 and the number of strings";
 	case OP_SECCOMP: /* flags, slot, then 1..BPF_MAXINSNS instructions */
 		return ni >= 3 && ni - 2 <= 4096 ? NULL : "needs flags, a slot and 1 to 4096 instructions";
-	default:
-		return NULL;
+	case OP_OVERLAY: /* target, upper, work, then the lower dirs (exactly one string when joined) */
+		return ns >= 4 && (!I(1) || ns == 4) ? NULL : "needs a target, upper, work and at least one lower dir (exactly one string when joined)";
 	}
+	return NULL;
 }

@@ -1,16 +1,11 @@
-/*
- * Resolving paths inside the container's root without ever leaving it (the runc CVE-2021-30465 and
- * CVE-2025-31133 classes): openat2 with RESOLVE_IN_ROOT resolves "..", absolute symlinks and (with
- * RESOLVE_NO_MAGICLINKS refused) /proc magic links as if the root were "/".
- */
+/* Paths resolved inside the container's root, never leaving it (runc CVE-2021-30465, CVE-2025-31133):
+ * openat2 RESOLVE_IN_ROOT takes "..", absolute symlinks and (refused by RESOLVE_NO_MAGICLINKS) /proc
+ * magic links as if the root were "/". */
 #include "init.h"
 
 int openat2_in_root(int rootfd, const char *rel, int flags)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int fd;
 	do
 		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
@@ -25,51 +20,73 @@ const char *path_in_root(const char *root, const char *target)
 		rl--;
 	if (strncmp(target, root, rl) != 0 || (rl > 1 && target[rl] != '/' && target[rl] != '\0'))
 		return NULL;
-	const char *rel = target + rl;
-	while (*rel == '/')
-		rel++;
-	return rel;
+	return target + rl + strspn(target + rl, "/");
 }
 
-int open_in_root(const char *root, const char *target, int flags)
+/* The one path walk. Each missing component is made in its parent as resolved so far (an O_PATH fd
+ * works as the dirfd of mkdirat/openat), and the prefix up to it resolved again from the root. */
+int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what)
 {
+	*what = "resolve";
 	if (!*root)
 		return open(target, flags | O_CLOEXEC);
 	const char *rel = path_in_root(root, target);
-	if (!rel) {
-		errno = EXDEV;
-		return -1;
-	}
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char prefix[PATH_MAX];
+	if (!rel || strlen(rel) >= sizeof prefix)
+		return *what = rel ? "resolve" : "target outside root", errno = rel ? ENAMETOOLONG : EXDEV, -1;
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, parent = -1;
 	if (rootfd < 0)
-		return -1;
-	int fd = openat2_in_root(rootfd, rel, flags);
+		return *what = "open root", -1;
+	if ((fd = openat2_in_root(rootfd, rel, flags)) < 0 && errno == ENOENT && create)
+		parent = openat2_in_root(rootfd, "", O_PATH);
+	for (size_t pos = 0, start; parent >= 0;) {
+		start = pos + strspn(rel + pos, "/");
+		pos = start + strcspn(rel + start, "/");
+		int last = rel[pos + strspn(rel + pos, "/")] == '\0', file = last && create == 2;
+		memcpy(prefix, rel, pos);
+		prefix[pos] = '\0';
+		fd = openat2_in_root(rootfd, prefix, last ? flags : O_PATH);
+		if (fd < 0 && errno == ENOENT) {
+			*what = file ? "create file" : "mkdir"; /* mknod of S_IFREG is open(O_CREAT|O_EXCL), no fd */
+			int rc = file ? mknodat(parent, prefix + start, S_IFREG | 0644, 0) : mkdirat(parent, prefix + start, 0755);
+			if (rc >= 0 || errno == EEXIST) {
+				*what = "resolve";
+				fd = openat2_in_root(rootfd, prefix, last ? flags : O_PATH);
+			}
+		}
+		close_keep_errno(parent);
+		parent = last ? -1 : fd;
+	}
 	close_keep_errno(rootfd);
 	return fd;
 }
 
-int split_parent(const char *path, char *dir, size_t size, const char **base)
+int open_in_root(const char *root, const char *target, int flags)
 {
-	const char *slash = strrchr(path, '/');
-	if (!slash || !slash[1]) {
-		errno = EINVAL;
-		return -1;
-	}
+	const char *what;
+	return resolve_in_root(root, target, flags, 0, &what);
+}
+
+int open_parent(const char *root, const char *path, int create, const char **base)
+{
+	char dir[PATH_MAX];
+	const char *what, *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (!slash || !slash[1] || n + 2 > sizeof dir)
+		return errno = !slash || !slash[1] ? EINVAL : ENAMETOOLONG, -1;
 	*base = slash + 1;
-	size_t n = (size_t)(slash - path);
-	if (n + 2 > size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(dir, n ? path : "/", n ? n : 1);
-	dir[n ? n : 1] = '\0';
-	return 0;
+	snprintf(dir, sizeof dir, "%.*s", n ? (int)n : 1, n ? path : "/");
+	/* Without O_DIRECTORY when creating, as MKNOD always had it: a file there fails at mknodat. */
+	return resolve_in_root(*root ? root : "/", dir, O_PATH | (create ? 0 : O_DIRECTORY), create, &what);
 }
 
 int open_parent_in_root(const char *root, const char *path, const char **base)
 {
-	char dir[4096];
-	if (split_parent(path, dir, sizeof dir, base) < 0)
-		return -1;
-	return open_in_root(*root ? root : "/", dir, O_PATH | O_DIRECTORY);
+	return open_parent(root, path, 0, base);
+}
+
+const char *fd_path(char *buf, int fd)
+{
+	snprintf(buf, FD_PATH_SIZE, "/proc/self/fd/%d", fd);
+	return buf;
 }

@@ -43,8 +43,9 @@ export const OPS = {
   /** ints: flags, mkdirKind (0 none, 1 directory, 2 file, 3 none and skip the record when the target is missing,
    *  4 as 1, and when the directory was there the new filesystem's root gets its mode; root must be given)[,
    *  sourceIndex] · strs: source, target, fstype, data, root.
-   *  Create target first when asked (parents 0755, a file is created empty), refusing a target whose
-   *  resolved path leaves `root` (when root is non-empty). Empty source/fstype/data are passed as NULL.
+   *  With a root, target is resolved inside it (one that leaves it is refused) and mounted on as resolved,
+   *  created first when asked (parents 0755, a file empty); without one (mkdirKind then 0, any other is
+   *  ignored) target is used as given. Empty source/fstype/data are passed as NULL.
    *  With sourceIndex, the source is the fd BIND_SOURCES opened for its entry of that index
    *  (/proc/self/fd/N; each index is used once and closed); `source` is then only shown in errors.
    *  Then mount(source, target, fstype, flags, data). */
@@ -121,7 +122,8 @@ export const OPS = {
    *  lowerdir order: the first one wins on a shared name; the reverse of `tsrun.layers`). At least one
    *  lower dir. fsopen("overlay"), fsconfig "lowerdir+" once per lower dir (Linux >= 6.8, no option
    *  length limit), upperdir, workdir, create, fsmount, then move_mount onto open(target, O_PATH|
-   *  O_NOFOLLOW). Runs in the container's mount namespace, which must not propagate to the host. */
+   *  O_NOFOLLOW). Runs in the container's mount namespace, which must not propagate to the host.
+   *  Checked when the plan is decoded: at least 4 strings, exactly 4 when joined. */
   OVERLAY: { code: 31, ints: 2, strs: -1 },
   /** ints: attrSet, attrClr, propagation, recursive · strs: target, root. mount_setattr(2) on target
    *  (resolved inside root with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), or as given when root is
