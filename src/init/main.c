@@ -1,16 +1,14 @@
 /*
- * tsrun-init: executes a launch plan between clone and execve. It decides nothing: every value was
- * resolved by the TypeScript planner (src/plan/); op codes, record layouts and op semantics are the
- * contract in src/launch/ (ops.ts, sync.ts), from which the build generates generated/contract.h.
- * This file: the plan decoder and the loop of `tsrun-init init <planfd> <syncfd>` (protocol: sync.c).
+ * tsrun-init: executes a launch plan between clone and execve, deciding nothing: the TypeScript planner
+ * (src/plan/) resolved every value; op codes, record layouts and op semantics are the contract in
+ * src/launch/, from which the build generates generated/contract.h. This file: the plan decoder and
+ * the loop of `tsrun-init init <planfd> <syncfd>` (protocol: sync.c).
  *
- * The executor core is every .c and .h directly in src/init/, at most 1,500 lines
- * (test/unit/init-core-size.test.ts): main.c, ops.c (op table, thin ops), sync.c, resolve.c, unix.c,
- * and one file per larger op: bind_sources.c console.c hook.c join.c mask.c mount_attr.c overlay.c
- * privileges.c pseudo_fs.c seccomp.c. Outside it: relay/ (the attached terminal's relay in a
- * foreground stage 0), rss/ (the RSS trim before a long wait), tools/ (every other mode, modes.c).
- * Build: src/build/build.mjs, gcc -static -Os -Wall -Wextra -Werror (static: the process holding a
- * created container stays tiny).
+ * The executor core is every .c and .h directly in src/init/ (at most 1,500 lines, checked by
+ * test/unit/init-core-size.test.ts): main.c, ops.c (op table, thin ops), sync.c, resolve.c, unix.c,
+ * and one file per larger op. Outside it: relay/ (a foreground stage 0's terminal relay), rss/ (the
+ * RSS trim before a long wait), tools/ (the other modes). Built static (src/build/build.mjs) so that
+ * the process holding a created container stays tiny.
  */
 #include "init.h"
 
@@ -35,7 +33,7 @@ int parse_int(const char *s, long long min, long long *out)
 	return 0;
 }
 
-static uint32_t get_u32(const unsigned char *p)
+static uint32_t get_u32(const unsigned char *p) /* little endian, unaligned */
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -106,15 +104,10 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 static int mode_init(const char *planarg, const char *syncarg)
 {
 	long long planfd, syncfd;
-	if (parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX) {
-		fprintf(stderr, "tsrun-init: bad sync fd %s\n", syncarg);
-		return 1;
-	}
+	FAIL_IF(parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX, "bad sync fd %s", syncarg);
 	/* The sync fd must never reach the container process. */
-	if (fcntl(sync_fd = (int)syncfd, F_SETFD, FD_CLOEXEC) < 0) {
-		sync_fd = -1;
-		fail(1, "sync fd %s: %s", syncarg, ERR);
-	}
+	FAIL_IF(fcntl((int)syncfd, F_SETFD, FD_CLOEXEC) < 0, "sync fd %s: %s", syncarg, ERR);
+	sync_fd = (int)syncfd;
 	FAIL_IF(parse_int(planarg, 0, &planfd) || planfd > INT_MAX, "bad plan fd %s", planarg);
 	FAIL_IF(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0, "prctl PR_SET_DUMPABLE: still dumpable");
 	size_t len;

@@ -15,44 +15,36 @@ static char *slots[SYNC_SLOTS];
 
 #define SYNC_LINE_MAX (1u << 20) /* a data line holds a state JSON with annotations: bounded, not small */
 
-/* send(MSG_NOSIGNAL): a parent that went away is an EPIPE, not a SIGPIPE (write() for a non-socket). */
-static int write_all(int fd, const char *buf, size_t len)
+/* prefix + text in one write, with a newline when asked (one message is one line, so no newline may
+ * hide inside; at most 4 KiB). send(MSG_NOSIGNAL): a parent gone is an EPIPE, not a SIGPIPE. */
+static int send_line(int fd, const char *prefix, const char *text, int newline)
 {
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	char line[4096];
+	snprintf(line, sizeof line - 1, "%s%s", prefix, text);
+	for (char *c = line; *c; c++)
+		*c = *c == '\n' || *c == '\r' ? ' ' : *c;
+	size_t len = strlen(line), off = 0;
+	if (newline)
+		line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
+			n = write(fd, line + off, len - off);
 		if (n < 0 && errno != EINTR)
 			return -1;
-		buf += n > 0 ? n : 0;
-		len -= n > 0 ? (size_t)n : 0;
+		off += n > 0 ? (size_t)n : 0;
 	}
 	return 0;
 }
 
-/* prefix + message + "\n" into out: one message is one line, so no newline may hide inside. */
-static size_t vline(char *out, size_t size, const char *prefix, const char *fmt, va_list ap)
-{
-	size_t p = (size_t)snprintf(out, size, "%s", prefix);
-	if (p < size)
-		vsnprintf(out + p, size - p, fmt, ap);
-	for (char *c = out; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	size_t len = strlen(out);
-	len = len + 1 >= size ? size - 2 : len;
-	memcpy(out + len, "\n", 2);
-	return len + 1;
-}
-
 void sync_send(const char *fmt, ...)
 {
-	char line[4096];
+	char text[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	size_t len = vline(line, sizeof line, "", fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	if (sync_fd < 0 || write_all(sync_fd, line, len) < 0)
+	if (sync_fd < 0 || send_line(sync_fd, "", text, 1) < 0)
 		_exit(1); /* the parent is gone: nobody to report to */
 }
 
@@ -108,25 +100,20 @@ void sync_close(void)
 
 void fail(int status, const char *fmt, ...)
 {
-	char line[4096];
-	const char *prefix = sync_fd >= 0 ? SYNC_MSG_ERROR " " : "tsrun-init: ";
-	int saved = errno;
+	char msg[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	size_t len = vline(line, sizeof line, prefix, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	errno = saved;
 	if (sync_fd >= 0) {
-		write_all(sync_fd, line, len);
+		send_line(sync_fd, SYNC_MSG_ERROR " ", msg, 1);
 		_exit(1);
 	}
 	/* `start` waits on the exec fifo: "1" and the message (no prefix, no newline) say why the process
 	 * will not run; it reports that (our stderr is the container's). */
-	if (report_fd >= 0) {
-		write_all(report_fd, FIFO_FAILED, 1);
-		write_all(report_fd, line + strlen(prefix), len - strlen(prefix) - 1);
-	} else {
-		write_all(STDERR_FILENO, line, len);
-	}
+	if (report_fd >= 0)
+		send_line(report_fd, FIFO_FAILED, msg, 0);
+	else
+		send_line(STDERR_FILENO, "tsrun-init: ", msg, 1);
 	_exit(status);
 }
