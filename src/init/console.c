@@ -1,10 +1,8 @@
 /*
- * tsrun-init: terminals. CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child (semantics:
- * src/launch/ops.ts). The master goes either to the manager's --console-socket (connected by stage 0
- * while it still sees the host's paths; one SCM_RIGHTS message, as conmon, the containerd shim and
- * runc's recvtty read it), or over a socketpair made before CLONE to a foreground stage 0, which
- * relays between it and its own stdio (relay/tty_relay.c, outside the core). No copy stays in the
- * container.
+ * tsrun-init: terminals: CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child. The master goes
+ * to the manager's --console-socket (connected while stage 0 still sees the host's paths; one
+ * SCM_RIGHTS message, as conmon, the containerd shim and runc's recvtty read it), or over a socketpair
+ * to a foreground stage 0 that relays it (relay/tty_relay.c). No copy stays in the container.
  */
 #include "init.h"
 #include <sys/mount.h>
@@ -37,8 +35,7 @@ void op_console_pair(const struct rec *r)
 	set_console(sv[1]);
 }
 
-/* Each side keeps only its own end: stage 0 must close the child's, or it would never see EOF when
- * the child dies before sending the master. */
+/* Stage 0 must close the child's end, or it never sees EOF when the child dies before sending. */
 void tty_after_clone(int child)
 {
 	int *other = child ? &relay_fd : &console_fd;
@@ -88,9 +85,8 @@ void op_pty(const struct rec *r)
 	unsigned rows = (unsigned)I(0), cols = (unsigned)I(1);
 	const char *ptmx = S(0);
 	FAIL_IF(console_fd < 0, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
-	/* Inside the current root without magic links (an exec'd process joins a running container,
-	 * whose /dev may have changed), and on devpts: a ptmx node of another filesystem would hand out
-	 * ptys of whatever devpts its directory's pts/ holds. */
+	/* Inside the current root without magic links (a running container's /dev may have changed), and
+	 * on devpts: another filesystem's ptmx node hands out ptys of whatever devpts its pts/ holds. */
 	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY), unlock = 0;
 	FAIL_IF(master < 0, "open %s: %s", ptmx, ERR);
 	struct statfs sfs;
@@ -113,11 +109,10 @@ void op_pty(const struct rec *r)
 		FAIL_IF(dup2(slave, fd) < 0, "dup2 the pty slave to fd %d: %s", fd, ERR);
 	if (slave > 2)
 		close(slave);
-	/* The payload is the name runc sends with it (receivers ignore it). */
 	FAIL_IF(send_fd(console_fd, master, S(1)) < 0, "send the pty master to the console socket: %s", ERR);
 	close(master);
-	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size),
-	 * so that the process never sees it before. EOF (stage 0 is gone): go on, the exec matters. */
+	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size).
+	 * EOF (stage 0 is gone): go on, the exec matters. */
 	char ack;
 	while (attached && read(console_fd, &ack, 1) < 0 && errno == EINTR)
 		;

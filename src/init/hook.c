@@ -1,10 +1,8 @@
 /*
- * tsrun-init: HOOK, the OCI hooks that run inside the container (createContainer before the switch
- * into the root, startContainer after `start` opened the exec fifo). The hook gets exactly its
- * record's argv and env, and on stdin a sync data slot's text (the state JSON: only the parent knows
- * the host pid), then EOF. Its stdout is drained and dropped, its stderr kept (the first STDERR_KEEP
- * bytes) for the message. A non-zero exit, a signal, a failed execve or the timeout (SIGKILL) fails
- * the plan, naming the hook ("/hooks/<kind>/<i>"). A pidfd polled with the timeout: no timer signal.
+ * tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). The
+ * hook gets its record's argv and env, a sync data slot's text (the state JSON) on stdin, then EOF;
+ * its stdout is dropped, the start of its stderr kept for the message. A non-zero exit, a signal, a
+ * failed execve or the timeout (SIGKILL) fails the plan, naming the hook ("/hooks/<kind>/<i>").
  */
 #include "init.h"
 #include <linux/sched.h> /* CLONE_PIDFD */
@@ -18,10 +16,10 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Child side: the pipes become 0-3 (3: the execve error, close-on-exec) and no other fd stays. */
+/* Child side: the pipes become 0-3 (3: the execve error, close-on-exec) and no other fd stays. All
+ * above 10 first (a pipe got fd 0-3 when our stdio was closed); dup2 clears CLOEXEC. */
 static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 {
-	/* Everything above 10 first (a pipe got fd 0-3 when our stdio was closed); dup2 clears CLOEXEC. */
 	for (int k = 0; k < 4; k++)
 		if ((fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
@@ -43,16 +41,6 @@ static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 	_exit(127);
 }
 
-/* Trim surrounding whitespace in place; newlines inside become spaces (fail() keeps one line). */
-static char *trim(char *s)
-{
-	s += strspn(s, " \n\t\r");
-	size_t n = strlen(s);
-	while (n && strchr(" \n\t\r", s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 void op_hook(const struct rec *r)
 {
 	long long timeout_s = (long long)I(0);
@@ -62,16 +50,15 @@ void op_hook(const struct rec *r)
 	FAIL_IF(pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(exe, O_CLOEXEC) < 0,
 		"%s: pipe: %s", name, ERR);
 	FAIL_IF(fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0, "hook: fcntl: %s", ERR);
-	/* stdin is written whole before the hook starts, into a pipe made large enough (the input is one
-	 * sync line, under the default fs.pipe-max-size of 1 MiB), so that the write cannot block: no
-	 * SIGPIPE or EPIPE from a hook that does not read it, nothing to poll. */
+	/* stdin is written whole first, into a pipe large enough (one sync line, under the default
+	 * fs.pipe-max-size of 1 MiB) that it cannot block: no EPIPE or SIGPIPE, nothing to poll. */
 	inlen = strlen(input);
 	FAIL_IF(fcntl(in[1], F_GETPIPE_SZ) < (int)inlen && fcntl(in[1], F_SETPIPE_SZ, (int)inlen) < 0, "%s: pipe: %s", name, ERR);
 	FAIL_IF(write(in[1], input, inlen) != (ssize_t)inlen, "%s: write the hook's stdin: %s", name, ERR);
 	close(in[1]);
 	char **argv = str_list(r->strs + 2, argc), **envp = str_list(r->strs + 2 + argc, r->nstr - 2 - argc);
-	/* A fork that also gives a pidfd: under the container's filter (startContainer) pidfd_open may be
-	 * refused, while a clone without namespace flags is allowed by any profile that allows fork. */
+	/* A fork with a pidfd: under the container's filter (startContainer) pidfd_open may be refused,
+	 * a clone without namespace flags is allowed by any profile that allows fork. */
 	int pidfd = -1, fds[4] = {in[0], out[1], err[1], exe[1]};
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	FAIL_IF(pid < 0, "%s: clone: %s", name, ERR);
@@ -81,7 +68,6 @@ void op_hook(const struct rec *r)
 		close(fds[k]);
 	free(argv);
 	free(envp);
-
 	/* Drain stdout and stderr until the hook exits; then what is left without waiting, bounded: a
 	 * process it left behind may keep the pipes open and writing. */
 	char errbuf[STDERR_KEEP + 1], buf[4096];
@@ -90,7 +76,12 @@ void op_hook(const struct rec *r)
 	struct pollfd p[3] = {{.fd = pidfd, .events = POLLIN}, {.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
 	for (int exited = 0, rounds = 0;;) {
 		long long left = deadline ? deadline - now_ms() : -1;
-		int n = poll(p, 3, exited || (deadline && left < 0) ? 0 : left > 1000000000 ? 1000000000 : (int)left);
+		if (!exited && deadline && left <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail(1, "%s: %s did not finish within %lld s (killed)", name, path, timeout_s);
+		}
+		int n = poll(p, 3, exited ? 0 : left > INT_MAX ? INT_MAX : (int)left);
 		FAIL_IF(n < 0 && errno != EINTR, "%s: poll: %s", name, ERR);
 		if (n < 0)
 			continue;
@@ -108,26 +99,21 @@ void op_hook(const struct rec *r)
 		}
 		if (exited && (drained || ++rounds > 256))
 			break;
-		if (p[0].revents) {
-			exited = 1;
-			p[0].fd = -1;
-		} else if (!exited && deadline && now_ms() >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			fail(1, "%s: %s did not finish within %lld s (killed)", name, path, timeout_s);
-		}
+		if (p[0].revents)
+			exited = 1, p[0].fd = -1; /* what is left is read without waiting */
 	}
 	close_if(p[1].fd);
 	close_if(p[2].fd);
 	close(pidfd);
-
 	int status, exec_errno = 0;
 	while (waitpid(pid, &status, 0) < 0)
 		FAIL_IF(errno != EINTR, "%s: waitpid: %s", name, ERR);
 	ssize_t got = read(exe[0], &exec_errno, sizeof exec_errno);
 	close(exe[0]);
-	errbuf[errlen] = '\0';
-	char *msg = trim(errbuf);
+	errbuf[errlen] = '\0'; /* without the surrounding whitespace (fail() makes newlines inside spaces) */
+	for (errlen = strlen(errbuf); errlen && strchr(" \n\t\r", errbuf[errlen - 1]);)
+		errbuf[--errlen] = '\0';
+	const char *msg = errbuf + strspn(errbuf, " \n\t\r");
 	FAIL_IF(got == (ssize_t)sizeof exec_errno, "%s: cannot execute %s: %s", name, path, strerror(exec_errno));
 	const char *abbrev = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
 	FAIL_IF(WIFSIGNALED(status), "%s: %s was killed by signal %d (SIG%s)%s%s", name, path, WTERMSIG(status),

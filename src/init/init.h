@@ -14,7 +14,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,6 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,8 +53,7 @@ struct op_def {
 OP_LIST(OP_DECLARE)
 const struct op_def *op_lookup(uint32_t op);
 const char *op_check(const struct rec *r);
-/* ops.c: n strings as a NULL-terminated array (EXEC, HOOK); the `from` of CLOEXEC_FROM once it ran
- * (0 before): every fd from there up is close-on-exec. */
+/* ops.c: n strings as a NULL-terminated array; CLOEXEC_FROM's `from` once it ran (0 before). */
 char **str_list(char **strs, size_t n);
 extern unsigned int cloexec_bound;
 
@@ -97,9 +94,8 @@ void trim_rss(void);
 int trim_and_open(const char *path);
 int tool_main(int argc, char **argv);
 
-/* unix.c: connect to an AF_UNIX stream socket (-1 with errno; ENAMETOOLONG for a path over 107
- * bytes); send one fd with a payload (0, or -1 with errno); receive one (the fd; -1 with errno, or
- * -2 at EOF or for a message without one fd). */
+/* unix.c: connect to an AF_UNIX stream socket; send one fd with a payload (0); receive one (the fd,
+ * or -2 at EOF or for a message without one fd). -1 with errno when a call fails. */
 int unix_connect(const char *path);
 int send_fd(int sock, int fd, const char *payload);
 int recv_fd(int sock);
@@ -111,7 +107,6 @@ extern int sync_fd, report_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sync_wait_go(const char *tag);
 const char *sync_data(unsigned slot);
-void sync_close(void);
 /* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
  * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -120,5 +115,6 @@ void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3),
 /* close(fd) when it is open; close(fd) leaving errno as it was (for the error path that reports it). */
 static inline void close_if(int fd) { if (fd >= 0) close(fd); }
 static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
+static inline void sync_close(void) { close_if(sync_fd); sync_fd = -1; }
 
 #endif

@@ -71,32 +71,32 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 		struct rec *r = &recs[i];
 		FAIL_IF(len - off < 16, "bad plan: record %u truncated", i);
 		r->op = get_u32(buf + off), r->nint = get_u32(buf + off + 4), r->nstr = get_u32(buf + off + 8);
-		size_t paylen = get_u32(buf + off + 12), p = (off += 16) + (size_t)r->nint * 8;
+		size_t paylen = get_u32(buf + off + 12), end = (off += 16) + paylen, p = off + (size_t)r->nint * 8;
 		const struct op_def *d = op_lookup(r->op);
 		FAIL_IF(!d, "bad plan: record %u: unknown op %u", i, r->op);
 		FAIL_IF((d->nint >= 0 && r->nint != (uint32_t)d->nint) || (d->nstr >= 0 && r->nstr != (uint32_t)d->nstr),
 			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, r->nint, r->nstr, d->nint, d->nstr);
 		FAIL_IF(paylen > len - off || (uint64_t)r->nint * 8 > paylen, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
-		/* Strings stay in buf; ints are copied to aligned memory (once all strings are found: a
-		 * count larger than the payload is an error to report, not an allocation to try). */
+		/* ints copied to aligned memory; strings left in buf (at most one per payload byte) */
+		uint64_t *ints = malloc((size_t)r->nint * 8 + 8);
+		char **strs = malloc(((r->nstr < paylen ? r->nstr : paylen) + 1) * sizeof *strs);
+		FAIL_IF(!ints || !strs, "decode plan: %s", ERR);
+		for (uint32_t k = 0; k < r->nint; k++)
+			ints[k] = get_u32(buf + off + 8 * k) | (uint64_t)get_u32(buf + off + 8 * k + 4) << 32;
 		for (uint32_t s = 0; s < r->nstr; s++) {
-			unsigned char *z = p < off + paylen ? memchr(buf + p, 0, off + paylen - p) : NULL;
+			unsigned char *z = p < end ? memchr(buf + p, 0, end - p) : NULL;
 			FAIL_IF(!z, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
+			strs[s] = (char *)buf + p;
 			p = (size_t)(z - buf) + 1;
 		}
-		FAIL_IF(p != off + paylen, "bad plan: record %u (%s): payload length mismatch", i, d->name);
-		uint64_t *ints = malloc(((size_t)r->nint + 1) * 8);
-		char **strs = malloc(((size_t)r->nstr + 1) * sizeof *strs);
-		FAIL_IF(!ints || !strs, "decode plan: %s", ERR);
-		for (uint32_t k = 0; k < r->nint; k++, off += 8)
-			ints[k] = get_u32(buf + off) | (uint64_t)get_u32(buf + off + 4) << 32;
-		for (uint32_t k = 0; k < r->nstr; k++, off += strlen((char *)buf + off) + 1)
-			strs[k] = (char *)buf + off;
-		r->ints = ints, r->strs = strs;
-		const char *bad = op_check(r);
-		FAIL_IF(bad, "bad plan: record %u (%s): %s", i, d->name, bad);
+		FAIL_IF(p != end, "bad plan: record %u (%s): payload length mismatch", i, d->name);
+		r->ints = ints, r->strs = strs, off = end;
 	}
 	FAIL_IF(off != len, "bad plan: %zu trailing bytes", len - off);
+	for (uint32_t i = 0; i < n; i++) { /* the checks on values, once the framing is known good */
+		const char *bad = op_check(&recs[i]);
+		FAIL_IF(bad, "bad plan: record %u (%s): %s", i, op_lookup(recs[i].op)->name, bad);
+	}
 	*count = n;
 	return recs;
 }

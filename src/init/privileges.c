@@ -1,18 +1,14 @@
 /*
- * tsrun-init: the process settings of issue 6 "Privileges and limits" that have no simpler op:
- * personality, scheduler, I/O priority, CPU affinity, the session keyring, sysctl writes, the OOM
- * score (layouts: src/launch/ops.ts). The planner checked the values: a refusal here is the kernel's,
- * and the message names the config field (the record's last string).
+ * tsrun-init: process settings with no simpler op (personality, scheduler, I/O priority, CPU affinity,
+ * session keyring, sysctls, OOM score). The planner checked the values: a refusal here is the
+ * kernel's, and the message names the config field (the record's last string).
  */
 #include "init.h"
 #include <linux/keyctl.h>
 #include <sys/personality.h>
 
-/* " (hint)" when errno is e, else "": why the kernel refused, where that is not the obvious reason. */
-static const char *hint(int e, int when, const char *text)
-{
-	return errno == e && when ? text : "";
-}
+/* text (why the kernel refused, where that is not the obvious reason) when errno is e, else "". */
+static const char *hint(int e, int when, const char *text) { return errno == e && when ? text : ""; }
 
 void op_personality(const struct rec *r)
 {
@@ -21,8 +17,7 @@ void op_personality(const struct rec *r)
 
 void op_sched_setattr(const struct rec *r)
 {
-	/* struct sched_attr (include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER0: no utilization
-	 * clamps), not in every glibc's headers. */
+	/* struct sched_attr, SCHED_ATTR_SIZE_VER0 (not in every glibc's headers) */
 	struct {
 		uint32_t size, policy;
 		uint64_t flags;
@@ -48,8 +43,7 @@ void op_ioprio_set(const struct rec *r)
 
 void op_cpu_affinity(const struct rec *r)
 {
-	/* The raw syscall takes any multiple of 8 bytes (glibc's cpu_set_t is a fixed 1024 bits); the
-	 * record's ints are the mask words, already aligned. */
+	/* The raw syscall takes any multiple of 8 bytes (glibc's cpu_set_t is a fixed 1024 bits). */
 	FAIL_IF(syscall(SYS_sched_setaffinity, 0, (size_t)r->nint * 8, r->ints) < 0, "%s: sched_setaffinity: %s%s", S(0), ERR,
 		hint(EINVAL, 1, " (none of these CPUs is online and allowed by the container's cpuset)"));
 }

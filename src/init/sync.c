@@ -92,12 +92,6 @@ const char *sync_data(unsigned slot)
 	return slots[slot];
 }
 
-void sync_close(void)
-{
-	close_if(sync_fd);
-	sync_fd = -1;
-}
-
 void fail(int status, const char *fmt, ...)
 {
 	char msg[4096];
