@@ -12,17 +12,11 @@ static int console_fd = -1; /* where PTY sends the master: the console socket, o
 static int relay_fd = -1;   /* stage 0's end of the pair (CONSOLE_PAIR) */
 static int attached;        /* CONSOLE_PAIR: stage 0 relays the pty to the caller's terminal */
 
-static void set_console(int fd)
-{
-	close_if(console_fd);
-	console_fd = fd;
-}
-
 void op_console_socket(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
 	FAIL_IF(fd < 0, "console socket %s: connect: %s", S(0), ERR);
-	set_console(fd);
+	replace_fd(&console_fd, fd);
 }
 
 void op_console_pair(const struct rec *r)
@@ -32,15 +26,13 @@ void op_console_pair(const struct rec *r)
 	FAIL_IF(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0, "terminal socketpair: %s", ERR);
 	relay_fd = sv[0];
 	attached = 1;
-	set_console(sv[1]);
+	replace_fd(&console_fd, sv[1]);
 }
 
 /* Stage 0 must close the child's end, or it never sees EOF when the child dies before sending. */
 void tty_after_clone(int child)
 {
-	int *other = child ? &relay_fd : &console_fd;
-	close_if(*other);
-	*other = -1;
+	replace_fd(child ? &relay_fd : &console_fd, -1);
 }
 
 int console_take_relay(void)
@@ -59,14 +51,12 @@ static void mount_console(int slave)
 	int dir = open_parent_in_root("/", "/dev/console", &base), fd = -1;
 	FAIL_IF(dir < 0, "/dev/console: open its directory: %s", ERR);
 	struct stat st;
-	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISREG(st.st_mode))
-			fd = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		else
-			FAIL_IF(unlinkat(dir, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0, "/dev/console: remove the existing one: %s", ERR);
-	} else {
-		FAIL_IF(errno != ENOENT, "/dev/console: stat: %s", ERR);
-	}
+	int found = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	FAIL_IF(!found && errno != ENOENT, "/dev/console: stat: %s", ERR);
+	if (found && S_ISREG(st.st_mode))
+		fd = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	else if (found)
+		FAIL_IF(unlinkat(dir, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0, "/dev/console: remove the existing one: %s", ERR);
 	if (fd < 0) {
 		fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 		FAIL_IF(fd < 0, "/dev/console: create: %s", ERR);
@@ -116,5 +106,5 @@ void op_pty(const struct rec *r)
 	char ack;
 	while (attached && read(console_fd, &ack, 1) < 0 && errno == EINTR)
 		;
-	set_console(-1);
+	replace_fd(&console_fd, -1);
 }

@@ -17,17 +17,15 @@ long long now_ms(void)
 }
 
 /* Child side: the pipes become 0-3 (3: the execve error, close-on-exec) and no other fd stays. All
- * above 10 first (a pipe got fd 0-3 when our stdio was closed); dup2 clears CLOEXEC. */
+ * above 10 first: a pipe got fd 0-3 when our stdio was closed. */
 static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 {
 	for (int k = 0; k < 4; k++)
 		if ((fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
 	for (int k = 0; k < 4; k++)
-		if (dup2(fds[k], k) < 0)
+		if (dup3(fds[k], k, k == 3 ? O_CLOEXEC : 0) < 0)
 			_exit(127);
-	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		_exit(127);
 	/* After CLOEXEC_FROM only the fds below its bound (--preserve-fds) are still inherited: close
 	 * them one by one, since a startContainer hook runs under the container's filter, which may
 	 * refuse close_range (runc's init never calls it). Before it (createContainer), close them all. */

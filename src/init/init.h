@@ -75,9 +75,8 @@ int split_parent(const char *path, char *dir, size_t size, const char **base);
 /* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
 int open_parent_in_root(const char *root, const char *path, const char **base);
 
-/* After CLONE, stage 0 drops its copy of the SECCOMP_LISTENER socket (seccomp.c), and each side the
- * other side's end of the console connection (console.c), but stage 0 keeps the relay end of
- * CONSOLE_PAIR for a foreground CLONE (-1 without one). JOIN_NAMESPACES takes at most JOIN_MAX paths. */
+/* After CLONE, stage 0 drops its copy of the SECCOMP_LISTENER socket, each side the other's end of the
+ * console connection; a foreground stage 0 takes CONSOLE_PAIR's relay end (-1 without one). */
 void seccomp_drop_listener(void);
 void tty_after_clone(int child);
 int console_take_relay(void);
@@ -100,9 +99,8 @@ int unix_connect(const char *path);
 int send_fd(int sock, int fd, const char *payload);
 int recv_fd(int sock);
 
-/* sync.c: the line protocol with the parent on sync_fd (-1 once closed after READY); report_fd is
- * the exec fifo from WAIT_FIFO to STARTED. sync_wait_go sends "sync <tag>", keeps each "data <n>
- * <text>" for sync_data (fail() for a slot never sent), returns on "go", else _exit(1). */
+/* sync.c: sync_fd (-1 once closed after READY), report_fd (the exec fifo from WAIT_FIFO to STARTED);
+ * sync_wait_go sends "sync <tag>", keeps the data lines for sync_data, returns on "go". */
 extern int sync_fd, report_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sync_wait_go(const char *tag);
@@ -112,9 +110,11 @@ const char *sync_data(unsigned slot);
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* fail(1, ...) when cond holds: the error path of most calls, on one line. */
 #define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
-/* close(fd) when it is open; close(fd) leaving errno as it was (for the error path that reports it). */
+/* close(fd) when it is open; close(fd) keeping errno (for the error path that reports it); close the
+ * fd *slot holds (if any) and keep fd there instead (-1: none). */
 static inline void close_if(int fd) { if (fd >= 0) close(fd); }
 static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
-static inline void sync_close(void) { close_if(sync_fd); sync_fd = -1; }
+static inline void replace_fd(int *slot, int fd) { close_if(*slot); *slot = fd; }
+static inline void sync_close(void) { replace_fd(&sync_fd, -1); }
 
 #endif

@@ -1,7 +1,5 @@
-/*
- * tsrun-init: JOIN_NAMESPACES, the namespaces of a running container joined by `exec`.
- * Record: ints = one CLONE_NEW* type per path, strs = the paths (/proc/<init pid>/ns/<name>).
- */
+/* tsrun-init: JOIN_NAMESPACES, the namespaces of a running container joined by `exec` (ints: one
+ * CLONE_NEW* type per path; strs: /proc/<init pid>/ns/<name>). */
 #include "init.h"
 
 void op_join_namespaces(const struct rec *r)

@@ -57,11 +57,9 @@ void op_session_keyring(const struct rec *r)
 	if (I(0) == 0)
 		return; /* joining an existing one (exec): its permissions are its creator's to set */
 	/* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
-	char desc[512];
+	char desc[512] = ""; /* the last byte stays NUL */
 	unsigned long perm;
-	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
-	FAIL_IF(n < 0, "describe session keyring %s: %s", S(0), ERR);
-	desc[(size_t)n < sizeof desc ? (size_t)n : sizeof desc - 1] = '\0';
+	FAIL_IF(syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0) < 0, "describe session keyring %s: %s", S(0), ERR);
 	FAIL_IF(sscanf(desc, "%*[^;];%*[^;];%*[^;];%lx", &perm) != 1, "describe session keyring %s: unexpected answer \"%s\"", S(0), desc);
 	perm |= (unsigned long)I(0);
 	FAIL_IF(syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0, "set permissions 0x%lx of session keyring %s: %s", perm, S(0), ERR);

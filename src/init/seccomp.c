@@ -1,8 +1,7 @@
 /*
- * tsrun-init: SECCOMP_LISTENER and SECCOMP. The filter was compiled in TypeScript
- * (src/security/seccomp/compile.ts): this loads it and, with SCMP_ACT_NOTIFY rules, passes the notify
- * fd to the listener as runc does: one SCM_RIGHTS message whose payload is the container process state
- * (runtime-spec ContainerProcessState) the parent sent in a sync data slot.
+ * tsrun-init: SECCOMP_LISTENER and SECCOMP: load the filter compiled in TypeScript (src/security/seccomp/)
+ * and, with SCMP_ACT_NOTIFY rules, pass the notify fd to the listener as runc does, in one SCM_RIGHTS
+ * message whose payload is the ContainerProcessState the parent sent in a sync data slot.
  */
 #include "init.h"
 #include <linux/filter.h>
@@ -12,16 +11,14 @@ static int listener_fd = -1; /* SECCOMP_LISTENER -> SECCOMP */
 
 void seccomp_drop_listener(void)
 {
-	close_if(listener_fd);
-	listener_fd = -1;
+	replace_fd(&listener_fd, -1);
 }
 
 void op_seccomp_listener(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
 	FAIL_IF(fd < 0, "seccomp listener %s: connect: %s", S(0), ERR);
-	seccomp_drop_listener();
-	listener_fd = fd;
+	replace_fd(&listener_fd, fd);
 }
 
 void op_seccomp(const struct rec *r)

@@ -1,11 +1,8 @@
 /*
  * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
- * socket: one text line per message, words and SYNC_SLOTS from src/launch/sync.ts. "pid <n>" from
- * stage 0 after CLONE; "sync <tag>", then the parent's "data <n> <text>" lines (kept for later
- * records: values only the parent knows once the child exists) and "go" (anything else, or EOF: the
- * parent gave up, _exit(1)); "ready" from READY, then the fd is closed; "error <msg>" for any failure
- * before. After READY, `start` waits on the exec fifo instead (report_fd once WAIT_FIFO opened it):
- * "0" from STARTED, or "1<msg>" for a failure.
+ * socket, as src/launch/sync.ts defines it: one line per message; the parent's "data <n> <text>" lines
+ * are kept for later records (values only it knows once the child exists). After READY, failures go
+ * to `start` on the exec fifo instead (report_fd, from WAIT_FIFO to STARTED).
  */
 #include "init.h"
 #include <stdarg.h>
@@ -55,10 +52,8 @@ static char *read_line(void)
 	size_t cap = 0, len = 0;
 	char *line = NULL, c = 0;
 	while (c != '\n') {
-		if (len + 1 >= cap) {
-			if (cap >= SYNC_LINE_MAX || !(line = realloc(line, cap = cap ? cap * 2 : 64)))
-				_exit(1);
-		}
+		if (len + 1 >= cap && (cap >= SYNC_LINE_MAX || !(line = realloc(line, cap = cap ? cap * 2 : 64))))
+			_exit(1);
 		ssize_t n = read(sync_fd, &c, 1);
 		if (n == 0 || (n < 0 && errno != EINTR))
 			_exit(1);

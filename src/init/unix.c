@@ -1,8 +1,5 @@
-/*
- * tsrun-init: AF_UNIX helpers: connecting to a manager's socket on the host and handing it one fd, as
- * runc does (the console socket, the seccomp listener), and passing fds between stage 0 and the child
- * (bind_sources.c, the pty master for the relay).
- */
+/* tsrun-init: AF_UNIX helpers: connect to a manager's socket on the host (console socket, seccomp
+ * listener) and hand it one fd, as runc does; pass fds between stage 0 and the child. */
 #include "init.h"
 #include <sys/un.h>
 
@@ -20,19 +17,13 @@ int unix_connect(const char *path)
 	return fd;
 }
 
-/* One SCM_RIGHTS control message carrying one fd. */
-union fd_ctl {
-	char buf[CMSG_SPACE(sizeof(int))];
-	struct cmsghdr align;
-};
-
 /* The fd rides on the first sendmsg with the payload's first bytes; the rest (a stream socket may take
  * a long payload in parts) follows without it. MSG_NOSIGNAL: a receiver gone is an EPIPE, not a SIGPIPE. */
 int send_fd(int sock, int fd, const char *payload)
 {
-	union fd_ctl ctl = {0};
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {0}; /* one SCM_RIGHTS message, one fd */
 	struct iovec iov = {.iov_base = (void *)payload, .iov_len = strlen(payload)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	*c = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
@@ -54,9 +45,9 @@ int send_fd(int sock, int fd, const char *payload)
 int recv_fd(int sock)
 {
 	char payload[256];
-	union fd_ctl ctl;
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {.iov_base = payload, .iov_len = sizeof payload};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
 	ssize_t n;
 	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
