@@ -1,9 +1,7 @@
-/*
- * tsrun-init: terminals: CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child. The master goes
+/* tsrun-init: terminals: CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child. The master goes
  * to the manager's --console-socket (connected while stage 0 still sees the host's paths; one
  * SCM_RIGHTS message, as conmon, the containerd shim and runc's recvtty read it), or over a socketpair
- * to a foreground stage 0 that relays it (relay/tty_relay.c). No copy stays in the container.
- */
+ * to a foreground stage 0 that relays it (relay/tty_relay.c). No copy stays in the container. */
 #include "init.h"
 #include <sys/mount.h>
 #include <termios.h>

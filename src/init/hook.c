@@ -23,8 +23,8 @@ static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 	for (int k = 0; k < 4; k++)
 		if ((fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
-	for (int k = 0; k < 4; k++)
-		if (dup3(fds[k], k, k == 3 ? O_CLOEXEC : 0) < 0)
+	for (int k = 0; k < 4; k++) /* dup2, not dup3: the syscalls a startContainer hook made before */
+		if (dup2(fds[k], k) < 0 || (k == 3 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0))
 			_exit(127);
 	/* After CLOEXEC_FROM only the fds below its bound (--preserve-fds) are still inherited: close
 	 * them one by one, since a startContainer hook runs under the container's filter, which may
@@ -34,8 +34,7 @@ static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 	if (!cloexec_bound && syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
 		_exit(127);
 	execve(path, argv, envp);
-	int e = errno;
-	(void)!write(3, &e, sizeof e);
+	(void)!write(3, &errno, sizeof errno);
 	_exit(127);
 }
 

@@ -32,11 +32,7 @@
 
 /* One decoded record of the launch plan (layout: src/launch/ops.ts): nint ints copied to aligned
  * memory, nstr NUL-terminated strings pointing into the plan buffer. */
-struct rec {
-	uint32_t op, nint, nstr;
-	const uint64_t *ints;
-	char **strs;
-};
+struct rec { uint32_t op, nint, nstr; const uint64_t *ints; char **strs; };
 /* A record's ints and strings, and the errno text, as every op handler reads them. */
 #define I(n) (r->ints[n])
 #define S(n) (r->strs[n])
@@ -44,11 +40,7 @@ struct rec {
 
 /* ops.c: the op table (from OP_LIST; nint/nstr -1 = variable), its handlers op_<name>, and the count
  * checks the table cannot express (e.g. EXEC: nstr >= argc; NULL = fine). */
-struct op_def {
-	const char *name;
-	int nint, nstr;
-	void (*run)(const struct rec *r);
-};
+struct op_def { const char *name; int nint, nstr; void (*run)(const struct rec *r); };
 #define OP_DECLARE(NAME, name, ni, ns) void op_##name(const struct rec *r);
 OP_LIST(OP_DECLARE)
 const struct op_def *op_lookup(uint32_t op);

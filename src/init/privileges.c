@@ -1,8 +1,6 @@
-/*
- * tsrun-init: process settings with no simpler op (personality, scheduler, I/O priority, CPU affinity,
+/* tsrun-init: process settings with no simpler op (personality, scheduler, I/O priority, CPU affinity,
  * session keyring, sysctls, OOM score). The planner checked the values: a refusal here is the
- * kernel's, and the message names the config field (the record's last string).
- */
+ * kernel's, and the message names the config field (the record's last string). */
 #include "init.h"
 #include <linux/keyctl.h>
 #include <sys/personality.h>
