@@ -1,32 +1,20 @@
-/*
- * tsrun-init: terminals. CONSOLE_SOCKET (39) and CONSOLE_PAIR (40) in stage 0, PTY (41) in the
- * child. The relay a foreground stage 0 runs between the caller's terminal and the pty master is
- * outside the core: relay/tty_relay.c.
- *
- * Two ways out for the master (semantics: src/launch/ops.ts):
- *   --console-socket  stage 0 connects to the manager's socket while it still sees the host's paths;
- *                     the child inherits the connection and sends the master there (conmon, the
- *                     containerd shim and runc's recvtty all read one SCM_RIGHTS message);
- *   attached          a socketpair made before CLONE: the child sends the master to stage 0, which
- *                     stays as the foreground waiter and copies between the master and its own stdio.
- * Either way no copy of the master stays in the container.
- */
+/* tsrun-init: terminals: CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child. The master goes
+ * to the manager's --console-socket (connected while stage 0 still sees the host's paths; one
+ * SCM_RIGHTS message, as conmon, the containerd shim and runc's recvtty read it), or over a socketpair
+ * to a foreground stage 0 that relays it (relay/tty_relay.c). No copy stays in the container. */
 #include "init.h"
 #include <sys/mount.h>
-#include <sys/signalfd.h>
-#include <sys/un.h>
 #include <termios.h>
 
 static int console_fd = -1; /* where PTY sends the master: the console socket, or the child's end of the pair */
 static int relay_fd = -1;   /* stage 0's end of the pair (CONSOLE_PAIR) */
-static int attached;         /* CONSOLE_PAIR: stage 0 relays the pty to the caller's terminal */
+static int attached;        /* CONSOLE_PAIR: stage 0 relays the pty to the caller's terminal */
 
 void op_console_socket(const struct rec *r)
 {
 	int fd = unix_connect(S(0));
 	FAIL_IF(fd < 0, "console socket %s: connect: %s", S(0), ERR);
-	close_if(console_fd);
-	console_fd = fd;
+	replace_fd(&console_fd, fd);
 }
 
 void op_console_pair(const struct rec *r)
@@ -36,43 +24,41 @@ void op_console_pair(const struct rec *r)
 	FAIL_IF(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0, "terminal socketpair: %s", ERR);
 	relay_fd = sv[0];
 	attached = 1;
-	close_if(console_fd);
-	console_fd = sv[1];
+	replace_fd(&console_fd, sv[1]);
 }
 
+/* Stage 0 must close the child's end, or it never sees EOF when the child dies before sending. */
 void tty_after_clone(int child)
 {
-	/* Each side keeps only its own end: the child's end must close in stage 0, or stage 0 would never
-	 * see EOF when the child dies before sending the master. */
-	int *mine = child ? &relay_fd : &console_fd;
-	if (*mine >= 0)
-		close(*mine);
-	*mine = -1;
+	replace_fd(child ? &relay_fd : &console_fd, -1);
 }
 
-/* /dev/console (config-linux.md "Default Devices"): the slave bound over a plain file, made inside the
- * current root. A node or symlink the image put there is replaced first: binding onto a symlink would
- * follow it, and an image's 5:1 node must not stay reachable under the bind. */
+int console_take_relay(void)
+{
+	int fd = relay_fd;
+	relay_fd = -1;
+	return fd;
+}
+
+/* /dev/console (config-linux.md "Default Devices"): the slave bound over a plain file in the current
+ * root. A node or symlink the image put there is replaced first: a bind onto a symlink follows it,
+ * and an image's 5:1 node must not stay reachable under the bind. */
 static void mount_console(int slave)
 {
 	const char *base;
-	int dir = open_parent_in_root("/", "/dev/console", &base);
+	int dir = open_parent_in_root("/", "/dev/console", &base), fd = -1;
 	FAIL_IF(dir < 0, "/dev/console: open its directory: %s", ERR);
 	struct stat st;
-	int fd = -1;
-	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISREG(st.st_mode))
-			fd = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		else if (unlinkat(dir, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
-			fail(1, "/dev/console: remove the existing one: %s", ERR);
-	} else if (errno != ENOENT) {
-		fail(1, "/dev/console: stat: %s", ERR);
-	}
+	int found = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	FAIL_IF(!found && errno != ENOENT, "/dev/console: stat: %s", ERR);
+	if (found && S_ISREG(st.st_mode))
+		fd = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	else if (found)
+		FAIL_IF(unlinkat(dir, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0, "/dev/console: remove the existing one: %s", ERR);
 	if (fd < 0) {
 		fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 		FAIL_IF(fd < 0, "/dev/console: create: %s", ERR);
-		if (fchmod(fd, 0666) < 0) /* the umask applied to the create */
-			fail(1, "/dev/console: chmod: %s", ERR);
+		FAIL_IF(fchmod(fd, 0666) < 0, "/dev/console: chmod: %s", ERR); /* the umask applied to the create */
 	}
 	close(dir);
 	char src[64], dst[64];
@@ -82,65 +68,41 @@ static void mount_console(int slave)
 	close(fd);
 }
 
-/* One sendmsg, one SCM_RIGHTS fd, payload = the name runc sends with it (receivers ignore it). */
-static void send_master(int sock, int master, const char *payload)
-{
-	FAIL_IF(send_fd(sock, master, payload) < 0, "send the pty master to the console socket: %s", ERR);
-}
-
 void op_pty(const struct rec *r)
 {
 	unsigned rows = (unsigned)I(0), cols = (unsigned)I(1);
 	const char *ptmx = S(0);
 	FAIL_IF(console_fd < 0, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
-	/* Resolved inside the current root without magic links: an exec'd process joins a running container,
-	 * whose processes may have changed its /dev since. */
-	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY);
+	/* Inside the current root without magic links (a running container's /dev may have changed), and
+	 * on devpts: another filesystem's ptmx node hands out ptys of whatever devpts its pts/ holds. */
+	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY), unlock = 0;
 	FAIL_IF(master < 0, "open %s: %s", ptmx, ERR);
-	/* The container's own devpts instance, not a ptmx node of some other filesystem (which would hand
-	 * out ptys of whatever devpts its directory's pts/ holds). */
 	struct statfs sfs;
 	FAIL_IF(fstatfs(master, &sfs) < 0, "statfs %s: %s", ptmx, ERR);
 	FAIL_IF(sfs.f_type != DEVPTS_SUPER_MAGIC, "%s is not on a devpts filesystem (mount devpts on /dev/pts)", ptmx);
-	int unlock = 0;
 	FAIL_IF(ioctl(master, TIOCSPTLCK, &unlock) < 0, "unlock the pty (TIOCSPTLCK): %s", ERR);
 	/* The slave straight from the master: no path lookup in the container's /dev/pts. */
 	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	FAIL_IF(slave < 0, "open the pty slave (TIOCGPTPEER): %s", ERR);
-	if (rows && cols) {
-		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-		FAIL_IF(ioctl(master, TIOCSWINSZ, &ws) < 0,
-			"set the console size %ux%u (TIOCSWINSZ): %s", rows, cols, ERR);
-	}
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	FAIL_IF(rows && cols && ioctl(master, TIOCSWINSZ, &ws) < 0, "set the console size %ux%u (TIOCSWINSZ): %s", rows, cols, ERR);
 	/* The process's user owns its terminal (as runc's fixStdioPermissions); the group stays devpts's. */
-	FAIL_IF(fchown(slave, (uid_t)I(2), (gid_t)-1) < 0,
-		"chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
+	FAIL_IF(fchown(slave, (uid_t)I(2), (gid_t)-1) < 0, "chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
 	if (I(3))
 		mount_console(slave);
-	/* Everything on the slave side first: once the master is sent, the receiver may close it, and a
-	 * hung-up pty can no longer become a controlling terminal (EIO). */
+	/* The slave side first: once the master is sent, the receiver may close it, and a hung-up pty
+	 * can no longer become a controlling terminal (EIO). */
 	FAIL_IF(ioctl(slave, TIOCSCTTY, 0) < 0, "make the pty the controlling terminal (TIOCSCTTY): %s", ERR);
 	for (int fd = 0; fd < 3; fd++)
 		FAIL_IF(dup2(slave, fd) < 0, "dup2 the pty slave to fd %d: %s", fd, ERR);
 	if (slave > 2)
 		close(slave);
-	send_master(console_fd, master, S(1));
+	FAIL_IF(send_fd(console_fd, master, S(1)) < 0, "send the pty master to the console socket: %s", ERR);
 	close(master);
-	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size), so
-	 * the process never writes or reads the size before (an EOF: stage 0 is gone, go on; it is the exec
-	 * that matters, and a dead stage 0 kills nothing here). */
-	if (attached) {
-		char ack;
-		while (read(console_fd, &ack, 1) < 0 && errno == EINTR)
-			;
-	}
-	close(console_fd);
-	console_fd = -1;
-}
-
-int console_take_relay(void)
-{
-	int fd = relay_fd;
-	relay_fd = -1;
-	return fd;
+	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size).
+	 * EOF (stage 0 is gone): go on, the exec matters. */
+	char ack;
+	while (attached && read(console_fd, &ack, 1) < 0 && errno == EINTR)
+		;
+	replace_fd(&console_fd, -1);
 }

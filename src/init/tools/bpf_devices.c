@@ -13,7 +13,7 @@
  * (a device must pass all of them).
  * Exit status 0 on success, 1 with a message on stderr otherwise.
  */
-#include "../init.h"
+#include "tools.h"
 #include <linux/bpf.h>
 
 #define PROG_MAX (1u << 20) /* bytes: far above any rule list, far below memory trouble */

@@ -7,7 +7,7 @@
  * A bad plan exits 1 with "tsrun-init: bad plan: record <i> (<NAME>): ..." on stderr. The build and
  * test/unit/launch-contract.test.ts encode one record of every op and compare the echo.
  */
-#include "../init.h"
+#include "tools.h"
 
 static void put_json_string(const char *s)
 {

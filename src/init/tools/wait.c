@@ -4,7 +4,7 @@
  * exit 0 exited (or no such process), 1 timeout, 2 error; wait-input also 3 when stdin is readable
  * or hung up.
  */
-#include "../init.h"
+#include "tools.h"
 
 /* wait: until pid exits. wait-input (input = 1): also until stdin is readable or hung up (exit 3), so a
  * caller waiting for a message on a pipe or fifo from a process learns at once of either. */
