@@ -1,4 +1,4 @@
-import { type CgroupHierarchy, hostHierarchies, layoutOf } from "./hierarchy.js";
+import { type CgroupHierarchy, hostHierarchies, usesV2Driver } from "./hierarchy.js";
 import type { CgroupDriver } from "./driver-api.js";
 import { V1Driver } from "./driver-v1.js";
 import { V2Driver } from "./driver-v2.js";
@@ -17,5 +17,5 @@ export interface CgroupDriverOptions {
  */
 export function cgroupDriver(path: string, opts: CgroupDriverOptions = {}): CgroupDriver {
   const hierarchies = opts.hierarchies ?? hostHierarchies();
-  return layoutOf(hierarchies) === "unified" ? new V2Driver(path, hierarchies) : new V1Driver(path, hierarchies);
+  return usesV2Driver(hierarchies) ? new V2Driver(path, hierarchies) : new V1Driver(path, hierarchies);
 }

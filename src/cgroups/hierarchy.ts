@@ -60,6 +60,12 @@ export function layoutOf(hierarchies: readonly CgroupHierarchy[]): CgroupLayout 
   return v1 ? "legacy" : "unified";
 }
 
+/** The one rule that picks a host's cgroupfs driver: v2 on a unified host, v1 on a legacy or hybrid one
+ *  (as runc). cgroupDriver() and cgroupFrozen() both follow it. */
+export function usesV2Driver(hierarchies: readonly CgroupHierarchy[]): boolean {
+  return layoutOf(hierarchies) === "unified";
+}
+
 let cached: CgroupHierarchy[] | undefined;
 /** The host's cgroup hierarchies, read once per process. */
 export function hostHierarchies(): CgroupHierarchy[] {

@@ -1,9 +1,13 @@
 /**
  * src/cgroups/driver.ts: which driver a host gets, and its pure parts (the resource plan create checks
  * and --dry-run prints, how a process joins, what cgroup mounts show), on hierarchy samples. No root:
- * nothing here reads or writes a cgroup file.
+ * nothing here reads or writes a cgroup file (the frozen probes read scratch files laid out as one).
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cgroupDriver } from "../../src/cgroups/driver.js";
+import { cgroupFrozen } from "../../src/cgroups/frozen.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError } from "../../src/errors.js";
 
@@ -158,5 +162,36 @@ describe("what cgroup mounts show (data for the rootfs planner)", () => {
     expect(m.cgroup).toEqual({ tmpfs: false, mounts: [{ sub: "", fstype: "cgroup2", data: "", hostDir: "/sys/fs/cgroup/tsrun/c1", links: [] }] });
     expect(m.cgroup2).toEqual(m.cgroup.mounts[0]);
     expect(driver(LEGACY).mounts().cgroup2).toBeNull();
+  });
+});
+
+describe("cgroupFrozen (what state and list ask, without loading the drivers)", () => {
+  // Hierarchies whose mount points are scratch directories: the freezer files are ours to write.
+  const dir = mkdtempSync(join(tmpdir(), "tsrun-frozen-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const hybrid: CgroupHierarchy[] = [
+    { mountPoint: join(dir, "freezer"), version: 1, controllers: "freezer" },
+    { mountPoint: join(dir, "unified"), version: 2, controllers: "" },
+  ];
+  const unified: CgroupHierarchy[] = [{ mountPoint: join(dir, "v2"), version: 2, controllers: "" }];
+  const put = (file: string, text: string) => {
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(file, text);
+  };
+  test.each([
+    ["hybrid: the v1 freezer", hybrid, "freezer/c1/freezer.state", "FROZEN\n", "THAWED\n"],
+    ["unified: cgroup.events", unified, "v2/c1/cgroup.events", "populated 1\nfrozen 1\n", "populated 1\nfrozen 0\n"],
+  ])("%s: the same answer as the driver's isFrozen, frozen and thawed", (_name, h, file, frozen, thawed) => {
+    const d = cgroupDriver("/c1", { hierarchies: h });
+    expect([cgroupFrozen("/missing", h), cgroupDriver("/missing", { hierarchies: h }).isFrozen()]).toEqual([false, false]);
+    put(join(dir, file), frozen);
+    expect([cgroupFrozen("/c1", h), d.isFrozen()]).toEqual([true, true]);
+    put(join(dir, file), thawed);
+    expect([cgroupFrozen("/c1", h), d.isFrozen()]).toEqual([false, false]);
+  });
+  test("a hybrid host's cgroup2 directory does not decide (runc reads the v1 freezer there)", () => {
+    put(join(dir, "unified/c2/cgroup.events"), "frozen 1\n");
+    expect(cgroupFrozen("/c2", hybrid)).toBe(false);
+    expect(cgroupDriver("/c2", { hierarchies: hybrid }).isFrozen()).toBe(false);
   });
 });
