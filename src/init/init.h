@@ -90,9 +90,9 @@ void bind_sources_send(pid_t child);
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
 
-/* Outside the core (main.c says why): relay/tty_relay.c, rss/trim.c, tools/modes.c. */
-int tty_relay(pid_t pid, int relay_fd);
-void trim_rss(void);
+/* Outside the core (main.c says why): relay/ (a foreground stage 0's wait: the exit code for the
+ * child's status), rss/trim.c, tools/modes.c. */
+int stage0_wait(pid_t pid, int relay_fd);
 int trim_and_open(const char *path);
 int tool_main(int argc, char **argv);
 

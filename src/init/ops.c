@@ -42,7 +42,7 @@ void op_clone(const struct rec *r)
 	const char *cgroup = S(0);
 	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits for
 	 * EOF on this pipe, which stage 0 closes after the pid line. */
-	int gate[2], cgfd, status;
+	int gate[2], cgfd;
 	char c;
 	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
 	/* Raw clone with no new stack: fork-like (safe, we are single threaded), but it takes namespace
@@ -82,16 +82,7 @@ void op_clone(const struct rec *r)
 	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
 	sync_close();
 	close(gate[1]);
-	if (!I(1))
-		_exit(0);
-	trim_rss();
-	int relay = console_take_relay();
-	if (relay >= 0)
-		_exit(tty_relay((pid_t)pid, relay));
-	while (waitpid((pid_t)pid, &status, 0) < 0)
-		if (errno != EINTR)
-			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR), _exit(1);
-	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+	_exit(I(1) ? stage0_wait((pid_t)pid, console_take_relay()) : 0);
 }
 
 void op_write_file(const struct rec *r)
