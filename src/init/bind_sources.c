@@ -1,10 +1,8 @@
-/*
- * BIND_SOURCES (70): bind mount sources opened by host root for a new user namespace, whose root (an
+/* BIND_SOURCES (70): bind mount sources opened by host root for a new user namespace, whose root (an
  * unprivileged host uid) may not search their directories (runc's nsexec, runc issue 2484). mount(2)
  * binds only a mount of the caller's namespace, so they are opened in the CHILD's mount namespace
  * (after CLONE), and sent over a socketpair made before CLONE. The host's mounts copied into that
- * namespace are locked to its user namespace, and a bind keeps the locks: no less protected than by path.
- */
+ * namespace are locked to its user namespace, and a bind keeps the locks: no less protected than by path. */
 #include "init.h"
 
 static char **paths; /* stage 0: the sources, in plan order */

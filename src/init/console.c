@@ -46,7 +46,7 @@ int console_take_relay(void)
 static void mount_console(int slave)
 {
 	const char *base;
-	int dir = open_parent_in_root("/", "/dev/console", &base), fd = -1;
+	int dir = open_parent("/", "/dev/console", 0, &base), fd = -1;
 	FAIL_IF(dir < 0, "/dev/console: open its directory: %s", ERR);
 	struct stat st;
 	int found = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0;

@@ -1,9 +1,7 @@
-/*
- * tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). The
+/* tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). The
  * hook gets its record's argv and env, a sync data slot's text (the state JSON) on stdin, then EOF;
  * its stdout is dropped, the start of its stderr kept for the message. A non-zero exit, a signal, a
- * failed execve or the timeout (SIGKILL) fails the plan, naming the hook ("/hooks/<kind>/<i>").
- */
+ * failed execve or the timeout (SIGKILL) fails the plan, naming the hook ("/hooks/<kind>/<i>"). */
 #include "init.h"
 #include <linux/sched.h> /* CLONE_PIDFD */
 

@@ -35,6 +35,7 @@
 struct rec { uint32_t op, nint, nstr; const uint64_t *ints; char **strs; };
 /* A record's ints and strings, and the errno text, as every op handler reads them. */
 #define I(n) (r->ints[n])
+#define U(n) ((unsigned long long)I(n)) /* for %llu */
 #define S(n) (r->strs[n])
 #define ERR strerror(errno)
 
@@ -56,27 +57,20 @@ unsigned char *read_all(int fd, size_t *len);
 int parse_int(const char *s, long long min, long long *out);
 long long now_ms(void);
 
-/* resolve.c: paths resolved inside a root that they can never leave (openat2 RESOLVE_IN_ROOT). */
+/* resolve.c: paths resolved inside a root that they can never leave (openat2 RESOLVE_IN_ROOT).
+ * path_in_root: target relative to root ("" for root itself), NULL when not under root. resolve_in_root,
+ * the one path walk: an fd (flags) of target inside root ("" opens target as given); create 1 makes
+ * missing components (directories 0755), 2 the same with the last an empty file (0644); -1 with errno
+ * (EXDEV: not under root), *what naming the step that failed. open_in_root: the same without create.
+ * open_parent: O_PATH fd of path's directory so ("" = "/"), *base = its last component. fd_path:
+ * "/proc/self/fd/<fd>" in buf, to act on the resolved object, not a path a symlink could redirect. */
 int openat2_in_root(int rootfd, const char *rel, int flags);
-/* target relative to root ("" for root itself), or NULL when target is not under root. */
 const char *path_in_root(const char *root, const char *target);
-/* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
-int open_in_root(const char *root, const char *target, int flags);
-/* path's directory into dir ("/" for a top-level name) and *base = its last component; -1 with errno. */
-int split_parent(const char *path, char *dir, size_t size, const char **base);
-/* mounts (wt-cmount) */
-/* resolve.c: the one path walk, which open_in_root and open_parent_in_root use too: an fd (flags) of
- * target inside root ("" opens target as given); create 1 makes missing components (directories 0755),
- * 2 the same with the last an empty file (0644); -1 with errno, *what naming the step that failed.
- * open_parent: path's directory so, made when create. fd_path: "/proc/self/fd/<fd>" in buf, to act on
- * the resolved object rather than a path a symlink swapped in could redirect. U(n): I(n) for %llu. */
 int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what);
+int open_in_root(const char *root, const char *target, int flags);
 int open_parent(const char *root, const char *path, int create, const char **base);
 #define FD_PATH_SIZE 32
 const char *fd_path(char *buf, int fd);
-#define U(n) ((unsigned long long)I(n))
-/* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
-int open_parent_in_root(const char *root, const char *path, const char **base);
 
 /* After CLONE, stage 0 drops its copy of the SECCOMP_LISTENER socket, each side the other's end of the
  * console connection; a foreground stage 0 takes CONSOLE_PAIR's relay end (-1 without one). */

@@ -1,13 +1,11 @@
-/*
- * tsrun-init: executes a launch plan between clone and execve, deciding nothing: the TypeScript planner
+/* tsrun-init: executes a launch plan between clone and execve, deciding nothing: the TypeScript planner
  * (src/plan/) resolved every value; op codes, record layouts and op semantics are the contract in
  * src/launch/ (the build generates generated/contract.h from it). This file: the plan decoder and the
  * loop of `tsrun-init init <planfd> <syncfd>`. The executor core is every .c and .h directly in
  * src/init/ (at most 1,500 lines: test/unit/init-core-size.test.ts): main.c, ops.c (op table, thin
  * ops), sync.c, resolve.c, unix.c, one file per larger op. Outside it: relay/ (a foreground stage 0's
  * terminal relay), rss/ (the RSS trim before a long wait), tools/ (the other modes). Static, so that
- * the process holding a created container stays tiny.
- */
+ * the process holding a created container stays tiny. */
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */

@@ -1,11 +1,9 @@
-/*
- * OVERLAY (31): the layers' overlayfs on the container's root, mounted in the container's own mount
+/* OVERLAY (31): the layers' overlayfs on the container's root, mounted in the container's own mount
  * namespace (no host mount a crash could leak), with the new mount API: mount(2) takes all options in
  * one page (100 absolute layer paths do not fit), fsconfig "lowerdir+" (Linux >= 6.8) one layer per
  * call (older kernels get one joined "lowerdir", capped at 255 bytes). The fs context keeps the kernel's
  * own error text (e.g. "overlay: failed to resolve '/x': -2"), read back into the message. Raw
- * syscall(): glibc before 2.36 has no wrappers, and <sys/mount.h> clashes with <linux/mount.h>.
- */
+ * syscall(): glibc before 2.36 has no wrappers, and <sys/mount.h> clashes with <linux/mount.h>. */
 #include "init.h"
 #include <linux/mount.h>
 

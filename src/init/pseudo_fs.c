@@ -1,12 +1,10 @@
-/*
- * DETACH_PSEUDO_FS (72), with --no-pivot, before MOVE_ROOT. A move + chroot leaves the host's mounts in
+/* DETACH_PSEUDO_FS (72), with --no-pivot, before MOVE_ROOT. A move + chroot leaves the host's mounts in
  * the container's namespace, and the kernel lets a process of a new user and mount namespace mount a
  * procfs or sysfs only when a full one (its root mounted, nothing locked over it) is there already
  * (mount_too_revealing): the host's /proc would do, and the fresh one would show what linux.maskedPaths
  * hide. So, as runc's msMoveRoot, each full mount of the plan's types outside the rootfs is detached, or
  * covered by a tmpfs where the kernel refuses (locked in a user namespace). Only here can they be known:
- * the namespace is the child's, and mounts propagate into it until now.
- */
+ * the namespace is the child's, and mounts propagate into it until now. */
 #include "init.h"
 #include <sys/mount.h>
 

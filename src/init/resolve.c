@@ -80,11 +80,6 @@ int open_parent(const char *root, const char *path, int create, const char **bas
 	return resolve_in_root(*root ? root : "/", dir, O_PATH | (create ? 0 : O_DIRECTORY), create, &what);
 }
 
-int open_parent_in_root(const char *root, const char *path, const char **base)
-{
-	return open_parent(root, path, 0, base);
-}
-
 const char *fd_path(char *buf, int fd)
 {
 	snprintf(buf, FD_PATH_SIZE, "/proc/self/fd/%d", fd);

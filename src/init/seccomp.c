@@ -1,8 +1,6 @@
-/*
- * tsrun-init: SECCOMP_LISTENER and SECCOMP: load the filter compiled in TypeScript (src/security/seccomp/)
+/* tsrun-init: SECCOMP_LISTENER and SECCOMP: load the filter compiled in TypeScript (src/security/seccomp/)
  * and, with SCMP_ACT_NOTIFY rules, pass the notify fd to the listener as runc does, in one SCM_RIGHTS
- * message whose payload is the ContainerProcessState the parent sent in a sync data slot.
- */
+ * message whose payload is the ContainerProcessState the parent sent in a sync data slot. */
 #include "init.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>

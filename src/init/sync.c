@@ -1,9 +1,7 @@
-/*
- * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
+/* tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
  * socket, as src/launch/sync.ts defines it: one line per message; the parent's "data <n> <text>" lines
  * are kept for later records (values only it knows once the child exists). After READY, failures go
- * to `start` on the exec fifo instead (report_fd, from WAIT_FIFO to STARTED).
- */
+ * to `start` on the exec fifo instead (report_fd, from WAIT_FIFO to STARTED). */
 #include "init.h"
 #include <stdarg.h>
 
