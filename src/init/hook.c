@@ -1,5 +1,4 @@
-/* tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). Its
- * stdout is dropped, the start of its stderr kept for the message. */
+/* tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). */
 #include "init.h"
 #include <linux/sched.h> /* CLONE_PIDFD */
 

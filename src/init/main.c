@@ -69,7 +69,6 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 		FAIL_IF((d->nint >= 0 && r->nint != (uint32_t)d->nint) || (d->nstr >= 0 && r->nstr != (uint32_t)d->nstr),
 			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, r->nint, r->nstr, d->nint, d->nstr);
 		FAIL_IF(paylen > len - off || (uint64_t)r->nint * 8 > paylen, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
-		/* ints copied to aligned memory; strings left in buf (at most one per payload byte) */
 		uint64_t *ints = malloc((size_t)r->nint * 8 + 8);
 		char **strs = malloc(((r->nstr < paylen ? r->nstr : paylen) + 1) * sizeof *strs);
 		FAIL_IF(!ints || !strs, "decode plan: %s", ERR);

@@ -1,6 +1,5 @@
-/* tsrun-init: process settings with no simpler op (personality, scheduler, I/O priority, CPU affinity,
- * session keyring, sysctls, OOM score). The planner checked the values: a refusal here is the
- * kernel's, and the message names the config field (the record's last string). */
+/* tsrun-init: process settings. The planner checked the values: a refusal here is the kernel's, and
+ * the message names the config field (the record's last string). */
 #include "init.h"
 #include <linux/keyctl.h>
 #include <sys/personality.h>
@@ -23,8 +22,7 @@ void op_sched_setattr(const struct rec *r)
 		uint32_t priority;
 		uint64_t runtime, deadline, period;
 	} a = {sizeof a, (uint32_t)I(0), I(1), (int32_t)I(2), (uint32_t)I(3), I(4), I(5), I(6)};
-	/* EPERM for a realtime policy is usually the cgroup's missing realtime budget (v1 cpu controller
-	 * with cpu.rt_runtime_us 0), not a missing capability: say so. */
+	/* EPERM for a realtime policy is usually a v1 cgroup's missing realtime budget: say so. */
 	FAIL_IF(syscall(SYS_sched_setattr, 0, &a, 0) < 0,
 		"%s: sched_setattr (policy %u, flags 0x%llx, nice %d, priority %u, runtime %llu, deadline %llu, period %llu): %s%s%s",
 		S(0), a.policy, (unsigned long long)a.flags, a.nice, a.priority, (unsigned long long)a.runtime,
@@ -54,8 +52,7 @@ void op_session_keyring(const struct rec *r)
 	FAIL_IF(id < 0, "join session keyring %s: %s", S(0), ERR);
 	if (I(0) == 0)
 		return; /* joining an existing one (exec): its permissions are its creator's to set */
-	/* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
-	char desc[512] = ""; /* the last byte stays NUL */
+	char desc[512] = ""; /* "type;uid;gid;perm;description", perm in hex; the last byte stays NUL */
 	unsigned long perm;
 	FAIL_IF(syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0) < 0, "describe session keyring %s: %s", S(0), ERR);
 	FAIL_IF(sscanf(desc, "%*[^;];%*[^;];%*[^;];%lx", &perm) != 1, "describe session keyring %s: unexpected answer \"%s\"", S(0), desc);
