@@ -95,6 +95,9 @@ const char *sync_data(unsigned slot);
 /* Report a failure and exit: on the sync fd while open (status 1), else on report_fd or stderr. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 #define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
+/* An op that is one call: the call, then the error message's format and arguments. */
+#define THIN_OP(name, call, ...) \
+	void op_##name(const struct rec *r) { (void)r; FAIL_IF((call) < 0, __VA_ARGS__); }
 static inline void close_if(int fd) { if (fd >= 0) close(fd); }
 static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
 static inline void replace_fd(int *slot, int fd) { close_if(*slot); *slot = fd; }

@@ -12,8 +12,6 @@ static char exec_path[PATH_MAX]; /* FIND_EXEC -> EXEC */
 static int cwd_fd = -1;          /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 unsigned int cloexec_bound;
 
-#define THIN_OP(name, call, ...) \
-	void op_##name(const struct rec *r) { (void)r; FAIL_IF((call) < 0, __VA_ARGS__); }
 THIN_OP(unshare, unshare((int)I(0)), "unshare (flags 0x%llx): %s", U(0), ERR)
 THIN_OP(sethostname, sethostname(S(0), strlen(S(0))), "sethostname \"%s\": %s", S(0), ERR)
 THIN_OP(setdomainname, setdomainname(S(0), strlen(S(0))), "setdomainname \"%s\": %s", S(0), ERR)

@@ -7,10 +7,12 @@
 /* text (why the kernel refused, where that is not the obvious reason) when errno is e, else "". */
 static const char *hint(int e, int when, const char *text) { return errno == e && when ? text : ""; }
 
-void op_personality(const struct rec *r)
-{
-	FAIL_IF(personality((unsigned long)I(0)) < 0, "%s: personality 0x%llx: %s", S(0), (unsigned long long)I(0), ERR);
-}
+THIN_OP(personality, personality((unsigned long)I(0)), "%s: personality 0x%llx: %s", S(0), U(0), ERR)
+THIN_OP(ioprio_set, syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)I(0)), "%s: ioprio_set (class %llu, level %llu): %s",
+	S(0), (unsigned long long)(I(0) >> 13), (unsigned long long)(I(0) & 0x1fff), ERR)
+/* The raw syscall takes any multiple of 8 bytes (glibc's cpu_set_t is a fixed 1024 bits). */
+THIN_OP(cpu_affinity, syscall(SYS_sched_setaffinity, 0, (size_t)r->nint * 8, r->ints), "%s: sched_setaffinity: %s%s", S(0), ERR,
+	hint(EINVAL, 1, " (none of these CPUs is online and allowed by the container's cpuset)"))
 
 void op_sched_setattr(const struct rec *r)
 {
@@ -29,19 +31,6 @@ void op_sched_setattr(const struct rec *r)
 		(unsigned long long)a.deadline, (unsigned long long)a.period, ERR,
 		hint(EPERM, a.policy == SCHED_FIFO || a.policy == SCHED_RR, " (a realtime policy needs CAP_SYS_NICE and, with the v1 cpu controller, a realtime budget: linux.resources.cpu.realtimeRuntime)"),
 		hint(EBUSY, a.policy == 6 /* SCHED_DEADLINE */, " (SCHED_DEADLINE admission control: not enough bandwidth left)"));
-}
-
-void op_ioprio_set(const struct rec *r)
-{
-	FAIL_IF(syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)I(0)) < 0, "%s: ioprio_set (class %llu, level %llu): %s",
-		S(0), (unsigned long long)(I(0) >> 13), (unsigned long long)(I(0) & 0x1fff), ERR);
-}
-
-void op_cpu_affinity(const struct rec *r)
-{
-	/* The raw syscall takes any multiple of 8 bytes (glibc's cpu_set_t is a fixed 1024 bits). */
-	FAIL_IF(syscall(SYS_sched_setaffinity, 0, (size_t)r->nint * 8, r->ints) < 0, "%s: sched_setaffinity: %s%s", S(0), ERR,
-		hint(EINVAL, 1, " (none of these CPUs is online and allowed by the container's cpuset)"));
 }
 
 void op_session_keyring(const struct rec *r)
