@@ -1,6 +1,5 @@
 /* tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). */
 #include "init.h"
-#include <linux/sched.h> /* CLONE_PIDFD */
 
 #define STDERR_KEEP 2048
 

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP, CLONE_PIDFD */
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,7 +33,6 @@
 
 /* A decoded record (layout: src/launch/ops.ts): ints copied to aligned memory, strings in the plan. */
 struct rec { uint32_t op, nint, nstr; const uint64_t *ints; char **strs; };
-/* A record's ints and strings, and the errno text, as every op handler reads them. */
 #define I(n) (r->ints[n])
 #define U(n) ((unsigned long long)I(n)) /* for %llu */
 #define S(n) (r->strs[n])

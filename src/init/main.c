@@ -1,8 +1,7 @@
-/* tsrun-init: executes a launch plan between clone and execve, deciding nothing (the contract:
- * src/launch/, made into generated/contract.h). This file: the plan decoder and `tsrun-init init
- * <planfd> <syncfd>`. The executor core, every .c and .h directly in src/init/, stays within 1,500
- * lines (test/unit/init-core-size.test.ts). Outside it: relay/ (a foreground stage 0's wait and
- * relay), rss/ (the RSS trim before a long wait), tools/ (the other modes). Static, to stay tiny. */
+/* tsrun-init: runs a launch plan between clone and execve, deciding nothing (the contract: src/launch/,
+ * made into generated/contract.h). This file: the plan decoder and `tsrun-init init <planfd> <syncfd>`.
+ * The executor core, every .c and .h directly in src/init/, stays within 1,500 lines. Outside it: relay/
+ * (a foreground stage 0's wait), rss/ (the RSS trim), tools/ (the other modes). Static, to stay tiny. */
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */

@@ -29,8 +29,7 @@ static int copy_bytes(int in, int out)
 	}
 }
 
-/* Copy directory src into dst (fds, closed on return). Each name opened in its parent's fd with
- * O_NOFOLLOW: nothing outside src is read, nothing outside dst written. */
+/* Copy directory src into dst (fds, closed on return), each name O_NOFOLLOW in its parent's fd. */
 static void copy_tree(int src, int dst, const char *path, int depth)
 {
 	FAIL_IF(depth > COPY_MAX_DEPTH, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);

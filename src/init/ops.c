@@ -2,7 +2,6 @@
 #include "init.h"
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <net/if.h>
 #include <sys/mount.h>
 #include <sys/resource.h>

@@ -1,5 +1,4 @@
-/* tsrun-init: process settings. The planner checked the values: a refusal here is the kernel's, and
- * the message names the config field (the record's last string). */
+/* tsrun-init: process settings. A refusal is the kernel's; the message names the config field (last string). */
 #include "init.h"
 #include <linux/keyctl.h>
 #include <sys/personality.h>

@@ -1,5 +1,4 @@
-/* tsrun-init: SECCOMP_LISTENER and SECCOMP: load the compiled filter; pass a notify fd to the listener
- * as runc does (one SCM_RIGHTS message, the ContainerProcessState of a sync data slot as payload). */
+/* tsrun-init: SECCOMP_LISTENER and SECCOMP; a notify fd goes to the listener as runc sends it. */
 #include "init.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>

@@ -1,5 +1,4 @@
-/* tsrun-init: the line protocol with the parent on the sync fd (src/launch/sync.ts). "data" lines are
- * kept for later records. After READY, failures go to `start` on the exec fifo (report_fd). */
+/* tsrun-init: the sync fd's line protocol (src/launch/sync.ts); after READY, failures go to report_fd. */
 #include "init.h"
 #include <stdarg.h>
 
