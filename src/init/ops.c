@@ -125,7 +125,7 @@ void op_mount(const struct rec *r)
 			return;
 		FAIL_IF(fd < 0, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
 		where = fd_path(at, fd); /* the resolved object: a symlink swapped in cannot redirect the mount */
-		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
+		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT)) /* readonlyPaths: bound onto itself */
 			src = at;
 	}
 	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
