@@ -1,10 +1,6 @@
-/*
- * BIND_SOURCES (70): bind mount sources opened by host root for a new user namespace, whose root (an
- * unprivileged host uid) may not search their directories (runc's nsexec, runc issue 2484). mount(2)
- * binds only a mount of the caller's namespace, so they are opened in the CHILD's mount namespace
- * (after CLONE), and sent over a socketpair made before CLONE. The host's mounts copied into that
- * namespace are locked to its user namespace, and a bind keeps the locks: no less protected than by path.
- */
+/* BIND_SOURCES: sources a new user namespace's root may not search (runc issue 2484), opened in the
+ * child's mount namespace (mount(2) binds only the caller's mounts) and sent over a socketpair. The
+ * copied host mounts are locked to that user namespace, and a bind keeps the locks. */
 #include "init.h"
 
 static char **paths; /* stage 0: the sources, in plan order */
@@ -19,9 +15,8 @@ void op_bind_sources(const struct rec *r)
 	count = r->nstr;
 }
 
-/* Stage 0, right after CLONE, while the child waits at the gate: join its mount namespace, open every
- * path O_PATH, come back, send the fds one per message. On failure the child is killed first: the
- * parent has not learnt its pid yet and could not clean it up. */
+/* Stage 0, the child at the gate: open every path in its mount namespace, send the fds. On failure
+ * the child is killed first: the parent does not know its pid yet. */
 #define KILL_FAIL_IF(cond, ...) \
 	do { if (cond) { int e_ = errno; kill(child, SIGKILL); errno = e_; fail(1, __VA_ARGS__); } } while (0)
 void bind_sources_send(pid_t child)
@@ -44,7 +39,6 @@ void bind_sources_send(pid_t child)
 	close(own), close(theirs), close(pair[0]);
 }
 
-/* The child, right after the gate opened: stage 0 has sent every fd by then. */
 void bind_sources_receive(void)
 {
 	if (pair[1] < 0)
@@ -56,8 +50,7 @@ void bind_sources_receive(void)
 		fds[i] = recv_fd(pair[1]);
 		FAIL_IF(fds[i] < 0, "bind sources: received %zu of %zu: %s", i, count, fds[i] == -1 ? ERR : "no fd");
 	}
-	close(pair[1]);
-	pair[1] = -1;
+	replace_fd(&pair[1], -1);
 }
 
 int bind_source_take(uint64_t index)

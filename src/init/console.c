@@ -1,7 +1,5 @@
-/* tsrun-init: terminals: CONSOLE_SOCKET and CONSOLE_PAIR in stage 0, PTY in the child. The master goes
- * to the manager's --console-socket (connected while stage 0 still sees the host's paths; one
- * SCM_RIGHTS message, as conmon, the containerd shim and runc's recvtty read it), or over a socketpair
- * to a foreground stage 0 that relays it (relay/tty_relay.c). No copy stays in the container. */
+/* tsrun-init: terminals. The pty master goes to --console-socket (one SCM_RIGHTS message, as conmon
+ * and runc's recvtty read it) or to a foreground stage 0 that relays it. No copy stays inside. */
 #include "init.h"
 #include <sys/mount.h>
 #include <termios.h>
@@ -27,7 +25,6 @@ void op_console_pair(const struct rec *r)
 	replace_fd(&console_fd, sv[1]);
 }
 
-/* Stage 0 must close the child's end, or it never sees EOF when the child dies before sending. */
 void tty_after_clone(int child)
 {
 	replace_fd(child ? &relay_fd : &console_fd, -1);
@@ -40,13 +37,12 @@ int console_take_relay(void)
 	return fd;
 }
 
-/* /dev/console (config-linux.md "Default Devices"): the slave bound over a plain file in the current
- * root. A node or symlink the image put there is replaced first: a bind onto a symlink follows it,
- * and an image's 5:1 node must not stay reachable under the bind. */
+/* /dev/console: the slave bound over a plain file. An image's node or symlink there is replaced first
+ * (a bind onto a symlink follows it; a 5:1 node must not stay reachable under the bind). */
 static void mount_console(int slave)
 {
 	const char *base;
-	int dir = open_parent_in_root("/", "/dev/console", &base), fd = -1;
+	int dir = open_parent("/", "/dev/console", 0, &base), fd = -1;
 	FAIL_IF(dir < 0, "/dev/console: open its directory: %s", ERR);
 	struct stat st;
 	int found = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -61,10 +57,8 @@ static void mount_console(int slave)
 		FAIL_IF(fchmod(fd, 0666) < 0, "/dev/console: chmod: %s", ERR); /* the umask applied to the create */
 	}
 	close(dir);
-	char src[64], dst[64];
-	snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
-	snprintf(dst, sizeof dst, "/proc/self/fd/%d", fd);
-	FAIL_IF(mount(src, dst, NULL, MS_BIND, NULL) < 0, "bind the pty on /dev/console: %s", ERR);
+	char src[FD_PATH_SIZE], dst[FD_PATH_SIZE];
+	FAIL_IF(mount(fd_path(src, slave), fd_path(dst, fd), NULL, MS_BIND, NULL) < 0, "bind the pty on /dev/console: %s", ERR);
 	close(fd);
 }
 
@@ -73,8 +67,7 @@ void op_pty(const struct rec *r)
 	unsigned rows = (unsigned)I(0), cols = (unsigned)I(1);
 	const char *ptmx = S(0);
 	FAIL_IF(console_fd < 0, "bad plan: PTY without CONSOLE_SOCKET or CONSOLE_PAIR");
-	/* Inside the current root without magic links (a running container's /dev may have changed), and
-	 * on devpts: another filesystem's ptmx node hands out ptys of whatever devpts its pts/ holds. */
+	/* In the root, no magic links, and on devpts: another fs's ptmx gives ptys of whatever devpts. */
 	int master = open_in_root("/", ptmx, O_RDWR | O_NOCTTY), unlock = 0;
 	FAIL_IF(master < 0, "open %s: %s", ptmx, ERR);
 	struct statfs sfs;
@@ -86,12 +79,10 @@ void op_pty(const struct rec *r)
 	FAIL_IF(slave < 0, "open the pty slave (TIOCGPTPEER): %s", ERR);
 	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
 	FAIL_IF(rows && cols && ioctl(master, TIOCSWINSZ, &ws) < 0, "set the console size %ux%u (TIOCSWINSZ): %s", rows, cols, ERR);
-	/* The process's user owns its terminal (as runc's fixStdioPermissions); the group stays devpts's. */
 	FAIL_IF(fchown(slave, (uid_t)I(2), (gid_t)-1) < 0, "chown the pty slave to %llu: %s", (unsigned long long)I(2), ERR);
 	if (I(3))
 		mount_console(slave);
-	/* The slave side first: once the master is sent, the receiver may close it, and a hung-up pty
-	 * can no longer become a controlling terminal (EIO). */
+	/* The slave first: once sent, the master may be closed, and a hung-up pty cannot be a ctty (EIO). */
 	FAIL_IF(ioctl(slave, TIOCSCTTY, 0) < 0, "make the pty the controlling terminal (TIOCSCTTY): %s", ERR);
 	for (int fd = 0; fd < 3; fd++)
 		FAIL_IF(dup2(slave, fd) < 0, "dup2 the pty slave to fd %d: %s", fd, ERR);
@@ -99,8 +90,7 @@ void op_pty(const struct rec *r)
 		close(slave);
 	FAIL_IF(send_fd(console_fd, master, S(1)) < 0, "send the pty master to the console socket: %s", ERR);
 	close(master);
-	/* Attached: wait until stage 0 has set the pty up (no CRs of its own, the caller's window size).
-	 * EOF (stage 0 is gone): go on, the exec matters. */
+	/* Attached: wait until stage 0 has set the pty up (EOF: stage 0 is gone, go on). */
 	char ack;
 	while (attached && read(console_fd, &ack, 1) < 0 && errno == EINTR)
 		;

@@ -1,11 +1,5 @@
-/*
- * tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). The
- * hook gets its record's argv and env, a sync data slot's text (the state JSON) on stdin, then EOF;
- * its stdout is dropped, the start of its stderr kept for the message. A non-zero exit, a signal, a
- * failed execve or the timeout (SIGKILL) fails the plan, naming the hook ("/hooks/<kind>/<i>").
- */
+/* tsrun-init: HOOK, the OCI hooks run inside the container (createContainer, startContainer). */
 #include "init.h"
-#include <linux/sched.h> /* CLONE_PIDFD */
 
 #define STDERR_KEEP 2048
 
@@ -16,8 +10,7 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Child side: the pipes become 0-3 (3: the execve error, close-on-exec) and no other fd stays. All
- * above 10 first: a pipe got fd 0-3 when our stdio was closed. */
+/* Child: the pipes become 0-3 (3: the execve error), no other fd stays. Above 10 first: a pipe may be 0-3. */
 static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 {
 	for (int k = 0; k < 4; k++)
@@ -26,9 +19,7 @@ static void exec_hook(int fds[4], const char *path, char **argv, char **envp)
 	for (int k = 0; k < 4; k++) /* dup2, not dup3: the syscalls a startContainer hook made before */
 		if (dup2(fds[k], k) < 0 || (k == 3 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0))
 			_exit(127);
-	/* After CLOEXEC_FROM only the fds below its bound (--preserve-fds) are still inherited: close
-	 * them one by one, since a startContainer hook runs under the container's filter, which may
-	 * refuse close_range (runc's init never calls it). Before it (createContainer), close them all. */
+	/* After CLOEXEC_FROM, one by one: the container's filter may refuse close_range (runc never calls it). */
 	for (unsigned int fd = 4; fd < cloexec_bound; fd++)
 		close((int)fd);
 	if (!cloexec_bound && syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
@@ -47,15 +38,13 @@ void op_hook(const struct rec *r)
 	FAIL_IF(pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(exe, O_CLOEXEC) < 0,
 		"%s: pipe: %s", name, ERR);
 	FAIL_IF(fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0, "hook: fcntl: %s", ERR);
-	/* stdin is written whole first, into a pipe large enough (one sync line, under the default
-	 * fs.pipe-max-size of 1 MiB) that it cannot block: no EPIPE or SIGPIPE, nothing to poll. */
+	/* stdin written whole first, into a pipe large enough (one sync line < 1 MiB): nothing to poll. */
 	inlen = strlen(input);
 	FAIL_IF(fcntl(in[1], F_GETPIPE_SZ) < (int)inlen && fcntl(in[1], F_SETPIPE_SZ, (int)inlen) < 0, "%s: pipe: %s", name, ERR);
 	FAIL_IF(write(in[1], input, inlen) != (ssize_t)inlen, "%s: write the hook's stdin: %s", name, ERR);
 	close(in[1]);
 	char **argv = str_list(r->strs + 2, argc), **envp = str_list(r->strs + 2 + argc, r->nstr - 2 - argc);
-	/* A fork with a pidfd: under the container's filter (startContainer) pidfd_open may be refused,
-	 * a clone without namespace flags is allowed by any profile that allows fork. */
+	/* A fork with a pidfd: the container's filter may refuse pidfd_open, not a clone that forks. */
 	int pidfd = -1, fds[4] = {in[0], out[1], err[1], exe[1]};
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	FAIL_IF(pid < 0, "%s: clone: %s", name, ERR);
@@ -65,8 +54,7 @@ void op_hook(const struct rec *r)
 		close(fds[k]);
 	free(argv);
 	free(envp);
-	/* Drain stdout and stderr until the hook exits; then what is left without waiting, bounded: a
-	 * process it left behind may keep the pipes open and writing. */
+	/* Drain until the hook exits, then what is left, bounded: its orphans may keep the pipes open. */
 	char errbuf[STDERR_KEEP + 1], buf[4096];
 	size_t errlen = 0;
 	long long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;

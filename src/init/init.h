@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP, CLONE_PIDFD */
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,16 +31,14 @@
 
 #include "generated/contract.h" /* op codes, record shapes, sync words: from src/launch/ (the build makes it) */
 
-/* One decoded record of the launch plan (layout: src/launch/ops.ts): nint ints copied to aligned
- * memory, nstr NUL-terminated strings pointing into the plan buffer. */
+/* A decoded record (layout: src/launch/ops.ts): ints copied to aligned memory, strings in the plan. */
 struct rec { uint32_t op, nint, nstr; const uint64_t *ints; char **strs; };
-/* A record's ints and strings, and the errno text, as every op handler reads them. */
 #define I(n) (r->ints[n])
+#define U(n) ((unsigned long long)I(n)) /* for %llu */
 #define S(n) (r->strs[n])
 #define ERR strerror(errno)
 
-/* ops.c: the op table (from OP_LIST; nint/nstr -1 = variable), its handlers op_<name>, and the count
- * checks the table cannot express (e.g. EXEC: nstr >= argc; NULL = fine). */
+/* ops.c: the op table (OP_LIST), its handlers op_<name>, and the checks it cannot express (NULL: fine). */
 struct op_def { const char *name; int nint, nstr; void (*run)(const struct rec *r); };
 #define OP_DECLARE(NAME, name, ni, ns) void op_##name(const struct rec *r);
 OP_LIST(OP_DECLARE)
@@ -56,65 +55,49 @@ unsigned char *read_all(int fd, size_t *len);
 int parse_int(const char *s, long long min, long long *out);
 long long now_ms(void);
 
-/* resolve.c: paths resolved inside a root that they can never leave (openat2 RESOLVE_IN_ROOT). */
+/* resolve.c: paths resolved inside a root they never leave. path_in_root: target relative to root, or
+ * NULL. resolve_in_root: an fd of target in root ("": as given); create 1 makes missing dirs (0755), 2
+ * the last an empty file (0644); -1 with errno (EXDEV: not under root), *what naming the failed step.
+ * open_parent: the same of path's directory, *base its last component. fd_path: "/proc/self/fd/<fd>". */
 int openat2_in_root(int rootfd, const char *rel, int flags);
-/* target relative to root ("" for root itself), or NULL when target is not under root. */
 const char *path_in_root(const char *root, const char *target);
-/* open(target) resolved inside root; root "" opens target as given. -1 with errno (EXDEV: not under root). */
-int open_in_root(const char *root, const char *target, int flags);
-/* path's directory into dir ("/" for a top-level name) and *base = its last component; -1 with errno. */
-int split_parent(const char *path, char *dir, size_t size, const char **base);
-/* mounts (wt-cmount) */
-/* resolve.c: the one path walk, which open_in_root and open_parent_in_root use too: an fd (flags) of
- * target inside root ("" opens target as given); create 1 makes missing components (directories 0755),
- * 2 the same with the last an empty file (0644); -1 with errno, *what naming the step that failed.
- * open_parent: path's directory so, made when create. fd_path: "/proc/self/fd/<fd>" in buf, to act on
- * the resolved object rather than a path a symlink swapped in could redirect. U(n): I(n) for %llu. */
 int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what);
+int open_in_root(const char *root, const char *target, int flags);
 int open_parent(const char *root, const char *path, int create, const char **base);
 #define FD_PATH_SIZE 32
 const char *fd_path(char *buf, int fd);
-#define U(n) ((unsigned long long)I(n))
-/* O_PATH fd of path's directory, resolved inside root ("" = the current root "/"); *base = the last component. */
-int open_parent_in_root(const char *root, const char *path, const char **base);
 
-/* After CLONE, stage 0 drops its copy of the SECCOMP_LISTENER socket, each side the other's end of the
- * console connection; a foreground stage 0 takes CONSOLE_PAIR's relay end (-1 without one). */
+/* After CLONE each side drops what is the other's (sockets, console ends); stage 0 takes the relay end. */
 void seccomp_drop_listener(void);
 void tty_after_clone(int child);
 int console_take_relay(void);
 #define JOIN_MAX 16
-/* bind_sources.c: BIND_SOURCES hands bind mount sources opened by stage 0 in the child's mount
- * namespace over after CLONE (send in stage 0, receive in the child); MOUNT takes one by index. */
+/* bind_sources.c: stage 0 sends after CLONE, the child receives; MOUNT takes one by index. */
 void bind_sources_send(pid_t child);
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
 
-/* Outside the core (main.c says why): relay/tty_relay.c, rss/trim.c, tools/modes.c. */
-int tty_relay(pid_t pid, int relay_fd);
-void trim_rss(void);
+/* Outside the core: relay/stage0.c (the exit code for the child's status), rss/trim.c, tools/modes.c. */
+int stage0_wait(pid_t pid, int relay_fd);
 int trim_and_open(const char *path);
 int tool_main(int argc, char **argv);
 
-/* unix.c: connect to an AF_UNIX stream socket; send one fd with a payload (0); receive one (the fd,
- * or -2 at EOF or for a message without one fd). -1 with errno when a call fails. */
+/* unix.c: -1 with errno when a call fails; recv_fd: -2 at EOF or for a message without one fd. */
 int unix_connect(const char *path);
 int send_fd(int sock, int fd, const char *payload);
 int recv_fd(int sock);
 
-/* sync.c: sync_fd (-1 once closed after READY), report_fd (the exec fifo from WAIT_FIFO to STARTED);
- * sync_wait_go sends "sync <tag>", keeps the data lines for sync_data, returns on "go". */
+/* sync.c: sync_fd (-1 after READY), report_fd (the exec fifo from WAIT_FIFO to STARTED). */
 extern int sync_fd, report_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sync_wait_go(const char *tag);
 const char *sync_data(unsigned slot);
-/* Report a failure and exit: "error <msg>" on the sync fd while it is open (status 1), otherwise
- * "tsrun-init: <msg>" on stderr with `status` (and "1<msg>" on report_fd while it is open). */
+/* Report a failure and exit: on the sync fd while open (status 1), else on report_fd or stderr. */
 void fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-/* fail(1, ...) when cond holds: the error path of most calls, on one line. */
 #define FAIL_IF(cond, ...) do { if (cond) fail(1, __VA_ARGS__); } while (0)
-/* close(fd) when it is open; close(fd) keeping errno (for the error path that reports it); close the
- * fd *slot holds (if any) and keep fd there instead (-1: none). */
+/* An op that is one call: the call, then the error message's format and arguments. */
+#define THIN_OP(name, call, ...) \
+	void op_##name(const struct rec *r) { (void)r; FAIL_IF((call) < 0, __VA_ARGS__); }
 static inline void close_if(int fd) { if (fd >= 0) close(fd); }
 static inline void close_keep_errno(int fd) { int e = errno; close(fd); errno = e; }
 static inline void replace_fd(int *slot, int fd) { close_if(*slot); *slot = fd; }

@@ -1,20 +1,13 @@
-/*
- * tsrun-init: executes a launch plan between clone and execve, deciding nothing: the TypeScript planner
- * (src/plan/) resolved every value; op codes, record layouts and op semantics are the contract in
- * src/launch/ (the build generates generated/contract.h from it). This file: the plan decoder and the
- * loop of `tsrun-init init <planfd> <syncfd>`. The executor core is every .c and .h directly in
- * src/init/ (at most 1,500 lines: test/unit/init-core-size.test.ts): main.c, ops.c (op table, thin
- * ops), sync.c, resolve.c, unix.c, one file per larger op. Outside it: relay/ (a foreground stage 0's
- * terminal relay), rss/ (the RSS trim before a long wait), tools/ (the other modes). Static, so that
- * the process holding a created container stays tiny.
- */
+/* tsrun-init: runs a launch plan between clone and execve, deciding nothing (the contract: src/launch/,
+ * made into generated/contract.h). This file: the plan decoder and `tsrun-init init <planfd> <syncfd>`.
+ * The executor core, every .c and .h directly in src/init/, stays within 1,500 lines. Outside it: relay/
+ * (a foreground stage 0's wait), rss/ (the RSS trim), tools/ (the other modes). Static, to stay tiny. */
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
 
-/* Nobody may ptrace us, read our memory, or open /proc/<pid>/exe (the host's tsrun-init) or our
- * /proc/<pid>/fd/N while we hold host resources: non-dumpable before main(), in every mode. Then
- * ptrace_may_access() wants CAP_SYS_PTRACE in the host's user namespace (the CVE-2019-5736 class). */
+/* Non-dumpable before main(), in every mode: ptrace, our memory, /proc/<pid>/exe (the host's binary)
+ * and /proc/<pid>/fd/N then need CAP_SYS_PTRACE in the host's user namespace (CVE-2019-5736 class). */
 __attribute__((constructor)) static void not_dumpable(void)
 {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -75,7 +68,6 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 		FAIL_IF((d->nint >= 0 && r->nint != (uint32_t)d->nint) || (d->nstr >= 0 && r->nstr != (uint32_t)d->nstr),
 			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, r->nint, r->nstr, d->nint, d->nstr);
 		FAIL_IF(paylen > len - off || (uint64_t)r->nint * 8 > paylen, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
-		/* ints copied to aligned memory; strings left in buf (at most one per payload byte) */
 		uint64_t *ints = malloc((size_t)r->nint * 8 + 8);
 		char **strs = malloc(((r->nstr < paylen ? r->nstr : paylen) + 1) * sizeof *strs);
 		FAIL_IF(!ints || !strs, "decode plan: %s", ERR);
@@ -103,7 +95,6 @@ static int mode_init(const char *planarg, const char *syncarg)
 {
 	long long planfd, syncfd;
 	FAIL_IF(parse_int(syncarg, 0, &syncfd) || syncfd > INT_MAX, "bad sync fd %s", syncarg);
-	/* The sync fd must never reach the container process. */
 	FAIL_IF(fcntl((int)syncfd, F_SETFD, FD_CLOEXEC) < 0, "sync fd %s: %s", syncarg, ERR);
 	sync_fd = (int)syncfd;
 	FAIL_IF(parse_int(planarg, 0, &planfd) || planfd > INT_MAX, "bad plan fd %s", planarg);
@@ -113,8 +104,7 @@ static int mode_init(const char *planarg, const char *syncarg)
 	unsigned char *buf = read_all((int)planfd, &len);
 	close((int)planfd);
 	struct rec *recs = decode_plan(buf, len, &n);
-	/* Stage 0 survives a Ctrl-C or TERM aimed at the caller's process group while it waits for a
-	 * foreground container; the child restores the default dispositions right after CLONE. */
+	/* Stage 0 survives a Ctrl-C aimed at the caller's process group (the child resets them at CLONE). */
 	int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 	for (size_t k = 0; k < 4; k++)
 		signal(ignored[k], SIG_IGN);

@@ -1,5 +1,4 @@
-/* MASK (34): hide a path of the container (linux.maskedPaths). What it is is known only once the root
- * is in place: the record carries both ways to hide it, and the path's type picks one. */
+/* MASK: the record carries both ways to hide a path; its type, known only now, picks one. */
 #include "init.h"
 #include <sys/mount.h>
 
@@ -17,8 +16,7 @@ void op_mask(const struct rec *r)
 		FAIL_IF(mount(S(2), fd_path(at, fd), S(3), (unsigned long)I(0), *S(4) ? S(4) : NULL) < 0,
 			"mask %s (directory, %s): %s", path, S(3), ERR);
 	} else {
-		/* The null device is looked up inside the root too, and must be the real one: a rootfs whose
-		 * /dev/null is a link to a host file would otherwise bind that file over the path. */
+		/* The real null device: a rootfs's /dev/null linked to a host file must not be bound over it. */
 		nfd = open_in_root(root, null_path, O_PATH);
 		FAIL_IF(nfd < 0 || fstat(nfd, &ns) < 0, "mask %s: open %s: %s", path, null_path, ERR);
 		FAIL_IF(!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3), "mask %s: %s is not the null device", path, null_path);

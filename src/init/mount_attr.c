@@ -1,5 +1,4 @@
-/* MOUNT_SETATTR (32) and COPY_UP (33): the planner decides which mounts get recursive attributes and
- * which tmpfs starts with a copy of what it covers; here every path is resolved inside the root. */
+/* MOUNT_SETATTR and COPY_UP: every path resolved inside the root. */
 #include "init.h"
 #include <linux/mount.h>
 
@@ -30,9 +29,7 @@ static int copy_bytes(int in, int out)
 	}
 }
 
-/* Copy the entries of directory src into directory dst (both fds, closed on return). Every name is
- * opened relative to its parent's fd with O_NOFOLLOW, so nothing outside src is read and nothing
- * outside dst is written. A failure fails the op with the path reached. */
+/* Copy directory src into dst (fds, closed on return), each name O_NOFOLLOW in its parent's fd. */
 static void copy_tree(int src, int dst, const char *path, int depth)
 {
 	FAIL_IF(depth > COPY_MAX_DEPTH, "tmpcopyup %s: deeper than %d levels", path, COPY_MAX_DEPTH);
@@ -71,7 +68,6 @@ static void copy_tree(int src, int dst, const char *path, int depth)
 			continue; /* a socket is bound to its owner: there is nothing to copy */
 		}
 		FAIL_IF(rc < 0, "tmpcopyup %s: create: %s", sub, ERR);
-		/* Owner, mode (not of a symlink) and times. */
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		FAIL_IF(fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
 			(!S_ISLNK(st.st_mode) && fchmodat(dst, name, st.st_mode & 07777, 0) < 0) ||
@@ -89,7 +85,6 @@ void op_copy_up(const struct rec *r)
 	if (I(0) == 0) {
 		close_if(copyup_fd);
 		copyup_fd = open_in_root(root, target, O_RDONLY | O_DIRECTORY);
-		/* A directory that is not there yet has nothing to copy (MOUNT will create it). */
 		FAIL_IF(copyup_fd < 0 && errno != ENOENT, "tmpcopyup %s: open: %s", target, ERR);
 	} else if (src >= 0) {
 		FAIL_IF((dst = open_in_root(root, target, O_RDONLY | O_DIRECTORY)) < 0, "tmpcopyup %s: open the new tmpfs: %s", target, ERR);

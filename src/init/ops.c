@@ -1,9 +1,7 @@
-/* tsrun-init: the op table and its handlers. Codes, record shapes and what each op does: the contract
- * (src/launch/ops.ts). A handler does what its record says; a failure names what failed, on what. */
+/* tsrun-init: the op table and the handlers of the smaller ops (the contract: src/launch/ops.ts). */
 #include "init.h"
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <net/if.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -13,16 +11,12 @@ static char exec_path[PATH_MAX]; /* FIND_EXEC -> EXEC */
 static int cwd_fd = -1;          /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 unsigned int cloexec_bound;
 
-/* The ops that are one call: the call, then the error message's format and arguments. */
-#define THIN_OP(name, call, ...) \
-	void op_##name(const struct rec *r) { (void)r; FAIL_IF((call) < 0, __VA_ARGS__); }
 THIN_OP(unshare, unshare((int)I(0)), "unshare (flags 0x%llx): %s", U(0), ERR)
 THIN_OP(sethostname, sethostname(S(0), strlen(S(0))), "sethostname \"%s\": %s", S(0), ERR)
 THIN_OP(setdomainname, setdomainname(S(0), strlen(S(0))), "setdomainname \"%s\": %s", S(0), ERR)
 THIN_OP(no_new_privs, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS: %s", ERR)
 THIN_OP(keepcaps, prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0), "prctl PR_SET_KEEPCAPS: %s", ERR)
 THIN_OP(setsid, setsid(), "setsid: %s", ERR)
-/* u64 max is RLIM_INFINITY on Linux (rlim_t is 64-bit). */
 THIN_OP(rlimit, setrlimit((int)I(0), &(struct rlimit){(rlim_t)I(1), (rlim_t)I(2)}),
 	"setrlimit %llu (soft %llu, hard %llu): %s", U(0), U(1), U(2), ERR)
 void op_sync(const struct rec *r) { sync_wait_go(S(0)); }
@@ -40,14 +34,11 @@ void op_clone(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)I(0);
 	const char *cgroup = S(0);
-	/* The child must not write its first "sync" line before stage 0 wrote "pid <n>": it waits for
-	 * EOF on this pipe, which stage 0 closes after the pid line. */
-	int gate[2], cgfd, status;
+	int gate[2], cgfd; /* the child waits for EOF here: no "sync" line of its before stage 0's "pid <n>" */
 	char c;
 	FAIL_IF(pipe2(gate, O_CLOEXEC) < 0, "pipe: %s", ERR);
-	/* Raw clone with no new stack: fork-like (safe, we are single threaded), but it takes namespace
-	 * flags. With a cgroup v2 directory, clone3(CLONE_INTO_CGROUP) starts the child in it: no
-	 * migration afterwards, so no wait for the RCU grace period a cgroup.procs write costs (~20 ms). */
+	/* Raw clone, no new stack: fork-like (we are single threaded). clone3(CLONE_INTO_CGROUP) spares the
+	 * RCU grace period (~20 ms) that a later cgroup.procs write would cost. */
 	long pid;
 	if (cgroup[0]) {
 		FAIL_IF((cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0, "open cgroup %s: %s", cgroup, ERR);
@@ -57,8 +48,7 @@ void op_clone(const struct rec *r)
 	} else
 		FAIL_IF((pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0)) < 0, "clone (flags 0x%lx): %s", flags, ERR);
 	if (pid == 0) {
-		/* A clean signal state for the container: ignored dispositions and a blocked mask would
-		 * survive execve (EINVAL for SIGKILL, SIGSTOP and unused numbers: fine). */
+		/* Ignored dispositions and a blocked mask would survive execve (EINVAL for SIGKILL etc.: fine). */
 		struct sigaction dfl = {.sa_handler = SIG_DFL};
 		for (int sig = 1; sig < NSIG; sig++)
 			sigaction(sig, &dfl, NULL);
@@ -73,32 +63,22 @@ void op_clone(const struct rec *r)
 		bind_sources_receive();
 		return; /* the child goes on with the next record */
 	}
-	/* Stage 0. Only the child passes the seccomp notify fd on: the listener must see our copy of its
-	 * connection close. The same for the console connection (console.c). */
+	/* Stage 0: the listener and the console socket must see our copies of their connections close. */
 	seccomp_drop_listener();
 	tty_after_clone(0);
 	close(gate[0]);
 	bind_sources_send((pid_t)pid);
-	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone; the child then reads EOF... */
+	sync_send(SYNC_MSG_PID " %ld", pid); /* exits if the parent is gone (the child then reads EOF) */
 	sync_close();
 	close(gate[1]);
-	if (!I(1))
-		_exit(0);
-	trim_rss();
-	int relay = console_take_relay();
-	if (relay >= 0)
-		_exit(tty_relay((pid_t)pid, relay));
-	while (waitpid((pid_t)pid, &status, 0) < 0)
-		if (errno != EINTR)
-			fprintf(stderr, "tsrun-init: waitpid %ld: %s\n", pid, ERR), _exit(1);
-	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+	_exit(I(1) ? stage0_wait((pid_t)pid, console_take_relay()) : 0);
 }
 
 void op_write_file(const struct rec *r)
 {
 	int fd = open(S(0), O_WRONLY | O_CLOEXEC);
 	FAIL_IF(fd < 0, "open %s: %s", S(0), ERR);
-	/* One write(): proc files like uid_map and timens_offsets must get everything at once. */
+	/* One write(): uid_map, timens_offsets and the like take everything at once. */
 	size_t len = strlen(S(1));
 	ssize_t n = write(fd, S(1), len);
 	FAIL_IF(n < 0, "write %s: %s", S(0), ERR);
@@ -106,8 +86,7 @@ void op_write_file(const struct rec *r)
 	close(fd);
 }
 
-/* A change of ids resets the dumpable flag to fs.suid_dumpable (which may be 1): stay non-dumpable
- * until execve, so no container process can reach /proc/<pid>/exe or our fds. */
+/* A change of ids resets the dumpable flag to fs.suid_dumpable (maybe 1): stay non-dumpable to execve. */
 static void set_ids(uid_t u, gid_t g)
 {
 	FAIL_IF(setresgid(g, g, g) < 0, "setresgid %u: %s", g, ERR);
@@ -134,22 +113,19 @@ void op_mount(const struct rec *r)
 	const char *shown_src = *src ? src : "none", *shown_type = *fstype ? fstype : "none";
 	char at[FD_PATH_SIZE], from[FD_PATH_SIZE];
 	struct stat st;
-	mode_t covered = 0; /* kind 4: the mode of the directory the new filesystem covers (0: none was there) */
-	if (r->nint > 2) /* the source is the fd stage 0 opened for it (BIND_SOURCES) */
+	mode_t covered = 0; /* kind 4: the mode of the directory the new filesystem covers (0: none) */
+	if (r->nint > 2) /* BIND_SOURCES opened the source */
 		src = fd_path(from, srcfd = bind_source_take(I(2)));
 	if (*root) {
 		if (kind == 4 && (fd = resolve_in_root(root, target, O_PATH, 0, &what)) >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 			covered = st.st_mode & 07777;
 		close_if(fd);
-		/* kind 3: only when the target exists (linux.readonlyPaths may name missing paths). */
 		fd = resolve_in_root(root, target, O_PATH, kind == 3 ? 0 : kind == 4 ? 1 : kind, &what);
 		if (fd < 0 && kind == 3 && errno == ENOENT)
 			return;
 		FAIL_IF(fd < 0, "mount %s on %s (type %s): %s %s in %s: %s", shown_src, target, shown_type, what, target, root, ERR);
-		/* Mount on the resolved object: a symlink swapped in cannot redirect the mount out of root.
-		 * kind 3 binds the target onto itself (linux.readonlyPaths). */
-		where = fd_path(at, fd);
-		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT))
+		where = fd_path(at, fd); /* the resolved object: a symlink swapped in cannot redirect the mount */
+		if (kind == 3 && (flags & MS_BIND) && !(flags & MS_REMOUNT)) /* readonlyPaths: bound onto itself */
 			src = at;
 	}
 	FAIL_IF(mount(*src ? src : NULL, where, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0,
@@ -158,16 +134,15 @@ void op_mount(const struct rec *r)
 	close_if(srcfd);
 	if (!covered)
 		return;
-	/* The path now leads to the new filesystem's root: chmod through its O_PATH fd's magic link. */
+	/* The path now leads to the new filesystem's root: chmod it through its O_PATH fd. */
 	fd = resolve_in_root(root, target, O_PATH, 0, &what);
 	FAIL_IF(fd < 0 || chmod(fd_path(at, fd), covered) < 0, "mount %s on %s (type %s): give it the mode of the directory it covers (%o): %s",
 		shown_src, target, shown_type, (unsigned)covered, ERR);
 	close(fd);
 }
 
-/* MKNOD and SYMLINK work in the directory of their path as resolved inside the current root: after
- * the pivot a rootfs whose /dev is a symlink (even to a /proc magic link) cannot send them outside.
- * MKNOD makes missing directories (0755, as runc's MkdirAll: /dev/cpu/0/cpuid needs /dev/cpu/0). */
+/* MKNOD and SYMLINK work in their path's directory resolved inside the root: a /dev that is a symlink
+ * (even to a /proc magic link) cannot send them outside. MKNOD makes missing dirs (runc's MkdirAll). */
 void op_mknod(const struct rec *r)
 {
 	const char *path = S(0), *base;
@@ -176,8 +151,7 @@ void op_mknod(const struct rec *r)
 	FAIL_IF(dir < 0, "mknod %s: open its directory: %s", path, ERR);
 	FAIL_IF(unlinkat(dir, base, 0) < 0 && errno != ENOENT, "mknod %s: remove existing: %s", path, ERR);
 	FAIL_IF(mknodat(dir, base, mode, makedev((unsigned)I(1), (unsigned)I(2))) < 0, "mknod %s (%llu:%llu): %s", path, U(1), U(2), ERR);
-	/* mknod applies the umask; the record's permission bits are meant exactly. */
-	FAIL_IF(fchmodat(dir, base, mode & 07777, 0) < 0, "chmod %s: %s", path, ERR);
+	FAIL_IF(fchmodat(dir, base, mode & 07777, 0) < 0, "chmod %s: %s", path, ERR); /* mknod applied the umask */
 	FAIL_IF(fchownat(dir, base, (uid_t)I(3), (gid_t)I(4), AT_SYMLINK_NOFOLLOW) < 0, "chown %s: %s", path, ERR);
 	close(dir);
 }
@@ -198,20 +172,17 @@ void op_pivot_root(const struct rec *r)
 	int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	FAIL_IF(oldroot < 0, "open old root: %s", ERR);
 	FAIL_IF(chdir(S(0)) < 0, "chdir %s: %s", S(0), ERR);
-	/* pivot_root(".", "."): the old root is stacked over the new one (no put_old inside the rootfs). */
+	/* pivot_root(".", "."): the old root is stacked over the new one (no put_old in the rootfs). */
 	FAIL_IF(syscall(SYS_pivot_root, ".", ".") < 0, "pivot_root %s: %s", S(0), ERR);
-	/* Work from the old root's own directory: a change of propagation on "." of the new root's
-	 * directory would reach the new root's tree (a config mount's "shared" would be lost). */
+	/* From the old root's directory: rslave on the new root's "." would undo a config mount's "shared". */
 	FAIL_IF(fchdir(oldroot) < 0, "fchdir old root: %s", ERR);
 	close(oldroot);
-	/* A slave first, so that detaching it can never propagate an unmount back to a peer group on the
-	 * host (harmless when the planner already made "/" private). */
+	/* A slave first: the detach must never propagate an unmount back to the host's peer group. */
 	FAIL_IF(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0, "make old root rslave: %s", ERR);
 	FAIL_IF(umount2(".", MNT_DETACH) < 0, "unmount old root: %s", ERR);
 	FAIL_IF(chdir("/") < 0, "chdir /: %s", ERR);
 }
 
-/* MOVE_ROOT moves the rootfs's mount onto "/" first; CHROOT has no mount namespace of its own. */
 static void chroot_into(const char *rootfs, int move)
 {
 	FAIL_IF(chdir(rootfs) < 0, "chdir %s: %s", rootfs, ERR);
@@ -231,7 +202,7 @@ void op_cap_bounding(const struct rec *r)
 
 void op_capset(const struct rec *r)
 {
-	/* Version 3: two 32-bit words per set, low word first. */
+	/* Version 3: two 32-bit words per set, low first. */
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
 	for (int w = 0; w < 2; w++)
@@ -248,16 +219,14 @@ void op_ambient(const struct rec *r)
 
 void op_chdir(const struct rec *r)
 {
-	close_if(cwd_fd);
-	cwd_fd = -1;
-	/* Resolved inside the current root, refusing /proc magic links: a configured cwd such as
-	 * /proc/self/fd/N must not reach a directory fd this process still holds (CVE-2024-21626). */
+	replace_fd(&cwd_fd, -1);
+	/* No /proc magic links: a cwd such as /proc/self/fd/N must not reach an fd we hold (CVE-2024-21626). */
 	int fd = open_in_root("/", S(0), O_PATH | O_DIRECTORY);
 	FAIL_IF(fd < 0, "chdir %s: %s", S(0), errno == ELOOP ? "a /proc magic link or a symlink loop (refused)" : ERR);
 	if (fchdir(fd) < 0) {
 		FAIL_IF(errno != EACCES && errno != EPERM, "chdir %s: %s", S(0), ERR);
-		/* Root may be refused where the process's user is let in (in a user namespace, a directory
-		 * whose group root does not map): CHDIR_RETRY tries this fd again as that user. */
+		/* Root may be refused where the process's user is let in (a group that root does not map
+		 * in a user namespace): CHDIR_RETRY tries this fd again as that user. */
 		cwd_fd = fd;
 		return;
 	}
@@ -271,10 +240,9 @@ void op_chdir_retry(const struct rec *r)
 {
 	if (cwd_fd < 0)
 		return;
-	/* Under the container's filter: fchdir and close only. The fd was resolved inside the root. */
+	/* Under the container's filter: fchdir and close only. */
 	FAIL_IF(fchdir(cwd_fd) < 0, "chdir %s: %s (as root and as the process's user)", S(0), ERR);
-	close(cwd_fd);
-	cwd_fd = -1;
+	replace_fd(&cwd_fd, -1);
 }
 
 void op_cloexec_from(const struct rec *r)
@@ -320,7 +288,7 @@ void op_find_exec(const struct rec *r)
 			     e == ENOENT || e == ENOTDIR ? "no such file or directory" : e == EACCES ? "permission denied" : strerror(e));
 		return;
 	}
-	/* Like execvp: each ':'-separated element in order; an empty element is the current dir. */
+	/* As execvp: each ':'-separated element in order, an empty one the current dir. */
 	for (const char *colon;; p = colon + 1) {
 		colon = strchr(p, ':');
 		int dl = colon ? (int)(colon - p) : (int)strlen(p);
@@ -342,15 +310,11 @@ void op_wait_fifo(const struct rec *r)
 	(void)r;
 	char at[FD_PATH_SIZE];
 	FAIL_IF(fifo_fd < 0, "bad plan: WAIT_FIFO without OPEN_FIFO");
-	/* Reopening the O_PATH fd for writing blocks until `start` opens the fifo for reading; it works
-	 * even when the fifo's path is not visible any more (after pivot_root). */
+	/* Reopening the O_PATH fd for writing blocks until `start` reads the fifo; its path may be gone. */
 	int fd = trim_and_open(fd_path(at, fifo_fd));
 	FAIL_IF(fd < 0 && (errno = -fd), "open exec fifo: %s", ERR);
-	close(fifo_fd);
-	fifo_fd = -1;
-	/* `start` now reads this fifo until STARTED writes "0": a failure in between (a startContainer
-	 * hook) reaches it as "1<message>" (fail() in sync.c). */
-	report_fd = fd;
+	replace_fd(&fifo_fd, -1);
+	report_fd = fd; /* until STARTED, a failure reaches `start` here (fail() in sync.c) */
 }
 
 void op_started(const struct rec *r)
@@ -387,7 +351,7 @@ void op_loopback_up(const struct rec *r)
 	close(s);
 }
 
-/* The op table: OP_LIST of the generated contract, indexed by code; the handler of NAME is op_<name>. */
+/* The op table: OP_LIST of the generated contract, indexed by code. */
 #define OP_ENTRY(NAME, name, ni, ns) [OP_##NAME] = {#NAME, ni, ns, op_##name},
 static const struct op_def table[] = {OP_LIST(OP_ENTRY)};
 

@@ -1,16 +1,10 @@
-/*
- * OVERLAY (31): the layers' overlayfs on the container's root, mounted in the container's own mount
- * namespace (no host mount a crash could leak), with the new mount API: mount(2) takes all options in
- * one page (100 absolute layer paths do not fit), fsconfig "lowerdir+" (Linux >= 6.8) one layer per
- * call (older kernels get one joined "lowerdir", capped at 255 bytes). The fs context keeps the kernel's
- * own error text (e.g. "overlay: failed to resolve '/x': -2"), read back into the message. Raw
- * syscall(): glibc before 2.36 has no wrappers, and <sys/mount.h> clashes with <linux/mount.h>.
- */
+/* OVERLAY with the new mount API: mount(2) takes one page of options (100 layer paths do not fit),
+ * "lowerdir+" (Linux >= 6.8) one layer per call; the fs context's log adds the kernel's error text.
+ * Raw syscall(): glibc < 2.36 has no wrappers, and <sys/mount.h> clashes with <linux/mount.h>. */
 #include "init.h"
 #include <linux/mount.h>
 
-/* Report a failed step with errno and the fs context's log (one "e|w|i <text>" line per read(),
- * ENODATA when empty), joined by "; ". Never returns. */
+/* Fail with errno and the fs context's log ("e|w|i <text>" per read()), joined by "; ". */
 static void overlay_fail(int fsfd, const char *target, const char *what, const char *arg)
 {
 	int err = errno, w;
@@ -45,8 +39,7 @@ void op_overlay(const struct rec *r)
 		set(fsfd, target, FSCONFIG_SET_STRING, I(1) ? "lowerdir" : "lowerdir+", S(k));
 	set(fsfd, target, FSCONFIG_SET_STRING, "upperdir", upper);
 	set(fsfd, target, FSCONFIG_SET_STRING, "workdir", work);
-	/* In a user namespace overlayfs cannot write trusted.* xattrs (whiteouts of directories, opaque
-	 * dirs, renames would fail with EIO/EPERM): keep them in user.overlay.* instead. */
+	/* In a user namespace trusted.* xattrs cannot be written (EIO/EPERM): user.overlay.* instead. */
 	if (I(0))
 		set(fsfd, target, FSCONFIG_SET_FLAG, "userxattr", NULL);
 	/* Some refusals (overlapping layers, in-use dirs) only reach dmesg: name the dirs here. */
@@ -56,8 +49,7 @@ void op_overlay(const struct rec *r)
 	if ((mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0)) < 0)
 		overlay_fail(fsfd, target, "fsmount", NULL);
 	close(fsfd);
-	/* The target is the realpath the planner resolved, opened without following a final symlink (a
-	 * root dir swapped for a symlink after planning cannot redirect the mount). */
+	/* O_NOFOLLOW: a root dir swapped for a symlink after planning cannot redirect the mount. */
 	if ((tfd = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		overlay_fail(-1, target, "open target", NULL);
 	if (syscall(SYS_move_mount, mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

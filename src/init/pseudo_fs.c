@@ -1,12 +1,7 @@
-/*
- * DETACH_PSEUDO_FS (72), with --no-pivot, before MOVE_ROOT. A move + chroot leaves the host's mounts in
- * the container's namespace, and the kernel lets a process of a new user and mount namespace mount a
- * procfs or sysfs only when a full one (its root mounted, nothing locked over it) is there already
- * (mount_too_revealing): the host's /proc would do, and the fresh one would show what linux.maskedPaths
- * hide. So, as runc's msMoveRoot, each full mount of the plan's types outside the rootfs is detached, or
- * covered by a tmpfs where the kernel refuses (locked in a user namespace). Only here can they be known:
- * the namespace is the child's, and mounts propagate into it until now.
- */
+/* DETACH_PSEUDO_FS (--no-pivot): a move + chroot leaves the host's mounts in the namespace, and while
+ * a full procfs or sysfs is there, a new one may be mounted in a new user namespace (mount_too_revealing)
+ * and show what linux.maskedPaths hide. As runc's msMoveRoot: detach them, or cover them with a tmpfs
+ * where they are locked. Only now can they be known: mounts propagate into the child's until here. */
 #include "init.h"
 #include <sys/mount.h>
 

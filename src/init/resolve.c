@@ -1,6 +1,5 @@
-/* Paths resolved inside the container's root, never leaving it (runc CVE-2021-30465, CVE-2025-31133):
- * openat2 RESOLVE_IN_ROOT takes "..", absolute symlinks and (refused by RESOLVE_NO_MAGICLINKS) /proc
- * magic links as if the root were "/". */
+/* Paths resolved inside the container's root (runc CVE-2021-30465, CVE-2025-31133): RESOLVE_IN_ROOT
+ * takes ".." and absolute symlinks as if the root were "/"; magic links are refused. */
 #include "init.h"
 
 int openat2_in_root(int rootfd, const char *rel, int flags)
@@ -23,8 +22,7 @@ const char *path_in_root(const char *root, const char *target)
 	return target + rl + strspn(target + rl, "/");
 }
 
-/* The one path walk. Each missing component is made in its parent as resolved so far (an O_PATH fd
- * works as the dirfd of mkdirat/openat), and the prefix up to it resolved again from the root. */
+/* Each missing component is made in its parent's O_PATH fd, then the prefix resolved again from root. */
 int resolve_in_root(const char *root, const char *target, int flags, int create, const char **what)
 {
 	*what = "resolve";
@@ -78,11 +76,6 @@ int open_parent(const char *root, const char *path, int create, const char **bas
 	snprintf(dir, sizeof dir, "%.*s", n ? (int)n : 1, n ? path : "/");
 	/* Without O_DIRECTORY when creating, as MKNOD always had it: a file there fails at mknodat. */
 	return resolve_in_root(*root ? root : "/", dir, O_PATH | (create ? 0 : O_DIRECTORY), create, &what);
-}
-
-int open_parent_in_root(const char *root, const char *path, const char **base)
-{
-	return open_parent(root, path, 0, base);
 }
 
 const char *fd_path(char *buf, int fd)

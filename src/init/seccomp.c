@@ -1,8 +1,4 @@
-/*
- * tsrun-init: SECCOMP_LISTENER and SECCOMP: load the filter compiled in TypeScript (src/security/seccomp/)
- * and, with SCMP_ACT_NOTIFY rules, pass the notify fd to the listener as runc does, in one SCM_RIGHTS
- * message whose payload is the ContainerProcessState the parent sent in a sync data slot.
- */
+/* tsrun-init: SECCOMP_LISTENER and SECCOMP; a notify fd goes to the listener as runc sends it. */
 #include "init.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -32,9 +28,7 @@ void op_seccomp(const struct rec *r)
 	for (size_t k = 0; k < n; k++)
 		filter[k] = (struct sock_filter){(uint16_t)I(2 + k), (uint8_t)(I(2 + k) >> 16), (uint8_t)(I(2 + k) >> 24), (uint32_t)(I(2 + k) >> 32)};
 	struct sock_fprog prog = {.len = (unsigned short)n, .filter = filter};
-	/* Without no_new_privs the kernel wants CAP_SYS_ADMIN in our user namespace: the planner then puts
-	 * this record before the capabilities are dropped. From here on every syscall is filtered, so only
-	 * what must follows: with NEW_LISTENER, send the fd (sendmsg cannot be a NOTIFY rule) and close it. */
+	/* From here on every syscall is filtered: only sending the fd follows (sendmsg cannot be NOTIFY). */
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 	FAIL_IF(fd < 0, "seccomp(SECCOMP_SET_MODE_FILTER, flags 0x%lx, %zu instructions): %s", flags, n, ERR);
 	if (payload) {

@@ -1,9 +1,4 @@
-/*
- * tsrun-init: the line protocol with the parent (src/init/launch.ts) on the sync fd, an AF_UNIX stream
- * socket, as src/launch/sync.ts defines it: one line per message; the parent's "data <n> <text>" lines
- * are kept for later records (values only it knows once the child exists). After READY, failures go
- * to `start` on the exec fifo instead (report_fd, from WAIT_FIFO to STARTED).
- */
+/* tsrun-init: the sync fd's line protocol (src/launch/sync.ts); after READY, failures go to report_fd. */
 #include "init.h"
 #include <stdarg.h>
 
@@ -12,8 +7,7 @@ static char *slots[SYNC_SLOTS];
 
 #define SYNC_LINE_MAX (1u << 20) /* a data line holds a state JSON with annotations: bounded, not small */
 
-/* prefix + text in one write, with a newline when asked (one message is one line, so no newline may
- * hide inside; at most 4 KiB). send(MSG_NOSIGNAL): a parent gone is an EPIPE, not a SIGPIPE. */
+/* One message is one line (no newline inside, at most 4 KiB). MSG_NOSIGNAL: EPIPE, not SIGPIPE. */
 static int send_line(int fd, const char *prefix, const char *text, int newline)
 {
 	char line[4096];
@@ -45,8 +39,7 @@ void sync_send(const char *fmt, ...)
 		_exit(1); /* the parent is gone: nobody to report to */
 }
 
-/* One line (without its newline), read a byte at a time so that nothing after it is consumed. EOF,
- * an error or an over-long line: the parent gave up, _exit(1) quietly. */
+/* A byte at a time: nothing after the line is consumed. EOF, an error, too long: _exit(1) quietly. */
 static char *read_line(void)
 {
 	size_t cap = 0, len = 0;
@@ -98,8 +91,7 @@ void fail(int status, const char *fmt, ...)
 		send_line(sync_fd, SYNC_MSG_ERROR " ", msg, 1);
 		_exit(1);
 	}
-	/* `start` waits on the exec fifo: "1" and the message (no prefix, no newline) say why the process
-	 * will not run; it reports that (our stderr is the container's). */
+	/* `start` reports "1<message>" from the exec fifo (our stderr is the container's). */
 	if (report_fd >= 0)
 		send_line(report_fd, FIFO_FAILED, msg, 0);
 	else

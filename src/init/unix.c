@@ -1,5 +1,4 @@
-/* tsrun-init: AF_UNIX helpers: connect to a manager's socket on the host (console socket, seccomp
- * listener) and hand it one fd, as runc does; pass fds between stage 0 and the child. */
+/* tsrun-init: AF_UNIX helpers: hand a manager's socket one fd; pass fds between stage 0 and the child. */
 #include "init.h"
 #include <sys/un.h>
 
@@ -17,8 +16,7 @@ int unix_connect(const char *path)
 	return fd;
 }
 
-/* The fd rides on the first sendmsg with the payload's first bytes; the rest (a stream socket may take
- * a long payload in parts) follows without it. MSG_NOSIGNAL: a receiver gone is an EPIPE, not a SIGPIPE. */
+/* The fd rides on the first sendmsg; a stream socket may take the rest of the payload in parts. */
 int send_fd(int sock, int fd, const char *payload)
 {
 	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {0}; /* one SCM_RIGHTS message, one fd */
@@ -41,7 +39,6 @@ int send_fd(int sock, int fd, const char *payload)
 	}
 }
 
-/* One fd from one SCM_RIGHTS message (the rest of its payload, up to 256 bytes, dropped). */
 int recv_fd(int sock)
 {
 	char payload[256];
