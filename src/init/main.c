@@ -1,7 +1,6 @@
-/* tsrun-init: runs a launch plan between clone and execve, deciding nothing (the contract: src/launch/,
- * made into generated/contract.h). This file: the plan decoder and `tsrun-init init <planfd> <syncfd>`.
- * The executor core, every .c and .h directly in src/init/, stays within 1,500 lines. Outside it: relay/
- * (a foreground stage 0's wait), rss/ (the RSS trim), tools/ (the other modes). Static, to stay tiny. */
+/* tsrun-init runs a launch plan (contract: src/launch/ -> generated/contract.h) between clone and execve,
+ * deciding nothing. Here: the decoder and `init <planfd> <syncfd>`. The executor core is every .c/.h directly
+ * in src/init/ (at most 1,500 lines); outside it: relay/ (stage 0's wait), rss/ (RSS trim), tools/ (modes). */
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */
@@ -56,8 +55,13 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 	FAIL_IF(get_u32(buf + 4) != PLAN_VERSION, "bad plan: version %u, expected %u", get_u32(buf + 4), PLAN_VERSION);
 	uint32_t n = get_u32(buf + 8);
 	size_t off = 12, fit = (len - 12) / 16; /* a record takes at least 16 bytes */
+	size_t ti = 0, ts = 0; /* totals first: one block each keeps the held init's heap small */
+	for (size_t o = 12; o + 16 <= len && ti <= len && ts <= len; o += 16 + (size_t)get_u32(buf + o + 12))
+		ti += get_u32(buf + o + 4), ts += get_u32(buf + o + 8);
 	struct rec *recs = calloc((n < fit ? n : fit) + 1, sizeof *recs);
-	FAIL_IF(!recs, "decode plan: %s", ERR);
+	uint64_t *ints = malloc(((ti < len / 8 ? ti : len / 8) + 1) * 8); /* a valid plan needs no more */
+	char **strs = malloc(((ts < len ? ts : len) + 1) * sizeof *strs);
+	FAIL_IF(!recs || !ints || !strs, "decode plan: %s", ERR);
 	for (uint32_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
 		FAIL_IF(len - off < 16, "bad plan: record %u truncated", i);
@@ -68,19 +72,17 @@ struct rec *decode_plan(unsigned char *buf, size_t len, uint32_t *count)
 		FAIL_IF((d->nint >= 0 && r->nint != (uint32_t)d->nint) || (d->nstr >= 0 && r->nstr != (uint32_t)d->nstr),
 			"bad plan: record %u (%s): %u ints and %u strings, expected %d and %d", i, d->name, r->nint, r->nstr, d->nint, d->nstr);
 		FAIL_IF(paylen > len - off || (uint64_t)r->nint * 8 > paylen, "bad plan: record %u (%s): payload overruns the plan", i, d->name);
-		uint64_t *ints = malloc((size_t)r->nint * 8 + 8);
-		char **strs = malloc(((r->nstr < paylen ? r->nstr : paylen) + 1) * sizeof *strs);
-		FAIL_IF(!ints || !strs, "decode plan: %s", ERR);
+		r->ints = ints, r->strs = strs;
 		for (uint32_t k = 0; k < r->nint; k++)
-			ints[k] = get_u32(buf + off + 8 * k) | (uint64_t)get_u32(buf + off + 8 * k + 4) << 32;
+			*ints++ = get_u32(buf + off + 8 * k) | (uint64_t)get_u32(buf + off + 8 * k + 4) << 32;
 		for (uint32_t s = 0; s < r->nstr; s++) {
 			unsigned char *z = p < end ? memchr(buf + p, 0, end - p) : NULL;
 			FAIL_IF(!z, "bad plan: record %u (%s): string %u not terminated", i, d->name, s);
-			strs[s] = (char *)buf + p;
+			*strs++ = (char *)buf + p;
 			p = (size_t)(z - buf) + 1;
 		}
 		FAIL_IF(p != end, "bad plan: record %u (%s): payload length mismatch", i, d->name);
-		r->ints = ints, r->strs = strs, off = end;
+		off = end;
 	}
 	FAIL_IF(off != len, "bad plan: %zu trailing bytes", len - off);
 	for (uint32_t i = 0; i < n; i++) { /* the checks on values, once the framing is known good */
