@@ -58,6 +58,23 @@ export interface CgroupPlan {
   devices: DevicesPlan;
 }
 
+/** A container cgroup's processes and freezer: what kill, delete, pause/resume, ps and `state` use.
+ *  cgroupMembers() gives this part alone, without loading the rest of a driver. */
+export interface CgroupMembers {
+  /** The container's cgroup path inside each hierarchy (cgroupPathFor). */
+  readonly path: string;
+  /** The host can freeze this cgroup (pause, resume, kill --all, delete need it). */
+  hasFreezer(): boolean;
+  /** The kernel has it frozen (a missing cgroup, or a freeze still in progress, is not). */
+  isFrozen(): boolean;
+  /** Freeze or thaw and wait until the kernel says it is done (HostError after timeoutMs, or without a freezer). */
+  setFrozen(frozen: boolean, timeoutMs?: number): void;
+  /** Host pids of every process in the cgroup and its sub-cgroups, over every hierarchy; sorted. */
+  pids(): number[];
+  /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty. */
+  remove(created?: readonly string[]): void;
+}
+
 /**
  * One container's cgroup, whatever the host's cgroup setup: the only place that knows it. Verbs and
  * planners get a driver from cgroupDriver() and never ask which hierarchy they are on; a systemd or a
@@ -66,10 +83,7 @@ export interface CgroupPlan {
  * Pure (reads at most the host's mount table, probed once): planResources, joinPlan, mounts.
  * The rest reads or writes the cgroup filesystem.
  */
-export interface CgroupDriver {
-  /** The container's cgroup path inside each hierarchy (cgroupPathFor). */
-  readonly path: string;
-
+export interface CgroupDriver extends CgroupMembers {
   /** The writes and device rules create would make for `r`; every config error is raised here, naming its field. */
   planResources(r: LinuxResources, devices?: DeviceConfig): CgroupPlan;
   /** How a process joins the cgroup (`subs`: exec --cgroup sub-cgroups); `newUser`: it is in a new user namespace. */
@@ -88,21 +102,10 @@ export interface CgroupDriver {
   /** Put device rules in force (create; update with `live`). */
   applyDevices(rules: readonly DeviceRule[], opts: ApplyDevicesOptions): void;
 
-  /** The host can freeze this cgroup (pause, resume, kill --all, delete need it). */
-  hasFreezer(): boolean;
-  /** The kernel has it frozen (a missing cgroup, or a freeze still in progress, is not). */
-  isFrozen(): boolean;
-  /** Freeze or thaw and wait until the kernel says it is done (HostError after timeoutMs, or without a freezer). */
-  setFrozen(frozen: boolean, timeoutMs?: number): void;
-
-  /** Host pids of every process in the cgroup and its sub-cgroups, over every hierarchy; sorted. */
-  pids(): number[];
   /** runc's `events` stats of the cgroup. */
   stats(): Stats;
   /** The OOM-kill counter (events reports each increase as an oom event). */
   oomKills(): number;
 
-  /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty. */
-  remove(created?: readonly string[]): void;
 }
 

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { type CgroupDriver, cgroupDriver } from "../cgroups/driver.js";
+import type { CgroupMembers } from "../cgroups/driver.js";
+import { cgroupMembers } from "../cgroups/members.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
@@ -38,7 +39,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       throw e;
     }
     checkVerb(force ? "delete --force" : "delete", liveStatus(store, rec), id);
-    const cgroup = cgroupDriver(rec.cgroupPath);
+    const cgroup = cgroupMembers(rec.cgroupPath);
     killAll(rec, cgroup);
     crashPoint("delete", "killed");
     // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
@@ -64,7 +65,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
  */
 async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
-  const cgroup = cgroupDriver(rec.cgroupPath);
+  const cgroup = cgroupMembers(rec.cgroupPath);
   killAll(rec, cgroup);
   removeCgroup(rec, cgroup);
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
@@ -77,7 +78,7 @@ const ORPHAN = { pid: 0, pidStartTime: 0, cgroupCreated: [] as string[] };
  * SIGKILL the init and anything left in the cgroup (sub-cgroups included), and wait until each has
  * exited. A frozen cgroup is thawed first: a v1-frozen process does not act on SIGKILL until it runs.
  */
-function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: CgroupDriver): void {
+function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: CgroupMembers): void {
   if (cgroup.hasFreezer()) {
     try {
       cgroup.setFrozen(false, 2000);
@@ -94,7 +95,7 @@ function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: Cgr
  * Remove the cgroup, retrying for a while: a process may still be leaving it (exit is not instant
  * after SIGKILL lands), or one was forked after the list was read. Each retry kills what is left.
  */
-function removeCgroup(rec: Pick<ContainerRecord, "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupDriver, timeoutMs = 5000): void {
+function removeCgroup(rec: Pick<ContainerRecord, "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupMembers, timeoutMs = 5000): void {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
     try {

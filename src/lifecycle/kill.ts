@@ -1,6 +1,6 @@
 import { constants } from "node:os";
 import { TsrunError } from "../errors.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { cgroupMembers } from "../cgroups/members.js";
 import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { liveStatus } from "./live-status.js";
@@ -25,7 +25,7 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   // The recorded pid is the init only while the container lives: once it has stopped, that number may
   // belong to another process by now.
   const initAlive = status !== "stopped";
-  const cgroup = cgroupDriver(rec.cgroupPath);
+  const cgroup = cgroupMembers(rec.cgroupPath);
   const canFreeze = cgroup.hasFreezer();
   const paused = status === "paused";
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and

@@ -1,5 +1,5 @@
 import { HostError } from "../errors.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { cgroupMembers } from "../cgroups/members.js";
 import { checkVerb } from "../state/verb-rules.js";
 import type { RuntimeContext } from "./context.js";
 import { liveStatus } from "./live-status.js";
@@ -14,7 +14,7 @@ export function pauseContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("pause", liveStatus(store, rec), id);
-    const cgroup = cgroupDriver(rec.cgroupPath);
+    const cgroup = cgroupMembers(rec.cgroupPath);
     if (!cgroup.hasFreezer()) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
     cgroup.setFrozen(true);
   } finally {
@@ -28,7 +28,7 @@ export function resumeContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("resume", liveStatus(store, rec), id);
-    const cgroup = cgroupDriver(rec.cgroupPath);
+    const cgroup = cgroupMembers(rec.cgroupPath);
     if (!cgroup.hasFreezer()) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
     cgroup.setFrozen(false);
   } finally {

@@ -1,12 +1,12 @@
 import { TsrunError } from "../errors.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { cgroupMembers } from "../cgroups/members.js";
 import type { RuntimeContext } from "./context.js";
 import { childProcess } from "../init/spawn.js";
 
 /** Host pids of the container's processes (what `ps --format json` prints; containerd reads it). */
 export function psPids(ctx: RuntimeContext, id: string): number[] {
   const rec = ctx.store.read(id);
-  return cgroupDriver(rec.cgroupPath).pids();
+  return cgroupMembers(rec.cgroupPath).pids();
 }
 
 /**

@@ -47,17 +47,17 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   const poststart = rec.hooks?.poststart ?? [];
   if (poststart.length) {
     // Loaded only for a container with poststart hooks: every start pays for what it loads.
-    const [{ runHooks }, { ociState }, { killAndWait }, { cgroupDriver }] = await Promise.all([
+    const [{ runHooks }, { ociState }, { killAndWait }, { cgroupMembers }] = await Promise.all([
       import("../hooks/run.js"),
       import("./state.js"),
       import("./reap.js"),
-      import("../cgroups/driver.js"),
+      import("../cgroups/members.js"),
     ]);
     try {
       runHooks("poststart", poststart, ociState(rec, "running"));
     } catch (e) {
       // The process runs but start failed: leave no process behind (runc terminates the init too).
-      killAndWait([...(isSameLiveProcess(rec.pid, rec.pidStartTime) ? [rec.pid] : []), ...cgroupDriver(rec.cgroupPath).pids()]);
+      killAndWait([...(isSameLiveProcess(rec.pid, rec.pidStartTime) ? [rec.pid] : []), ...cgroupMembers(rec.cgroupPath).pids()]);
       throw new HookError(`cannot start container ${id}: ${(e as Error).message}`);
     }
   }

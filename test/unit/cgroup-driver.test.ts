@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroupDriver } from "../../src/cgroups/driver.js";
-import { cgroupFrozen } from "../../src/cgroups/frozen.js";
+import { cgroupMembers } from "../../src/cgroups/members.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError } from "../../src/errors.js";
 
@@ -165,7 +165,7 @@ describe("what cgroup mounts show (data for the rootfs planner)", () => {
   });
 });
 
-describe("cgroupFrozen (what state and list ask, without loading the drivers)", () => {
+describe("cgroupMembers (what state, list, kill, delete, pause and ps use, without loading the drivers)", () => {
   // Hierarchies whose mount points are scratch directories: the freezer files are ours to write.
   const dir = mkdtempSync(join(tmpdir(), "tsrun-frozen-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -183,15 +183,21 @@ describe("cgroupFrozen (what state and list ask, without loading the drivers)", 
     ["unified: cgroup.events", unified, "v2/c1/cgroup.events", "populated 1\nfrozen 1\n", "populated 1\nfrozen 0\n"],
   ])("%s: the same answer as the driver's isFrozen, frozen and thawed", (_name, h, file, frozen, thawed) => {
     const d = cgroupDriver("/c1", { hierarchies: h });
-    expect([cgroupFrozen("/missing", h), cgroupDriver("/missing", { hierarchies: h }).isFrozen()]).toEqual([false, false]);
+    expect([cgroupMembers("/missing", h).isFrozen(), cgroupDriver("/missing", { hierarchies: h }).isFrozen()]).toEqual([false, false]);
     put(join(dir, file), frozen);
-    expect([cgroupFrozen("/c1", h), d.isFrozen()]).toEqual([true, true]);
+    expect([cgroupMembers("/c1", h).isFrozen(), d.isFrozen()]).toEqual([true, true]);
     put(join(dir, file), thawed);
-    expect([cgroupFrozen("/c1", h), d.isFrozen()]).toEqual([false, false]);
+    expect([cgroupMembers("/c1", h).isFrozen(), d.isFrozen()]).toEqual([false, false]);
+  });
+  test("the same freezer and the same directories as the driver's on every kind of host", () => {
+    for (const h of [hybrid, unified, []]) {
+      const d = cgroupDriver("/c3", { hierarchies: h }), m = cgroupMembers("/c3", h);
+      expect([m.path, m.hasFreezer(), m.pids()]).toEqual([d.path, d.hasFreezer(), d.pids()]);
+    }
   });
   test("a hybrid host's cgroup2 directory does not decide (runc reads the v1 freezer there)", () => {
     put(join(dir, "unified/c2/cgroup.events"), "frozen 1\n");
-    expect(cgroupFrozen("/c2", hybrid)).toBe(false);
+    expect(cgroupMembers("/c2", hybrid).isFrozen()).toBe(false);
     expect(cgroupDriver("/c2", { hierarchies: hybrid }).isFrozen()).toBe(false);
   });
 });
