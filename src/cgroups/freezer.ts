@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { HostError } from "../errors.js";
-import type { CgroupHierarchy } from "./hierarchy.js";
+import { type CgroupHierarchy, hostHierarchies, usesV2Driver } from "./hierarchy.js";
 
 /**
  * The container's freezer: v1 `freezer.state` on legacy and hybrid hosts (as runc: the v1 controller
@@ -26,6 +26,12 @@ export function v2FreezerOf(cgroupPath: string, hierarchies: readonly CgroupHier
   if (!cgroupPath) return null;
   const v2 = hierarchies.find((h) => h.version === 2);
   return v2 ? { version: 2, dir: join(v2.mountPoint, cgroupPath) } : null;
+}
+
+/** The freezer the container's driver uses on this host (the factory's rule): what `state` and `list`
+ *  read, from this module alone (loading more cost `state` ~1.5 ms per call). */
+export function containerFreezer(cgroupPath: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): Freezer | null {
+  return usesV2Driver(hierarchies) ? v2FreezerOf(cgroupPath, hierarchies) : v1FreezerOf(cgroupPath, hierarchies);
 }
 
 /** v1 freezer.state: THAWED, FREEZING or FROZEN. Pure. */

@@ -61,7 +61,7 @@ export function layoutOf(hierarchies: readonly CgroupHierarchy[]): CgroupLayout 
 }
 
 /** The one rule that picks a host's cgroupfs driver: v2 on a unified host, v1 on a legacy or hybrid one
- *  (as runc). cgroupDriver() and cgroupMembers() both follow it. */
+ *  (as runc). cgroupDriver() and containerFreezer() both follow it. */
 export function usesV2Driver(hierarchies: readonly CgroupHierarchy[]): boolean {
   return layoutOf(hierarchies) === "unified";
 }

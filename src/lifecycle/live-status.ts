@@ -1,4 +1,4 @@
-import { cgroupMembers } from "../cgroups/members.js";
+import { containerFreezer, isFrozen } from "../cgroups/freezer.js";
 import type { Status } from "../state/status.js";
 import type { ContainerRecord, StateStore } from "../state/store.js";
 
@@ -8,5 +8,5 @@ import type { ContainerRecord, StateStore } from "../state/store.js";
  * writing freezer.state itself) is what the status shows.
  */
 export function liveStatus(store: StateStore, rec: ContainerRecord): Status {
-  return store.status(rec, () => cgroupMembers(rec.cgroupPath).isFrozen());
+  return store.status(rec, () => isFrozen(containerFreezer(rec.cgroupPath)));
 }
