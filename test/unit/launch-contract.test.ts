@@ -1,8 +1,10 @@
 // The launch contract end to end without root: records of src/launch/ops.ts, encoded by TypeScript,
 // decoded by `bin/tsrun-init --check-plan` against the table generated from the same file (run the
 // build first), and echoed back.
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { checkPlan, expectedEcho, sampleRecords } from "../../src/build/check-init-contract.js";
+import { encodePlan } from "../../src/launch/encode.js";
 import { Op, OPS, type PlanRecord } from "../../src/launch/ops.js";
 
 const INIT = fileURLToPath(new URL("../../bin/tsrun-init", import.meta.url));
@@ -38,5 +40,23 @@ describe("tsrun-init --check-plan", () => {
     expect([exec.status, exec.stderr]).toEqual([1, "tsrun-init: bad plan: record 0 (EXEC): argc must be between 1 and the number of strings\n"]);
     const unknown = checkPlan(INIT, [{ op: 99 as Op }]);
     expect([unknown.status, unknown.stderr]).toEqual([1, "tsrun-init: bad plan: record 0: unknown op 99\n"]);
+  });
+
+  test("damaged plans (bytes changed, cut short) are refused with a message, never crash the decoder", () => {
+    const plan = encodePlan(sampleRecords());
+    let seed = 15; // a fixed xorshift sequence: the same damage every run
+    const rnd = (n: number) => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), (seed >>> 0) % n);
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 150; i++) {
+      const bad = Buffer.from(plan);
+      for (let k = 1 + rnd(4); k > 0; k--) bad[rnd(bad.length)] = rnd(256);
+      const cut = i % 3 === 0 ? bad.subarray(0, rnd(bad.length)) : bad;
+      const r = spawnSync(INIT, ["--check-plan"], { input: cut, encoding: "utf8" });
+      expect(r.signal).toBeNull();
+      expect([0, 1]).toContain(r.status);
+      if (r.status === 1) expect(r.stderr).toMatch(/^tsrun-init: bad plan: /);
+      outcomes.add(String(r.status));
+    }
+    expect(outcomes.has("1")).toBe(true);
   });
 });
