@@ -1,6 +1,6 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ContainerStateError, HostError, PathError } from "../errors.js";
+import { HostError, PathError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -92,7 +92,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
         onSync: async (_tag, child) => {
           // The child holds the namespaces it opened by pid: make sure they were the init's. A pid
           // reused between the status check and those opens shows a different start time now.
-          if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+          if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) checkVerb("exec", "stopped", rec.id);
           await opts.atSync?.(child);
           crashPoint("exec", "sync");
           const slots: SyncData = [];
@@ -202,7 +202,7 @@ function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" && statSync(`/proc/${rec.pid}/ns`, { throwIfNoEntry: false }) === undefined) {
-        throw new ContainerStateError(rec.id, "cannot exec in a stopped container");
+        checkVerb("exec", "stopped", rec.id); // the init is gone: the table's refusal
       }
       if (code === "ENOENT") continue; // a namespace type this kernel does not have
       throw new HostError(`cannot read namespace ${path}: ${(e as Error).message}`);

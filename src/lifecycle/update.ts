@@ -144,9 +144,10 @@ export function readResourcesArg(arg: string): LinuxResources {
  */
 export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxResources): void {
   const { store } = ctx;
-  const rec = store.read(id);
   const unlock = store.lock(id);
   try {
+    // Read under the lock, as every verb: a delete racing this update has either finished or waits.
+    const rec = store.read(id);
     checkVerb("update", liveStatus(store, rec), id);
     const { devices, ...wanted } = change;
     if (devices) ctx.warn("update: /devices ignored: device rules are set at create only (as runc)");
