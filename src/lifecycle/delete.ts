@@ -8,8 +8,7 @@ import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
 import { checkVerb } from "../state/verb-rules.js";
 import { crashPoint } from "./faults.js";
-import type { RuntimeContext } from "./context.js";
-import { liveStatus } from "./live-status.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 import { killAndWait } from "./reap.js";
 
 /**

@@ -3,8 +3,7 @@ import { ContainerStateError, UsageError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
 import type { Stats } from "../cgroups/stats.js";
 import { checkVerb } from "../state/verb-rules.js";
-import type { RuntimeContext } from "./context.js";
-import { liveStatus } from "./live-status.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 
 /** One line of `events` output, as runc prints it (oom events carry no data). */
 export type ContainerEvent = { type: "stats"; id: string; data: Stats } | { type: "oom"; id: string };

@@ -2,8 +2,7 @@ import { constants } from "node:os";
 import { TsrunError } from "../errors.js";
 import { cgroupMembers } from "../cgroups/members.js";
 import { checkVerb } from "../state/verb-rules.js";
-import type { RuntimeContext } from "./context.js";
-import { liveStatus } from "./live-status.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 
 const SIGKILL = constants.signals.SIGKILL;
 

@@ -5,9 +5,8 @@ import { waitForInputOrExit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import type { ContainerRecord } from "../state/store.js";
 import { checkVerb } from "../state/verb-rules.js";
-import type { RuntimeContext } from "./context.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 import { crashPoint } from "./faults.js";
-import { liveStatus } from "./live-status.js";
 
 /**
  * start (runtime.md): open the exec fifo, which releases the init blocked on it; the init runs the

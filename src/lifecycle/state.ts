@@ -1,7 +1,6 @@
 import type { Status } from "../state/status.js";
 import type { ContainerRecord } from "../state/store.js";
-import type { RuntimeContext } from "./context.js";
-import { liveStatus } from "./live-status.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 
 /** The state of a container as runtime.md defines it (what `tsrun state` prints). */
 export interface OciState {

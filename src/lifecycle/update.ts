@@ -8,8 +8,7 @@ import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
 import type { LinuxResources } from "../spec/types.js";
 import { checkVerb } from "../state/verb-rules.js";
-import type { RuntimeContext } from "./context.js";
-import { liveStatus } from "./live-status.js";
+import { type RuntimeContext, liveStatus } from "./context.js";
 
 /**
  * The resources in force, kept beside state.json (in the state directory, so delete removes it with
