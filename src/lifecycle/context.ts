@@ -2,6 +2,9 @@ import { containerFreezer, isFrozen } from "../cgroups/freezer.js";
 import type { Status } from "../state/status.js";
 import { type ContainerRecord, StateStore } from "../state/store.js";
 
+// The verb x status table, loaded with the context for the same reason as liveStatus below.
+export { checkVerb } from "../state/verb-rules.js";
+
 /** What every operation needs from the global flags. */
 export interface RuntimeContext {
   store: StateStore;

@@ -6,9 +6,8 @@ import { cgroupMembers } from "../cgroups/members.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
-import { checkVerb } from "../state/verb-rules.js";
 import { crashPoint } from "./faults.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 import { killAndWait } from "./reap.js";
 
 /**

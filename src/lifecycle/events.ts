@@ -2,8 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ContainerStateError, UsageError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
 import type { Stats } from "../cgroups/stats.js";
-import { checkVerb } from "../state/verb-rules.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 /** One line of `events` output, as runc prints it (oom events carry no data). */
 export type ContainerEvent = { type: "stats"; id: string; data: Stats } | { type: "oom"; id: string };

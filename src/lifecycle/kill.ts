@@ -1,8 +1,7 @@
 import { constants } from "node:os";
 import { TsrunError } from "../errors.js";
 import { cgroupMembers } from "../cgroups/members.js";
-import { checkVerb } from "../state/verb-rules.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 const SIGKILL = constants.signals.SIGKILL;
 

@@ -1,7 +1,6 @@
 import { HostError } from "../errors.js";
 import { cgroupMembers } from "../cgroups/members.js";
-import { checkVerb } from "../state/verb-rules.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 /**
  * pause: freeze every process of the container's cgroup (v1 freezer / v2 cgroup.freeze) and return

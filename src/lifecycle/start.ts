@@ -4,8 +4,7 @@ import { isSameLiveProcess } from "../state/proc.js";
 import { waitForInputOrExit } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import type { ContainerRecord } from "../state/store.js";
-import { checkVerb } from "../state/verb-rules.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 import { crashPoint } from "./faults.js";
 
 /**

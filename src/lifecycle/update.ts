@@ -7,8 +7,7 @@ import { initPath } from "../init/locate.js";
 import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
 import type { LinuxResources } from "../spec/types.js";
-import { checkVerb } from "../state/verb-rules.js";
-import { type RuntimeContext, liveStatus } from "./context.js";
+import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 /**
  * The resources in force, kept beside state.json (in the state directory, so delete removes it with
