@@ -11,7 +11,7 @@
 #     when `create` returns are reaped (this machine's PID 1 does not reap orphans);
 #     results also go to a JSON file
 #  6. the cgroup integration tests again in a cgroup-v2-only VM (test/v2vm/cgroup-tests.sh)
-#  7. a leak check: mounts, cgroups and tsrun-init processes left behind
+#  7. a leak check: mounts, cgroups, tsrun-init processes and test users left behind
 #  8. the closing line `N passed, N failed[, N skipped]`, from the JSON; exit status
 #     non-zero when a test failed, a suite could not run, jest failed otherwise
 #     (e.g. globalSetup/globalTeardown), nothing ran, or something leaked.
@@ -164,8 +164,15 @@ done < <(for c in /proc/[0-9]*/comm; do
     echo "pid ${c#/proc/}: $(tr '\0' ' ' <"$c/cmdline" 2>/dev/null)"
   fi
 done)
+# Users the rootless tests made (test/helpers/users.ts), their processes and subordinate id ranges.
+while IFS= read -r u; do
+  leak "user: $u ($(pgrep -c -U "$u" 2>/dev/null || echo 0) processes)"
+done < <(awk -F: '$1 ~ /^tsrt/ { print $1 }' /etc/passwd)
+while IFS= read -r l; do
+  leak "subordinate ids: $l"
+done < <(grep -H '^tsrt' /etc/subuid /etc/subgid 2>/dev/null || true)
 if [ "$leaks" -eq 0 ]; then
-  echo "no leftover mounts, cgroups or tsrun-init processes" >&2
+  echo "no leftover mounts, cgroups, tsrun-init processes or test users" >&2
 fi
 
 rc=0
