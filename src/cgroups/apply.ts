@@ -143,19 +143,22 @@ const STATS_CONTROLLERS = ["cpu", "memory", "pids", "io"];
 
 /**
  * cgroup v2: a controller's files exist in a cgroup only when every ancestor enables it in
- * cgroup.subtree_control. Enable the ones the writes need, top down; a controller the root does not
- * offer is left for the write to report (or skip, for optional ones).
+ * cgroup.subtree_control. Enable the ones the writes need, top down from `from` (a path inside the
+ * hierarchy: the root, or for a rootless caller the delegated directory, whose ancestors are not the
+ * caller's to change); a controller `from` does not offer is left for the write to report (or skip,
+ * for optional ones).
  */
-export function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void): void {
-  const available = new Set((readControl(join(mount, "cgroup.controllers")) ?? "").trim().split(/\s+/));
+export function enableControllers(mount: string, path: string, writes: readonly CgroupWrite[], warn: (m: string) => void, from = "/"): void {
+  const top = join(mount, from).replace(/(.)\/$/, "$1");
+  const available = new Set((readControl(join(top, "cgroup.controllers")) ?? "").trim().split(/\s+/));
   // Always the ones `events` and `ps` read (cpu, memory, pids, io), as runc enables every available
   // controller: without them a container without limits would have no memory.current or io.stat.
   const needed = controllersToEnable(available, writes);
   if (!needed.length) return;
   const chain: string[] = [];
-  for (let d = dirname(join(mount, path)); d.length >= mount.length; d = dirname(d)) {
+  for (let d = dirname(join(mount, path)); d.length >= top.length; d = dirname(d)) {
     chain.unshift(d);
-    if (d === mount) break;
+    if (d === top) break;
   }
   for (const dir of chain) {
     const on = new Set((readControl(join(dir, "cgroup.subtree_control")) ?? "").trim().split(/\s+/));

@@ -37,7 +37,10 @@ export type DevicesPlan =
   /** cgroup v2: an eBPF program of `insns` instructions attached to the directory. */
   | { kind: "bpf"; dir: string; insns: number }
   /** No hierarchy to guard devices with (nothing else is limited either). */
-  | { kind: "none" };
+  | { kind: "none" }
+  /** Not applied: the caller may not (rootless: the devices controller and device programs need host
+   *  root, as runc skips them); `reason` says so in --debug and --dry-run. */
+  | { kind: "skipped"; reason: string };
 
 /** linux.resources.devices and linux.devices: what the device rules are made from. */
 export interface DeviceConfig {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LinuxResources } from "../spec/types.js";
+import { delegatedBase } from "./access.js";
 import { type ApplyOptions, applyWrites, controllersToEnable, enableControllers, missingFileMessage } from "./apply.js";
 import { type ApplyDevicesOptions, applyDevicesBpf } from "./devices.js";
 import { deviceProgram } from "./devices-bpf.js";
@@ -21,11 +22,19 @@ export class V2Driver extends CgroupfsDriver {
   protected readonly freezer: Freezer | null;
   /** The cgroup2 mount point (undefined: a host without any cgroup mount). */
   private readonly mount: string | undefined;
+  /** Where controllers are offered and enabled from, inside the hierarchy: the root, or (rootless) the
+   *  delegated directory; null: none of the way is the caller's, so nothing is enabled. Read once. */
+  private base?: string | null;
 
-  constructor(path: string, hierarchies: readonly CgroupHierarchy[]) {
+  constructor(path: string, hierarchies: readonly CgroupHierarchy[], private readonly rootless = false) {
     super(path, hierarchies);
     this.freezer = v2FreezerOf(path, hierarchies);
     this.mount = hierarchies.find((h) => h.version === 2)?.mountPoint;
+  }
+
+  private enableFrom(): string | null {
+    if (this.base === undefined) this.base = !this.rootless ? "/" : this.mount === undefined ? null : delegatedBase(this.mount, this.path);
+    return this.base;
   }
 
   protected dirOf(): string | undefined {
@@ -34,7 +43,12 @@ export class V2Driver extends CgroupfsDriver {
 
   protected missingController(w: CgroupWrite): string | undefined {
     const offered = this.offered();
-    return w.controller === "cgroup" || offered === undefined || offered.has(w.controller) ? undefined : missingFileMessage(w);
+    if (w.controller === "cgroup" || offered === undefined || offered.has(w.controller)) return undefined;
+    const from = this.enableFrom();
+    if (this.rootless && from !== null && from !== "/") {
+      return `${w.field}: the ${w.controller} controller is not delegated to ${join(this.mount!, from)} (its cgroup.controllers: ${[...offered].join(" ") || "none"})`;
+    }
+    return missingFileMessage(w);
   }
 
   protected enabledFor(writes: readonly CgroupWrite[]): string[] {
@@ -42,11 +56,13 @@ export class V2Driver extends CgroupfsDriver {
     return offered ? controllersToEnable(offered, writes) : [];
   }
 
-  /** The controllers the cgroup2 root offers (cgroup.controllers); undefined when it cannot be read. */
+  /** The controllers the cgroup2 root (rootless: the delegated directory) offers (cgroup.controllers);
+   *  undefined when it cannot be read. */
   private offered(): Set<string> | undefined {
-    if (this.mount === undefined) return undefined;
+    const from = this.enableFrom();
+    if (this.mount === undefined || from === null) return undefined;
     try {
-      return new Set(readFileSync(join(this.mount, "cgroup.controllers"), "utf8").trim().split(/\s+/));
+      return new Set(readFileSync(join(this.mount, from, "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean));
     } catch {
       return undefined;
     }
@@ -59,7 +75,8 @@ export class V2Driver extends CgroupfsDriver {
   applyResources(r: LinuxResources, opts: ApplyOptions): void {
     const { writes, warnings } = this.writes(r);
     for (const w of warnings) opts.warn(w);
-    if (this.mount !== undefined) enableControllers(this.mount, this.path, writes, opts.warn);
+    const from = this.enableFrom();
+    if (this.mount !== undefined && from !== null) enableControllers(this.mount, this.path, writes, opts.warn, from);
     applyWrites(() => this.dirOf(), writes, opts);
   }
 

@@ -8,6 +8,12 @@ export type * from "./driver-api.js";
 export interface CgroupDriverOptions {
   /** The host's hierarchies (default: probed once per process from /proc/self/mountinfo). */
   hierarchies?: readonly CgroupHierarchy[];
+  /**
+   * Rootless cgroups (src/security/rootless.ts): the tree above the container's cgroup may not be the
+   * caller's. On cgroup v2 the controllers are then offered by, and enabled from, the delegated
+   * directory on the way (delegatedBase in access.ts) instead of the hierarchy root.
+   */
+  rootless?: boolean;
 }
 
 /**
@@ -17,5 +23,5 @@ export interface CgroupDriverOptions {
  */
 export function cgroupDriver(path: string, opts: CgroupDriverOptions = {}): CgroupDriver {
   const hierarchies = opts.hierarchies ?? hostHierarchies();
-  return usesV2Driver(hierarchies) ? new V2Driver(path, hierarchies) : new V1Driver(path, hierarchies);
+  return usesV2Driver(hierarchies) ? new V2Driver(path, hierarchies, opts.rootless ?? false) : new V1Driver(path, hierarchies);
 }

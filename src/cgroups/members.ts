@@ -10,9 +10,14 @@ import { containerPids } from "./procs.js";
  * answers), without loading the resource, device and stats code: kill, delete, pause/resume, ps and
  * start's cleanup need only this (loading the whole driver cost kill ~2 ms and
  * delete ~3 ms per call, bench --base).
+ *
+ * `path` "" is a container with no cgroup of its own (rootless, nothing writable, no resources asked:
+ * see NO_CGROUP): its processes cannot be listed or frozen, there is nothing to remove.
  */
-export function cgroupMembers(path: string, hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): CgroupMembers {
-  const freezer = containerFreezer(path, hierarchies);
+export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarchy[]): CgroupMembers {
+  if (path === NO_CGROUP) return noCgroupMembers;
+  const hs = hierarchies ?? hostHierarchies();
+  const freezer = containerFreezer(path, hs);
   return {
     path,
     hasFreezer: () => freezer !== null,
@@ -21,7 +26,27 @@ export function cgroupMembers(path: string, hierarchies: readonly CgroupHierarch
       if (!freezer) throw new HostError(`cannot ${frozen ? "freeze" : "thaw"} cgroup ${path}: this host has no freezer cgroup`);
       setFrozen(freezer, frozen, timeoutMs);
     },
-    pids: () => containerPids(path, hierarchies),
-    remove: (created?: readonly string[]) => new CgroupSet(path, [...hierarchies]).remove(created),
+    pids: () => containerPids(path, hs),
+    remove: (created?: readonly string[]) => new CgroupSet(path, [...hs]).remove(created),
   };
 }
+
+/** The cgroupPath a container record has when the container has no cgroup of its own. */
+export const NO_CGROUP = "";
+
+/** Why a verb that needs the container's cgroup cannot run on one that has none: one line, for its error. */
+export function noCgroupReason(id: string): string {
+  return `container ${id} has no cgroup of its own (created rootless with no writable cgroup: delegate a cgroup v2 subtree to the user and name it in linux.cgroupsPath)`;
+}
+
+/** A container without a cgroup of its own: no members to list, no freezer, nothing to remove. */
+const noCgroupMembers: CgroupMembers = {
+  path: NO_CGROUP,
+  hasFreezer: () => false,
+  isFrozen: () => false,
+  setFrozen(frozen: boolean) {
+    throw new HostError(`cannot ${frozen ? "freeze" : "thaw"}: the container has no cgroup of its own`);
+  },
+  pids: () => [],
+  remove: () => {},
+};

@@ -6,18 +6,21 @@ import { DEFAULT_PARENT } from "./cgroupfs.js";
 /**
  * The container's cgroup path inside each hierarchy. `linux.cgroupsPath` absolute is used as given
  * (podman's /libpod_parent/libpod-<id>, ctr's /<ns>/<id>); relative is taken from the hierarchy root
- * too (as runc's cgroupfs driver does); absent means /tsrun/<id>.
+ * too; absent means /tsrun/<id>. `relativeBase` (rootless on a cgroup v2 host: rootlessCgroupBase in
+ * access.ts): a relative path goes below it, and an absent one is the id there, as runc's fs2 driver.
  */
-export function cgroupPathFor(id: string, cgroupsPath: string | undefined, systemd: boolean): string {
+export function cgroupPathFor(id: string, cgroupsPath: string | undefined, systemd: boolean, relativeBase?: string): string {
   if (systemd) {
     if (!existsSync("/run/systemd/system")) {
       throw new HostError("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); use the cgroupfs driver (omit --systemd-cgroup)");
     }
     throw new HostError("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver");
   }
-  if (cgroupsPath === undefined || cgroupsPath === "") return `${DEFAULT_PARENT}/${id}`;
-  const p = posix.normalize(posix.join("/", cgroupsPath)).replace(/(.)\/$/, "$1");
+  const underBase = relativeBase !== undefined && !cgroupsPath?.startsWith("/");
+  if (!underBase && (cgroupsPath === undefined || cgroupsPath === "")) return `${DEFAULT_PARENT}/${id}`;
+  const given = cgroupsPath || id;
+  const p = posix.normalize(posix.join("/", underBase ? relativeBase : "", given)).replace(/(.)\/$/, "$1");
   if (p === "/") throw new ConfigError("/linux/cgroupsPath", "must name a cgroup below the root");
-  if (cgroupsPath.split("/").includes("..")) throw new ConfigError("/linux/cgroupsPath", `must not contain "..": ${cgroupsPath}`);
+  if (given.split("/").includes("..")) throw new ConfigError("/linux/cgroupsPath", `must not contain "..": ${cgroupsPath}`);
   return p;
 }

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { ConfigError, ContainerStateError, HostError } from "../errors.js";
 import { cgroupDriver, type PlannedWrite } from "../cgroups/driver.js";
+import { NO_CGROUP } from "../cgroups/members.js";
 import { planCreate } from "../plan/create-plan.js";
 import type { DryRunInputs } from "../plan/describe/inputs.js";
 import { type DryRunFormat, dryRunJson, dryRunText } from "../plan/describe/format.js";
@@ -39,11 +40,13 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
   // create's claim: the state directory must not exist yet.
   if (existsSync(stateDir)) throw new ContainerStateError(id, `container with id ${id} already exists`);
 
-  const driver = cgroupDriver(cgroup.path);
-  const frozen = driver.frozenOnArrival();
-  if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
-  const present = driver.pids().length;
-  if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+  if (cgroup.path !== NO_CGROUP) {
+    const driver = cgroupDriver(cgroup.path, { rootless: ctx.rootless.cgroups });
+    const frozen = driver.frozenOnArrival();
+    if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
+    const present = driver.pids().length;
+    if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+  }
   for (const w of cgroup.planned.warnings) ctx.warn(w);
   checkControllers(cgroup.planned.writes, ctx.warn);
   const makeBridge = plan.network ? await checkBridge(plan.network.plan.bridge) : false;
@@ -57,11 +60,19 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
     root: ctx.store.root,
     stateDir,
     foreground: plan.foreground,
-    cgroup: { path: cgroup.path, dirs: cgroup.planned.dirs, enable: cgroup.planned.enable, writes: [...cgroup.planned.writes] },
+    cgroup: {
+      path: cgroup.path,
+      dirs: cgroup.planned.dirs,
+      enable: cgroup.planned.enable,
+      writes: [...cgroup.planned.writes],
+      ...(cgroup.none ? { none: { ...cgroup.none } } : {}),
+    },
     devices:
       devices.kind === "none"
         ? { driver: "none", rules: [...cgroup.deviceRules] }
-        : { driver: devices.kind === "bpf" ? "v2" : "v1", dir: devices.dir, rules: [...cgroup.deviceRules] },
+        : devices.kind === "skipped"
+          ? { driver: "skipped", reason: devices.reason, rules: [...cgroup.deviceRules] }
+          : { driver: devices.kind === "bpf" ? "v2" : "v1", dir: devices.dir, rules: [...cgroup.deviceRules] },
     recordResources: cgroup.resources !== undefined,
     layers: plan.layers,
     network: plan.network && {

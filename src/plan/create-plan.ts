@@ -7,9 +7,12 @@
  */
 import type { Rootless } from "../security/rootless.js";
 import { resolve } from "node:path";
+import type { CgroupAccess } from "../cgroups/access.js";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
 import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan } from "../cgroups/driver.js";
+import { NO_CGROUP } from "../cgroups/members.js";
 import { cgroupPathFor } from "../cgroups/path.js";
+import { ConfigError } from "../errors.js";
 import { type LayerSetup, resolveLayers } from "../fs/layers.js";
 import { HOOK_KINDS, hooksOf } from "../hooks/kinds.js";
 import { type ContainerNetworkPlan, planContainerNetwork } from "../network/plan.js";
@@ -41,6 +44,14 @@ export interface CreateHostFacts {
   readonly hostRoot?: boolean;
   /** The caller when it is not plain host root (src/security/rootless.ts); absent: host root. */
   readonly rootless?: Rootless;
+  /** Rootless cgroups: whether the caller can make and join the cgroup at a path (probeCgroupAccess);
+   *  absent: it can. */
+  readonly cgroupAccess?: (path: string) => CgroupAccess;
+  /** Rootless cgroups on a cgroup v2 host: where a relative linux.cgroupsPath, and the default (the id),
+   *  go (rootlessCgroupBase: the parent of the caller's own cgroup, as runc's fs2 driver). */
+  readonly rootlessCgroupBase?: string;
+  /** tsrun runs in a user namespace other than the initial one. */
+  readonly nestedUserNs?: boolean;
 }
 
 export interface CreatePlanInput {
@@ -63,8 +74,11 @@ export interface CreatePlanInput {
 
 /** The container's cgroup: everything create makes and writes there (the one spot a cgroup driver plans). */
 export interface CgroupPlan {
-  /** The path inside each hierarchy. */
+  /** The path inside each hierarchy; "" (NO_CGROUP): the container has no cgroup of its own. */
   readonly path: string;
+  /** Why there is no cgroup of its own (rootless, the cgroup not writable, no resources asked), and
+   *  the path it would have had, for --debug and --dry-run. */
+  readonly none?: { readonly reason: string; readonly wanted: string; readonly named: boolean };
   /** Device rules, in the order they are applied (defaults, then the config's). */
   readonly deviceRules: readonly DeviceRule[];
   /** linux.resources as the config gives them: applied and recorded (for update) once the cgroup exists. */
@@ -136,7 +150,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
   checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !foreground);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
-  const cgroup = planCgroup(id, spec, input.systemdCgroup ?? false, host.cgroups, newUser);
+  const cgroup = planCgroup(id, spec, input.systemdCgroup ?? false, host, newUser);
   const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
     (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
   const layers = resolveLayers(spec.tsrun, {
@@ -222,13 +236,40 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
 /**
  * The cgroup part of the plan. Config errors of the device rules and resources (a bad rule, unified keys on
  * a v1 host, ...) are raised here; the writes are planned again against the cgroup as it is when applied.
+ *
+ * Rootless cgroups (host.rootless.cgroups, runc's RootlessCgroups): where the caller can make and join the
+ * cgroup (a delegated subtree), everything is as for root except the device rules, which a caller without
+ * host root cannot put in force (as runc, they are skipped). Where it cannot: a config that asks for no
+ * resources (device rules aside: every manager's config has a deny-all rule) runs with no cgroup of its
+ * own, in the caller's; one that asks for any is refused, naming the first field.
  */
-function planCgroup(id: string, spec: Spec, systemd: boolean, driverFor: (path: string) => CgroupDriver, newUser: boolean): CgroupPlan {
-  const path = cgroupPathFor(id, spec.linux?.cgroupsPath, systemd);
-  const driver = driverFor(path);
+function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFacts, newUser: boolean): CgroupPlan {
+  const rootless = host.rootless?.cgroups === true ? host.rootless : undefined;
+  const named = spec.linux?.cgroupsPath !== undefined && spec.linux.cgroupsPath !== "";
+  const path = cgroupPathFor(id, spec.linux?.cgroupsPath, systemd, rootless ? host.rootlessCgroupBase : undefined);
+  const driver = host.cgroups(path);
   const resources = spec.linux?.resources;
   // Device rules' config errors first, then the resources' (as create has always said them).
-  const planned = driver.planResources(resources ?? {}, { rules: resources?.devices, nodes: spec.linux?.devices });
+  let planned = driver.planResources(resources ?? {}, { rules: resources?.devices, nodes: spec.linux?.devices });
+  if (rootless) {
+    const access = host.cgroupAccess?.(path) ?? { writable: true };
+    if (!access.writable) {
+      const blocked = `${access.blocked} is not writable by uid ${rootless.euid} (${access.why})`;
+      const asked = planned.writes[0];
+      if (asked) {
+        throw new ConfigError(
+          asked.field,
+          `needs a cgroup of the container's own, and cgroup ${path} cannot be made: ${blocked}; ` +
+            "limits need a cgroup v2 subtree delegated to you (a directory chowned to you with the files listed in /sys/kernel/cgroup/delegate, " +
+            "or systemd's user@.service delegation), named in linux.cgroupsPath",
+        );
+      }
+      return noCgroupPlan(host.cgroups(NO_CGROUP), planned.deviceRules, { reason: `rootless: ${blocked}`, wanted: path, named });
+    }
+    if (rootless.nonRootEuid || host.nestedUserNs) {
+      planned = { ...planned, devices: { kind: "skipped", reason: "rootless: device cgroup rules need host root (the devices controller, a device program); not applied, as runc" } };
+    }
+  }
   return {
     path,
     deviceRules: planned.deviceRules,
@@ -236,6 +277,23 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, driverFor: (path: 
     planned,
     join: driver.joinPlan(newUser),
     mounts: driver.mounts(),
+  };
+}
+
+/**
+ * No cgroup of its own: the init stays in the caller's cgroup; nothing is made, written, recorded or
+ * joined. `rootDriver` is the driver of path "" (the hierarchy roots): a `cgroup` mount without a cgroup
+ * namespace then shows the hierarchies from their roots, as runc binds the host's /sys/fs/cgroup for a
+ * rootless container.
+ */
+function noCgroupPlan(rootDriver: CgroupDriver, deviceRules: DeviceRule[], none: NonNullable<CgroupPlan["none"]>): CgroupPlan {
+  return {
+    path: NO_CGROUP,
+    none,
+    deviceRules,
+    planned: { dirs: [], enable: [], writes: [], warnings: [], deviceRules, devices: { kind: "skipped", reason: "no cgroup of its own: device cgroup rules are not applied" } },
+    join: { cloneInto: "", selfTasks: [], parentJoins: [] },
+    mounts: rootDriver.mounts(),
   };
 }
 

@@ -28,12 +28,17 @@ export interface DryRunInputs {
     /** Controllers enabled in the ancestors' cgroup.subtree_control (v2 only; those not on yet). */
     enable: string[];
     writes: CgroupWrite[];
+    /** No cgroup of its own (rootless, not writable, no resources asked): why, and the path it would have had. */
+    none?: { reason: string; wanted: string; named: boolean };
   };
   devices: {
-    /** How the rules are enforced: the v1 devices controller's files, a v2 eBPF program, or not at all. */
-    driver: "v1" | "v2" | "none";
+    /** How the rules are enforced: the v1 devices controller's files, a v2 eBPF program, or not at all
+     *  ("none": no hierarchy for it; "skipped": the caller may not, rootless). */
+    driver: "v1" | "v2" | "none" | "skipped";
     /** The directory the rules go to (v1: devices.deny/devices.allow in it; v2: the program is attached to it). */
     dir?: string;
+    /** "skipped": why. */
+    reason?: string;
     rules: DeviceRule[];
   };
   /** Whether linux.resources is set: then it is recorded in the state directory for `update`. */

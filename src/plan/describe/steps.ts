@@ -30,12 +30,17 @@ export function dryRunSteps(d: DryRunInputs): DryRunStep[] {
   add("state", `create the state directory ${d.stateDir} (mode 0700; ${d.root} too if missing)`, { path: d.stateDir });
   add("state", `write ${d.stateDir}/state.json (status "creating")`, { path: `${d.stateDir}/state.json` });
 
+  if (d.cgroup.none) {
+    const none = d.cgroup.none;
+    add("cgroup", `no cgroup of its own: the container stays in the caller's cgroup (${none.wanted} cannot be made: ${none.reason})`, { path: none.wanted, reason: none.reason });
+  }
   for (const dir of d.cgroup.dirs) add("cgroup", `create cgroup directory ${dir}`, { path: dir });
-  if (d.devices.driver === "none") add("devices", "no cgroup hierarchy guards devices on this host: the rules are not enforced", {});
+  if (d.devices.driver === "skipped") add("devices", `the rules below are not enforced: ${d.devices.reason}`, { reason: d.devices.reason });
+  else if (d.devices.driver === "none") add("devices", "no cgroup hierarchy guards devices on this host: the rules are not enforced", {});
   else if (d.devices.driver === "v2") add("devices", `attach an eBPF device program to ${d.devices.dir} enforcing the ${d.devices.rules.length} rules below`, { path: d.devices.dir, rules: d.devices.rules.length });
   else add("devices", `write the rules below to devices.deny / devices.allow in ${d.devices.dir}`, { path: d.devices.dir, rules: d.devices.rules.length });
   for (const r of d.devices.rules) add("devices", deviceRuleText(r), { allow: r.allow, type: r.type, major: r.major, minor: r.minor, access: r.access, source: r.source });
-  add("devices", `record the device rules in ${d.stateDir} (for update)`, {});
+  if (d.devices.driver !== "skipped") add("devices", `record the device rules in ${d.stateDir} (for update)`, {});
   if (d.cgroup.enable.length) {
     add("resources", `enable controllers ${d.cgroup.enable.join(" ")} in cgroup.subtree_control of each parent of ${d.cgroup.path} (where not on yet)`, { controllers: d.cgroup.enable });
   }
