@@ -1,5 +1,6 @@
 import { UsageError } from "../errors.js";
 import type { LogFormat } from "./log.js";
+import { type RootlessFlag, parseRootlessFlag } from "../security/rootless.js";
 
 /** runc's global flags, given before the verb. */
 export interface GlobalFlags {
@@ -8,6 +9,8 @@ export interface GlobalFlags {
   logFormat: LogFormat;
   debug: boolean;
   systemdCgroup: boolean;
+  /** --rootless true|false|auto (runc's; default auto: see src/security/rootless.ts). */
+  rootless: RootlessFlag;
 }
 
 const WITH_VALUE = new Set(["--root", "--log", "--log-format", "--criu", "--rootless"]);
@@ -19,7 +22,7 @@ const BOOLEAN = new Set(["--debug", "--systemd-cgroup"]);
  * after it (a manager reads its failures there). Pure.
  */
 export function scanGlobals(argv: readonly string[]): { globals: GlobalFlags; rest: string[]; error?: UsageError } {
-  const g: GlobalFlags = { logFormat: "text", debug: false, systemdCgroup: false };
+  const g: GlobalFlags = { logFormat: "text", debug: false, systemdCgroup: false, rootless: "auto" };
   let error: UsageError | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
@@ -52,7 +55,14 @@ export function scanGlobals(argv: readonly string[]): { globals: GlobalFlags; re
       if (value === "text" || value === "json") g.logFormat = value;
       else error ??= new UsageError(`--log-format must be text or json, not "${value}"`);
     }
-    // --criu and --rootless are accepted for compatibility and have no effect.
+    else if (name === "--rootless") {
+      try {
+        g.rootless = parseRootlessFlag(value);
+      } catch (e) {
+        error ??= e as UsageError;
+      }
+    }
+    // --criu is accepted for compatibility and has no effect (no checkpoint support).
   }
   return { globals: g, rest: argv.slice(i), error };
 }

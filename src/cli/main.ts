@@ -18,11 +18,12 @@ function globalHelp(): string {
     ...VERBS.map((v) => `  ${v.name.padEnd(w)}   ${v.description}`),
     "",
     "Global flags (before the verb):",
-    "  --root DIR               state root (default /run/tsrun)",
+    "  --root DIR               state root (default /run/tsrun; $XDG_RUNTIME_DIR/tsrun when not root)",
     "  --log FILE               append log and error lines to FILE",
     "  --log-format text|json   format of the --log file (default text)",
     "  --debug                  log debug lines",
     "  --systemd-cgroup         use the systemd cgroup driver (needs systemd)",
+    "  --rootless true|false|auto  no writable cgroup assumed (default auto: not root, or root in a user namespace)",
     "  --version, --help",
     "",
     "`tsrun <verb> --help` describes a verb.",
@@ -68,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout.write(verbHelp(verb));
       return 0;
     }
-    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, debug: logger.debug, warn: (m) => logger.warn(m) });
+    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, rootless: globals.rootless, debug: logger.debug, warn: (m) => logger.warn(m) });
     return (await Promise.race([verb.run(parsed, runtime), strayFailure()])) ?? 0;
   } catch (e) {
     logger.error((e as Error).message);

@@ -1,21 +1,54 @@
 import { containerFreezer, isFrozen } from "../cgroups/freezer.js";
 import type { Status } from "../state/status.js";
+import { checkRootOwner, defaultStateRoot } from "../state/root.js";
 import { type ContainerRecord, StateStore } from "../state/store.js";
+import { type Rootless, type RootlessFlag, rootlessMode } from "../security/rootless.js";
 
 // The verb x status table, loaded with the context for the same reason as liveStatus below.
 export { checkVerb } from "../state/verb-rules.js";
 
 /** What every operation needs from the global flags. */
 export interface RuntimeContext {
-  store: StateStore;
+  readonly store: StateStore;
   systemdCgroup: boolean;
   debug: (msg: string) => void;
   /** Something the config asks that this host ignores: one line on stderr (and in the log). */
   warn: (msg: string) => void;
+  /** Who is calling (src/security/rootless.ts): probed on first use, only the verbs that act need it. */
+  readonly rootless: Rootless;
 }
 
-export function makeContext(root?: string, opts: Partial<Omit<RuntimeContext, "store">> = {}): RuntimeContext {
-  return { store: new StateStore(root), systemdCgroup: opts.systemdCgroup ?? false, debug: opts.debug ?? (() => {}), warn: opts.warn ?? (() => {}) };
+export interface ContextOptions extends Partial<Omit<RuntimeContext, "store" | "rootless">> {
+  /** The global --rootless flag (default auto). */
+  rootless?: RootlessFlag;
+}
+
+/**
+ * The context of one call. Without `root`: /run/tsrun for root, $XDG_RUNTIME_DIR/tsrun for any other
+ * user (a UsageError when that is unset). A root that another user owns is refused for a non-root caller.
+ */
+export function makeContext(root?: string, opts: ContextOptions = {}): RuntimeContext {
+  let store: StateStore | undefined;
+  let rootless: Rootless | undefined;
+  const flag = opts.rootless ?? "auto";
+  return {
+    // Made on first use: `spec` and `features` need no state root, and a user without one can run them.
+    get store() {
+      if (!store) {
+        const euid = process.geteuid?.() ?? 0;
+        const s = new StateStore(root ?? defaultStateRoot(euid, process.env.XDG_RUNTIME_DIR));
+        checkRootOwner(s.root, euid);
+        store = s;
+      }
+      return store;
+    },
+    systemdCgroup: opts.systemdCgroup ?? false,
+    debug: opts.debug ?? (() => {}),
+    warn: opts.warn ?? (() => {}),
+    get rootless() {
+      return (rootless ??= rootlessMode(flag));
+    },
+  };
 }
 
 /**

@@ -79,6 +79,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
       hostLimits: hostLimits(),
       onlineCpus: onlineCpus(),
       isHostNetns,
+      ...(ctx.rootless.nonRootEuid || ctx.rootless.cgroups ? { rootless: ctx.rootless } : {}),
     },
   };
 }

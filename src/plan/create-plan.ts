@@ -5,6 +5,7 @@
  * and it runs without root (unit tests; `create --dry-run`). Phase 2 (src/lifecycle/create.ts) acts on
  * the plan and never reads the config again.
  */
+import type { Rootless } from "../security/rootless.js";
 import { resolve } from "node:path";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
 import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan } from "../cgroups/driver.js";
@@ -38,6 +39,8 @@ export interface CreateHostFacts {
   readonly selinux?: boolean;
   readonly lsm?: LsmState;
   readonly hostRoot?: boolean;
+  /** The caller when it is not plain host root (src/security/rootless.ts); absent: host root. */
+  readonly rootless?: Rootless;
 }
 
 export interface CreatePlanInput {

@@ -3,10 +3,11 @@ import { join, resolve } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { Hooks } from "../spec/types.js";
 import { lockContainer } from "./lock.js";
+import { DEFAULT_ROOT } from "./root.js";
 import { isSameLiveProcess } from "./proc.js";
 import { type Status, deriveStatus } from "./status.js";
 
-export const DEFAULT_ROOT = "/run/tsrun";
+export { DEFAULT_ROOT } from "./root.js";
 
 /** What tsrun keeps about one container in <root>/<id>/state.json. */
 export interface ContainerRecord {
