@@ -15,11 +15,13 @@ import type { RuntimeContext } from "./context.js";
 import { crashPoint, faultAt, initKillPoint } from "./faults.js";
 import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
 import { killAndWait } from "./reap.js";
+import { writeIdMaps } from "./id-maps.js";
 import { writePidFile } from "./pid-file.js";
 import { UndoStack } from "./undo.js";
 import { runHooks } from "../hooks/run.js";
 import { runPoststopHooks } from "./hooks.js";
 import { ociState } from "./state.js";
+import { idMapFacts, userName } from "../security/subids.js";
 
 export interface CreateOptions {
   id: string;
@@ -80,6 +82,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
       onlineCpus: onlineCpus(),
       isHostNetns,
       ...(ctx.rootless.nonRootEuid || ctx.rootless.cgroups ? { rootless: ctx.rootless } : {}),
+      ...(ctx.rootless.nonRootEuid ? { idMapFacts: idMapFacts(ctx.rootless.euid, ctx.rootless.egid) } : {}),
     },
   };
 }
@@ -120,7 +123,8 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
       bundle: plan.bundle,
       rootfs: plan.rootfs,
       created: new Date().toISOString(),
-      owner: "root",
+      // runc's `owner`: the user who made it (list and state show it).
+      owner: ctx.rootless.euid === 0 ? "root" : (userName(ctx.rootless.euid) ?? `#${ctx.rootless.euid}`),
       annotations: { ...plan.annotations },
       status: "creating",
       pid: 0,
@@ -215,11 +219,7 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
           return;
         }
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
-        if (plan.idMaps) {
-          // Host root writes the maps, so setgroups need not be denied.
-          writeFileSync(`/proc/${pid}/uid_map`, plan.idMaps.uid);
-          writeFileSync(`/proc/${pid}/gid_map`, plan.idMaps.gid);
-        }
+        if (plan.idMaps) writeIdMaps(pid, plan.idMaps);
         cgroup.join(pid, joinPlan.parentJoins);
         ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         initKillPoint("create", "sync-joined", pid);

@@ -168,6 +168,7 @@ function execRequest(ctx: RuntimeContext, rec: ContainerRecord, opts: ExecOption
     joined: {
       namespaces,
       usernsRoot: namespaces.some((n) => n.type === "user") && usernsMapsRoot(rec.pid),
+      setgroupsDenied: namespaces.some((n) => n.type === "user") && setgroupsDenied(rec.pid),
       home: (uid) => containerHome(rec.pid, uid),
       // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
       seccomp: savedSeccomp(ctx.store.dir(rec.id)),
@@ -211,6 +212,15 @@ function containerNamespaces(rec: ContainerRecord): JoinedNamespace[] {
 }
 
 /** Whether the user namespace of pid maps uid 0 and gid 0 (false when its maps cannot be read). */
+/** The init's user namespace says "deny" in setgroups (a rootless map of the caller's own gid). */
+function setgroupsDenied(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, "utf8").trim() === "deny";
+  } catch {
+    return false;
+  }
+}
+
 function usernsMapsRoot(pid: number): boolean {
   try {
     return mapsId(parseIdMap(readFileSync(`/proc/${pid}/uid_map`, "utf8")), 0) && mapsId(parseIdMap(readFileSync(`/proc/${pid}/gid_map`, "utf8")), 0);

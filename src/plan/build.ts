@@ -89,6 +89,8 @@ export interface PlanInput {
   /** tsrun runs as host root (euid 0; read when undefined): only then can stage 0 open bind mount sources
    *  in the container's mount namespace for a new user namespace (runc skips this when rootless too). */
   hostRoot?: boolean;
+  /** setgroups is denied in the new user namespace (src/plan/id-maps.ts). */
+  setgroupsDenied?: boolean;
 }
 
 export interface LaunchPlan {
@@ -166,6 +168,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     lsm: proc?.apparmorProfile || proc?.selinuxLabel ? (input.lsm ?? probeLsm()) : input.lsm,
     onlineCpus: input.onlineCpus,
     seccomp: seccomp && planSeccomp(seccomp),
+    setgroupsDenied: input.setgroupsDenied,
   };
   // Checked before anything runs (the records are placed below).
   const sysctls = planSysctl(linux.sysctl, ns, input.isHostNetns ?? (() => false));
@@ -295,10 +298,6 @@ function selinuxEnabled(): boolean {
 }
 
 /** The text written to /proc/<pid>/uid_map or gid_map. */
-export function idMapText(m: readonly IdMapping[]): string {
-  return m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join("");
-}
-
 function timensOffsets(t: Record<string, { secs?: number; nanosecs?: number }>): string {
   return Object.entries(t).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
 }

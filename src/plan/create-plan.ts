@@ -12,7 +12,6 @@ import type { DeviceRule } from "../cgroups/devices-rules.js";
 import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan } from "../cgroups/driver.js";
 import { NO_CGROUP } from "../cgroups/members.js";
 import { cgroupPathFor } from "../cgroups/path.js";
-import { ConfigError } from "../errors.js";
 import { type LayerSetup, resolveLayers } from "../fs/layers.js";
 import { HOOK_KINDS, hooksOf } from "../hooks/kinds.js";
 import { type ContainerNetworkPlan, planContainerNetwork } from "../network/plan.js";
@@ -21,7 +20,10 @@ import type { HostLimits } from "../security/rlimits.js";
 import { loadBundle } from "../spec/load.js";
 import type { Hook, HookName, LinuxResources, Spec } from "../spec/types.js";
 import { checkId } from "../state/store.js";
-import { buildPlan, idMapText, type LaunchPlan } from "./build.js";
+import { ConfigError } from "../errors.js";
+import { buildPlan, type LaunchPlan } from "./build.js";
+import { type IdMapPlan, planIdMaps } from "./id-maps.js";
+import type { IdMapFacts } from "../security/subids.js";
 import { encodePlan } from "../launch/encode.js";
 import type { IdMapping, NamespacePlan } from "./namespaces.js";
 import { checkConsoleFlags } from "./terminal.js";
@@ -52,6 +54,8 @@ export interface CreateHostFacts {
   readonly rootlessCgroupBase?: string;
   /** tsrun runs in a user namespace other than the initial one. */
   readonly nestedUserNs?: boolean;
+  /** A non-root caller's own ids and subordinate ranges, and newuidmap/newgidmap (src/security/subids.ts). */
+  readonly idMapFacts?: IdMapFacts;
 }
 
 export interface CreatePlanInput {
@@ -124,8 +128,8 @@ export interface CreatePlan {
   readonly foreground: boolean;
   /** New and joined namespaces of the init. */
   readonly namespaces: NamespacePlan;
-  /** The text written to the init's uid_map and gid_map (a new user namespace only). */
-  readonly idMaps?: { readonly uid: string; readonly gid: string };
+  /** How the init's uid_map and gid_map are written (a new user namespace only). */
+  readonly idMaps?: IdMapPlan;
   /** The same mappings as the config gives them (for --dry-run). */
   readonly idMappings?: { readonly uid: readonly IdMapping[]; readonly gid: readonly IdMapping[] };
   readonly cgroup: CgroupPlan;
@@ -150,6 +154,8 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
   checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !foreground);
   const namespaces = spec.linux?.namespaces ?? [];
   const newUser = namespaces.some((n) => n.type === "user" && !n.path);
+  checkRootless(spec, host.rootless, newUser);
+  const idMaps = newUser ? planIdMaps(spec.linux!.uidMappings!, spec.linux!.gidMappings!, host.rootless?.nonRootEuid ? host.idMapFacts : undefined) : undefined;
   const cgroup = planCgroup(id, spec, input.systemdCgroup ?? false, host, newUser);
   const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
     (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
@@ -180,6 +186,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     selinux: host.selinux,
     lsm: host.lsm,
     hostRoot: host.hostRoot,
+    setgroupsDenied: idMaps?.setgroupsDenied ?? false,
     layers,
     sessionKeyring: input.noNewKeyring ? undefined : id,
     hostLimits: host.hostLimits,
@@ -204,7 +211,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     namespaces: launch.namespaces,
     ...(launch.namespaces.newUser
       ? {
-          idMaps: { uid: idMapText(spec.linux!.uidMappings!), gid: idMapText(spec.linux!.gidMappings!) },
+          idMaps: idMaps!,
           idMappings: { uid: structuredClone(spec.linux!.uidMappings!), gid: structuredClone(spec.linux!.gidMappings!) },
         }
       : {}),
@@ -281,6 +288,27 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFa
 }
 
 /**
+ * What a caller that is not host root cannot have (runc's rootless validation): without host root
+ * there are no ids to run the container as but the caller's own, mapped through a user namespace of
+ * its own; and tsrun.network makes bridges and veths in the host's network namespace.
+ */
+function checkRootless(spec: Spec, rootless: Rootless | undefined, newUser: boolean): void {
+  if (!rootless) return;
+  if (rootless.nonRootEuid && !newUser) {
+    throw new ConfigError(
+      "/linux/namespaces",
+      `running as uid ${rootless.euid} (rootless) needs a new user namespace: add {"type": "user"} with uidMappings and gidMappings mapping your ids (tsrun spec --rootless writes one)`,
+    );
+  }
+  if (spec.tsrun?.network) {
+    throw new ConfigError(
+      "/tsrun/network",
+      "bridge networking needs host root (it makes a bridge and veths in the host's network namespace): rootless containers can join a network namespace by path instead (slirp4netns, pasta)",
+    );
+  }
+}
+
+/**
  * No cgroup of its own: the init stays in the caller's cgroup; nothing is made, written, recorded or
  * joined. `rootDriver` is the driver of path "" (the hierarchy roots): a `cgroup` mount without a cgroup
  * namespace then shows the hierarchies from their roots, as runc binds the host's /sys/fs/cgroup for a
@@ -312,7 +340,11 @@ function freezePlan(plan: CreatePlan): CreatePlan {
   if (plan.network) f(plan.network);
   if (plan.layers) f(plan.layers);
   if (plan.seccomp) f(plan.seccomp);
-  f(plan.idMaps);
+  if (plan.idMaps) {
+    f(plan.idMaps.uid);
+    f(plan.idMaps.gid);
+    f(plan.idMaps);
+  }
   f(plan.annotations);
   f(plan.launch.records);
   f(plan.launch);

@@ -71,6 +71,8 @@ export interface ExecPlanInput {
    *  joined, as runc's exec does, so it never acts in the container as the host's root (whose uid owns
    *  host files the container's root cannot enter, e.g. while it enters its cwd). */
   usernsRoot?: boolean;
+  /** The container's user namespace has setgroups "deny" (/proc/<pid>/setgroups): groups are left as they are. */
+  setgroupsDenied?: boolean;
   /** tsrun's own hard rlimits (host.ts hostLimits) and the online CPUs: checked as create checks them. */
   hostLimits?: ProcessPlanInput["hostLimits"];
   onlineCpus?: bigint[];
@@ -128,6 +130,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
     hostLimits: input.hostLimits,
     onlineCpus: input.onlineCpus,
     seccomp: input.seccomp && planSeccomp(input.seccomp),
+    setgroupsDenied: input.setgroupsDenied,
   };
   const processRecs = planProcess(procInput, proc, { preserveFds: input.preserveFds, wait: [{ op: Op.READY }], passwd: input.passwd });
 

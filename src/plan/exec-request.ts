@@ -38,6 +38,8 @@ export interface ExecRequest {
   joined: {
     readonly namespaces: readonly JoinedNamespace[];
     readonly usernsRoot: boolean;
+    /** setgroups is "deny" in the container's user namespace. */
+    readonly setgroupsDenied?: boolean;
     readonly home: (uid: number) => string;
     readonly seccomp?: LinuxSeccomp;
   };
@@ -89,6 +91,7 @@ export function planExec(req: ExecRequest): PlannedExec {
       hostCaps: host.hostCaps,
       lastCap: host.lastCap,
       usernsRoot: joined.namespaces.some((n) => n.type === "user") && joined.usernsRoot,
+      setgroupsDenied: joined.setgroupsDenied,
       hostLimits: host.hostLimits,
       onlineCpus: host.onlineCpus,
       sessionKeyring: container.noNewKeyring ? undefined : container.id,

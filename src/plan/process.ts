@@ -48,6 +48,8 @@ export interface ProcessPlanInput {
   onlineCpus?: bigint[];
   /** The SECCOMP record (planSeccomp), placed by planProcess. */
   seccomp?: PlanRecord;
+  /** The user namespace's setgroups is "deny" (src/plan/id-maps.ts): the groups stay as they are. */
+  setgroupsDenied?: boolean;
 }
 
 /** The sync data slot that carries the seccomp listener's payload (src/launch/sync.ts). */
@@ -143,7 +145,11 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: Pro
     recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
     recs.push({ op: Op.KEEPCAPS, ints: [1] });
   }
-  recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, 1, ...(u.additionalGids ?? [])] });
+  // With setgroups denied the call would fail with EPERM: as runc, the process keeps the groups it has.
+  if (input.setgroupsDenied && u.additionalGids?.length) {
+    throw new ConfigError(`${at}/user/additionalGids`, "cannot be set: setgroups is denied in this user namespace (its gid map is the caller's own gid alone)");
+  }
+  recs.push({ op: Op.SETUSER, ints: [u.uid, u.gid, input.setgroupsDenied ? 0 : 1, ...(u.additionalGids ?? [])] });
   // Where root was refused (a directory of an id root does not own in a user namespace), the user may enter.
   recs.push({ op: Op.CHDIR_RETRY, strs: [proc.cwd] });
   if (sets) {

@@ -177,8 +177,48 @@ describe("a valid config: the whole create, in one frozen value", () => {
         }),
       ),
     );
-    expect(plan.idMaps).toEqual({ uid: "0 100000 65536\n", gid: "0 200000 1000\n1000 300000 1\n" });
+    // Host root writes them itself, setgroups left allowed.
+    expect(plan.idMaps).toEqual({
+      uid: { via: "write", text: "0 100000 65536\n" },
+      gid: { via: "write", text: "0 200000 1000\n1000 300000 1\n" },
+      setgroupsDenied: false,
+    });
     expect(plan.cgroup.join.parentJoins).toEqual([]);
+  });
+
+  test("rootless: the caller's own ids are written directly, setgroups denied, and the init keeps its groups", () => {
+    const rootless = { euid: 1500, egid: 1600, nonRootEuid: true, cgroups: true };
+    const facts = { euid: 1500, egid: 1600, name: "alice", subuids: [], subgids: [] };
+    const dir = bundle((c) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 1600, size: 1 }];
+      delete c.linux.resources;
+    });
+    const base = input(dir);
+    const plan = planCreate({ ...base, host: { ...base.host, hostRoot: false, rootless, idMapFacts: facts } });
+    expect(plan.idMaps).toEqual({ uid: { via: "write", text: "0 1500 1\n" }, gid: { via: "write", text: "0 1600 1\n" }, setgroupsDenied: true });
+    const setuser = plan.launch.records.find((r) => r.op === Op.SETUSER);
+    expect(setuser?.ints?.slice(0, 3)).toEqual([0, 0, 0]);
+  });
+
+  test("rootless: no user namespace, bridge networking, additional gids with setgroups denied: refused before anything is made", () => {
+    const rootless = { euid: 1500, egid: 1600, nonRootEuid: true, cgroups: true };
+    const facts = { euid: 1500, egid: 1600, name: "alice", subuids: [], subgids: [] };
+    const run = (edit: (c: any) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const base = input(bundle((c) => { delete c.linux.resources; edit(c); }));
+      return () => planCreate({ ...base, host: { ...base.host, hostRoot: false, rootless, idMapFacts: facts } });
+    };
+    const userns = (c: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 1600, size: 1 }];
+    };
+    expect(run(() => {})).toThrow(/^config.json \/linux\/namespaces: running as uid 1500 \(rootless\) needs a new user namespace/);
+    expect(run((c) => { userns(c); c.tsrun = { network: { subnet: "10.9.0.0/24" } }; })).toThrow(/^config.json \/tsrun\/network: bridge networking needs host root/);
+    expect(run((c) => { userns(c); c.process.user.additionalGids = [5]; })).toThrow(/^config.json \/process\/user\/additionalGids: cannot be set: setgroups is denied/);
+    expect(run((c) => { userns(c); c.linux.uidMappings.push({ containerID: 1, hostID: 100000, size: 10 }); })).toThrow(/^config.json \/linux\/uidMappings\/1: maps host uids 100000-100009, which uid 1500 \(alice\) may not use/);
+    expect(existsSync(stateRoot())).toBe(false);
   });
 
   test("the network: its plan, and the /etc files bound from the state dir after the config's mounts", () => {

@@ -7,7 +7,7 @@ import { parseGlobals, scanGlobals } from "../../src/cli/globals.js";
 describe("parseGlobals", () => {
   test("defaults with no flags", () => {
     const { globals, rest } = parseGlobals(["state", "c1"]);
-    expect(globals).toEqual({ logFormat: "text", debug: false, systemdCgroup: false });
+    expect(globals).toEqual({ logFormat: "text", debug: false, systemdCgroup: false, rootless: "auto" });
     expect(rest).toEqual(["state", "c1"]);
   });
 
@@ -40,8 +40,15 @@ describe("parseGlobals", () => {
   test("what a manager passes (containerd shim / podman)", () => {
     const argv = ["--root", "/run/containerd/runc/k8s.io", "--log", "/run/x/log.json", "--log-format", "json", "--systemd-cgroup", "delete", "--force", "abc"];
     const { globals, rest } = parseGlobals(argv);
-    expect(globals).toEqual({ root: "/run/containerd/runc/k8s.io", log: "/run/x/log.json", logFormat: "json", debug: false, systemdCgroup: true });
+    expect(globals).toEqual({ root: "/run/containerd/runc/k8s.io", log: "/run/x/log.json", logFormat: "json", debug: false, systemdCgroup: true, rootless: "auto" });
     expect(rest).toEqual(["delete", "--force", "abc"]);
+  });
+
+  test("--rootless takes true, false or auto (rootless podman passes it); anything else is refused", () => {
+    expect(parseGlobals(["--rootless", "true", "list"]).globals.rootless).toBe("true");
+    expect(parseGlobals(["--rootless=false", "list"]).globals.rootless).toBe("false");
+    expect(parseGlobals(["--rootless", "auto", "list"]).globals.rootless).toBe("auto");
+    expect(() => parseGlobals(["--rootless", "sometimes", "list"])).toThrow(/--rootless must be true, false or auto/);
   });
 
   test("an unknown global flag is refused", () => {

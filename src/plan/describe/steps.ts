@@ -5,7 +5,7 @@
  * follows the launch. Pure: DryRunInputs is all it reads.
  */
 import { Op } from "../../launch/ops.js";
-import { idMapText } from "../build.js";
+import { idMapText } from "../id-maps.js";
 import type { DeviceRule } from "../../cgroups/devices-rules.js";
 import type { DryRunInputs, DryRunStep } from "./inputs.js";
 import { hookAction } from "./hooks.js";
