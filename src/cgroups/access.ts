@@ -1,6 +1,6 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
-import type { CgroupHierarchy } from "./hierarchy.js";
+import { type CgroupHierarchy, hostHierarchies, usesV2Driver } from "./hierarchy.js";
 
 /**
  * Rootless cgroups: whether the caller can make the container's cgroup and move processes into it, in
@@ -89,4 +89,24 @@ export function delegatedBase(mount: string, path: string): string | null {
     if (writable(join(dir, "cgroup.subtree_control"))) return inner;
   }
   return null;
+}
+
+/**
+ * The rootless cgroup facts of this process for the create planner: the access probe, and on a cgroup
+ * v2 (unified) host where relative paths go. Reads /proc/self/cgroup once.
+ */
+export function rootlessCgroupFacts(hierarchies: readonly CgroupHierarchy[] = hostHierarchies()): {
+  cgroupAccess: (path: string) => CgroupAccess;
+  rootlessCgroupBase?: string;
+} {
+  let own: string | undefined;
+  try {
+    own = ownCgroupV2(readFileSync("/proc/self/cgroup", "utf8"));
+  } catch {
+    own = undefined;
+  }
+  return {
+    cgroupAccess: (path) => probeCgroupAccess(path, hierarchies, own),
+    ...(usesV2Driver(hierarchies) && own !== undefined ? { rootlessCgroupBase: rootlessCgroupBase(own) } : {}),
+  };
 }

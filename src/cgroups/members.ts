@@ -1,4 +1,4 @@
-import { HostError } from "../errors.js";
+import { ContainerStateError, HostError } from "../errors.js";
 import { CgroupSet } from "./cgroupfs.js";
 import type { CgroupMembers } from "./driver-api.js";
 import { containerFreezer, isFrozen, setFrozen } from "./freezer.js";
@@ -34,9 +34,17 @@ export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarc
 /** The cgroupPath a container record has when the container has no cgroup of its own. */
 export const NO_CGROUP = "";
 
-/** Why a verb that needs the container's cgroup cannot run on one that has none: one line, for its error. */
-export function noCgroupReason(id: string): string {
-  return `container ${id} has no cgroup of its own (created rootless with no writable cgroup: delegate a cgroup v2 subtree to the user and name it in linux.cgroupsPath)`;
+/**
+ * A verb that needs the container's own cgroup (pause, resume, ps, events, update, exec --cgroup) on a
+ * container that has none: one line saying why. `action` completes "cannot <action> container <id>".
+ */
+export function requireOwnCgroup(id: string, cgroupPath: string, action: string): void {
+  if (cgroupPath !== NO_CGROUP) return;
+  throw new ContainerStateError(
+    id,
+    `cannot ${action} container ${id}: it has no cgroup of its own (created rootless where no cgroup was writable; ` +
+      "a cgroup v2 subtree delegated to the user and named in linux.cgroupsPath gives it one)",
+  );
 }
 
 /** A container without a cgroup of its own: no members to list, no freezer, nothing to remove. */

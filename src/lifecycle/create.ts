@@ -1,7 +1,9 @@
 import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, HostError, TsrunError } from "../errors.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { rootlessCgroupFacts } from "../cgroups/access.js";
+import { type CgroupDriver, cgroupDriver } from "../cgroups/driver.js";
+import { NO_CGROUP } from "../cgroups/members.js";
 import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -75,7 +77,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
     noNewKeyring: opts.noNewKeyring,
     systemdCgroup: ctx.systemdCgroup,
     host: {
-      cgroups: (path) => cgroupDriver(path),
+      cgroups: (path) => cgroupDriver(path, { rootless: ctx.rootless.cgroups }),
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
       hostLimits: hostLimits(),
@@ -83,6 +85,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
       isHostNetns,
       ...(ctx.rootless.nonRootEuid || ctx.rootless.cgroups ? { rootless: ctx.rootless } : {}),
       ...(ctx.rootless.nonRootEuid ? { idMapFacts: idMapFacts(ctx.rootless.euid, ctx.rootless.egid) } : {}),
+      ...(ctx.rootless.cgroups ? { ...rootlessCgroupFacts(), nestedUserNs: inNestedUserNamespace() } : {}),
     },
   };
 }
@@ -95,7 +98,9 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
   const { id, layers } = plan;
   const { store } = ctx;
   const cgroupPath = plan.cgroup.path;
-  const cgroup = cgroupDriver(cgroupPath);
+  // No cgroup of its own (rootless, nothing writable, no resources asked): nothing is made or joined.
+  const ownCgroup = cgroupPath !== NO_CGROUP;
+  const cgroup = cgroupDriver(cgroupPath, { rootless: ctx.rootless.cgroups });
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
   const t0 = performance.now();
@@ -144,34 +149,16 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
     if (poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
     step("state");
 
-    // As runc: a frozen cgroup would hold the init stopped for ever; one that already has processes
-    // is shared with them (runc 1.1 warns and goes on).
-    const frozen = cgroup.frozenOnArrival();
-    if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
-    const present = cgroup.pids().length;
-    if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
-    record.cgroupCreated = cgroup.create();
-    undo.push("remove cgroup", () => {
-      // A child killed by the launcher may not have exited yet: an occupied cgroup cannot be removed.
-      killAndWait(cgroup.pids());
-      cgroup.remove(record.cgroupCreated);
-    });
-    store.write(record);
-    // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
-    cgroup.applyDevices(plan.cgroup.deviceRules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace() });
-    // update applies them again (as runc does).
-    writeRecordedDeviceRules(store.dir(id), plan.cgroup.deviceRules);
-    step("cgroup");
-
-    // Limits are in place before tsrun-init starts: it joins (or is cloned into) this cgroup before
-    // any container code runs. A refused value fails create; the undo above removes the cgroup.
-    const resources = plan.cgroup.resources;
-    // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
-    cgroup.applyResources(resources ?? {}, { warn: ctx.warn });
-    if (resources) {
-      writeRecordedResources(store.dir(id), resources);
+    if (ownCgroup) {
+      makeCgroup(ctx, plan, cgroup, record, undo, step);
+    } else {
+      const { none } = plan.cgroup;
+      // A cgroupsPath the config names and that is not made is worth a line to the user.
+      if (none?.named) ctx.warn(`linux.cgroupsPath ${none.wanted} not used: ${none.reason}; the container has no cgroup of its own`);
+      else ctx.debug(`create ${id}: no cgroup of its own, the container stays in the caller's: ${none?.reason ?? "rootless"}`);
+      step("cgroup");
+      step("resources");
     }
-    step("resources");
 
     if (layers) {
       // Per-container dirs are in the state dir (removed with it); a persistent upper made now is
@@ -265,6 +252,45 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
     unlock?.(); // the state dir (and the lock in it) is normally gone with the undo
     throw e;
   }
+}
+
+/**
+ * The container's cgroup: made, device rules in force, then the limits, before tsrun-init starts (it joins,
+ * or is cloned into, the cgroup before any container code runs). Each step has its undo.
+ */
+function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver, record: ContainerRecord, undo: UndoStack, step: (name: string) => void): void {
+  const { store } = ctx;
+  const { id } = plan;
+  // As runc: a frozen cgroup would hold the init stopped for ever; one that already has processes
+  // is shared with them (runc 1.1 warns and goes on).
+  const frozen = cgroup.frozenOnArrival();
+  if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
+  const present = cgroup.pids().length;
+  if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+  record.cgroupCreated = cgroup.create();
+  undo.push("remove cgroup", () => {
+    // A child killed by the launcher may not have exited yet: an occupied cgroup cannot be removed.
+    killAndWait(cgroup.pids());
+    cgroup.remove(record.cgroupCreated);
+  });
+  store.write(record);
+  const devices = plan.cgroup.planned.devices;
+  if (devices.kind === "skipped") {
+    ctx.debug(`create ${id}: ${plan.cgroup.deviceRules.length} device cgroup rules not applied: ${devices.reason}`);
+  } else {
+    // Device rules before any process is in the cgroup; they go with the cgroup on rollback.
+    cgroup.applyDevices(plan.cgroup.deviceRules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace() });
+    // update applies them again (as runc does).
+    writeRecordedDeviceRules(store.dir(id), plan.cgroup.deviceRules);
+  }
+  step("cgroup");
+
+  // A refused value fails create; the undo above removes the cgroup.
+  const resources = plan.cgroup.resources;
+  // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
+  cgroup.applyResources(resources ?? {}, { warn: ctx.warn });
+  if (resources) writeRecordedResources(store.dir(id), resources);
+  step("resources");
 }
 
 /** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */

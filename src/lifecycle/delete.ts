@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { ContainerStateError } from "../errors.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import type { CgroupMembers } from "../cgroups/driver.js";
-import { cgroupMembers } from "../cgroups/members.js";
+import { NO_CGROUP, cgroupMembers } from "../cgroups/members.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
@@ -43,7 +43,8 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
     if (rec.network) (await import("../network/setup.js")).teardownNetwork(rec.network, store.root, id);
     crashPoint("delete", "network");
-    if (rec.cgroupPath) removeCgroup(rec, cgroup);
+    // No cgroup of its own (rootless): the init was all there was to kill, nothing to remove.
+    if (rec.cgroupPath !== NO_CGROUP) removeCgroup(rec, cgroup);
     crashPoint("delete", "cgroup");
     if (existsSync(store.dir(id))) store.remove(id);
     deleted = true;

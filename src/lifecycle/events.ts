@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContainerStateError, UsageError } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
+import { requireOwnCgroup } from "../cgroups/members.js";
 import type { Stats } from "../cgroups/stats.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
@@ -43,7 +44,9 @@ export async function containerEvents(
   const { store } = ctx;
   const rec = store.read(id);
   checkVerb("events", liveStatus(store, rec), id);
-  const cgroup = cgroupDriver(rec.cgroupPath);
+  // runc 1.1 prints zeroed stats here; nothing measured is better said than numbers that look measured.
+  requireOwnCgroup(id, rec.cgroupPath, "get the events of");
+  const cgroup = cgroupDriver(rec.cgroupPath, { rootless: ctx.rootless.cgroups });
   const stats = (): ContainerEvent => ({ type: "stats", id, data: cgroup.stats() });
   if (opts.once) {
     write(stats());

@@ -1,7 +1,9 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HostError, PathError } from "../errors.js";
+import { rootlessCgroupFacts } from "../cgroups/access.js";
 import { cgroupDriver } from "../cgroups/driver.js";
+import { NO_CGROUP } from "../cgroups/members.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
 import { type JoinedNamespace, NS_PROC_NAMES } from "../plan/exec-plan.js";
@@ -173,7 +175,16 @@ function execRequest(ctx: RuntimeContext, rec: ContainerRecord, opts: ExecOption
       // Exec'd processes are confined by the container's seccomp profile too (runc's exec does the same).
       seccomp: savedSeccomp(ctx.store.dir(rec.id)),
     },
-    host: { cgroup: cgroupDriver(rec.cgroupPath), hostCaps: hostCapabilities(), lastCap: lastCap(), hostLimits: hostLimits(), onlineCpus: onlineCpus() },
+    host: {
+      cgroup: cgroupDriver(rec.cgroupPath),
+      // Rootless: may this caller move a process into the container's cgroup (on cgroup v2 it must be in
+      // the delegated subtree too)? Asked only when there is a cgroup to join.
+      ...(ctx.rootless.cgroups && rec.cgroupPath !== NO_CGROUP ? { cgroupAccess: rootlessCgroupFacts().cgroupAccess(rec.cgroupPath), euid: ctx.rootless.euid } : {}),
+      hostCaps: hostCapabilities(),
+      lastCap: lastCap(),
+      hostLimits: hostLimits(),
+      onlineCpus: onlineCpus(),
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { constants } from "node:os";
 import { TsrunError } from "../errors.js";
-import { cgroupMembers } from "../cgroups/members.js";
+import { NO_CGROUP, cgroupMembers } from "../cgroups/members.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 const SIGKILL = constants.signals.SIGKILL;
@@ -13,6 +13,10 @@ const SIGKILL = constants.signals.SIGKILL;
  * A paused container: the signal is queued on its frozen processes. KILL is delivered and the cgroup
  * is then thawed, because a v1-frozen process does not die until it runs again (runc does the same);
  * any other signal stays pending until `resume`.
+ *
+ * A container with no cgroup of its own (rootless, see NO_CGROUP): `--all` signals the init alone. With
+ * a pid namespace of its own that is enough for KILL (the kernel ends the rest with its pid 1); without
+ * one, processes it or `exec` started are not reached (runc 1.1 fails `kill --all` there instead).
  */
 export function killContainer(ctx: RuntimeContext, id: string, signal: number, all = false): void {
   const { store } = ctx;
@@ -24,6 +28,7 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   // belong to another process by now.
   const initAlive = status !== "stopped";
   const cgroup = cgroupMembers(rec.cgroupPath);
+  if (all && rec.cgroupPath === NO_CGROUP) ctx.debug(`kill --all ${id}: no cgroup of its own: signalling the init alone`);
   const canFreeze = cgroup.hasFreezer();
   const paused = status === "paused";
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and

@@ -1,5 +1,5 @@
 import { HostError } from "../errors.js";
-import { cgroupMembers } from "../cgroups/members.js";
+import { cgroupMembers, requireOwnCgroup } from "../cgroups/members.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 
 /**
@@ -12,6 +12,7 @@ export function pauseContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("pause", liveStatus(store, rec), id);
+    requireOwnCgroup(id, rec.cgroupPath, "pause");
     const cgroup = cgroupMembers(rec.cgroupPath);
     if (!cgroup.hasFreezer()) throw new HostError(`cannot pause container ${id}: this host has no freezer cgroup`);
     cgroup.setFrozen(true);
@@ -26,6 +27,7 @@ export function resumeContainer(ctx: RuntimeContext, id: string): void {
   try {
     const rec = store.read(id);
     checkVerb("resume", liveStatus(store, rec), id);
+    requireOwnCgroup(id, rec.cgroupPath, "resume");
     const cgroup = cgroupMembers(rec.cgroupPath);
     if (!cgroup.hasFreezer()) throw new HostError(`cannot resume container ${id}: this host has no freezer cgroup`);
     cgroup.setFrozen(false);

@@ -1,11 +1,14 @@
 import { TsrunError } from "../errors.js";
-import { cgroupMembers } from "../cgroups/members.js";
+import { cgroupMembers, requireOwnCgroup } from "../cgroups/members.js";
 import type { RuntimeContext } from "./context.js";
 import { childProcess } from "../init/spawn.js";
 
 /** Host pids of the container's processes (what `ps --format json` prints; containerd reads it). */
 export function psPids(ctx: RuntimeContext, id: string): number[] {
   const rec = ctx.store.read(id);
+  // Without a cgroup of its own there is no list of the container's processes to give (an empty one
+  // would say it has none).
+  requireOwnCgroup(id, rec.cgroupPath, "list the processes of");
   return cgroupMembers(rec.cgroupPath).pids();
 }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ConfigError, UsageError } from "../errors.js";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
 import { cgroupDriver } from "../cgroups/driver.js";
+import { requireOwnCgroup } from "../cgroups/members.js";
 import { initPath } from "../init/locate.js";
 import { inNestedUserNamespace } from "./host.js";
 import { validateResources } from "../spec/validate.js";
@@ -147,11 +148,12 @@ export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxRe
     // Read under the lock, as every verb: a delete racing this update has either finished or waits.
     const rec = store.read(id);
     checkVerb("update", liveStatus(store, rec), id);
+    requireOwnCgroup(id, rec.cgroupPath, "update");
     const { devices, ...wanted } = change;
     if (devices) ctx.warn("update: /devices ignored: device rules are set at create only (as runc)");
     const merged = mergeResources(readRecordedResources(store.dir(id)), wanted);
     const { devices: _recorded, ...toApply } = merged;
-    const cgroup = cgroupDriver(rec.cgroupPath);
+    const cgroup = cgroupDriver(rec.cgroupPath, { rootless: ctx.rootless.cgroups });
     cgroup.applyResources(toApply, { warn: ctx.warn, restoreOnError: true });
     writeRecordedResources(store.dir(id), merged);
     const rules = readRecord<DeviceRule[]>(store.dir(id), DEVICE_RULES_FILE);

@@ -180,7 +180,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
   // Only root can reach it: the state directory is 0700.
   recs.push({ op: Op.UMASK, ints: [0] });
-  recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, 0, 0], strs: [input.fifoPath] });
+  // Owned by the caller (host root, or a rootless user, who may not give it away to root).
+  recs.push({ op: Op.MKNOD, ints: [S_IFIFO | 0o622, 0, 0, process.geteuid?.() ?? 0, process.getegid?.() ?? 0], strs: [input.fifoPath] });
   // Opened here, as host root: a child in a new user namespace may not reach the state directory.
   recs.push({ op: Op.OPEN_FIFO, strs: [input.fifoPath] });
   // The listener socket is connected here, with the host's root and namespaces (the container's root

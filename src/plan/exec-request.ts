@@ -6,8 +6,10 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError, PathError, UsageError } from "../errors.js";
+import { ConfigError, ContainerStateError, PathError, UsageError } from "../errors.js";
+import type { CgroupAccess } from "../cgroups/access.js";
 import type { CgroupDriver } from "../cgroups/driver.js";
+import { NO_CGROUP, requireOwnCgroup } from "../cgroups/members.js";
 import { parseSubCgroups, type SubCgroups } from "../cgroups/sub-cgroup.js";
 import { CAPABILITIES } from "../security/capabilities.js";
 import type { HostLimits } from "../security/rlimits.js";
@@ -46,6 +48,11 @@ export interface ExecRequest {
   host: {
     /** The driver of the container's cgroup (cgroupDriver(container.cgroupPath)). */
     readonly cgroup: Pick<CgroupDriver, "joinPlan">;
+    /** Rootless cgroups: whether the caller may move a process into the container's cgroup
+     *  (probeCgroupAccess); absent: it may. */
+    readonly cgroupAccess?: CgroupAccess;
+    /** The caller's euid, for the message when it may not. */
+    readonly euid?: number;
     readonly hostCaps: bigint;
     readonly lastCap: number;
     readonly hostLimits?: HostLimits;
@@ -77,7 +84,7 @@ export function planExec(req: ExecRequest): PlannedExec {
   const consoleSocket = flags.consoleSocket !== undefined ? resolve(flags.consoleSocket) : undefined;
   checkConsoleFlags(proc.terminal === true, consoleSocket, flags.detach === true);
   const field = flags.processFile === undefined ? "/process" : "";
-  const cgroupJoin = host.cgroup.joinPlan(false, subCgroups);
+  const cgroupJoin = execCgroupJoin(req, subCgroups);
   if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${joined.home(proc.user.uid)}`];
   const launch = inSource(source, flags.processFile !== undefined, () => {
     // The pty comes from the container's devpts; /dev/console stays the init's.
@@ -114,6 +121,28 @@ export function planExec(req: ExecRequest): PlannedExec {
     launch: Object.freeze(launch),
     encoded: encodePlan(launch.records),
   });
+}
+
+/**
+ * How the process joins the container's cgroup: as the init did, or (--cgroup) a sub-cgroup of it. A
+ * container with no cgroup of its own (rootless): the process stays in the caller's, as the init did;
+ * --cgroup is refused. A rootless caller that may not move a process into the cgroup is told why here,
+ * rather than by the kernel's EACCES from tsrun-init.
+ */
+function execCgroupJoin(req: ExecRequest, subCgroups: SubCgroups): PlannedExec["cgroupJoin"] {
+  const { container, host } = req;
+  if (container.cgroupPath === NO_CGROUP) {
+    if (subCgroups.size) requireOwnCgroup(container.id, container.cgroupPath, "exec --cgroup into");
+    return { cloneInto: "", selfTasks: [], parentJoins: [] };
+  }
+  const access = host.cgroupAccess;
+  if (access && !access.writable) {
+    throw new ContainerStateError(
+      container.id,
+      `cannot exec in container ${container.id}: cannot join its cgroup ${container.cgroupPath}: ${access.blocked} is not writable by uid ${host.euid ?? "?"} (${access.why})`,
+    );
+  }
+  return host.cgroup.joinPlan(false, subCgroups);
 }
 
 /** The process to run: from --process (validated as the config's process is), or the config's with the flags. */
