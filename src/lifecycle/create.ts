@@ -208,7 +208,7 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.idMaps) writeIdMaps(pid, plan.idMaps);
         cgroup.join(pid, joinPlan.parentJoins);
-        ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
+        if (ownCgroup) ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         initKillPoint("create", "sync-joined", pid);
         crashPoint("create", "sync-joined");
         if (net) {
