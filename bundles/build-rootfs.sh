@@ -90,7 +90,9 @@ nogroup:x:65534:
 nobody:x:65534:
 EOF
 mkdir -p home/app
-chown 1000:1000 home/app
+# Built by an ordinary user (a rootless container's lower layer, as the consh talk's create_lowerfs.sh):
+# everything stays the user's, which is root inside the container.
+if [ "$(id -u)" = 0 ]; then chown 1000:1000 home/app; fi
 echo tsrun >etc/hostname
 cat >etc/hosts <<'EOF'
 127.0.0.1	localhost

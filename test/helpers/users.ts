@@ -44,13 +44,18 @@ export class TestUser {
   }
 
   /** Run `file args` as this user (real, effective and saved ids; their groups; no capabilities).
-   *  stdout/stderr go to files: a created container keeps the caller's stdio open. */
-  run(file: string, args: string[], opts: SpawnSyncOptions & { env?: NodeJS.ProcessEnv; stdin?: string } = {}): AsUserResult {
+   *  stdout/stderr go to files: a created container keeps the caller's stdio open.
+   *  `cgroup`: a cgroup v2 directory root moves the process into first, before it becomes the user (as
+   *  the consh talk's setup does with sudo): the user's process then sits in a delegated subtree, where
+   *  the kernel lets it move processes into cgroups of its own. */
+  run(file: string, args: string[], opts: SpawnSyncOptions & { env?: NodeJS.ProcessEnv; stdin?: string; cgroup?: string } = {}): AsUserResult {
     const base = join(this.home, `.out.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
     const o = openSync(`${base}.1`, "w");
     const e = openSync(`${base}.2`, "w");
+    const asUser = [SETPRIV, "--reuid", String(this.uid), "--regid", String(this.gid), "--init-groups", "--", file, ...args];
+    const [cmd, ...argv] = opts.cgroup ? ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup, ...asUser] : asUser;
     try {
-      const r = spawnSync(SETPRIV, ["--reuid", String(this.uid), "--regid", String(this.gid), "--init-groups", "--", file, ...args], {
+      const r = spawnSync(cmd, argv, {
         cwd: this.home,
         timeout: 60_000,
         killSignal: "SIGKILL",
