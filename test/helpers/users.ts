@@ -4,7 +4,7 @@
 // (test/run-all.sh) finds any left behind.
 import { type SpawnSyncOptions, spawnSync } from "node:child_process";
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export const USER_PREFIX = "tsrt";
 const SETPRIV = "/usr/bin/setpriv";
@@ -121,6 +121,9 @@ export function makeTestUser(opts: { subids?: boolean } = {}): TestUser {
     for (const f of ["/etc/subuid", "/etc/subgid"]) dropLines(f, name);
   }
   const u = new TestUser(name, uid, gid, subids);
+  // /run/user as pam_systemd makes it (0755): a recursive mkdir of the runtime dir alone would make it
+  // 0700, root's, and no user could reach its own dir (a fresh /run, as in the cgroup-v2 VM).
+  mkdirSync(dirname(u.runtimeDir), { recursive: true, mode: 0o755 });
   mkdirSync(u.runtimeDir, { recursive: true, mode: 0o700 });
   chownSync(u.runtimeDir, uid, gid);
   return u;
