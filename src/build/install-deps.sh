@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tsrun needs, idempotently.
 #
-#   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini
+#   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini uidmap
 #   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace python3 (differential tests, bench,
 #                                      the reliability suite, the terminal tests) + podman conmon containerd (issue 7)
 #
@@ -25,8 +25,10 @@ for arg in "$@"; do
 done
 
 # busybox-static: the demo/test rootfs; iproute2: `ip` for network setup and tests;
-# gcc libc6-dev make: static build of tsrun-init; tini: child subreaper for the test suite.
-packages=(busybox-static iproute2 gcc libc6-dev make tini)
+# gcc libc6-dev make: static build of tsrun-init; tini: child subreaper for the test suite;
+# uidmap: newuidmap/newgidmap, which write the multi-range id maps of rootless containers (the
+# subordinate ranges of /etc/subuid, /etc/subgid), for tsrun and for rootless podman.
+packages=(busybox-static iproute2 gcc libc6-dev make tini uidmap)
 if [ "$want_test" = 1 ]; then
   # runc: differential tests; crun, hyperfine: bench/; jq: reading JSON in scripts;
   # strace: the reliability suite checks that waits use a pidfd, not sleeps (rel-wait.test.ts).

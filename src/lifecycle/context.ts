@@ -2,7 +2,7 @@ import { containerFreezer, isFrozen } from "../cgroups/freezer.js";
 import type { Status } from "../state/status.js";
 import { checkRootOwner, defaultStateRoot } from "../state/root.js";
 import { type ContainerRecord, StateStore } from "../state/store.js";
-import { type Rootless, type RootlessFlag, rootlessMode } from "../security/rootless.js";
+import { type Rootless, type RootlessFlag, inUserNamespace, rootlessMode } from "../security/rootless.js";
 
 // The verb x status table, loaded with the context for the same reason as liveStatus below.
 export { checkVerb } from "../state/verb-rules.js";
@@ -36,7 +36,10 @@ export function makeContext(root?: string, opts: ContextOptions = {}): RuntimeCo
     get store() {
       if (!store) {
         const euid = process.geteuid?.() ?? 0;
-        const s = new StateStore(root ?? defaultStateRoot(euid, process.env.XDG_RUNTIME_DIR));
+        const xdg = process.env.XDG_RUNTIME_DIR;
+        // Only root with an XDG_RUNTIME_DIR needs to know whether it is in a user namespace.
+        const inUserNs = root === undefined && euid === 0 && !!xdg && inUserNamespace();
+        const s = new StateStore(root ?? defaultStateRoot(euid, xdg, inUserNs, process.env.USER));
         checkRootOwner(s.root, euid);
         store = s;
       }

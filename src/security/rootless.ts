@@ -48,6 +48,15 @@ export function userNsMapsHostRoot(uidMap: string): boolean | null {
   return lines.some(([, outside, count]) => outside === 0 && count > 0);
 }
 
+/** Whether this process is outside the initial user namespace (runc's userns.RunningInUserNS). */
+export function inUserNamespace(): boolean {
+  try {
+    return userNsMapsHostRoot(readFileSync("/proc/self/uid_map", "utf8")) !== null;
+  } catch {
+    return false;
+  }
+}
+
 /** This process's rootless facts. Reads /proc/self/uid_map only when the euid is 0 and the flag is auto. */
 export function rootlessMode(flag: RootlessFlag = "auto"): Rootless {
   const euid = process.geteuid?.() ?? 0;

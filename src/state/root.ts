@@ -8,10 +8,14 @@ export const DEFAULT_ROOT = "/run/tsrun";
 /**
  * The state root when `--root` is not given: /run/tsrun for root; for any other user their own
  * $XDG_RUNTIME_DIR/tsrun (as runc: $XDG_RUNTIME_DIR/runc), which pam_systemd makes 0700 and theirs.
- * Pure.
+ * Root inside a user namespace (rootless podman runs the runtime as uid 0 of its own user namespace,
+ * where /run/tsrun is not writable) is an ordinary user too, unless $USER says "root": runc's
+ * shouldHonorXDGRuntimeDir. `inUserNs`: the caller is not in the initial user namespace. Pure.
  */
-export function defaultStateRoot(euid: number, xdgRuntimeDir: string | undefined): string {
-  if (euid === 0) return DEFAULT_ROOT;
+export function defaultStateRoot(euid: number, xdgRuntimeDir: string | undefined, inUserNs = false, user?: string): string {
+  if (euid === 0) {
+    return xdgRuntimeDir && inUserNs && user !== "root" ? join(xdgRuntimeDir, "tsrun") : DEFAULT_ROOT;
+  }
   if (!xdgRuntimeDir) {
     throw new UsageError(
       `running as uid ${euid} (rootless): XDG_RUNTIME_DIR is not set, so there is no state root of your own; ` +
