@@ -188,7 +188,7 @@ describe("as an ordinary user", () => {
       u.chown(join(home, "empty-root"));
       c.root.path = join(home, "empty-root");
       c.tsrun = { layers: [join(home, "rootfs")] };
-      c.process.args = ["sh", "-c", "echo new > /etc/made-here && rm /bin/ls && awk '$5 == \"/\" {print $NF}' /proc/self/mountinfo | tr , '\\n' | grep userxattr"];
+      c.process.args = ["sh", "-c", "echo new > /etc/made-here && rm /bin/ls && awk '$5 == \"/\" {print $NF}' /proc/self/mountinfo | tr , '\\n' | grep userxattr > /etc/xattrs"];
     });
     const state = join(u.runtimeDir, "tsrun", "layers");
     const created = u.run(TSRUN, ["create", "--bundle", dir, "layers"]);
@@ -200,6 +200,8 @@ describe("as an ordinary user", () => {
     expect(started.status).toBe(0);
     for (let i = 0; i < 100 && !/stopped/.test(u.run(TSRUN, ["state", "layers"]).stdout); i++) spawnSync("sleep", ["0.05"]);
     expect(readFileSync(join(upper, "etc/made-here"), "utf8")).toBe("new\n");
+    expect(readFileSync(join(upper, "etc/xattrs"), "utf8")).toBe("userxattr\n");
+    expect(statSync(join(upper, "bin/ls")).isCharacterDevice()).toBe(true); // a whiteout
     expect(existsSync(join(home, "rootfs/bin/ls"))).toBe(true); // the layer is untouched
     expect(u.run(TSRUN, ["delete", "layers"]).status).toBe(0);
     expect(existsSync(state)).toBe(false);
@@ -229,7 +231,8 @@ describe("as an ordinary user", () => {
       c.process.args = ["sh", "-c", "stat -c '%t:%T' /dev/null; grep -c ' /dev/null ' /proc/self/mountinfo; awk '$5 == \"/mnt\" {print $6}' /proc/self/mountinfo; cat /mnt/f"];
     });
     const root = join(home, "nsroot");
-    const r = u.run("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--", TSRUN, "--root", root, "run", "--bundle", dir, "podmanlike"]);
+    // as podman's: root is the user, 1.. its subordinate ids (through newuidmap), setgroups allowed
+    const r = u.run("/usr/bin/unshare", ["--user", "--map-root-user", "--map-auto", "--mount", "--", TSRUN, "--root", root, "run", "--bundle", dir, "podmanlike"]);
     expect(r.stderr).toBe("");
     expect(r.stdout.split("\n").slice(0, 2)).toEqual(["1:3", "1"]);
     expect(r.stdout.split("\n")[2].split(",")).toEqual(expect.arrayContaining(["ro", "nosuid", "nodev", "noexec"]));
