@@ -11,13 +11,14 @@
  * The overlay is mounted inside the container's own mount namespace, not on the host: no host mount
  * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
  */
-import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import { Op, type PlanRecord } from "../launch/ops.js";
 import type { TsrunExtension } from "../spec/types.js";
 import { MS } from "./mount-flags.js";
+import { removeTree } from "./remove-tree.js";
 
 /**
  * overlayfs stacks at most this many lower layers (OVL_MAX_STACK in fs/overlayfs). Checked here so
@@ -166,9 +167,10 @@ export function prepareLayerDirs(setup: LayerSetup): string[] {
   return made;
 }
 
-/** Undo of prepareLayerDirs after a failed create: only what that create made. */
+/** Undo of prepareLayerDirs after a failed create: only what that create made (the overlay may have made
+ *  its mode-0 work/work: removeTree). */
 export function removeLayerDirs(made: readonly string[]): void {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made) removeTree(dir);
 }
 
 /**
