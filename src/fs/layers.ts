@@ -11,13 +11,14 @@
  * The overlay is mounted inside the container's own mount namespace, not on the host: no host mount
  * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
  */
-import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import { Op, type PlanRecord } from "../launch/ops.js";
 import type { TsrunExtension } from "../spec/types.js";
 import { MS } from "./mount-flags.js";
+import { removeTree } from "./remove-tree.js";
 
 /**
  * overlayfs stacks at most this many lower layers (OVL_MAX_STACK in fs/overlayfs). Checked here so
@@ -33,8 +34,8 @@ export interface LayerSetup {
   work: string;
   /** The upper came from `tsrun.upperDir`: it (and its work dir) outlive the container. */
   persistent: boolean;
-  /** Mounted inside a new user namespace: overlayfs keeps its metadata in user.* xattrs ("userxattr"),
-   *  since trusted.* needs CAP_SYS_ADMIN in the initial user namespace. */
+  /** Mounted by a root that is not host root in the initial user namespace (LayerOptions.unprivileged):
+   *  overlayfs keeps its metadata in user.* xattrs ("userxattr"). */
   userxattr?: boolean;
 }
 
@@ -47,26 +48,40 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
 }
 
+/** Host ids of a uid or gid map (the config's IdMapping). */
+export interface HostIdRange {
+  hostID: number;
+  size: number;
+}
+
+export interface LayerOptions {
+  bundle: string;
+  stateDir: string;
+  newMountNs: boolean;
+  /** A new user namespace's maps (absent: none): the owner of the upper and work dirs must be mapped in it. */
+  newUserMaps?: { uid: readonly HostIdRange[]; gid: readonly HostIdRange[] };
+  /** Who makes the upper and work dirs: tsrun's caller (host root: 0, 0; a rootless user: its euid, egid). */
+  owner?: { uid: number; gid: number };
+  /** The overlay is mounted by a root that is not host root in the initial user namespace (a user namespace of
+   *  the container's own, new or joined, or tsrun rootless): overlayfs then keeps its metadata in user.*
+   *  xattrs, since trusted.* needs CAP_SYS_ADMIN in the initial user namespace. */
+  unprivileged?: boolean;
+}
+
+const mapsHost = (ranges: readonly HostIdRange[], id: number) => ranges.some((r) => id >= r.hostID && id < r.hostID + r.size);
+
 /**
  * The layer setup of a config, or undefined when it has no layers. Throws before anything is
  * created: a missing layer or one that is not a directory is a PathError naming it; layers with a
- * new user namespace, a joined mount namespace, too many layers, or an upperDir without layers are
- * ConfigErrors naming the field. (A missing root.path directory is refused by loadBundle already.)
+ * new user namespace that does not map the upper's owner, a joined mount namespace, too many layers,
+ * or an upperDir without layers are ConfigErrors naming the field. (A missing root.path directory is
+ * refused by loadBundle already.)
  */
-export function resolveLayers(
-  ext: TsrunExtension | undefined,
-  opts: { bundle: string; stateDir: string; newUser: boolean; newMountNs: boolean; hostRootMapped?: boolean },
-): LayerSetup | undefined {
+export function resolveLayers(ext: TsrunExtension | undefined, opts: LayerOptions): LayerSetup | undefined {
   const layers = ext?.layers;
   if (!layers?.length) {
     if (ext?.upperDir !== undefined) throw new ConfigError("/tsrun/upperDir", "an upper dir needs tsrun.layers");
     return undefined;
-  }
-  if (opts.newUser && !opts.hostRootMapped) {
-    // The overlay is mounted inside the user namespace: a copy-up chowns to the lower file's owner and
-    // the upper/work dirs tsrun makes are host root's, so host uid 0 and gid 0 (the owner of the layers
-    // tsrun builds) must be mapped. Lower files of other owners must be mapped too (not checked).
-    throw new ConfigError("/tsrun/layers", "with a new user namespace, overlay layers need host uid 0 and gid 0 mapped in /linux/uidMappings and /linux/gidMappings");
   }
   if (!opts.newMountNs) {
     throw new ConfigError("/tsrun/layers", "overlay layers need a new mount namespace (not one joined by path) in /linux/namespaces");
@@ -75,23 +90,49 @@ export function resolveLayers(
     throw new ConfigError("/tsrun/layers", `${layers.length} layers: overlayfs stacks at most ${MAX_LAYERS}`);
   }
   const lowers = layers.map((l, i) => resolveLayer(opts.bundle, l, `/tsrun/layers/${i}`));
+  const userxattr = opts.unprivileged ?? false;
+  const owner = opts.owner ?? { uid: 0, gid: 0 };
 
   if (ext!.upperDir === undefined) {
-    return { lowers, upper: join(opts.stateDir, "upper"), work: join(opts.stateDir, "work"), persistent: false, userxattr: opts.newUser };
+    const upper = join(opts.stateDir, "upper");
+    checkOwnerMapped(opts, upper, owner, true);
+    return { lowers, upper, work: join(opts.stateDir, "work"), persistent: false, userxattr };
   }
   const upper = isAbsolute(ext!.upperDir) ? resolve(ext!.upperDir) : resolve(opts.bundle, ext!.upperDir);
   const work = persistentWorkDir(upper);
   for (const [dir, what] of [[upper, "upper dir (/tsrun/upperDir)"], [work, "work dir of /tsrun/upperDir"]] as const) {
-    let isDir: boolean;
+    let st: { isDirectory(): boolean; uid: number; gid: number };
     try {
-      isDir = statSync(dir).isDirectory();
+      st = statSync(dir);
     } catch (e) {
-      if (errno(e) === "ENOENT") continue; // made by prepareLayerDirs
-      throw new PathError(dir, `cannot use ${what}: ${(e as Error).message}`);
+      if (errno(e) !== "ENOENT") throw new PathError(dir, `cannot use ${what}: ${(e as Error).message}`);
+      checkOwnerMapped(opts, dir, owner, true); // made by prepareLayerDirs
+      continue;
     }
-    if (!isDir) throw new PathError(dir, `${what} is not a directory`);
+    if (!st.isDirectory()) throw new PathError(dir, `${what} is not a directory`);
+    checkOwnerMapped(opts, dir, st, false);
   }
-  return { lowers, upper, work, persistent: true, userxattr: opts.newUser };
+  return { lowers, upper, work, persistent: true, userxattr };
+}
+
+/**
+ * With a new user namespace the overlay is mounted inside it, by its root: overlayfs makes its work files in
+ * the work dir and copies up into the upper dir with that root's credentials, which the kernel lets it do only
+ * on files whose owner and group it maps (else EOVERFLOW/EACCES on the first write). So the owner of the upper
+ * and work dirs (the caller, who makes them) must be mapped. Files of the layers owned by unmapped ids show as
+ * nobody inside, as in runc and podman.
+ */
+function checkOwnerMapped(opts: LayerOptions, dir: string, owner: { uid: number; gid: number }, made: boolean): void {
+  const maps = opts.newUserMaps;
+  if (!maps) return;
+  const uid = mapsHost(maps.uid, owner.uid);
+  if (uid && mapsHost(maps.gid, owner.gid)) return;
+  const [what, id, field] = uid ? ["gid", owner.gid, "/linux/gidMappings"] : ["uid", owner.uid, "/linux/uidMappings"];
+  const whose = made ? `will be made by tsrun's caller, uid ${owner.uid} gid ${owner.gid}` : `belongs to uid ${owner.uid} gid ${owner.gid}`;
+  throw new ConfigError(
+    "/tsrun/layers",
+    `the overlay is mounted in the new user namespace, which must map the owner of its upper and work dirs: ${dir} ${whose}, and host ${what} ${id} is not mapped in ${field}`,
+  );
 }
 
 function resolveLayer(bundle: string, given: string, field: string): string {
@@ -126,9 +167,10 @@ export function prepareLayerDirs(setup: LayerSetup): string[] {
   return made;
 }
 
-/** Undo of prepareLayerDirs after a failed create: only what that create made. */
+/** Undo of prepareLayerDirs after a failed create: only what that create made (the overlay may have made
+ *  its mode-0 work/work: removeTree). */
 export function removeLayerDirs(made: readonly string[]): void {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made) removeTree(dir);
 }
 
 /**

@@ -37,8 +37,19 @@ export interface RootfsInput {
    *  MOUNT records name them by index: stage 0 opens them (BIND_SOURCES), since the namespace's root may not
    *  be able to reach them. */
   bindSources?: string[];
-  /** A new user namespace: device nodes are bind-mounted from the host (mknod is not allowed there). */
-  newUser: boolean;
+  /** The container has a user namespace of its own (new, or joined by path). Its root may mount proc, sysfs and
+   *  mqueue only for a pid, network and ipc namespace that namespace owns: `pidns`, `netns` and `ipcns` say which
+   *  of them are the container's own (new ones are: they are made inside its user namespace). */
+  userNs?: boolean;
+  /** The mounts are made by a root that is not host root in the initial user namespace (a user namespace of the
+   *  container's own, or tsrun itself rootless): mknod of a device is refused (the nodes are bind-mounted from
+   *  the host), and the flags the kernel locked on mounts copied from a more privileged namespace (nosuid,
+   *  nodev, noexec, ro, atime) cannot be cleared, so every remount of a bind changes only the flags it asks
+   *  (mount_setattr) and keeps the rest. */
+  unprivileged?: boolean;
+  /** The container has its own pid and ipc namespace, new or joined (see userNs). */
+  pidns?: boolean;
+  ipcns?: boolean;
   /** The container has a private cgroup namespace (cgroup mounts then show its own subtree). */
   cgroupns: boolean;
   /** The container's cgroup filesystems, from its CgroupDriver (mounts()). */
@@ -69,6 +80,16 @@ function mount(flags: number, mkdirKind: number, source: string, target: string,
 /** Recursive attributes (rro, rnosuid, ...) on the tree mounted at target, resolved inside root. */
 function setattr(attrSet: number, attrClr: number, target: string, root: string): PlanRecord {
   return { op: Op.MOUNT_SETATTR, ints: [attrSet, attrClr, 0, 1], strs: [target, root] };
+}
+
+/**
+ * Set `flags` (MS_*) on the bind mount at target and keep every other flag it has: mount_setattr changes only
+ * the bits it is given. In a user namespace the flags a bind's source had are locked and a mount(2) remount
+ * that leaves one out fails with EPERM (runc statfs()es the source and adds them to its remount).
+ */
+function keepLocked(flags: number, target: string, root: string): PlanRecord {
+  const { attrSet, attrClr } = msToMountAttr(flags);
+  return { op: Op.MOUNT_SETATTR, ints: [attrSet, attrClr, 0, 0], strs: [target, root] };
 }
 
 function copyUp(phase: 0 | 1, target: string, root: string): PlanRecord {
@@ -127,7 +148,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   const nodes = devIsBind ? [] : deviceNodes(input.devices);
   // Bind-mounted nodes name host sources, so they are made before the switch (MOUNT resolves the
   // target inside the rootfs).
-  if (input.newUser) for (const d of nodes) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, inRoot(rootfs, d.path), "", "", rootfs));
+  if (input.unprivileged) for (const d of nodes) recs.push(mount(MS.BIND, MKDIR_FILE, d.path, inRoot(rootfs, d.path), "", "", rootfs));
 
   recs.push(...(input.beforePivot ?? []));
   if (input.noMountNs) recs.push({ op: Op.CHROOT, strs: [rootfs] });
@@ -140,11 +161,12 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   // mknod and symlink take path strings: made before the switch, a rootfs whose /dev is a symlink to a
   // host directory would have them created on the host. After it, "/" is the container's root and
   // every absolute symlink resolves inside it.
-  if (!input.newUser) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
+  if (!input.unprivileged) for (const d of nodes) recs.push({ op: Op.MKNOD, ints: [d.mode, d.major, d.minor, d.uid, d.gid], strs: [d.path] });
   if (!devIsBind) for (const [target, link, replace] of DEV_SYMLINKS) recs.push({ op: Op.SYMLINK, ints: [replace ? 2 : 1], strs: [target, link, ""] });
   if (input.console) recs.push(...input.console);
   recs.push(...devLate);
-  if (input.readonly) recs.push(mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
+  // The rootfs is a bind: unprivileged, of a mount whose flags are locked (a rootfs on a nosuid filesystem).
+  if (input.readonly) recs.push(input.unprivileged ? keepLocked(MS.RDONLY, "/", "") : mount(MS.BIND | MS.REMOUNT | MS.RDONLY, MKDIR_NONE, "", "/", "", "", ""));
   // Only a shared propagation is applied again (it could not be before the pivot). Re-applying a
   // recursive slave or private one here would also undo the propagation options of the config's own
   // mounts (a "shared" tmpfs would end up private); runc re-applies only shared as well.
@@ -192,13 +214,13 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
     // mount(2) ignores most flags on a new bind mount: they take a second, remount call.
     const extra = opts.flags & BIND_REMOUNT_FLAGS;
     // Resolved inside the rootfs again: the path string could lead through a symlink out of it.
-    if (extra && input.newUser) {
-      // In a user namespace a remount must repeat the source's locked flags or fail: set only ours.
-      const { attrSet, attrClr } = msToMountAttr(extra);
-      recs.push({ op: Op.MOUNT_SETATTR, ints: [attrSet, attrClr, 0, 0], strs: [target, input.rootfs] });
-    } else if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", input.rootfs));
+    if (extra && input.unprivileged) recs.push(keepLocked(extra, target, input.rootfs));
+    else if (extra) recs.push(mount(MS.BIND | MS.REMOUNT | extra, MKDIR_NONE, "", target, "", "", input.rootfs));
+  } else if (m.type === "sysfs" && input.userNs && !input.netns) {
+    recs.push(...planSysBind(input, opts.flags, target));
   } else {
     if (!m.type) throw new ConfigError(`${field}/type`, `mount of ${dest} needs a type (or the bind option)`);
+    checkOwnNamespace(input, m.type, dest, field);
     let flags = opts.flags;
     if (m.type === "sysfs" && !input.netns) flags |= MS.RDONLY;
     // As runc: a read-only /dev or tmpfs is mounted writable (files are made in it) and then made read-only
@@ -225,6 +247,38 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
   return recs;
 }
 
+/** Filesystems whose mount the kernel allows only to a root of the user namespace that owns the namespace they
+ *  show (fs_context's user_ns: proc a pid namespace's, mqueue an ipc namespace's), and that namespace. */
+const SHOWS_NAMESPACE: Record<string, ["pid" | "ipc", string]> = { proc: ["pid", "processes"], mqueue: ["ipc", "message queues"] };
+
+/**
+ * A user namespace of the container's own with the caller's pid (or ipc) namespace: its root cannot mount proc
+ * (mqueue), the kernel answers EPERM. Refused here, naming the mount (runc fails at the mount).
+ */
+function checkOwnNamespace(input: RootfsInput, fstype: string, dest: string, field: string): void {
+  const shows = SHOWS_NAMESPACE[fstype];
+  if (!shows || !input.userNs || (shows[0] === "pid" ? input.pidns : input.ipcns)) return;
+  throw new ConfigError(
+    field,
+    `${fstype} at ${dest} needs the container's own ${shows[0]} namespace: in a user namespace of its own, the container may mount the ${shows[1]} only of a ${shows[0]} namespace made in it (add {"type": "${shows[0]}"} to /linux/namespaces, or drop the mount)`,
+  );
+}
+
+/** Flags a remount may set on a tree of locked mounts without EPERM: not the atime ones (a changed atime mode is
+ *  refused on a locked mount, and the host's mounts under /sys need not share one). */
+const SETTABLE_ON_LOCKED = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOSYMFOLLOW;
+
+/**
+ * sysfs in a user namespace of the container's own without its own network namespace: the kernel mounts sysfs
+ * only for the root of the user namespace that owns the network namespace (EPERM otherwise), so the host's
+ * /sys is bound recursively instead (what `runc spec --rootless` writes; runc 1.1.5 itself fails), read-only
+ * throughout as sysfs is without a network namespace of its own, with the other flags asked, on every mount.
+ */
+function planSysBind(input: RootfsInput, flags: number, target: string): PlanRecord[] {
+  const { attrSet } = msToMountAttr((flags | MS.RDONLY) & SETTABLE_ON_LOCKED);
+  return [mount(MS.BIND | MS.REC, MKDIR_DIR, "/sys", target, "", "", input.rootfs), setattr(attrSet, 0, target, input.rootfs)];
+}
+
 /**
  * `type: cgroup2` is the container's own cgroup of the v2 hierarchy (a fresh mount in its cgroup
  * namespace, else a bind of its directory).
@@ -247,7 +301,9 @@ function planCgroupMount(input: RootfsInput, m: ConfigMount, dest: string, field
       recs.push(mount(flags | roFlag, MKDIR_DIR, "cgroup", at, c.fstype, c.data, input.rootfs));
     } else {
       recs.push(mount(MS.BIND | MS.REC, MKDIR_DIR, c.hostDir, at, "", "", input.rootfs));
-      recs.push(mount(MS.BIND | MS.REMOUNT | flags | roFlag, MKDIR_NONE, "", at, "", "", input.rootfs));
+      if (input.unprivileged) {
+        if ((flags | roFlag) & SETTABLE_ON_LOCKED) recs.push(keepLocked((flags | roFlag) & SETTABLE_ON_LOCKED, at, input.rootfs));
+      } else recs.push(mount(MS.BIND | MS.REMOUNT | flags | roFlag, MKDIR_NONE, "", at, "", "", input.rootfs));
     }
   };
 

@@ -91,6 +91,10 @@ export interface PlanInput {
   hostRoot?: boolean;
   /** setgroups is denied in the new user namespace (src/plan/id-maps.ts). */
   setgroupsDenied?: boolean;
+  /** tsrun itself is not host root in the initial user namespace (a non-root euid, or root of a user namespace:
+   *  rootless podman): mknod is refused and copied mounts have locked flags even without a user namespace of
+   *  the container's own. */
+  rootless?: boolean;
 }
 
 export interface LaunchPlan {
@@ -239,6 +243,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
   // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
   const bindSources = ns.newUser && !noMountNs && (input.hostRoot ?? process.geteuid?.() === 0) ? [] : undefined;
+  const userNs = ns.types.has("user");
   recs.push(
     ...planRootfs({
       rootfs: input.rootfs,
@@ -250,7 +255,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
       noPivot: input.noPivot,
       noMountNs,
       bindSources,
-      newUser: ns.newUser,
+      userNs,
+      unprivileged: userNs || (input.rootless ?? false),
+      pidns: ns.types.has("pid"),
+      ipcns: ns.types.has("ipc"),
       cgroupns: ns.types.has("cgroup"),
       cgroupMounts: input.cgroupMounts,
       netns: ns.types.has("network"),

@@ -157,14 +157,17 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
   checkRootless(spec, host.rootless, newUser);
   const idMaps = newUser ? planIdMaps(spec.linux!.uidMappings!, spec.linux!.gidMappings!, host.rootless?.nonRootEuid ? host.idMapFacts : undefined) : undefined;
   const cgroup = planCgroup(id, spec, input.systemdCgroup ?? false, host, newUser);
-  const mapsHostRoot = (m: { containerID: number; hostID: number; size: number }[] | undefined) =>
-    (m ?? []).some((x) => x.hostID === 0 && x.size > 0);
+  // Not host root in the initial user namespace: mounts are made as in a user namespace (src/fs).
+  const rootless = host.rootless !== undefined;
   const layers = resolveLayers(spec.tsrun, {
     bundle,
     stateDir: input.stateDir,
-    newUser,
-    hostRootMapped: mapsHostRoot(spec.linux?.uidMappings) && mapsHostRoot(spec.linux?.gidMappings),
     newMountNs: namespaces.some((n) => n.type === "mount" && !n.path),
+    ...(newUser && spec.linux?.uidMappings?.length && spec.linux.gidMappings?.length
+      ? { newUserMaps: { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } }
+      : {}),
+    owner: host.rootless ? { uid: host.rootless.euid, gid: host.rootless.egid } : { uid: 0, gid: 0 },
+    unprivileged: rootless || namespaces.some((n) => n.type === "user"),
   });
   const network = planContainerNetwork(spec, id, input.stateDir);
 
@@ -185,7 +188,9 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     lastCap: host.lastCap,
     selinux: host.selinux,
     lsm: host.lsm,
-    hostRoot: host.hostRoot,
+    // Stage 0 opens bind sources in the container's mount namespace only as root (setns needs it).
+    hostRoot: host.hostRoot ?? (host.rootless ? !host.rootless.nonRootEuid : undefined),
+    rootless,
     setgroupsDenied: idMaps?.setgroupsDenied ?? false,
     layers,
     sessionKeyring: input.noNewKeyring ? undefined : id,

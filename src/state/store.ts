@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, TsrunError, UsageError } from "../errors.js";
 import type { Hooks } from "../spec/types.js";
+import { removeTree } from "../fs/remove-tree.js";
 import { lockContainer } from "./lock.js";
 import { DEFAULT_ROOT } from "./root.js";
 import { isSameLiveProcess } from "./proc.js";
@@ -155,7 +156,8 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    // An overlay's upper and work dirs are in it (work/work is mode 0: a rootless owner must open it first).
+    removeTree(this.dir(id));
   }
 
   /** Take the container's lock (src/state/lock.ts); waits up to `timeoutMs` for a live holder. */

@@ -158,7 +158,7 @@ describe("errors leave nothing behind", () => {
       c.linux.namespaces.push({ type: "user" });
       c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
       c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }, /config\.json \/tsrun\/layers: with a new user namespace, overlay layers need host uid 0 and gid 0 mapped/],
+    }, /config\.json \/tsrun\/layers: the overlay is mounted in the new user namespace, which must map the owner of its upper and work dirs: .*\/upper will be made by tsrun's caller, uid 0 gid 0, and host uid 0 is not mapped in \/linux\/uidMappings$/m],
     ["an upperDir without layers", (c: any) => (c.tsrun = { upperDir: "upper" }), /config\.json \/tsrun\/upperDir: an upper dir needs tsrun\.layers/],
   ])("%s", (_name, edit, message) => {
     const b = layered("true", (c) => edit(c, e.dir), e);

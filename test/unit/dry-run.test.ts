@@ -226,6 +226,7 @@ describe("dry run steps", () => {
     s.linux.namespaces = [{ type: "user" }, { type: "mount" }, { type: "pid" }, { type: "network", path: "/var/run/netns/x" }];
     s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts = s.mounts.filter((m: { type: string }) => m.type !== "mqueue"); // no ipc namespace of its own
     delete s.hostname;
     const plan = buildPlan({
       spec: s, rootfs, bundle, fifoPath: "/run/tsrun/c1/exec.fifo", noPivot: false, preserveFds: 0, foreground: true,

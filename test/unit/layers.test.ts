@@ -16,7 +16,7 @@ import { Op } from "../../src/launch/ops.js";
 let dir: string;
 let bundle: string;
 const state = "/run/tsrun/c1";
-const opts = () => ({ bundle, stateDir: state, newUser: false, newMountNs: true });
+const opts = () => ({ bundle, stateDir: state, newMountNs: true });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tsrun-layers-unit-"));
@@ -71,7 +71,7 @@ describe("resolveLayers", () => {
   });
 
   test.each([
-    ["a new user namespace that does not map host root", { layers: ["layers/base"] }, { newUser: true, hostRootMapped: false }, "/tsrun/layers"],
+    ["a new user namespace that does not map host root (tsrun's uid)", { layers: ["layers/base"] }, { newUserMaps: { uid: [{ hostID: 100000, size: 65536 }], gid: [{ hostID: 0, size: 1 }] } }, "/tsrun/layers"],
     ["a joined mount namespace", { layers: ["layers/base"] }, { newMountNs: false }, "/tsrun/layers"],
     ["too many layers", { layers: Array(MAX_LAYERS + 1).fill("layers/base") }, {}, "/tsrun/layers"],
     ["an upperDir without layers", { upperDir: "up" }, {}, "/tsrun/upperDir"],
@@ -113,7 +113,8 @@ test("planOverlay before Linux 6.8: one escaped lowerdir string, at most 255 byt
 });
 
 test("a new user namespace that maps host root may use layers, with userxattr", () => {
-  expect(resolveLayers({ layers: ["layers/base"] }, { ...opts(), newUser: true, hostRootMapped: true })).toMatchObject({ userxattr: true });
+  const root = { uid: [{ hostID: 0, size: 1 }], gid: [{ hostID: 0, size: 65536 }] };
+  expect(resolveLayers({ layers: ["layers/base"] }, { ...opts(), newUserMaps: root, unprivileged: true })).toMatchObject({ userxattr: true });
   expect(resolveLayers({ layers: ["layers/base"] }, opts())).toMatchObject({ userxattr: false });
 });
 

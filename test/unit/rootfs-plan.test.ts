@@ -55,7 +55,6 @@ function input(over: Partial<RootfsInput> = {}): RootfsInput {
     mounts: [],
     readonly: false,
     noPivot: false,
-    newUser: false,
     cgroupns: false,
     cgroupMounts: cgroupMountsOf("/tsrun/c1", [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "" }]),
     ...over,
@@ -252,8 +251,8 @@ describe("planRootfs: /dev", () => {
     expect(recs.find((r) => r.op === Op.MKNOD && r.strs![0] === "/dev/fuse")!.ints).toEqual([0o020600, 10, 229, 0, 0]);
   });
 
-  test("in a new user namespace, devices are bind mounts of the host's nodes (file mount points)", () => {
-    const recs = planRootfs(input({ newUser: true }));
+  test("unprivileged (a user namespace, or tsrun rootless), devices are bind mounts of the host's nodes (file mount points)", () => {
+    const recs = planRootfs(input({ unprivileged: true }));
     expect(recs.some((r) => r.op === Op.MKNOD)).toBe(false);
     const binds = mounts(recs).filter((m) => m.source.startsWith("/dev/"));
     expect(binds.map((m) => m.source).sort()).toEqual(["/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/dev/urandom", "/dev/zero"]);
