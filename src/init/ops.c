@@ -15,7 +15,7 @@ THIN_OP(unshare, unshare((int)I(0)), "unshare (flags 0x%llx): %s", U(0), ERR)
 THIN_OP(sethostname, sethostname(S(0), strlen(S(0))), "sethostname \"%s\": %s", S(0), ERR)
 THIN_OP(setdomainname, setdomainname(S(0), strlen(S(0))), "setdomainname \"%s\": %s", S(0), ERR)
 THIN_OP(no_new_privs, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS: %s", ERR)
-THIN_OP(keepcaps, prctl(PR_SET_KEEPCAPS, (unsigned long)(I(0) != 0), 0, 0, 0), "prctl PR_SET_KEEPCAPS: %s", ERR)
+THIN_OP(prctl, prctl((int)I(0), (unsigned long)I(1), 0, 0, 0), "prctl (option %llu, %llu): %s", U(0), U(1), ERR)
 THIN_OP(setsid, setsid(), "setsid: %s", ERR)
 THIN_OP(rlimit, setrlimit((int)I(0), &(struct rlimit){(rlim_t)I(1), (rlim_t)I(2)}),
 	"setrlimit %llu (soft %llu, hard %llu): %s", U(0), U(1), U(2), ERR)

@@ -80,8 +80,9 @@ export const OPS = {
   NO_NEW_PRIVS: { code: 16, ints: 0, strs: 0 },
   /** ints: keepMask, lastCap. Drop every capability 0..lastCap not in keepMask from the bounding set. */
   CAP_BOUNDING: { code: 17, ints: 2, strs: 0 },
-  /** ints: on. prctl(PR_SET_KEEPCAPS, on). */
-  KEEPCAPS: { code: 18, ints: 1, strs: 0 },
+  /** ints: option, value. prctl(option, value): PR_SET_KEEPCAPS around the uid change, PR_SET_DUMPABLE
+   *  around the id-map sync of a caller without host root (it must open the child's /proc files). */
+  PRCTL: { code: 18, ints: 2, strs: 0 },
   /** ints: uid, gid, setgroups (0/1), gid... setgroups(gids) when asked, setresgid, setresuid. */
   SETUSER: { code: 19, ints: -1, strs: 0 },
   /** ints: effective, permitted, inheritable (bit masks). capset. */
@@ -228,6 +229,10 @@ export type OpName = keyof typeof OPS;
 export type Op = (typeof OPS)[OpName]["code"];
 /** Op codes by name, from OPS: `Op.MOUNT` is 9. Typed as Op, as an enum member would be. */
 export const Op = Object.fromEntries(Object.entries(OPS).map(([name, d]) => [name, d.code])) as { readonly [K in OpName]: Op };
+
+/** The prctl(2) options PRCTL records use (linux/prctl.h). */
+export const PR_SET_DUMPABLE = 4;
+export const PR_SET_KEEPCAPS = 8;
 
 export const PLAN_MAGIC = "TSRP";
 export const PLAN_VERSION = 1;

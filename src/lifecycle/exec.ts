@@ -184,6 +184,7 @@ function execRequest(ctx: RuntimeContext, rec: ContainerRecord, opts: ExecOption
       lastCap: lastCap(),
       hostLimits: hostLimits(),
       onlineCpus: onlineCpus(),
+      hostRoot: !(ctx.rootless.nonRootEuid || ctx.rootless.cgroups),
     },
   };
 }

@@ -11,7 +11,7 @@ import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-plan.js";
 import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
-import { Op, type PlanRecord } from "../launch/ops.js";
+import { Op, PR_SET_DUMPABLE, type PlanRecord } from "../launch/ops.js";
 import {
   planInitialAffinity,
   planProcess,
@@ -199,7 +199,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
 
   // The child waits until it has its id maps and is in its cgroup: no container code runs before.
+  // Without host root the caller writes the maps (or newuidmap does, which checks the caller owns the
+  // child): a non-dumpable child's /proc files are host root's, so it is dumpable for that moment only,
+  // before any container code can run (runc does the same).
+  const dumpable = ns.newUser && input.hostRoot === false;
+  if (dumpable) recs.push({ op: Op.PRCTL, ints: [PR_SET_DUMPABLE, 1] });
   recs.push({ op: Op.SYNC, strs: [SYNC_SETUP] });
+  if (dumpable) recs.push({ op: Op.PRCTL, ints: [PR_SET_DUMPABLE, 0] });
   if (ns.newUser && mapsId(linux.uidMappings, 0) && mapsId(linux.gidMappings, 0)) recs.push({ op: Op.SETRESID, ints: [0, 0] });
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.

@@ -189,7 +189,8 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     selinux: host.selinux,
     lsm: host.lsm,
     // Stage 0 opens bind sources in the container's mount namespace only as root (setns needs it).
-    hostRoot: host.hostRoot ?? (host.rootless ? !host.rootless.nonRootEuid : undefined),
+    // Root of a user namespace (rootless podman) is not host root: it cannot open bind sources as host root.
+    hostRoot: host.hostRoot ?? (host.rootless ? false : undefined),
     rootless,
     setgroupsDenied: idMaps?.setgroupsDenied ?? false,
     layers,

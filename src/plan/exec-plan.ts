@@ -57,6 +57,10 @@ export const NS_PROC_NAMES: Record<string, string> = {
 
 const BEFORE_CLONE = ["pid", "time"];
 const AFTER_CLONE = ["user", "ipc", "uts", "network", "cgroup", "mount"];
+// Without host root, joining the pid namespace needs CAP_SYS_ADMIN in the container's user namespace:
+// stage 0 joins that first (as runc's nsexec does). Nothing of host root's is written after it then.
+const BEFORE_CLONE_UNPRIVILEGED = ["user", "pid", "time"];
+const AFTER_CLONE_UNPRIVILEGED = ["ipc", "uts", "network", "cgroup", "mount"];
 
 export interface ExecPlanInput {
   process: ProcessSpec & { oomScoreAdj?: number };
@@ -71,6 +75,9 @@ export interface ExecPlanInput {
    *  joined, as runc's exec does, so it never acts in the container as the host's root (whose uid owns
    *  host files the container's root cannot enter, e.g. while it enters its cwd). */
   usernsRoot?: boolean;
+  /** false: tsrun is not host root in the initial user namespace (rootless): the user namespace is joined
+   *  first, in stage 0. Default true. */
+  hostRoot?: boolean;
   /** The container's user namespace has setgroups "deny" (/proc/<pid>/setgroups): groups are left as they are. */
   setgroupsDenied?: boolean;
   /** tsrun's own hard rlimits (host.ts hostLimits) and the online CPUs: checked as create checks them. */
@@ -140,12 +147,13 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // execCPUAffinity.initial: before the clone, so the child starts with it, before it joins the cgroup.
   const initialCpus = planInitialAffinity(procInput, proc);
   if (initialCpus) recs.push(initialCpus);
-  recs.push(...joinRecord(input.namespaces, BEFORE_CLONE));
+  const unprivileged = input.hostRoot === false;
+  recs.push(...joinRecord(input.namespaces, unprivileged ? BEFORE_CLONE_UNPRIVILEGED : BEFORE_CLONE));
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
 
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
   if (proc.oomScoreAdj !== undefined) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)] });
-  recs.push(...joinRecord(input.namespaces, AFTER_CLONE));
+  recs.push(...joinRecord(input.namespaces, unprivileged ? AFTER_CLONE_UNPRIVILEGED : AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
   if (ownUser && input.usernsRoot) recs.push({ op: Op.SETRESID, ints: [0, 0] });

@@ -57,6 +57,8 @@ export interface ExecRequest {
     readonly lastCap: number;
     readonly hostLimits?: HostLimits;
     readonly onlineCpus?: bigint[];
+    /** false for a rootless caller (src/security/rootless.ts). */
+    readonly hostRoot?: boolean;
   };
 }
 
@@ -99,6 +101,7 @@ export function planExec(req: ExecRequest): PlannedExec {
       lastCap: host.lastCap,
       usernsRoot: joined.namespaces.some((n) => n.type === "user") && joined.usernsRoot,
       setgroupsDenied: joined.setgroupsDenied,
+      hostRoot: host.hostRoot,
       hostLimits: host.hostLimits,
       onlineCpus: host.onlineCpus,
       sessionKeyring: container.noNewKeyring ? undefined : container.id,

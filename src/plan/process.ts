@@ -8,7 +8,7 @@ import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimi
 import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
 import { packFilter } from "../security/seccomp/bpf.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
-import { Op, type PlanRecord } from "../launch/ops.js";
+import { Op, PR_SET_KEEPCAPS, type PlanRecord } from "../launch/ops.js";
 import { SECCOMP_LISTENER_SLOT } from "../launch/sync.js";
 
 /**
@@ -143,7 +143,7 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: Pro
   if (early) recs.push(findExec, input.seccomp!);
   if (sets) {
     recs.push({ op: Op.CAP_BOUNDING, ints: [sets.bounding, input.lastCap] });
-    recs.push({ op: Op.KEEPCAPS, ints: [1] });
+    recs.push({ op: Op.PRCTL, ints: [PR_SET_KEEPCAPS, 1] });
   }
   // With setgroups denied the call would fail with EPERM: as runc, the process keeps the groups it has.
   if (input.setgroupsDenied && u.additionalGids?.length) {
@@ -153,7 +153,7 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: Pro
   // Where root was refused (a directory of an id root does not own in a user namespace), the user may enter.
   recs.push({ op: Op.CHDIR_RETRY, strs: [proc.cwd] });
   if (sets) {
-    recs.push({ op: Op.KEEPCAPS, ints: [0] });
+    recs.push({ op: Op.PRCTL, ints: [PR_SET_KEEPCAPS, 0] });
     recs.push({ op: Op.CAPSET, ints: [sets.effective, sets.permitted, sets.inheritable] });
     // The kernel raises an ambient capability only if it is permitted and inheritable; runc warns and
     // skips the others, and so does tsrun (the skipped ones are the caller's to see in the plan).

@@ -35,7 +35,11 @@ export function checkRootOwner(root: string, euid: number): void {
   let uid: number;
   try {
     uid = statSync(root).uid;
-  } catch {
+  } catch (e) {
+    // Inside another user's 0700 directory (their $XDG_RUNTIME_DIR): not the caller's either.
+    if ((e as NodeJS.ErrnoException).code === "EACCES") {
+      throw new UsageError(`state root ${root} is not yours: uid ${euid} may not reach it (permission denied); give --root a directory you own`);
+    }
     return; // made by the first create, 0700 and the caller's
   }
   if (uid !== euid) {

@@ -61,21 +61,31 @@ describe("as an ordinary user, with no sudo and no helper of tsrun's own", () =>
   });
 
   test("create, state, list (owner), exec, ps, kill, delete: every verb as the user", () => {
-    const dir = bundle(alice, "b-verbs", ["sh", "-c", "echo up > /tmp/up; exec sleep 60"]);
+    const dir = bundle(alice, "b-verbs", ["sh", "-c", "echo up > /dev/shm/up; exec sleep 60"]);
     expect(tsrun(alice, ["create", "--bundle", dir, "rl-verbs"])).toMatchObject({ status: 0, stderr: "" });
+    try {
     const state = JSON.parse(tsrun(alice, ["state", "rl-verbs"]).stdout);
     expect(state).toMatchObject({ id: "rl-verbs", status: "created", bundle: dir });
     expect(tsrun(alice, ["start", "rl-verbs"])).toMatchObject({ status: 0, stderr: "" });
-    waitFor(() => (tsrun(alice, ["exec", "rl-verbs", "cat", "/tmp/up"]).stdout === "up\n" ? true : undefined), 10_000);
+    waitFor(() => (tsrun(alice, ["exec", "rl-verbs", "cat", "/dev/shm/up"]).stdout === "up\n" ? true : undefined), 10_000);
     const list = tsrun(alice, ["list", "--format", "json"]);
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: "rl-verbs", status: "running", owner: alice.name })]);
     const ex = tsrun(alice, ["exec", "rl-verbs", "sh", "-c", "id -u; echo $$"]);
     expect(ex).toMatchObject({ status: 0, stderr: "" });
     expect(ex.stdout.split("\n")[0]).toBe("0");
+    // Nothing is delegated on this host: no cgroup of its own, and the verbs that need one say so.
+    for (const [verb, what] of [["ps", "list the processes of"], ["pause", "pause"]]) {
+      const r = tsrun(alice, [verb, "rl-verbs"]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^tsrun: cannot ${what} container rl-verbs: it has no cgroup of its own`));
+    }
     expect(tsrun(alice, ["kill", "rl-verbs", "KILL"])).toMatchObject({ status: 0, stderr: "" });
     waitFor(() => (JSON.parse(tsrun(alice, ["state", "rl-verbs"]).stdout).status === "stopped" ? true : undefined), 10_000);
     expect(tsrun(alice, ["delete", "rl-verbs"])).toMatchObject({ status: 0, stderr: "" });
     expect(existsSync(join(stateRoot(alice), "rl-verbs"))).toBe(false);
+    } finally {
+      tsrun(alice, ["delete", "--force", "rl-verbs"]);
+    }
   });
 
   test("delete --force of a running container as the user", () => {
@@ -98,7 +108,8 @@ describe("as an ordinary user, with no sudo and no helper of tsrun's own", () =>
       const [nfds, ...rest] = r.stdout.trim().split("\n");
       expect(Number(nfds)).toBeLessThanOrEqual(4);
       expect(rest).toContain("bin");
-      expect(rest).not.toContain("home"); // the host's /home is not in the busybox rootfs
+      expect(rest).toContain("demo.sh"); // the busybox bundle's rootfs, not the host's /
+      expect(rest).not.toContain("work");
       expect(rest).toContain("/bin/busybox");
       expect(rest.at(-1)?.trim()).toBe("sleep 60");
     } finally {
@@ -114,7 +125,8 @@ describe("one user's containers are invisible and untouchable to another", () =>
     try {
       expect(JSON.parse(tsrun(bob, ["list", "--format", "json"]).stdout)).toEqual([]);
       expect(tsrun(bob, ["state", "rl-iso"])).toMatchObject({ status: 1, stderr: "tsrun: container rl-iso does not exist\n" });
-      const foreign = `tsrun: state root ${stateRoot(alice)} belongs to uid ${alice.uid}, not to you (uid ${bob.uid}): give --root a directory you own\n`;
+      // alice's root is inside her 0700 runtime dir: bob cannot even see who owns it.
+      const foreign = `tsrun: state root ${stateRoot(alice)} is not yours: uid ${bob.uid} may not reach it (permission denied); give --root a directory you own\n`;
       for (const verb of [["state", "rl-iso"], ["kill", "rl-iso", "KILL"], ["delete", "--force", "rl-iso"], ["list"]]) {
         expect(tsrun(bob, ["--root", stateRoot(alice), ...verb])).toMatchObject({ status: 1, stderr: foreign });
       }

@@ -312,8 +312,8 @@ describe("buildPlan: capabilities", () => {
     expect(idx(recs, Op.CAPSET)).toBeGreaterThan(idx(recs, Op.SETUSER));
     expect(idx(recs, Op.CAP_BOUNDING)).toBeLessThan(idx(recs, Op.SETUSER));
     // capabilities survive the uid change: keepcaps on before SETUSER, off after (and after the cwd retry)
-    const keep = recs.filter((r) => r.op === Op.KEEPCAPS).map((r) => [recs.indexOf(r), ints(r)[0]]);
-    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 1n], [idx(recs, Op.SETUSER) + 2, 0n]]);
+    const keep = recs.filter((r) => r.op === Op.PRCTL).map((r) => [recs.indexOf(r), ints(r)[0], ints(r)[1]]);
+    expect(keep).toEqual([[idx(recs, Op.SETUSER) - 1, 8n, 1n], [idx(recs, Op.SETUSER) + 2, 8n, 0n]]);
     expect(recs[idx(recs, Op.SETUSER) + 1]).toEqual({ op: Op.CHDIR_RETRY, strs: ["/"] });
   });
 
@@ -327,7 +327,7 @@ describe("buildPlan: capabilities", () => {
 
   test("no capabilities object: no capability records at all", () => {
     const recs = plan(spec((s) => { delete s.process.capabilities; }));
-    for (const op of [Op.CAP_BOUNDING, Op.CAPSET, Op.AMBIENT, Op.KEEPCAPS]) expect(ops(recs)).not.toContain(op);
+    for (const op of [Op.CAP_BOUNDING, Op.CAPSET, Op.AMBIENT, Op.PRCTL]) expect(ops(recs)).not.toContain(op);
   });
 
   test.each(["bounding", "effective", "permitted", "inheritable", "ambient"])(
@@ -411,7 +411,7 @@ describe("buildPlan: rlimits, user, umask, cwd, exec", () => {
     const recs = plan(spec());
     const from = idx(recs, Op.CLOEXEC_FROM);
     expect(ops(recs).slice(from)).toEqual([
-      Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS,
+      Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.PRCTL, Op.SETUSER, Op.CHDIR_RETRY, Op.PRCTL, Op.CAPSET, Op.NO_NEW_PRIVS,
       Op.FIND_EXEC, Op.READY, Op.WAIT_FIFO, Op.STARTED, Op.EXEC,
     ]);
   });

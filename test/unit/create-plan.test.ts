@@ -200,6 +200,13 @@ describe("a valid config: the whole create, in one frozen value", () => {
     expect(plan.idMaps).toEqual({ uid: { via: "write", text: "0 1500 1\n" }, gid: { via: "write", text: "0 1600 1\n" }, setgroupsDenied: true });
     const setuser = plan.launch.records.find((r) => r.op === Op.SETUSER);
     expect(setuser?.ints?.slice(0, 3)).toEqual([0, 0, 0]);
+    // The child is dumpable only around the sync where the caller writes its maps (its /proc files are
+    // host root's otherwise).
+    const recs = plan.launch.records;
+    const sync = recs.findIndex((r) => r.op === Op.SYNC);
+    expect(recs[sync - 1]).toEqual({ op: Op.PRCTL, ints: [4, 1] });
+    expect(recs[sync + 1]).toEqual({ op: Op.PRCTL, ints: [4, 0] });
+    expect(recs.filter((r) => r.op === Op.PRCTL && r.ints?.[0] === 4)).toHaveLength(2);
   });
 
   test("rootless: no user namespace, bridge networking, additional gids with setgroups denied: refused before anything is made", () => {

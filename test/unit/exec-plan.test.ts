@@ -82,7 +82,7 @@ describe("the exec plan", () => {
     const recs = plan({ preserveFds: 2 });
     const tail = ops(recs.slice(at(recs, Op.SYNC) + 1));
     expect(tail).toEqual([
-      Op.SETSID, Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.KEEPCAPS, Op.CAPSET, Op.NO_NEW_PRIVS,
+      Op.SETSID, Op.CLOEXEC_FROM, Op.UMASK, Op.CHDIR, Op.CAP_BOUNDING, Op.PRCTL, Op.SETUSER, Op.CHDIR_RETRY, Op.PRCTL, Op.CAPSET, Op.NO_NEW_PRIVS,
       Op.FIND_EXEC, Op.READY, Op.EXEC,
     ]);
     expect(recs.find((r) => r.op === Op.CLOEXEC_FROM)!.ints).toEqual([5]);

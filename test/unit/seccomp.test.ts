@@ -513,7 +513,7 @@ describe("in the launch plan", () => {
   // What tsrun-init may still run once the filter is loaded: the calls runc's init makes there (setgroups,
   // setres[ug]id, capset and capability prctls, fchdir, the sync and exec fifo writes, the hooks, execve).
   // The cwd's openat2 and getcwd, close_range, umask, affinity, personality, the lookup's stat: all before.
-  const UNDER_FILTER = [Op.CAP_BOUNDING, Op.KEEPCAPS, Op.SETUSER, Op.CHDIR_RETRY, Op.CAPSET, Op.AMBIENT, Op.NO_NEW_PRIVS, Op.READY, Op.WAIT_FIFO, Op.HOOK, Op.STARTED, Op.EXEC];
+  const UNDER_FILTER = [Op.CAP_BOUNDING, Op.PRCTL, Op.SETUSER, Op.CHDIR_RETRY, Op.CAPSET, Op.AMBIENT, Op.NO_NEW_PRIVS, Op.READY, Op.WAIT_FIFO, Op.HOOK, Op.STARTED, Op.EXEC];
   const everything = (nnp: boolean) => (s: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
     s.process.noNewPrivileges = nnp;
     s.process.user = { uid: 1000, gid: 1000, umask: 0o077 };

@@ -3,7 +3,7 @@
  * (flag names, capability names, rlimit names). Pure: the record's ints and strings are all it reads.
  */
 import { MS } from "../../fs/mount-flags.js";
-import { Op, type PlanRecord } from "../../launch/ops.js";
+import { Op, PR_SET_DUMPABLE, PR_SET_KEEPCAPS, type PlanRecord } from "../../launch/ops.js";
 import { capNames, cpuList, mountAttrNames, mountFlagNames, namespaceNames, nodeType, octal, propagationName, rlimitName, rlimitValue } from "./decode.js";
 
 export interface RecordAction {
@@ -113,8 +113,14 @@ export function describeRecord(r: PlanRecord): RecordAction {
       const keep = capNames(i[0] ?? 0);
       return at("capabilities", `bounding set: ${keep.join(", ") || "(none)"} (every other capability up to ${i[1]} dropped)`, { set: "bounding", capabilities: keep });
     }
-    case Op.KEEPCAPS:
-      return at("capabilities", `${num(i[0]) ? "keep" : "stop keeping"} capabilities across the uid change (PR_SET_KEEPCAPS ${i[0]})`, { on: num(i[0]) === 1 });
+    case Op.PRCTL:
+      if (num(i[0]) === PR_SET_KEEPCAPS) {
+        return at("capabilities", `${num(i[1]) ? "keep" : "stop keeping"} capabilities across the uid change (PR_SET_KEEPCAPS ${i[1]})`, { on: num(i[1]) === 1 });
+      }
+      if (num(i[0]) === PR_SET_DUMPABLE) {
+        return at("id maps", `${num(i[1]) ? "let the caller open" : "close again"} the init's /proc files for its id maps (PR_SET_DUMPABLE ${i[1]})`, { dumpable: num(i[1]) === 1 });
+      }
+      return at("process", `prctl option ${i[0]} = ${i[1]}`, {});
     case Op.CAPSET: {
       const [effective, permitted, inheritable] = [capNames(i[0] ?? 0), capNames(i[1] ?? 0), capNames(i[2] ?? 0)];
       const show = (l: string[]) => l.join(", ") || "(none)";
