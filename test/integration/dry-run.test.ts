@@ -193,20 +193,41 @@ describe("a bad config: the dry run fails with create's line and status", () => 
   });
 });
 
-test("as another user (nobody): the same plan, and nothing is made", () => {
+test("as another user (nobody): that user's own create is planned, by the rootless rules, and nothing is made", () => {
   const b = fullBundle();
   const id = s.id("nobody");
   const log = join(s.dir, "nobody.log");
   writeFileSync(log, "");
   chmodSync(log, 0o666);
-  const asRoot = dry(["create", "--dry-run", "--bundle", b, id]);
+  // root's config: what nobody's create would say (no user namespace of its own).
   const r = dry(["create", "--dry-run", "--bundle", b, id], { uid: NOBODY, gid: NOBODY, log });
-  expect(r.stderr).toBe("");
-  expect(r.status).toBe(0);
-  expect(r.stdout).toBe(asRoot.stdout);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/^tsrun: config.json \/linux\/namespaces: running as uid 65534 \(rootless\) needs a new user namespace/);
+  // A rootless config: nobody mapped to root, no resources. The plan shows nobody's own map, written by
+  // tsrun with setgroups denied, and the device nodes bound from the host.
+  const rl = s.bundle((c) => {
+    c.linux.namespaces.push({ type: "user" });
+    c.linux.uidMappings = [{ containerID: 0, hostID: NOBODY, size: 1 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: NOBODY, size: 1 }];
+    delete c.linux.resources;
+  });
+  chmodSync(rl, 0o755);
+  chmodSync(join(rl, "config.json"), 0o644);
+  const ok = dry(["create", "--dry-run", "--bundle", rl, id], { uid: NOBODY, gid: NOBODY, log });
+  expect(ok.stderr).toBe("");
+  expect(ok.status).toBe(0);
+  expect(ok.stdout).toContain(`write the init's uid_map: 0 ${NOBODY} 1`);
+  expect(ok.stdout).toMatch(/bind .*\/dev\/null/);
+  expect(ok.stdout).not.toMatch(/mknod .*\/dev\/null/);
   expect(existsSync(DRY_ROOT)).toBe(false);
-  // A bad config: the same error as root's create gives.
-  const bad = s.bundle((c) => c.process.capabilities.bounding.push("CAP_NOPE"));
+  // A bad config of its own: the error its create gives.
+  const bad = s.bundle((c) => {
+    c.linux.namespaces.push({ type: "user" });
+    c.linux.uidMappings = [{ containerID: 0, hostID: NOBODY, size: 1 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: NOBODY, size: 1 }];
+    delete c.linux.resources;
+    c.process.capabilities.bounding.push("CAP_NOPE");
+  });
   chmodSync(bad, 0o755);
   chmodSync(join(bad, "config.json"), 0o644);
   const e = dry(["create", "--dry-run", "--bundle", bad, id], { uid: NOBODY, gid: NOBODY });
