@@ -7,36 +7,27 @@
 //   the files in /sys/kernel/cgroup/delegate): limits written and enforced (cpu.max), pause/resume, ps,
 //   events, update, exec, delete; only in the VM (this host's cgroup2 mount has no controllers);
 // - the consh seed bundle (bundles/consh) run by the user; cpu.max enforced in the VM.
-// How the user runs tsrun: directly, when an ordinary user can run containers here; otherwise as root of
-// a user namespace of its own made with its subordinate ids (rootless podman runs the runtime so; that
-// is rootless for cgroups too: host root is not mapped). The test says which.
+// The user runs tsrun directly (the rootless podman way, root of a user namespace, is in
+// podman-rootless.test.ts).
 // SAFETY: the only cgroups written are the test's own (/sys/fs/cgroup/tsrt-*); the user is removed.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HIERARCHIES, V2, V2_MOUNT } from "../helpers/cgroups.js";
-import { NSENTER } from "../helpers/host.js";
 import { ROOTFS, TOP, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 import { type AsUserResult, type TestUser, makeTestUser } from "../helpers/users.js";
 
-const UNSHARE = ["/usr/bin/unshare", "/bin/unshare"].find((p) => existsSync(p)) ?? "unshare";
-const SETPRIV = "/usr/bin/setpriv";
 const NO_CGROUP_LINE = /it has no cgroup of its own \(created rootless where no cgroup was writable; [^\n]*linux\.cgroupsPath[^\n]*\)\n$/;
 /** This process's cgroups: a container with no cgroup of its own stays in them (tsrun is our child). */
 const OWN_CGROUPS = readFileSync("/proc/self/cgroup", "utf8");
 
 let u: TestUser;
-let holder: ChildProcess | undefined;
-/** "user": tsrun as the user itself; "userns": as root of the user's own user namespace (see the top). */
-let route: "user" | "userns" = "user";
-/** The uid the messages name: the user's, or 0 in its user namespace. */
+/** The uid the messages name: the user's. */
 let callerUid = 0;
 
-/** tsrun as the test user, by the route in use; `cgroup`: moved into this cgroup v2 dir first (by root). */
+/** tsrun as the test user; `cgroup`: moved into this cgroup v2 dir first (by root). */
 function tsrun(args: string[], opts: { cgroup?: string; env?: NodeJS.ProcessEnv } = {}): AsUserResult {
-  const env = opts.env ?? u.env();
-  if (route === "user") return u.run(TSRUN, args, { env, cgroup: opts.cgroup });
-  return u.run(NSENTER, ["--user", "-t", String(holder!.pid), "--", TSRUN, ...args], { env, cgroup: opts.cgroup });
+  return u.run(TSRUN, args, { env: opts.env ?? u.env(), cgroup: opts.cgroup });
 }
 
 const stateDir = (id: string) => join(u.runtimeDir, "tsrun", id);
@@ -46,9 +37,7 @@ const statusOf = (id: string) => JSON.parse(tsrun(["state", id]).stdout).status 
 let n = 0;
 /**
  * A bundle in the user's home: the busybox rootfs and `tsrun spec --rootless` made by the user (so the
- * maps are the caller's), running `args`. By the userns route the container keeps the user namespace it
- * is in and binds the host's /dev (mknod is not allowed there, and a nested user namespace cannot be
- * made by this route yet).
+ * maps are the caller's), running `args`.
  */
 function bundle(args: string[], edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
   const dir = join(u.home, `b${n++}`);
@@ -59,54 +48,19 @@ function bundle(args: string[], edit: (c: any) => void = () => {}): string { // 
   const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
   c.process.terminal = false;
   c.process.args = args;
-  if (route === "userns") inCallersUserns(c);
   edit(c);
   writeFileSync(join(dir, "config.json"), JSON.stringify(c));
   u.chown(dir);
   return dir;
 }
 
-/**
- * The userns route's shape of a config: the container stays in the caller's user namespace (a nested one
- * cannot be made by this route yet: stage 0 may not return to the host's mount namespace), and binds the
- * host's /dev, since mknod is not allowed there (so nothing is mounted below it: that would be the host's).
- */
-function inCallersUserns(c: any): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-  c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "user");
-  delete c.linux.uidMappings;
-  delete c.linux.gidMappings;
-  c.mounts = c.mounts.filter((m: { destination: string }) => !m.destination.startsWith("/dev/"));
-  const dev = c.mounts.find((m: { destination: string }) => m.destination === "/dev");
-  Object.assign(dev, { type: "bind", source: "/dev", options: ["rbind", "nosuid"] });
-}
-
-/** The user's holder of a user namespace of its own (root = the user, its subordinate ids above). */
-async function startHolder(): Promise<void> {
-  holder = spawn(SETPRIV, ["--reuid", String(u.uid), "--regid", String(u.gid), "--init-groups", "--", UNSHARE, "--user", "--map-root-user", "--map-auto", "sleep", "100000"], {
-    stdio: "ignore",
-    env: u.env(),
-  });
-  const pid = holder.pid!;
-  waitFor(() => (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "sleep" ? true : undefined), 10_000);
-}
-
 beforeAll(async () => {
   ensureBuilt();
   u = makeTestUser({ subids: true });
-  // Can an ordinary user run a container here? (The user namespace's id maps and mounts are other work of
-  // issue 16.) If not, the cgroup behaviour is checked through the userns route.
   callerUid = u.uid;
   const probe = bundle(["true"]);
-  const r = tsrun(["run", "--bundle", probe, "probe"]);
-  if (r.status !== 0) {
-    // Whatever stops it, it must not be the cgroups: nothing here asks for resources.
-    expect(r.stderr).not.toMatch(/cgroup/i);
-    console.log(`cgroup-rootless: an ordinary user cannot run a container here yet (${r.stderr.trim()}); the cgroup cases run as root of the user's own user namespace (rootless podman's way) instead`);
-    tsrun(["delete", "--force", "probe"]);
-    route = "userns";
-    callerUid = 0;
-    await startHolder();
-  }
+  // An ordinary user runs containers (issue 16's maps and mounts); nothing here asks for resources.
+  expect(tsrun(["run", "--bundle", probe, "probe"])).toMatchObject({ status: 0, stderr: "" });
 }, 120_000);
 
 afterAll(async () => {
@@ -118,11 +72,6 @@ afterAll(async () => {
         left.push(`container ${id}`);
         tsrun(["delete", "--force", id]);
       }
-    }
-    if (holder && holder.exitCode === null && holder.signalCode === null) {
-      const gone = new Promise((resolve) => holder!.once("exit", resolve));
-      holder.kill("SIGKILL");
-      await gone;
     }
     left.push(...u.remove());
   }
@@ -358,8 +307,6 @@ describe("the consh seed (bundles/consh), as the user", () => {
   const capLast = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"));
   const allCaps = ((1n << BigInt(capLast + 1)) - 1n).toString(16).padStart(16, "0");
   const lower = () => join(u.home, "consh-lower");
-  /** Overlays as a user are other work of issue 16: until they work, the lower layer itself is the root. */
-  let overlay = true;
 
   /** The README's steps: the lower layer (the user's busybox tree), the bundle (setup.sh [-c CGROUP], as the user). */
   function consh(cgroup: string | undefined, edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -374,78 +321,33 @@ describe("the consh seed (bundles/consh), as the user", () => {
     expect(c.linux.uidMappings).toEqual([{ containerID: 0, hostID: u.uid, size: 1 }]);
     expect(c.linux.namespaces.map((x: { type: string }) => x.type).sort()).toEqual(["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
     c.process.terminal = false;
-    if (!overlay) {
-      c.root.path = lower();
-      delete c.tsrun;
-    }
     edit(c);
     writeFileSync(join(dir, "config.json"), JSON.stringify(c));
     u.chown(dir);
     return dir;
   }
 
-  /**
-   * Run the demo (it prints what it sees and ends) as the user. `ownUserNs`: false when it ran by the userns
-   * route in the caller's user namespace (an ordinary user cannot run it here yet); null: it cannot run.
-   */
-  function demo(dir: string, as: { cgroup?: string } = {}): { out: string; ownUserNs: boolean } | null {
+  /** Run the demo (it prints what it sees and ends) as the user. */
+  function demo(dir: string, as: { cgroup?: string } = {}): string {
     const r = u.run(TSRUN, ["run", "--bundle", dir, "consh"], as);
-    if (r.status === 0) {
-      expect(r.stderr).toBe("");
-      return { out: r.stdout, ownUserNs: true };
-    }
-    u.run(TSRUN, ["delete", "--force", "consh"]);
-    if (overlay && /\/tsrun\/layers/.test(r.stderr)) {
-      console.log(`cgroup-rootless: consh: tsrun.layers do not work rootless yet (${r.stderr.trim()}); using root.path = the lower layer`);
-      overlay = false;
-      editConfig(dir, (c) => {
-        c.root.path = lower();
-        delete c.tsrun;
-      });
-      return demo(dir, as);
-    }
-    // Whatever stops it (the user namespace's maps and mounts are other work of issue 16), not the cgroups.
-    expect(r.stderr).not.toMatch(/cgroup/i);
-    if (route !== "userns") {
-      console.log(`cgroup-rootless: consh: the container does not run as an ordinary user here yet (${r.stderr.trim()}): not checked`);
-      return null;
-    }
-    console.log(`cgroup-rootless: consh: an ordinary user cannot run it here yet (${r.stderr.trim()}); run by the userns route instead, in the caller's user namespace: its own user namespace and the device binds tsrun makes there are not checked`);
-    editConfig(dir, inCallersUserns);
-    const v = tsrun(["run", "--bundle", dir, "consh"], as);
-    expect(v).toMatchObject({ status: 0, stderr: "" });
-    return { out: v.stdout, ownUserNs: false };
-  }
-
-  function editConfig(dir: string, edit: (c: any) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-    edit(c);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  }
-
-  /** The busy loop's container, by the way the demo ran. */
-  function runBusy(dir: string, ownUserNs: boolean, as: { cgroup?: string }): AsUserResult {
-    if (ownUserNs) return u.run(TSRUN, ["run", "--detach", "--bundle", dir, "consh-busy"], as);
-    editConfig(dir, inCallersUserns);
-    return tsrun(["run", "--detach", "--bundle", dir, "consh-busy"], as);
+    expect(r).toMatchObject({ status: 0, stderr: "" });
+    return r.stdout;
   }
 
   test("without -c: all seven namespaces, root mapped, pivot_root, proc/sysfs/cgroup2/mqueue, devices bound, no cgroup of its own", () => {
-    const shown = demo(consh(undefined));
-    if (shown === null) return;
-    const o = shown.out;
+    const o = demo(consh(undefined));
     expect(o).toContain("shell pid:   1\n");
     expect(o).toContain("identity:    uid=0(root) gid=0(root)");
     expect(o).toContain(`uid map:     0 ${u.uid} 1`);
     expect(o).toContain("hostname:    tekapo\n");
     expect(o).toContain("cgroup:      0::/\n");
     expect(o).toContain(`capabilities: ${allCaps}\n`);
-    const mounts = ["/proc=proc", "/sys=sysfs", "/sys/fs/cgroup=cgroup2", ...(overlay ? ["/=overlay"] : []), ...(shown.ownUserNs ? ["/dev=tmpfs", "/dev/mqueue=mqueue"] : [])];
+    const mounts = ["/proc=proc", "/sys=sysfs", "/sys/fs/cgroup=cgroup2", "/=overlay", "/dev=tmpfs", "/dev/mqueue=mqueue"];
     for (const m of mounts) expect(o).toContain(m);
     expect(o).toContain("devices:     full=1:7 null=1:3 random=1:8 tty=5:0 urandom=1:9 zero=1:5 \n");
     expect(o).toContain(`Creator UID: ${u.uid};`);
     // The MANIFEST went to the container's upper layer, never to the lower one.
-    if (overlay) expect(existsSync(join(lower(), "MANIFEST"))).toBe(false);
+    expect(existsSync(join(lower(), "MANIFEST"))).toBe(false);
   });
 
   if (!V2) {
@@ -461,19 +363,18 @@ describe("the consh seed (bundles/consh), as the user", () => {
     try {
       const as = { cgroup: d.leaf };
       const shown = demo(consh(`${d.path}/consh`), as);
-      if (shown === null) return;
-      expect(shown.out).toContain("cpu.max:     5000 10000\n");
-      expect(shown.out).toContain("cgroup:      0::/\n");
+      expect(shown).toContain("cpu.max:     5000 10000\n");
+      expect(shown).toContain("cgroup:      0::/\n");
       // A busy loop, measured from outside: usage_usec over wall time.
       const busy = consh(`${d.path}/consh`, (c) => (c.process.args = ["sh", "-c", "while :; do :; done"]));
-      expect(runBusy(busy, shown.ownUserNs, as)).toMatchObject({ status: 0, stderr: "" });
+      expect(u.run(TSRUN, ["run", "--detach", "--bundle", busy, "consh-busy"], as)).toMatchObject({ status: 0, stderr: "" });
       const cg = join(V2_MOUNT!, d.path, "consh");
       expect(readFileSync(join(cg, "cpu.max"), "utf8").trim()).toBe("5000 10000");
       const share = cpuShare(cg, 3000);
       console.log(`cgroup-rootless: consh, cpu.max 5000 10000: a busy loop used ${(share * 100).toFixed(1)}% of a CPU`);
       expect(share).toBeGreaterThan(0.3);
       expect(share).toBeLessThan(0.7);
-      expect((shown.ownUserNs ? u.run(TSRUN, ["delete", "--force", "consh-busy"]) : tsrun(["delete", "--force", "consh-busy"]))).toMatchObject({ status: 0, stderr: "" });
+      expect(u.run(TSRUN, ["delete", "--force", "consh-busy"])).toMatchObject({ status: 0, stderr: "" });
       expect(existsSync(cg)).toBe(false);
     } finally {
       d.remove();
