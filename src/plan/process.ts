@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
+import { passwdEntry } from "../security/passwd.js";
 import { capabilityMask, capabilityNames } from "../security/capabilities.js";
 import { cpusMissing, parseCpuList } from "../security/cpu-list.js";
 import { planIoPriority } from "../security/ioprio.js";
@@ -223,9 +224,5 @@ function withHome(env: readonly string[], passwd: string | undefined, uid: numbe
 
 /** The home directory of uid in /etc/passwd text, else "/". Pure. */
 export function homeIn(passwdText: string, uid: number): string {
-  for (const line of passwdText.split("\n")) {
-    const f = line.split(":");
-    if (f.length >= 6 && Number(f[2]) === uid && f[5]) return f[5];
-  }
-  return "/";
+  return passwdEntry(passwdText, uid)?.home || "/";
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { passwdEntry } from "./passwd.js";
 
 /** A range of subordinate ids a user may map (/etc/subuid, /etc/subgid): start..start+count-1. */
 export interface SubIdRange {
@@ -26,14 +27,10 @@ export function parseSubIds(text: string, name: string | undefined, id: number):
 /** The user name of `uid` from /etc/passwd, or undefined. */
 export function userName(uid: number, passwd = "/etc/passwd"): string | undefined {
   try {
-    for (const line of readFileSync(passwd, "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f.length >= 3 && Number(f[2]) === uid && f[2] !== "") return f[0];
-    }
+    return passwdEntry(readFileSync(passwd, "utf8"), uid)?.name;
   } catch {
-    // no passwd file: ids only
+    return undefined; // no passwd file: ids only
   }
-  return undefined;
 }
 
 /** What a non-root caller may put in its id maps, and the helpers that write wider ones. */

@@ -3,8 +3,9 @@
 // removed by remove() with everything they own. Names start with "tsrt" so the suite's leak check
 // (test/run-all.sh) finds any left behind.
 import { type SpawnSyncOptions, spawnSync } from "node:child_process";
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ROOTFS, TSRUN } from "./tsrun.js";
 
 export const USER_PREFIX = "tsrt";
 const SETPRIV = "/usr/bin/setpriv";
@@ -142,4 +143,24 @@ export function leftoverTestUsers(): string[] {
     .split("\n")
     .map((l) => l.split(":")[0])
     .filter((n) => n.startsWith(USER_PREFIX));
+}
+
+/**
+ * A bundle at `dir` (a new directory the user can write in) as the user would make one: the busybox
+ * rootfs, `tsrun spec --rootless` run as the user (so the maps are the user's ids), then `args` with no
+ * terminal and `edit`. Everything in it is the user's.
+ */
+export function rootlessBundle(u: TestUser, dir: string, args: string[], edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
+  mkdirSync(dir, { recursive: true });
+  cpSync(ROOTFS, join(dir, "rootfs"), { recursive: true, verbatimSymlinks: true });
+  u.chown(dir);
+  const spec = u.run(TSRUN, ["spec", "--rootless", "--bundle", dir]);
+  if (spec.status !== 0 || spec.stderr !== "") throw new Error(`tsrun spec --rootless as ${u.name}: exit ${spec.status}: ${spec.stderr}`);
+  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  c.process.terminal = false;
+  c.process.args = args;
+  edit(c);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
+  u.chown(dir);
+  return dir;
 }

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, wr
 import { join } from "node:path";
 import { HIERARCHIES, V2, V2_MOUNT } from "../helpers/cgroups.js";
 import { ROOTFS, TOP, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
-import { type AsUserResult, type TestUser, makeTestUser } from "../helpers/users.js";
+import { type AsUserResult, type TestUser, makeTestUser, rootlessBundle } from "../helpers/users.js";
 
 const NO_CGROUP_LINE = /it has no cgroup of its own \(created rootless where no cgroup was writable; [^\n]*linux\.cgroupsPath[^\n]*\)\n$/;
 /** This process's cgroups: a container with no cgroup of its own stays in them (tsrun is our child). */
@@ -40,18 +40,7 @@ let n = 0;
  * maps are the caller's), running `args`.
  */
 function bundle(args: string[], edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const dir = join(u.home, `b${n++}`);
-  mkdirSync(dir);
-  cpSync(ROOTFS, join(dir, "rootfs"), { recursive: true, verbatimSymlinks: true });
-  u.chown(dir);
-  expect(tsrun(["spec", "--rootless", "--bundle", dir])).toMatchObject({ status: 0, stderr: "" });
-  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-  c.process.terminal = false;
-  c.process.args = args;
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  u.chown(dir);
-  return dir;
+  return rootlessBundle(u, join(u.home, `b${n++}`), args, edit);
 }
 
 beforeAll(async () => {

@@ -1,30 +1,16 @@
 // Rootless tsrun (issue 16): every verb run by ordinary users this test makes, with bundles they own,
 // state under their own $XDG_RUNTIME_DIR/tsrun, and what one user can do to another's containers (nothing).
 // Also bad input as a user: each is one line, a non-zero exit, and nothing left behind.
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ROOTFS, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
-import { type TestUser, makeTestUser } from "../helpers/users.js";
+import { TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { type TestUser, makeTestUser, rootlessBundle } from "../helpers/users.js";
 
 let alice: TestUser;
 let bob: TestUser;
 
 /** A bundle in the user's home from `tsrun spec --rootless` (as the user), with `args` and no terminal. */
-function bundle(u: TestUser, name: string, args: string[], edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const dir = join(u.home, name);
-  mkdirSync(dir, { recursive: true });
-  cpSync(ROOTFS, join(dir, "rootfs"), { recursive: true, verbatimSymlinks: true });
-  u.chown(dir);
-  const spec = u.run(TSRUN, ["spec", "--rootless", "--bundle", dir]);
-  expect(spec).toMatchObject({ status: 0, stderr: "" });
-  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-  c.process.terminal = false;
-  c.process.args = args;
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  u.chown(dir);
-  return dir;
-}
+const bundle = (u: TestUser, name: string, args: string[], edit: (c: any) => void = () => {}) => rootlessBundle(u, join(u.home, name), args, edit); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const tsrun = (u: TestUser, args: string[], env?: NodeJS.ProcessEnv) => u.run(TSRUN, args, env ? { env } : {});
 const stateRoot = (u: TestUser) => join(u.runtimeDir, "tsrun");
