@@ -9,15 +9,21 @@ import { join } from "node:path";
 import { authRequest } from "../../src/cgroups/systemd/dbus-auth.js";
 import { type DbusMessage, MessageType, type OutgoingMessage, decodeMessage, encodeMessage, messageLength } from "../../src/cgroups/systemd/dbus-wire.js";
 
-/** A dbus-daemon of our own on unix:path=<dir>/bus; stop() kills it and removes the directory. */
+/**
+ * A dbus-daemon of our own on unix:path=<dir>/bus (or, `abstract`, on an abstract socket named after
+ * the directory); stop() kills it and removes the directory.
+ */
 export class PrivateBus {
   readonly dir = mkdtempSync(join(tmpdir(), "tsrun-dbus-"));
   readonly socketPath = join(this.dir, "bus");
   address = "";
   private daemon: ChildProcess | undefined;
 
+  constructor(private readonly abstract = false) {}
+
   async start(): Promise<void> {
-    const daemon = spawn("dbus-daemon", ["--session", "--nofork", `--address=unix:path=${this.socketPath}`, "--print-address"], { stdio: ["ignore", "pipe", "pipe"] });
+    const listen = this.abstract ? `unix:abstract=${this.socketPath}` : `unix:path=${this.socketPath}`;
+    const daemon = spawn("dbus-daemon", ["--session", "--nofork", `--address=${listen}`, "--print-address"], { stdio: ["ignore", "pipe", "pipe"] });
     this.daemon = daemon;
     let stderr = "";
     daemon.stderr!.on("data", (d) => (stderr += d));

@@ -4,6 +4,7 @@
  * systemd manager API (manager.ts) against a stand-in systemd on that bus. Needs dbus-daemon (Debian
  * package dbus-daemon), not root. The real systemd: systemd-dbus.test.ts, in the systemd VM.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type Server, type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +15,9 @@ import { connectSystemd } from "../../src/cgroups/systemd/manager.js";
 import { DbusError, SystemdError } from "../../src/errors.js";
 import { BarePeer, PrivateBus } from "../helpers/dbus.js";
 import { FakeSystemd } from "../helpers/fake-systemd.js";
+import { TOP } from "../helpers/tsrun.js";
+
+const BUN = join(TOP, "node_modules/@oven/bun-linux-x64/bin/bun");
 
 const bus = new PrivateBus();
 const open: { close(): void }[] = [];
@@ -127,6 +131,36 @@ describe("on a private dbus-daemon", () => {
     expect((await rejection(c.callBus("GetId"))).name).toBe("org.freedesktop.DBus.Error.Disconnected");
     expect(c.closed).toBe(true);
     expect(heard).toEqual(["org.freedesktop.DBus.Error.Disconnected"]);
+  });
+
+  test("in Bun (the tsrun binary's runtime): unix:path= and unix:abstract= buses, calls, an error reply", async () => {
+    // Node 20's net cannot reach abstract sockets, so this half runs in Bun, on the same sources.
+    const abstract = new PrivateBus(true);
+    try {
+      await abstract.start();
+      expect(abstract.address).toMatch(/^unix:abstract=/);
+      const script = [
+        `import { DbusConnection } from ${JSON.stringify(join(TOP, "src/cgroups/systemd/dbus-connection.ts"))};`,
+        `for (const address of ${JSON.stringify([bus.address, abstract.address])}) {`,
+        `  const c = await DbusConnection.connect(address);`,
+        `  const owner = (await c.callBus("GetNameOwner", "s", [c.uniqueName])).body[0];`,
+        `  const error = await c.callBus("Nope").catch((e) => e.name);`,
+        `  console.log(JSON.stringify([owner === c.uniqueName, error]));`,
+        `  c.close();`,
+        `}`,
+      ].join("\n");
+      const r = spawnSync(BUN, ["--eval", script], { encoding: "utf8", timeout: 30_000 });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+        [true, "org.freedesktop.DBus.Error.UnknownMethod"],
+        [true, "org.freedesktop.DBus.Error.UnknownMethod"],
+      ]);
+      // Here in Node the same address fails with a reason that says why.
+      const e = await rejection(DbusConnection.connect(abstract.address));
+      expect(e.message).toMatch(/this Node cannot reach abstract sockets/);
+    } finally {
+      abstract.stop();
+    }
   });
 
   test("the daemon going away rejects what is pending", async () => {

@@ -93,7 +93,9 @@ export class DbusConnection {
       };
       const onConnect = () => socket.write(authRequest(uid));
       const onError = (e: NodeJS.ErrnoException) => {
-        const reason = e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "connection refused (nothing listens)" : e.message;
+        let reason = e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "connection refused (nothing listens)" : e.message;
+        // Node 20's net cannot reach an abstract socket (it stops at the leading nul); Bun's can.
+        if (target.socketPath.startsWith("\0") && !process.versions.bun) reason += "; this Node cannot reach abstract sockets (the tsrun binary can)";
         fail(err(e.code === "ENOENT" ? "FileNotFound" : "NoServer", `cannot connect to ${where}: ${reason}`));
       };
       const onClose = () => fail(err("Disconnected", `${where} closed the connection during authentication`));
