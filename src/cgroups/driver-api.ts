@@ -9,6 +9,8 @@ import type { CgroupMounts } from "./mounts.js";
 import type { CgroupWrite } from "./resource-writes.js";
 import type { Stats } from "./stats.js";
 import type { SubCgroups } from "./sub-cgroup.js";
+import type { UnitProperty } from "./systemd/properties.js";
+import type { SystemdUnit } from "./systemd/unit-name.js";
 
 export type { ApplyOptions } from "./apply.js";
 export type { ApplyDevicesOptions } from "./devices.js";
@@ -59,6 +61,9 @@ export interface CgroupPlan {
   /** The device rules (config, then runc's defaults), as create records them for update. */
   deviceRules: DeviceRule[];
   devices: DevicesPlan;
+  /** The systemd driver: the transient unit create starts around the init, with every property it
+   *  passes (the init's pid aside). Absent with the cgroupfs drivers. */
+  unit?: SystemdUnit & { properties: UnitProperty[] };
 }
 
 /** A container cgroup's processes and freezer: what kill, delete, pause/resume, ps and `state` use.
@@ -74,8 +79,9 @@ export interface CgroupMembers {
   setFrozen(frozen: boolean, timeoutMs?: number): void;
   /** Host pids of every process in the cgroup and its sub-cgroups, over every hierarchy; sorted. */
   pids(): number[];
-  /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty. */
-  remove(created?: readonly string[]): void;
+  /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty;
+   *  the systemd driver stops the unit (a promise: await it). */
+  remove(created?: readonly string[]): void | Promise<void>;
 }
 
 /**
@@ -98,10 +104,12 @@ export interface CgroupDriver extends CgroupMembers {
   frozenOnArrival(): string | null;
   /** Make the cgroup; returns the top-most directory made in each hierarchy, for remove(). */
   create(): string[];
-  /** Move a process in, in every hierarchy (or the given directories: joinPlan's parentJoins). */
-  join(pid: number, dirs?: readonly string[]): void;
-  /** Write the resources (create; update with restoreOnError). Errors name the config field and file. */
-  applyResources(r: LinuxResources, opts: ApplyOptions): void;
+  /** Move a process in, in every hierarchy (or the given directories: joinPlan's parentJoins); the
+   *  systemd driver's create starts the unit around it here (a promise: await it). */
+  join(pid: number, dirs?: readonly string[]): void | Promise<void>;
+  /** Write the resources (create; update with restoreOnError). Errors name the config field and file.
+   *  The systemd driver's update sets the unit's properties too (a promise: await it). */
+  applyResources(r: LinuxResources, opts: ApplyOptions): void | Promise<void>;
   /** Put device rules in force (create; update with `live`). */
   applyDevices(rules: readonly DeviceRule[], opts: ApplyDevicesOptions): void;
 

@@ -2,8 +2,12 @@ import { type CgroupHierarchy, hostHierarchies, usesV2Driver } from "./hierarchy
 import type { CgroupDriver } from "./driver-api.js";
 import { V1Driver } from "./driver-v1.js";
 import { V2Driver } from "./driver-v2.js";
+import { SystemdDriver, type SystemdDriverOptions } from "./driver-systemd.js";
+import type { SystemdUnit } from "./systemd/unit-name.js";
+import { HostError } from "../errors.js";
 
 export type * from "./driver-api.js";
+export type { SystemdDriverOptions } from "./driver-systemd.js";
 
 export interface CgroupDriverOptions {
   /** The host's hierarchies (default: probed once per process from /proc/self/mountinfo). */
@@ -14,6 +18,8 @@ export interface CgroupDriverOptions {
    * directory on the way (delegatedBase in access.ts) instead of the hierarchy root.
    */
   rootless?: boolean;
+  /** The systemd driver (--systemd-cgroup at create; the record's unit after): cgroup v2 only. */
+  systemd?: SystemdDriverOptions;
 }
 
 /**
@@ -23,5 +29,18 @@ export interface CgroupDriverOptions {
  */
 export function cgroupDriver(path: string, opts: CgroupDriverOptions = {}): CgroupDriver {
   const hierarchies = opts.hierarchies ?? hostHierarchies();
+  if (opts.systemd) {
+    if (!usesV2Driver(hierarchies)) throw new HostError(SYSTEMD_NEEDS_V2);
+    return new SystemdDriver(path, hierarchies, opts.systemd);
+  }
   return usesV2Driver(hierarchies) ? new V2Driver(path, hierarchies, opts.rootless ?? false) : new V1Driver(path, hierarchies);
 }
+
+/** The driver of an existing container's cgroup, as its record has it (the systemd unit, when it has one). */
+export function recordedCgroupDriver(rec: { cgroupPath: string; systemd?: SystemdUnit }, opts: Omit<CgroupDriverOptions, "systemd"> = {}): CgroupDriver {
+  return cgroupDriver(rec.cgroupPath, { ...opts, ...(rec.systemd ? { systemd: { unit: rec.systemd } } : {}) });
+}
+
+/** Hybrid and v1 hosts: runc drives systemd's v1 controllers there; tsrun's systemd driver does not (spec-notes). */
+export const SYSTEMD_NEEDS_V2 =
+  "--systemd-cgroup: this host's cgroup controllers are on cgroup v1 (a hybrid or legacy layout); tsrun's systemd driver needs the unified cgroup v2 hierarchy: boot with systemd.unified_cgroup_hierarchy=1, or omit --systemd-cgroup";

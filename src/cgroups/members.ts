@@ -4,6 +4,7 @@ import type { CgroupMembers } from "./driver-api.js";
 import { containerFreezer, isFrozen, setFrozen } from "./freezer.js";
 import { type CgroupHierarchy, hostHierarchies } from "./hierarchy.js";
 import { containerPids } from "./procs.js";
+import type { SystemdUnit } from "./systemd/unit-name.js";
 
 /**
  * The processes and the freezer of a container's cgroup (the CgroupMembers part of its driver, same
@@ -12,9 +13,10 @@ import { containerPids } from "./procs.js";
  * delete ~3 ms per call, bench --base).
  *
  * `path` "" is a container with no cgroup of its own (rootless, nothing writable, no resources asked:
- * see NO_CGROUP): its processes cannot be listed or frozen, there is nothing to remove.
+ * see NO_CGROUP): its processes cannot be listed or frozen, there is nothing to remove. `systemd`: the
+ * record's unit (the systemd driver): remove() stops it, which removes the cgroup.
  */
-export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarchy[]): CgroupMembers {
+export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarchy[], systemd?: SystemdUnit): CgroupMembers {
   if (path === NO_CGROUP) return noCgroupMembers;
   const hs = hierarchies ?? hostHierarchies();
   const freezer = containerFreezer(path, hs);
@@ -27,7 +29,12 @@ export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarc
       setFrozen(freezer, frozen, timeoutMs);
     },
     pids: () => containerPids(path, hs),
-    remove: (created?: readonly string[]) => new CgroupSet(path, [...hs]).remove(created),
+    remove: systemd
+      ? async (created?: readonly string[]) => {
+          await (await import("./systemd/session.js")).stopUnit(systemd);
+          new CgroupSet(path, [...hs]).remove(created);
+        }
+      : (created?: readonly string[]) => new CgroupSet(path, [...hs]).remove(created),
   };
 }
 

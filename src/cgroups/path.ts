@@ -1,6 +1,5 @@
 import { posix } from "node:path";
-import { ConfigError, HostError } from "../errors.js";
-import { existsSync } from "node:fs";
+import { ConfigError } from "../errors.js";
 import { DEFAULT_PARENT } from "./cgroupfs.js";
 
 /**
@@ -9,13 +8,7 @@ import { DEFAULT_PARENT } from "./cgroupfs.js";
  * too; absent means /tsrun/<id>. `relativeBase` (rootless on a cgroup v2 host: rootlessCgroupBase in
  * access.ts): a relative path goes below it, and an absent one is the id there, as runc's fs2 driver.
  */
-export function cgroupPathFor(id: string, cgroupsPath: string | undefined, systemd: boolean, relativeBase?: string): string {
-  if (systemd) {
-    if (!existsSync("/run/systemd/system")) {
-      throw new HostError("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); use the cgroupfs driver (omit --systemd-cgroup)");
-    }
-    throw new HostError("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver");
-  }
+export function cgroupPathFor(id: string, cgroupsPath: string | undefined, relativeBase?: string): string {
   const underBase = relativeBase !== undefined && !cgroupsPath?.startsWith("/");
   if (!underBase && (cgroupsPath === undefined || cgroupsPath === "")) return `${DEFAULT_PARENT}/${id}`;
   const given = cgroupsPath || id;

@@ -162,7 +162,7 @@ export const VERBS: Verb[] = [
       const flagged = UPDATE_FLAG_NAMES.filter(([n]) => a.flags[n] !== undefined).map(([n]) => `--${n}`);
       if (file !== undefined && flagged.length) throw new UsageError(`update: --resources cannot be combined with ${flagged.join(", ")}`);
       if (file === undefined && !flagged.length) throw new UsageError("update: nothing to change (give --resources or a flag such as --memory)");
-      updateContainer(ctx, a.positionals[0], file !== undefined ? readResourcesArg(file) : resourcesFromFlags(a.flags));
+      await updateContainer(ctx, a.positionals[0], file !== undefined ? readResourcesArg(file) : resourcesFromFlags(a.flags));
     },
   },
   {

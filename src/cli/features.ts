@@ -23,7 +23,7 @@ export function features() {
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS),
       capabilities: CAPABILITIES,
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],

@@ -4,6 +4,7 @@ import { ContainerStateError, HostError, TsrunError } from "../errors.js";
 import { rootlessCgroupFacts } from "../cgroups/access.js";
 import { type CgroupDriver, cgroupDriver } from "../cgroups/driver.js";
 import { NO_CGROUP } from "../cgroups/members.js";
+import { systemdFacts } from "../cgroups/systemd/host.js";
 import { writeRecordedDeviceRules, writeRecordedResources } from "./update.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -77,7 +78,8 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
     noNewKeyring: opts.noNewKeyring,
     systemdCgroup: ctx.systemdCgroup,
     host: {
-      cgroups: (path) => cgroupDriver(path, { rootless: ctx.rootless.cgroups }),
+      cgroups: (path, systemd) => cgroupDriver(path, { rootless: ctx.rootless.cgroups, ...(systemd ? { systemd } : {}) }),
+      ...(ctx.systemdCgroup ? { systemd: systemdFacts(ctx.rootless.euid, ctx.rootless.cgroups) } : {}),
       hostCaps: hostCapabilities(),
       lastCap: lastCap(),
       hostLimits: hostLimits(),
@@ -100,7 +102,8 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
   const cgroupPath = plan.cgroup.path;
   // No cgroup of its own (rootless, nothing writable, no resources asked): nothing is made or joined.
   const ownCgroup = cgroupPath !== NO_CGROUP;
-  const cgroup = cgroupDriver(cgroupPath, { rootless: ctx.rootless.cgroups });
+  const systemd = plan.cgroup.systemd;
+  const cgroup = cgroupDriver(cgroupPath, { rootless: ctx.rootless.cgroups, ...(systemd ? { systemd } : {}) });
   const undo = new UndoStack();
   const failAfter = opts.failAfter;
   const t0 = performance.now();
@@ -138,6 +141,8 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
       creatorStartTime: self?.startTime ?? 0,
       cgroupPath,
       cgroupCreated: [],
+      // Recorded before the unit is started: a create killed from there on is cleaned up by delete.
+      ...(systemd ? { systemd: { ...systemd.unit } } : {}),
       hasProcess: plan.hasProcess,
       ...(plan.noNewKeyring ? { noNewKeyring: true } : {}),
     };
@@ -207,7 +212,7 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
         }
         ctx.debug(`create ${id}: init ${pid} waits for its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         if (plan.idMaps) writeIdMaps(pid, plan.idMaps);
-        cgroup.join(pid, joinPlan.parentJoins);
+        await cgroup.join(pid, joinPlan.parentJoins);
         if (ownCgroup) ctx.debug(`create ${id}: init ${pid} in its cgroup at ${(performance.now() - t0).toFixed(2)} ms`);
         initKillPoint("create", "sync-joined", pid);
         crashPoint("create", "sync-joined");
@@ -265,14 +270,15 @@ function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver,
   // is shared with them (runc 1.1 warns and goes on).
   const frozen = cgroup.frozenOnArrival();
   if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
-  const present = cgroup.pids().length;
-  if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+  // The systemd driver refuses a unit that exists here, before the pids are looked at.
   record.cgroupCreated = cgroup.create();
   undo.push("remove cgroup", () => {
     // A child killed by the launcher may not have exited yet: an occupied cgroup cannot be removed.
     killAndWait(cgroup.pids());
-    cgroup.remove(record.cgroupCreated);
+    return cgroup.remove(record.cgroupCreated);
   });
+  const present = cgroup.pids().length;
+  if (present) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
   store.write(record);
   const devices = plan.cgroup.planned.devices;
   if (devices.kind === "skipped") {

@@ -37,14 +37,14 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       throw e;
     }
     checkVerb(force ? "delete --force" : "delete", liveStatus(store, rec), id);
-    const cgroup = cgroupMembers(rec.cgroupPath);
+    const cgroup = cgroupMembers(rec.cgroupPath, undefined, rec.systemd);
     killAll(rec, cgroup);
     crashPoint("delete", "killed");
     // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
     if (rec.network) (await import("../network/setup.js")).teardownNetwork(rec.network, store.root, id);
     crashPoint("delete", "network");
     // No cgroup of its own (rootless): the init was all there was to kill, nothing to remove.
-    if (rec.cgroupPath !== NO_CGROUP) removeCgroup(rec, cgroup);
+    if (rec.cgroupPath !== NO_CGROUP) await removeCgroup(rec, cgroup);
     crashPoint("delete", "cgroup");
     if (existsSync(store.dir(id))) store.remove(id);
     deleted = true;
@@ -63,10 +63,10 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
  * id, are removed and the address leases held in the id's name released.
  */
 async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
-  const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined, false) };
+  const rec = { ...ORPHAN, id, cgroupPath: cgroupPathFor(id, undefined) };
   const cgroup = cgroupMembers(rec.cgroupPath);
   killAll(rec, cgroup);
-  removeCgroup(rec, cgroup);
+  await removeCgroup(rec, cgroup);
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
 }
@@ -94,11 +94,11 @@ function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: Cgr
  * Remove the cgroup, retrying for a while: a process may still be leaving it (exit is not instant
  * after SIGKILL lands), or one was forked after the list was read. Each retry kills what is left.
  */
-function removeCgroup(rec: Pick<ContainerRecord, "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupMembers, timeoutMs = 5000): void {
+async function removeCgroup(rec: Pick<ContainerRecord, "pid" | "pidStartTime" | "cgroupCreated">, cgroup: CgroupMembers, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
     try {
-      cgroup.remove(rec.cgroupCreated);
+      await cgroup.remove(rec.cgroupCreated);
       return;
     } catch (e) {
       if (Date.now() > deadline) throw e;

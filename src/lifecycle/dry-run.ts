@@ -41,7 +41,7 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
   if (existsSync(stateDir)) throw new ContainerStateError(id, `container with id ${id} already exists`);
 
   if (cgroup.path !== NO_CGROUP) {
-    const driver = cgroupDriver(cgroup.path, { rootless: ctx.rootless.cgroups });
+    const driver = cgroupDriver(cgroup.path, { rootless: ctx.rootless.cgroups, ...(cgroup.systemd ? { systemd: cgroup.systemd } : {}) });
     const frozen = driver.frozenOnArrival();
     if (frozen) throw new HostError(`container's cgroup unexpectedly frozen (${frozen})`);
     const present = driver.pids().length;
@@ -66,6 +66,7 @@ export async function gatherDryRunInputs(ctx: RuntimeContext, opts: DryRunOption
       enable: cgroup.planned.enable,
       writes: [...cgroup.planned.writes],
       ...(cgroup.none ? { none: { ...cgroup.none } } : {}),
+      ...(cgroup.planned.unit ? { unit: cgroup.planned.unit } : {}),
     },
     devices:
       devices.kind === "none"

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContainerStateError, UsageError } from "../errors.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { recordedCgroupDriver } from "../cgroups/driver.js";
 import { requireOwnCgroup } from "../cgroups/members.js";
 import type { Stats } from "../cgroups/stats.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
@@ -46,7 +46,7 @@ export async function containerEvents(
   checkVerb("events", liveStatus(store, rec), id);
   // runc 1.1 prints zeroed stats here; nothing measured is better said than numbers that look measured.
   requireOwnCgroup(id, rec.cgroupPath, "get the events of");
-  const cgroup = cgroupDriver(rec.cgroupPath, { rootless: ctx.rootless.cgroups });
+  const cgroup = recordedCgroupDriver(rec, { rootless: ctx.rootless.cgroups });
   const stats = (): ContainerEvent => ({ type: "stats", id, data: cgroup.stats() });
   if (opts.once) {
     write(stats());

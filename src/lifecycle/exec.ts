@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readF
 import { dirname, resolve } from "node:path";
 import { HostError, PathError } from "../errors.js";
 import { rootlessCgroupFacts } from "../cgroups/access.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { recordedCgroupDriver } from "../cgroups/driver.js";
 import { NO_CGROUP } from "../cgroups/members.js";
 import { launchInit, type SyncData } from "../init/launch.js";
 import { initPath } from "../init/locate.js";
@@ -176,7 +176,7 @@ function execRequest(ctx: RuntimeContext, rec: ContainerRecord, opts: ExecOption
       seccomp: savedSeccomp(ctx.store.dir(rec.id)),
     },
     host: {
-      cgroup: cgroupDriver(rec.cgroupPath),
+      cgroup: recordedCgroupDriver(rec),
       // Rootless: may this caller move a process into the container's cgroup (on cgroup v2 it must be in
       // the delegated subtree too)? Asked only when there is a cgroup to join.
       ...(ctx.rootless.cgroups && rec.cgroupPath !== NO_CGROUP ? { cgroupAccess: rootlessCgroupFacts().cgroupAccess(rec.cgroupPath), euid: ctx.rootless.euid } : {}),

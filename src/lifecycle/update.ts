@@ -2,7 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, UsageError } from "../errors.js";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
-import { cgroupDriver } from "../cgroups/driver.js";
+import { recordedCgroupDriver } from "../cgroups/driver.js";
 import { requireOwnCgroup } from "../cgroups/members.js";
 import { initPath } from "../init/locate.js";
 import { inNestedUserNamespace } from "./host.js";
@@ -141,7 +141,7 @@ export function readResourcesArg(arg: string): LinuxResources {
  * unchanged. The device rules are not changed by update (runc's update does not take them either),
  * but applied again, as runc does (what a suite that runs updates against live device access sees).
  */
-export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxResources): void {
+export async function updateContainer(ctx: RuntimeContext, id: string, change: LinuxResources): Promise<void> {
   const { store } = ctx;
   const unlock = store.lock(id);
   try {
@@ -153,8 +153,8 @@ export function updateContainer(ctx: RuntimeContext, id: string, change: LinuxRe
     if (devices) ctx.warn("update: /devices ignored: device rules are set at create only (as runc)");
     const merged = mergeResources(readRecordedResources(store.dir(id)), wanted);
     const { devices: _recorded, ...toApply } = merged;
-    const cgroup = cgroupDriver(rec.cgroupPath, { rootless: ctx.rootless.cgroups });
-    cgroup.applyResources(toApply, { warn: ctx.warn, restoreOnError: true });
+    const cgroup = recordedCgroupDriver(rec, { rootless: ctx.rootless.cgroups });
+    await cgroup.applyResources(toApply, { warn: ctx.warn, restoreOnError: true });
     writeRecordedResources(store.dir(id), merged);
     const rules = readRecord<DeviceRule[]>(store.dir(id), DEVICE_RULES_FILE);
     if (rules) cgroup.applyDevices(rules, { warn: ctx.warn, initPath: initPath(), nestedUserNs: inNestedUserNamespace(), live: true });

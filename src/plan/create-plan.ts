@@ -9,7 +9,9 @@ import type { Rootless } from "../security/rootless.js";
 import { resolve } from "node:path";
 import type { CgroupAccess } from "../cgroups/access.js";
 import type { DeviceRule } from "../cgroups/devices-rules.js";
-import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan } from "../cgroups/driver.js";
+import type { CgroupDriver, CgroupJoinPlan, CgroupMounts, CgroupPlan as DriverPlan, SystemdDriverOptions } from "../cgroups/driver.js";
+import { annotationProperties } from "../cgroups/systemd/annotations.js";
+import { systemdCgroupPath, systemdUnitFor } from "../cgroups/systemd/unit-name.js";
 import { NO_CGROUP } from "../cgroups/members.js";
 import { cgroupPathFor } from "../cgroups/path.js";
 import { type LayerSetup, resolveLayers } from "../fs/layers.js";
@@ -20,7 +22,7 @@ import type { HostLimits } from "../security/rlimits.js";
 import { loadBundle } from "../spec/load.js";
 import type { Hook, HookName, LinuxResources, Spec } from "../spec/types.js";
 import { checkId } from "../state/store.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, HostError } from "../errors.js";
 import { buildPlan, type LaunchPlan } from "./build.js";
 import { type IdMapPlan, planIdMaps } from "./id-maps.js";
 import type { IdMapFacts } from "../security/subids.js";
@@ -31,8 +33,12 @@ import { refuseUnsupported } from "./unsupported.js";
 
 /** What create needs to know of the host; gathered by the caller (lifecycle/host.ts), given by unit tests. */
 export interface CreateHostFacts {
-  /** The cgroup driver of this host for a container's cgroup path (cgroupDriver; chosen once per call). */
-  readonly cgroups: (path: string) => CgroupDriver;
+  /** The cgroup driver of this host for a container's cgroup path (cgroupDriver; chosen once per call);
+   *  `systemd`: the systemd driver's unit. */
+  readonly cgroups: (path: string, systemd?: SystemdDriverOptions) => CgroupDriver;
+  /** --systemd-cgroup: systemd is PID 1 here (/run/systemd/system), and the cgroup of the caller's own
+   *  systemd instance when rootless (user@<uid>.service; absent: there is none). */
+  readonly systemd?: { readonly running: boolean; readonly userManagerCgroup?: string };
   /** The capability bounding set of tsrun and /proc/sys/kernel/cap_last_cap. */
   readonly hostCaps: bigint;
   readonly lastCap: number;
@@ -95,6 +101,8 @@ export interface CgroupPlan {
   readonly join: Readonly<CgroupJoinPlan>;
   /** What the container's cgroup mounts show (for the rootfs planner). */
   readonly mounts: CgroupMounts;
+  /** --systemd-cgroup: the unit create starts (recorded for every later verb) and the annotations' properties. */
+  readonly systemd?: SystemdDriverOptions;
 }
 
 /** The hooks of every kind, in lifecycle order (empty lists included). */
@@ -257,9 +265,10 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
  * own, in the caller's; one that asks for any is refused, naming the first field.
  */
 function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFacts, newUser: boolean): CgroupPlan {
+  if (systemd) return planSystemdCgroup(id, spec, host, newUser);
   const rootless = host.rootless?.cgroups === true ? host.rootless : undefined;
   const named = spec.linux?.cgroupsPath !== undefined && spec.linux.cgroupsPath !== "";
-  const path = cgroupPathFor(id, spec.linux?.cgroupsPath, systemd, rootless ? host.rootlessCgroupBase : undefined);
+  const path = cgroupPathFor(id, spec.linux?.cgroupsPath, rootless ? host.rootlessCgroupBase : undefined);
   const driver = host.cgroups(path);
   const resources = spec.linux?.resources;
   // Device rules' config errors first, then the resources' (as create has always said them).
@@ -290,6 +299,43 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFa
     planned,
     join: driver.joinPlan(newUser),
     mounts: driver.mounts(),
+  };
+}
+
+/**
+ * --systemd-cgroup: a transient scope named by linux.cgroupsPath ("slice:prefix:name"), started by
+ * systemd around the init (the system's instance; rootless: the caller's own, whose delegated subtree
+ * the scope is in). The limits are planned as on any cgroup v2 host, plus the unit's properties.
+ */
+function planSystemdCgroup(id: string, spec: Spec, host: CreateHostFacts, newUser: boolean): CgroupPlan {
+  if (!host.systemd?.running) {
+    throw new HostError("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); use the cgroupfs driver (omit --systemd-cgroup)");
+  }
+  const user = host.rootless?.cgroups === true;
+  const managerCgroup = host.systemd.userManagerCgroup;
+  if (user && managerCgroup === undefined) {
+    throw new HostError(
+      `--systemd-cgroup as uid ${host.rootless!.euid}: no systemd user instance of yours was found (user@${host.rootless!.euid}.service, its bus at $XDG_RUNTIME_DIR/bus); ` +
+        "log in through PAM or run `loginctl enable-linger`, or omit --systemd-cgroup",
+    );
+  }
+  const unit = systemdUnitFor(id, spec.linux?.cgroupsPath, user);
+  const path = systemdCgroupPath(unit, user ? managerCgroup : "");
+  const options: SystemdDriverOptions = { unit, annotations: annotationProperties(spec.annotations), starts: true };
+  const driver = host.cgroups(path, options);
+  const resources = spec.linux?.resources;
+  let planned = driver.planResources(resources ?? {}, { rules: resources?.devices, nodes: spec.linux?.devices });
+  if (host.rootless?.nonRootEuid || host.nestedUserNs) {
+    planned = { ...planned, devices: { kind: "skipped", reason: "rootless: device cgroup rules need host root (a device program); not applied, as runc" } };
+  }
+  return {
+    path,
+    deviceRules: planned.deviceRules,
+    ...(resources ? { resources: structuredClone(resources) } : {}),
+    planned,
+    join: driver.joinPlan(newUser),
+    mounts: driver.mounts(),
+    systemd: options,
   };
 }
 

@@ -29,6 +29,9 @@ export interface ContainerRecord {
   cgroupPath: string;
   /** Top-most cgroup directories this container's create made (removed on delete when empty). */
   cgroupCreated: string[];
+  /** The systemd cgroup driver's unit (created with --systemd-cgroup): every verb drives the container's
+   *  cgroup through it, with or without the flag. */
+  systemd?: { unit: string; slice: string; user?: boolean };
   /** The config has a `process` (start refuses otherwise). */
   hasProcess: boolean;
   /**
@@ -191,7 +194,8 @@ export function parseRecord(id: string, text: string): ContainerRecord {
     r !== null && typeof r === "object" && !Array.isArray(r) && r.id === id && STATUSES.includes(r.status as Status) &&
     Number.isSafeInteger(r.pid) && Number.isSafeInteger(r.pidStartTime) && Number.isSafeInteger(r.creatorPid) &&
     Number.isSafeInteger(r.creatorStartTime) && typeof r.cgroupPath === "string" && Array.isArray(r.cgroupCreated) &&
-    r.cgroupCreated.every((c) => typeof c === "string");
+    r.cgroupCreated.every((c) => typeof c === "string") &&
+    (r.systemd === undefined || (typeof r.systemd === "object" && r.systemd !== null && typeof r.systemd.unit === "string" && typeof r.systemd.slice === "string"));
   if (!ok) throw new CorruptStateError(id, "fields missing or of the wrong type");
   return rec as ContainerRecord;
 }

@@ -165,7 +165,7 @@ describe("update applies the device rules again, never opening a window", () => 
     // On v2, more updates than the 64 programs a cgroup can hold (each must replace the last one): the
     // bulk through the library, which skips the CLI's start-up (minutes under the VM's emulation).
     const more = V2 && n === 0 ? 60 : 0;
-    test(`${name}: 12 updates${more ? ` and ${more} more through the library` : ""} while the container opens devices (${LAYOUT})`, () => {
+    test(`${name}: 12 updates${more ? ` and ${more} more through the library` : ""} while the container opens devices (${LAYOUT})`, async () => {
       const id = s.id("devupd");
       const bundle = s.bundle((c) => {
         c.process.args = ["sh", "-c", LOOP];
@@ -183,7 +183,7 @@ describe("update applies the device rules again, never opening a window", () => 
       }
       const warnings: string[] = [];
       const ctx = makeContext(s.root, { warn: (m) => warnings.push(m) });
-      for (let i = 0; i < more; i++) updateContainer(ctx, id, { pids: { limit: 100 + i } });
+      for (let i = 0; i < more; i++) await updateContainer(ctx, id, { pids: { limit: 100 + i } });
       expect(warnings).toEqual([]);
       expect(s.state(id).status).toBe("running");
       expect(readFileSync(r.outFile, "utf8")).toBe("probing\n");

@@ -178,13 +178,13 @@ describe("pure helpers", () => {
   });
 
   test("cgroupPathFor with a rootless base; without one, root's rules", () => {
-    expect(cgroupPathFor("c1", undefined, false, "/deleg")).toBe("/deleg/c1");
-    expect(cgroupPathFor("c1", "", false, "/deleg")).toBe("/deleg/c1");
-    expect(cgroupPathFor("c1", "sub/x/", false, "/deleg")).toBe("/deleg/sub/x");
-    expect(cgroupPathFor("c1", "/abs/c1", false, "/deleg")).toBe("/abs/c1");
-    expect(cgroupPathFor("c1", undefined, false)).toBe("/tsrun/c1");
-    expect(cgroupPathFor("c1", "sub/x", false)).toBe("/sub/x");
-    expect(() => cgroupPathFor("c1", ".", false, "/")).toThrow(ConfigError);
+    expect(cgroupPathFor("c1", undefined, "/deleg")).toBe("/deleg/c1");
+    expect(cgroupPathFor("c1", "", "/deleg")).toBe("/deleg/c1");
+    expect(cgroupPathFor("c1", "sub/x/", "/deleg")).toBe("/deleg/sub/x");
+    expect(cgroupPathFor("c1", "/abs/c1", "/deleg")).toBe("/abs/c1");
+    expect(cgroupPathFor("c1", undefined)).toBe("/tsrun/c1");
+    expect(cgroupPathFor("c1", "sub/x")).toBe("/sub/x");
+    expect(() => cgroupPathFor("c1", ".", "/")).toThrow(ConfigError);
   });
 });
 

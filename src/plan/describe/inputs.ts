@@ -30,6 +30,9 @@ export interface DryRunInputs {
     writes: CgroupWrite[];
     /** No cgroup of its own (rootless, not writable, no resources asked): why, and the path it would have had. */
     none?: { reason: string; wanted: string; named: boolean };
+    /** --systemd-cgroup: the transient unit started around the init at the setup sync point (then the
+     *  device program and the writes follow there), with its properties. */
+    unit?: { unit: string; slice: string; user?: boolean; properties: { name: string; type: string; value: unknown }[] };
   };
   devices: {
     /** How the rules are enforced: the v1 devices controller's files, a v2 eBPF program, or not at all

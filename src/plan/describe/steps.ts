@@ -30,26 +30,8 @@ export function dryRunSteps(d: DryRunInputs): DryRunStep[] {
   add("state", `create the state directory ${d.stateDir} (mode 0700; ${d.root} too if missing)`, { path: d.stateDir });
   add("state", `write ${d.stateDir}/state.json (status "creating")`, { path: `${d.stateDir}/state.json` });
 
-  if (d.cgroup.none) {
-    const none = d.cgroup.none;
-    add("cgroup", `no cgroup of its own: the container stays in the caller's cgroup (${none.wanted} cannot be made: ${none.reason})`, { path: none.wanted, reason: none.reason });
-  }
-  for (const dir of d.cgroup.dirs) add("cgroup", `create cgroup directory ${dir}`, { path: dir });
-  if (d.devices.driver === "skipped") add("devices", `the rules below are not enforced: ${d.devices.reason}`, { reason: d.devices.reason });
-  else if (d.devices.driver === "none") add("devices", "no cgroup hierarchy guards devices on this host: the rules are not enforced", {});
-  else if (d.devices.driver === "v2") add("devices", `attach an eBPF device program to ${d.devices.dir} enforcing the ${d.devices.rules.length} rules below`, { path: d.devices.dir, rules: d.devices.rules.length });
-  else add("devices", `write the rules below to devices.deny / devices.allow in ${d.devices.dir}`, { path: d.devices.dir, rules: d.devices.rules.length });
-  for (const r of d.devices.rules) add("devices", deviceRuleText(r), { allow: r.allow, type: r.type, major: r.major, minor: r.minor, access: r.access, source: r.source });
-  if (d.devices.driver !== "skipped") add("devices", `record the device rules in ${d.stateDir} (for update)`, {});
-  if (d.cgroup.enable.length) {
-    add("resources", `enable controllers ${d.cgroup.enable.join(" ")} in cgroup.subtree_control of each parent of ${d.cgroup.path} (where not on yet)`, { controllers: d.cgroup.enable });
-  }
-  for (const w of d.cgroup.writes) {
-    const fallback = w.fallback ? ` (or ${w.fallback.file} = ${w.fallback.value} where that file is missing)` : "";
-    const optional = w.ifMissing !== undefined ? " (skipped when the host lacks it)" : "";
-    add("resources", `write ${w.file} = ${w.value}${fallback}${optional}  [${w.field}]`, { controller: w.controller, file: w.file, value: w.value, field: w.field, fallback: w.fallback });
-  }
-  if (d.recordResources) add("resources", `record linux.resources in ${d.stateDir} (for update)`, {});
+  // The systemd driver's unit needs the init's pid: its cgroup work happens at the setup sync point.
+  if (!d.cgroup.unit) cgroupSteps(d, add);
 
   if (d.layers) {
     const when = d.layers.persistent ? " if missing (kept after the container)" : "";
@@ -119,6 +101,41 @@ function hookStep(add: (s: string, a: string, f?: Fields) => void, name: string,
 }
 
 /** What tsrun does while the init waits at the first sync point, then its "go". */
+/** The container's cgroup: directories, device rules, resource writes (before the launch; at the sync
+ *  point after the unit's start with the systemd driver). */
+function cgroupSteps(d: DryRunInputs, add: (s: string, a: string, f?: Fields) => void): void {
+  if (d.cgroup.none) {
+    const none = d.cgroup.none;
+    add("cgroup", `no cgroup of its own: the container stays in the caller's cgroup (${none.wanted} cannot be made: ${none.reason})`, { path: none.wanted, reason: none.reason });
+  }
+  for (const dir of d.cgroup.dirs) add("cgroup", `create cgroup directory ${dir}`, { path: dir });
+  if (d.devices.driver === "skipped") add("devices", `the rules below are not enforced: ${d.devices.reason}`, { reason: d.devices.reason });
+  else if (d.devices.driver === "none") add("devices", "no cgroup hierarchy guards devices on this host: the rules are not enforced", {});
+  else if (d.devices.driver === "v2") add("devices", `attach an eBPF device program to ${d.devices.dir} enforcing the ${d.devices.rules.length} rules below`, { path: d.devices.dir, rules: d.devices.rules.length });
+  else add("devices", `write the rules below to devices.deny / devices.allow in ${d.devices.dir}`, { path: d.devices.dir, rules: d.devices.rules.length });
+  for (const r of d.devices.rules) add("devices", deviceRuleText(r), { allow: r.allow, type: r.type, major: r.major, minor: r.minor, access: r.access, source: r.source });
+  if (d.devices.driver !== "skipped") add("devices", `record the device rules in ${d.stateDir} (for update)`, {});
+  if (d.cgroup.enable.length) {
+    add("resources", `enable controllers ${d.cgroup.enable.join(" ")} in cgroup.subtree_control of each parent of ${d.cgroup.path} (where not on yet)`, { controllers: d.cgroup.enable });
+  }
+  for (const w of d.cgroup.writes) {
+    const fallback = w.fallback ? ` (or ${w.fallback.file} = ${w.fallback.value} where that file is missing)` : "";
+    const optional = w.ifMissing !== undefined ? " (skipped when the host lacks it)" : "";
+    add("resources", `write ${w.file} = ${w.value}${fallback}${optional}  [${w.field}]`, { controller: w.controller, file: w.file, value: w.value, field: w.field, fallback: w.fallback });
+  }
+  if (d.recordResources) add("resources", `record linux.resources in ${d.stateDir} (for update)`, {});
+}
+
+/** --systemd-cgroup: the transient unit systemd makes around the init, with each property. */
+function unitSteps(unit: NonNullable<DryRunInputs["cgroup"]["unit"]>, path: string, add: (s: string, a: string, f?: Fields) => void): void {
+  const bus = unit.user ? "your user's systemd" : "systemd";
+  add("cgroup", `ask ${bus} to start the transient unit ${unit.unit} in ${unit.slice} with the init's pid (its cgroup: ${path}), and wait for the job`, { unit: unit.unit, slice: unit.slice, path });
+  for (const p of unit.properties) {
+    const v = typeof p.value === "bigint" ? p.value.toString() : JSON.stringify(p.value);
+    add("cgroup", `  unit property ${p.name} = ${v}`, { property: p.name, type: p.type, value: typeof p.value === "bigint" ? p.value.toString() : p.value });
+  }
+}
+
 function syncSetup(d: DryRunInputs, add: (s: string, a: string, f?: Fields) => void): void {
   const at = "at sync";
   if (d.idMaps) {
@@ -126,6 +143,10 @@ function syncSetup(d: DryRunInputs, add: (s: string, a: string, f?: Fields) => v
     add(at, `write the init's gid_map: ${idMapText(d.idMaps.gid).trim().replace(/\n/g, "; ")}`, { gidMappings: d.idMaps.gid });
   }
   for (const dir of d.parentJoins) add(at, `move the init into cgroup ${dir}`, { path: dir });
+  if (d.cgroup.unit) {
+    unitSteps(d.cgroup.unit, d.cgroup.path, add);
+    cgroupSteps(d, add);
+  }
   if (d.network) for (const a of networkAttach(d.network)) add("network", a.action, a.fields);
   for (const s of d.launch.stateSlots) add(at, `send the container's state (status "${s.status}") for the init's ${s.status === "creating" ? "createContainer" : "startContainer"} hooks`, { slot: s.slot });
   if (d.launch.seccompListener) add(at, "send the container process state for the seccomp listener", { slot: d.launch.seccompListener.slot });
