@@ -289,9 +289,14 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFa
       return noCgroupPlan(host.cgroups(NO_CGROUP), planned.deviceRules, { reason: `rootless: ${blocked}`, wanted: path, named });
     }
     if (rootless.nonRootEuid || host.nestedUserNs) {
-      planned = { ...planned, devices: { kind: "skipped", reason: "rootless: device cgroup rules need host root (the devices controller, a device program); not applied, as runc" } };
+      planned = { ...planned, devices: ROOTLESS_DEVICES };
     }
   }
+  return ownCgroupPlan(path, driver, planned, resources, newUser);
+}
+
+/** The plan of a cgroup of the container's own, once the driver has planned its writes. */
+function ownCgroupPlan(path: string, driver: CgroupDriver, planned: DriverPlan, resources: LinuxResources | undefined, newUser: boolean, systemd?: SystemdDriverOptions): CgroupPlan {
   return {
     path,
     deviceRules: planned.deviceRules,
@@ -299,8 +304,15 @@ function planCgroup(id: string, spec: Spec, systemd: boolean, host: CreateHostFa
     planned,
     join: driver.joinPlan(newUser),
     mounts: driver.mounts(),
+    ...(systemd ? { systemd } : {}),
   };
 }
+
+/** Device rules a caller without host root cannot put in force. */
+const ROOTLESS_DEVICES: DriverPlan["devices"] = {
+  kind: "skipped",
+  reason: "rootless: device cgroup rules need host root (the devices controller, a device program); not applied, as runc",
+};
 
 /**
  * --systemd-cgroup: a transient scope named by linux.cgroupsPath ("slice:prefix:name"), started by
@@ -326,17 +338,9 @@ function planSystemdCgroup(id: string, spec: Spec, host: CreateHostFacts, newUse
   const resources = spec.linux?.resources;
   let planned = driver.planResources(resources ?? {}, { rules: resources?.devices, nodes: spec.linux?.devices });
   if (host.rootless?.nonRootEuid || host.nestedUserNs) {
-    planned = { ...planned, devices: { kind: "skipped", reason: "rootless: device cgroup rules need host root (a device program); not applied, as runc" } };
+    planned = { ...planned, devices: ROOTLESS_DEVICES };
   }
-  return {
-    path,
-    deviceRules: planned.deviceRules,
-    ...(resources ? { resources: structuredClone(resources) } : {}),
-    planned,
-    join: driver.joinPlan(newUser),
-    mounts: driver.mounts(),
-    systemd: options,
-  };
+  return ownCgroupPlan(path, driver, planned, resources, newUser, options);
 }
 
 /**

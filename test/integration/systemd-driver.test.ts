@@ -100,6 +100,17 @@ if (!SYSTEMD) {
       expect(existsSync(join(CG, path))).toBe(false);
     });
 
+    test("create --dry-run says what systemd will be asked, at the init's sync point, and starts no unit", () => {
+      const id = s.id("dry");
+      const r = sd(["create", "--dry-run", "--bundle", sleeper((c) => (c.linux.resources = { memory: { limit: 64 << 20 } })), id]);
+      expect([r.status, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toMatch(new RegExp(`ask systemd to start the transient unit tsrun-${id}\\.scope in system\\.slice with the init's pid`));
+      expect(r.stdout).toMatch(/unit property MemoryMax = 67108864/);
+      expect(r.stdout).toMatch(/unit property Delegate = true/);
+      expect(units(`tsrun-${id}.scope`)).toEqual([]);
+      expect(existsSync(join(s.root, id))).toBe(false);
+    });
+
     test("podman's and containerd CRI's cgroupsPath: libpod-<id>.scope in machine.slice, a nested kubepods slice", () => {
       for (const [path, unit, dir] of [
         ["machine.slice:sdtest:ID", "sdtest-ID.scope", "/machine.slice/sdtest-ID.scope"],
