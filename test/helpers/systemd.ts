@@ -129,3 +129,18 @@ export function cgroupDirsMatching(part: string): string[] {
   for (const h of HIERARCHIES) walk(h.mountPoint, 1);
   return found;
 }
+
+/** Live processes whose cgroup path contains `part`, as "pid: cmdline". */
+export function processesInCgroupsMatching(part: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(part)) continue;
+      if (/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) continue;
+      found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}

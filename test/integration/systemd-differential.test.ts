@@ -19,6 +19,7 @@ import {
   cgroupDirsMatching,
   cgroupDirsOf,
   errorLines,
+  processesInCgroupsMatching,
   stopUnits,
   systemdRuntimes,
   unitProps,
@@ -97,7 +98,8 @@ describe.each(RUNTIMES)("%s --systemd-cgroup", (name, path) => {
     for (const id of ids) rt("delete", "--force", id);
     // The pod slices are the test's own (runc leaves a slice it had systemd make, as kubelet expects):
     // stopped, not counted; a scope still there is a leak.
-    const leaks = stopUnits(`*${STEM}*.scope`).map((u) => `unit ${u}`);
+    const leaks = processesInCgroupsMatching(STEM).map((p) => `process ${p}`);
+    leaks.push(...stopUnits(`*${STEM}*.scope`).map((u) => `unit ${u}`));
     stopUnits("tsrunpods*.slice");
     leaks.push(...cgroupDirsMatching(STEM).map((d) => `cgroup ${d}`));
     if (existsSync(root)) leaks.push(...readdirSync(root).map((d) => `state dir ${join(root, d)}`));
@@ -142,14 +144,17 @@ describe.each(RUNTIMES)("%s --systemd-cgroup", (name, path) => {
     expectGone(id, unit, cgroupPath);
   });
 
-  test("cgroupsPath machine.slice:libpod:<id> (podman's): libpod-<id>.scope in machine.slice", () => {
+  test("cgroupsPath machine.slice:libpod:<id> (podman's): libpod-<id>.scope in machine.slice; kill --all stops every process in it", () => {
     const id = newId("pm");
     const unit = `libpod-${id}.scope`;
     const cgroupPath = `/machine.slice/${unit}`;
     ok("create", "--bundle", s.bundle((c) => ((c.process.args = LOOP), (c.linux.cgroupsPath = `machine.slice:libpod:${id}`))), id);
     expect(unitProps(unit, ["ActiveState", "Slice", "ControlGroup"])).toEqual({ ActiveState: "active", Slice: "machine.slice", ControlGroup: cgroupPath });
     expect(cgroupOf(state(id).pid)).toBe(cgroupPath);
-    ok("delete", "--force", id);
+    ok("start", id);
+    ok("kill", "--all", id, "KILL");
+    expect(waitStatus(id, "stopped")).toBe("stopped");
+    ok("delete", id);
     expectGone(id, unit, cgroupPath);
   });
 
@@ -227,6 +232,13 @@ describe.each(RUNTIMES)("%s --systemd-cgroup", (name, path) => {
       if (existsSync(join(dir, "memory.swap.max"))) expect(file("memory.swap.max")).toBe(String(96 * MiB));
       // what update did not name stays
       expect(unitProps(unit, ["MemoryLow", "TasksMax"])).toEqual({ MemoryLow: String(32 * MiB), TasksMax: "50" });
+    });
+
+    test("events --stats reads the scope's cgroup: the memory limit as updated, the pids limit", () => {
+      const ev = JSON.parse(ok("events", "--stats", id));
+      expect(ev.data.memory.usage.limit).toBe(96 * MiB);
+      expect(ev.data.pids).toMatchObject({ limit: 50 });
+      expect(ev.data.pids.current).toBeGreaterThanOrEqual(2);
     });
 
     test("pause freezes the scope's cgroup, resume thaws it; the unit stays active", () => {
