@@ -104,9 +104,9 @@ export function stopUnits(glob: string): string[] {
   return found;
 }
 
-/** The first line of each runtime error, without runc's logrus decoration (time=... level=error msg="..."). */
+/** The error lines of a runtime's stderr: without its warnings (runc: level=warning; tsrun: "tsrun: warning: ..."). */
 export function errorLines(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => l.trim() !== "" && !/level=(warning|info|debug)/.test(l));
+  return stderr.split("\n").filter((l) => l.trim() !== "" && !/level=(warning|info|debug)|^tsrun: (warning|debug):/.test(l));
 }
 
 /** Cgroup directories (any hierarchy, down to 6 levels) whose name contains `part`: what a test's units left. */
