@@ -45,6 +45,40 @@ export class InitError extends TsrunError {}
 /** The host cannot do what was asked (missing kernel feature, no systemd, ...). */
 export class HostError extends TsrunError {}
 
+/**
+ * A D-Bus call or connection failed. `name` is the D-Bus error name (the peer's, e.g.
+ * org.freedesktop.systemd1.NoSuchUnit, or the libdbus one for a local failure: NoReply for a timeout,
+ * Disconnected, NoServer, AuthFailed); `message` is the peer's text, or ours naming the bus.
+ */
+export class DbusError extends HostError {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A D-Bus message or value that breaks the wire format (malformed input, or a value that does not fit its signature). */
+export class DbusWireError extends DbusError {
+  constructor(message: string, name = "org.freedesktop.DBus.Error.InconsistentMessage") {
+    super(name, message);
+  }
+}
+
+/**
+ * systemd refused or failed an operation on a unit: the message names the unit, and systemd's D-Bus
+ * error (`dbusName`) or its job's result (`jobResult`, e.g. "failed", "timeout").
+ */
+export class SystemdError extends HostError {
+  constructor(
+    readonly unit: string,
+    detail: string,
+    readonly dbusName?: string,
+    readonly jobResult?: string,
+  ) {
+    super(`systemd unit ${unit}: ${detail}`);
+  }
+}
+
 /** Setting up or taking down a container's network failed (the text names the interface or bridge). */
 export class NetworkError extends TsrunError {}
 
