@@ -11,8 +11,10 @@
 #     when `create` returns are reaped (this machine's PID 1 does not reap orphans);
 #     results also go to a JSON file
 #  6. the cgroup integration tests again in a cgroup-v2-only VM (test/v2vm/cgroup-tests.sh)
-#  7. a leak check: mounts, cgroups, tsrun-init processes and test users left behind
-#  8. the closing line `N passed, N failed[, N skipped]`, from the JSON; exit status
+#  7. the systemd group (test/integration/systemd-*.test.ts) in the same VM booted with systemd as
+#     PID 1 (test/v2vm/systemd-tests.sh)
+#  8. a leak check: mounts, cgroups, tsrun-init processes and test users left behind
+#  9. the closing line `N passed, N failed[, N skipped]`, from the JSONs; exit status
 #     non-zero when a test failed, a suite could not run, jest failed otherwise
 #     (e.g. globalSetup/globalTeardown), nothing ran, or something leaked.
 set -euo pipefail
@@ -38,12 +40,13 @@ counts() {
   ' "$1"
 }
 
-# summarize <jest-json> <jest-exit-status> <leaks> [<v2vm-jest-json> <v2vm-exit-status>]: prints the
-# closing line, returns the exit status. The cgroup-v2 VM run's tests are added to the host's; a VM
-# that did not boot, timed out or wrote no results counts as a failure.
+# summarize <jest-json> <jest-exit-status> <leaks> [<v2vm-jest-json> <v2vm-exit-status>
+#   [<systemd-vm-jest-json> <systemd-vm-exit-status>]]: prints the closing line, returns the exit status.
+# The VM runs' tests (cgroup v2, then systemd) are added to the host's; a VM that did not boot, timed
+# out or wrote no results counts as a failure.
 summarize() {
-  local json=$1 jest_rc=$2 leaks=$3 v2json=${4:-} v2rc=${5:-0} passed failed skipped total status rc=0
-  local p2 f2 s2 t2 st2
+  local json=$1 jest_rc=$2 leaks=$3 passed failed skipped total status rc=0
+  local label vjson vrc p2 f2 s2 t2 st2
   read -r passed failed skipped total status <<<"$(counts "$json")"
   if [ "$status" = missing ]; then
     echo "run-all: jest wrote no results (exit status $jest_rc)" >&2
@@ -53,18 +56,21 @@ summarize() {
     echo "run-all: jest exited with status $jest_rc although no test failed (globalSetup/globalTeardown?): counted as 1 failure" >&2
     failed=1
   fi
-  if [ -n "$v2json" ]; then
-    read -r p2 f2 s2 t2 st2 <<<"$(counts "$v2json")"
+  for label in "cgroup-v2 VM" "systemd VM"; do
+    vjson=${4:-} vrc=${5:-0}
+    shift 2 2>/dev/null || set --
+    [ -n "$vjson" ] || continue
+    read -r p2 f2 s2 t2 st2 <<<"$(counts "$vjson")"
     if [ "$st2" = missing ]; then
-      echo "run-all: the cgroup-v2 VM run wrote no results (exit status $v2rc: 124 timeout, 125 VM failure): counted as 1 failure" >&2
+      echo "run-all: the $label run wrote no results (exit status $vrc: 124 timeout, 125 VM failure): counted as 1 failure" >&2
       f2=1
-    elif [ "$v2rc" -ne 0 ] && [ "$f2" -eq 0 ]; then
-      echo "run-all: the cgroup-v2 VM run exited with status $v2rc although no test failed: counted as 1 failure" >&2
+    elif [ "$vrc" -ne 0 ] && [ "$f2" -eq 0 ]; then
+      echo "run-all: the $label run exited with status $vrc although no test failed: counted as 1 failure" >&2
       f2=1
     fi
-    echo "run-all: cgroup-v2 VM: $p2 passed, $f2 failed" >&2
+    echo "run-all: $label: $p2 passed, $f2 failed" >&2
     passed=$((passed + p2)) failed=$((failed + f2)) skipped=$((skipped + s2)) total=$((total + t2))
-  fi
+  done
   if [ "$leaks" -gt 0 ]; then
     echo "run-all: $leaks leftover(s) after the suite: counted as 1 failure" >&2
     failed=$((failed + 1))
@@ -83,10 +89,11 @@ summarize() {
   return "$rc"
 }
 
-# `test/run-all.sh --summarize JSON [JEST_STATUS [LEAKS [V2JSON V2STATUS]]]`: only the closing line (to test it).
+# `test/run-all.sh --summarize JSON [JEST_STATUS [LEAKS [V2JSON V2STATUS [SDJSON SDSTATUS]]]]`: only the
+# closing line (to test it: test/unit/run-all-summary.test.ts).
 if [ "${1:-}" = --summarize ]; then
   rc=0
-  summarize "$2" "${3:-0}" "${4:-0}" "${5:-}" "${6:-0}" || rc=$?
+  summarize "$2" "${3:-0}" "${4:-0}" "${5:-}" "${6:-0}" "${7:-}" "${8:-0}" || rc=$?
   exit "$rc"
 fi
 cd "$repo"
@@ -138,6 +145,16 @@ test/v2vm/cgroup-tests.sh "$v2json"
 v2rc=$?
 set -e
 
+# systemd: the systemd cgroup driver's group (test/integration/systemd-*.test.ts: the runtimes with
+# --systemd-cgroup, podman and containerd with systemd's cgroup manager) in the same VM booted with
+# systemd as PID 1 (one boot, a few minutes). Its results are added to the closing line too.
+step "systemd tests (in a VM booted with systemd)"
+sdjson=$repo/build/v2vm-systemd-jest.json
+set +e
+test/v2vm/systemd-tests.sh "$sdjson"
+sdrc=$?
+set -e
+
 step "leak check"
 leaks=0
 leak() {
@@ -176,5 +193,5 @@ if [ "$leaks" -eq 0 ]; then
 fi
 
 rc=0
-summarize "$json" "$jest_rc" "$leaks" "$v2json" "$v2rc" || rc=$?
+summarize "$json" "$jest_rc" "$leaks" "$v2json" "$v2rc" "$sdjson" "$sdrc" || rc=$?
 exit "$rc"

@@ -1,5 +1,7 @@
 // podman (with conmon) driving a runtime, in a private world: its own containers.conf and storage
-// root under a temporary directory, the cgroupfs manager, and every podman call made inside a network
+// root under a temporary directory, the cgroupfs manager (or systemd's, for the systemd group: every
+// call then says --cgroup-manager=systemd, and podman asks the runtime for --systemd-cgroup and
+// cgroupsPath machine.slice:libpod:<id>), and every podman call made inside a network
 // namespace created here (nsenter --net), so the CNI bridge, its iptables rules and published ports
 // live in that namespace and the machine's own network is never touched. The image is imported from
 // the busybox rootfs, never downloaded.
@@ -31,9 +33,15 @@ export class PodmanEnv {
   /** 10.89.<n>.0/24: one subnet per environment, inside its own network namespace anyway. */
   readonly subnet = `10.89.${(process.pid + envSeq) % 250}.0/24`;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly globals: string[];
 
   /** runtime: an absolute path (podman --runtime); its basename must be in runtime_supports_json. */
-  constructor(readonly runtime: string) {
+  constructor(
+    readonly runtime: string,
+    readonly opts: { cgroupManager?: "cgroupfs" | "systemd" } = {},
+  ) {
+    const manager = opts.cgroupManager ?? "cgroupfs";
+    this.globals = ["--runtime", runtime, ...(manager === "systemd" ? ["--cgroup-manager=systemd"] : [])];
     const d = this.dir;
     const [a, b, c] = this.subnet.split(".");
     writeFileSync(
@@ -47,7 +55,7 @@ export class PodmanEnv {
         `network_config_dir = "${d}/net"`,
         'default_network = "tsrun-test"',
         "[engine]",
-        'cgroup_manager = "cgroupfs"',
+        `cgroup_manager = "${manager}"`,
         'events_logger = "file"',
         `events_logfile_path = "${d}/events.log"`,
         `tmp_dir = "${d}/tmp"`,
@@ -95,7 +103,7 @@ export class PodmanEnv {
 
   /** `podman --runtime <runtime> args...` in the environment's network namespace. */
   podman(args: string[], opts: { input?: string | Buffer; timeout?: number } & Pick<SpawnSyncOptions, "stdio"> = {}): Run {
-    const r = spawnSync(NSENTER, [`--net=/run/netns/${this.netns}`, "--", "podman", "--runtime", this.runtime, ...args], {
+    const r = spawnSync(NSENTER, [`--net=/run/netns/${this.netns}`, "--", "podman", ...this.globals, ...args], {
       env: this.env,
       input: opts.input,
       timeout: opts.timeout ?? 60_000,
@@ -107,7 +115,7 @@ export class PodmanEnv {
 
   /** The argv that runs podman in this environment (for a test driving it through a pty). */
   podmanArgv(args: string[]): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
-    return { file: NSENTER, args: [`--net=/run/netns/${this.netns}`, "--", "podman", "--runtime", this.runtime, ...args], env: this.env };
+    return { file: NSENTER, args: [`--net=/run/netns/${this.netns}`, "--", "podman", ...this.globals, ...args], env: this.env };
   }
 
   /** A command run in the environment's network namespace (e.g. busybox wget of a published port). */

@@ -3,7 +3,10 @@
 # cgroup_no_v1=all; the host's "/" over 9p read-only under a tmpfs overlay; the current directory
 # shared read-write at the same path), run CMD there as root in the current directory with the
 # caller's environment, and exit with CMD's status. Infrastructure failures are never a success:
-# 125 = the VM did not boot or CMD's status never came back, 124 = timeout.
+# 125 = the VM did not boot or CMD's status never came back, 124 = timeout. Progress on stderr:
+# "v2vm: command started after N s" and "v2vm: command exited with status S after N s" (guest uptime;
+# a run that hangs without the first line hung at boot), and "v2vm init: root ready after N s" in the
+# console log printed on a failure.
 # Without --systemd, PID 1 is a shell that runs CMD and powers off (guest/stage2). With --systemd,
 # PID 1 is the host's own systemd on the unified hierarchy, booted to v2vm.target (basic system,
 # journald, dbus; the rest masked by guest/systemd-setup), where v2vm-command.service runs CMD and
