@@ -59,7 +59,8 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
 /**
  * delete --force of a container whose state.json cannot be read: what it recorded is lost, so clean
  * up what can be found from the id alone. Processes in the default cgroup (/tsrun/<id>) are killed
- * and it is removed (a config's own cgroupsPath cannot be known); the host veth ends, named after the
+ * and it is removed (a config's own cgroupsPath cannot be known), and with --systemd-cgroup the default
+ * unit tsrun-<id>.scope is stopped; the host veth ends, named after the
  * id, are removed and the address leases held in the id's name released.
  */
 async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
@@ -67,6 +68,17 @@ async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   const cgroup = cgroupMembers(rec.cgroupPath);
   killAll(rec, cgroup);
   await removeCgroup(rec, cgroup);
+  if (ctx.systemdCgroup) {
+    // With --systemd-cgroup: the default unit (tsrun-<id>.scope) too, when it is there.
+    const { systemdCgroupPath, systemdUnitFor } = await import("../cgroups/systemd/unit-name.js");
+    const unit = systemdUnitFor(id, undefined, ctx.rootless.cgroups);
+    if (!unit.user) {
+      const sd = { ...rec, cgroupPath: systemdCgroupPath(unit) };
+      const members = cgroupMembers(sd.cgroupPath, undefined, unit);
+      killAll(sd, members);
+      await removeCgroup(sd, members);
+    }
+  }
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
 }

@@ -171,6 +171,16 @@ if (!SYSTEMD) {
       }
     });
 
+    test("delete --systemd-cgroup --force of a container whose state.json is corrupt stops its default unit", () => {
+      const id = s.id("corrupt");
+      expect(sd(["create", "--bundle", sleeper(), id]).status).toBe(0);
+      writeFileSync(join(s.root, id, "state.json"), "{ not json");
+      const del = sd(["delete", "--force", id]);
+      expect([del.status, del.stderr]).toEqual([0, ""]);
+      expect(units(`tsrun-${id}.scope`)).toEqual([]);
+      expect(existsSync(join(CG, "system.slice", `tsrun-${id}.scope`))).toBe(false);
+    });
+
     test("two racing creates of one id: one container, one scope", async () => {
       const id = s.id("race");
       const bundle = sleeper();
