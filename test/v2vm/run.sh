@@ -64,7 +64,7 @@ timeout -k 5 "${V2VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -
   -nodefaults -no-user-config -display none -no-reboot -monitor none \
   -m "${V2VM_MEM:-1536}" -smp "${V2VM_SMP:-$(nproc)}" \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable no_timer_check" \
+  -append "console=ttyS0 quiet cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp clocksource=hpet no_timer_check" \
   -serial "file:$ctl/console.log" \
   -device virtio-rng-pci "${shares[@]}" -device virtio-serial-pci \
   -chardev "file,id=out,path=/proc/$$/fd/3" -device virtserialport,chardev=out,name=v2vm.stdout,nr=1 \
