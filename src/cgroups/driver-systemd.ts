@@ -122,8 +122,11 @@ export class SystemdDriver extends V2Driver {
     if (this.pendingResources) super.applyResources(this.pendingResources.r, this.pendingResources.opts);
   }
 
-  /** Stop the unit and wait until systemd has removed it (its cgroup goes with it); a unit already gone is fine. */
+  /** Stop the unit and wait until systemd has removed it (its cgroup goes with it); a unit already gone is
+   *  fine. A failed create that never started its unit stops nothing: a unit of that name is not its own
+   *  (the start that failed with UnitExists was refused because another container holds it). */
   async remove(created?: readonly string[]): Promise<void> {
+    if (this.starting) return;
     await stopUnit(this.unit);
     super.remove(created);
   }

@@ -10,6 +10,7 @@ import { cgroupDriver } from "../../src/cgroups/driver.js";
 import { cgroupMembers } from "../../src/cgroups/members.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError } from "../../src/errors.js";
+import { thrown } from "../helpers/plan-bundles.js";
 
 /** This build host's kind: v1 controllers plus the cgroup2 mount at /sys/fs/cgroup/unified. */
 const HYBRID: CgroupHierarchy[] = [
@@ -27,16 +28,6 @@ const UNIFIED: CgroupHierarchy[] = [{ mountPoint: "/sys/fs/cgroup", version: 2, 
 const driver = (hierarchies: CgroupHierarchy[], path = "/tsrun/c1") => cgroupDriver(path, { hierarchies });
 const RESOURCES = { memory: { limit: 1 << 20 }, pids: { limit: 10 }, cpu: { shares: 512 } };
 const fileLines = (hs: CgroupHierarchy[], r: object = RESOURCES) => driver(hs).planResources(r).writes.map((w) => `${w.dir}/${w.file}=${w.value}`);
-
-/** The error a function throws (the test fails when it throws none). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("the driver a host gets", () => {
   test("hybrid and legacy hosts limit with their v1 controllers, a unified host with cgroup v2", () => {

@@ -7,7 +7,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type CgroupAccess, commonAncestor, ownCgroupV2, rootlessCgroupBase } from "../../src/cgroups/access.js";
 import { cgroupDriver } from "../../src/cgroups/driver.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
@@ -17,9 +16,8 @@ import { ConfigError, ContainerStateError } from "../../src/errors.js";
 import { type CreatePlanInput, planCreate } from "../../src/plan/create-plan.js";
 import { type ExecRequest, planExec } from "../../src/plan/exec-request.js";
 import type { Rootless } from "../../src/security/rootless.js";
+import { writePlanBundle } from "../helpers/plan-bundles.js";
 
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));
 
 const UNIFIED: CgroupHierarchy[] = [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "" }];
 const HYBRID: CgroupHierarchy[] = [
@@ -42,18 +40,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 /** A bundle of the busybox config, edited (no resources unless the edit adds them), with an empty rootfs. */
 function bundle(edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const dir = join(work, `b${n++}`);
-  mkdirSync(join(dir, "rootfs"), { recursive: true });
-  const c = JSON.parse(JSON.stringify(BUSYBOX));
-  delete c.linux.resources;
-  delete c.linux.cgroupsPath;
-  // What `tsrun spec --rootless` gives uid 1500: a user namespace mapping it to root.
-  c.linux.namespaces.push({ type: "user" });
-  c.linux.uidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
-  c.linux.gidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  return dir;
+  return writePlanBundle(join(work, `b${n++}`), (c) => {
+    delete c.linux.resources;
+    delete c.linux.cgroupsPath;
+    // What `tsrun spec --rootless` gives uid 1500: a user namespace mapping it to root.
+    c.linux.namespaces.push({ type: "user" });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 1500, size: 1 }];
+    edit(c);
+  });
 }
 
 /** planCreate as a rootless caller with these facts; `asked` collects the paths the access probe was asked about. */

@@ -6,14 +6,12 @@ import { cgroupDriver } from "../../src/cgroups/driver.js";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError } from "../../src/errors.js";
 import { type CreatePlanInput, planCreate } from "../../src/plan/create-plan.js";
 import { Op } from "../../src/launch/ops.js";
+import { writePlanBundle } from "../helpers/plan-bundles.js";
 
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));
 
 const UNIFIED: CgroupHierarchy[] = [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "cpu memory pids io" }];
 const LEGACY: CgroupHierarchy[] = [
@@ -31,12 +29,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 /** A bundle of the busybox config, edited, with an empty rootfs. */
 function bundle(edit: (c: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const dir = join(work, `b${n++}`);
-  mkdirSync(join(dir, "rootfs"), { recursive: true });
-  const c = JSON.parse(JSON.stringify(BUSYBOX));
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  return dir;
+  return writePlanBundle(join(work, `b${n++}`), edit);
 }
 
 /** The state root is never made: planCreate must not write there. */

@@ -12,6 +12,7 @@ import { MAX_LAYERS, fileInLayers, persistentWorkDir, planOverlay, hasLowerdirPl
 import { MS } from "../../src/fs/mount-flags.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { Op } from "../../src/launch/ops.js";
+import { thrown } from "../helpers/plan-bundles.js";
 
 let dir: string;
 let bundle: string;
@@ -27,15 +28,6 @@ beforeAll(() => {
   writeFileSync(join(bundle, "afile"), "");
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("did not throw");
-}
 
 describe("resolveLayers", () => {
   test("no layers: undefined", () => {

@@ -7,10 +7,9 @@
  */
 import { cgroupDriver } from "../../src/cgroups/driver.js";
 import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConfigError } from "../../src/errors.js";
 import { resolveLayers } from "../../src/fs/layers.js";
 import { MOUNT_ATTR, MS } from "../../src/fs/mount-flags.js";
@@ -18,9 +17,8 @@ import { type ConfigMount, type RootfsInput, planRootfs } from "../../src/fs/roo
 import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import { type CreatePlanInput, planCreate } from "../../src/plan/create-plan.js";
 import type { Rootless } from "../../src/security/rootless.js";
+import { writePlanBundle } from "../helpers/plan-bundles.js";
 
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));
 
 let work: string;
 let rootfs: string;
@@ -214,12 +212,7 @@ describe("tsrun.layers with a new user namespace: the owner of the upper and wor
 describe("planCreate: host.rootless feeds the mount rules", () => {
   let n = 0;
   function bundle(edit: (c: any) => void): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const dir = join(work, `b${n++}`);
-    mkdirSync(join(dir, "rootfs"), { recursive: true });
-    const c = JSON.parse(JSON.stringify(BUSYBOX));
-    edit(c);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-    return dir;
+    return writePlanBundle(join(work, `b${n++}`), edit);
   }
   const host = (rootless?: Rootless): CreatePlanInput["host"] => ({
     cgroups: (path) => cgroupDriver(path, { hierarchies: [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "cpu memory pids" }] }),

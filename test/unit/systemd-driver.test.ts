@@ -4,10 +4,9 @@
  * annotations, and what planCreate makes of --systemd-cgroup. No systemd is needed: the unit is
  * started for real in the systemd VM group (test/integration/systemd-*.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { cgroupDriver } from "../../src/cgroups/driver.js";
 import { DEFAULT_DEVICE_RULES, type DeviceRule, WILDCARD } from "../../src/cgroups/devices-rules.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
@@ -19,15 +18,8 @@ import { v2Writes } from "../../src/cgroups/resources-v2.js";
 import { ConfigError, HostError } from "../../src/errors.js";
 import { type CreatePlanInput, planCreate } from "../../src/plan/create-plan.js";
 import type { LinuxResources } from "../../src/spec/types.js";
+import { thrown, writePlanBundle } from "../helpers/plan-bundles.js";
 
-const thrown = (f: () => unknown): Error => {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("did not throw");
-};
 
 describe("unit names (runc's slice:prefix:name)", () => {
   test("empty: tsrun-<id>.scope in system.slice (rootless: user.slice)", () => {
@@ -175,8 +167,6 @@ describe("org.systemd.property.* annotations", () => {
 });
 
 describe("planCreate with --systemd-cgroup", () => {
-  const repo = fileURLToPath(new URL("../..", import.meta.url));
-  const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));
   const UNIFIED: CgroupHierarchy[] = [{ mountPoint: "/sys/fs/cgroup", version: 2, controllers: "cpu memory pids io" }];
   const HYBRID: CgroupHierarchy[] = [
     { mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: "memory" },
@@ -186,14 +176,7 @@ describe("planCreate with --systemd-cgroup", () => {
   beforeAll(() => (work = mkdtempSync(join(tmpdir(), "tsrun-sd-plan-"))));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   let n = 0;
-  const bundle = (edit: (c: any) => void = () => {}) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const dir = join(work, `b${n++}`);
-    mkdirSync(join(dir, "rootfs"), { recursive: true });
-    const c = structuredClone(BUSYBOX);
-    edit(c);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-    return dir;
-  };
+  const bundle = (edit: (c: any) => void = () => {}) => writePlanBundle(join(work, `b${n++}`), edit); // eslint-disable-line @typescript-eslint/no-explicit-any
   const input = (dir: string, hierarchies = UNIFIED, running = true): CreatePlanInput => ({
     id: "c1",
     bundle: dir,
@@ -233,6 +216,12 @@ describe("planCreate with --systemd-cgroup", () => {
     expect(props.get("DevicePolicy")).toBe("strict");
     expect(props.get("CollectMode")).toBe("inactive-or-failed");
   });
+  test("a create whose unit never started removes nothing of systemd's (the name may be another container's)", async () => {
+    const driver = cgroupDriver("/system.slice/tsrun-c1.scope", { hierarchies: UNIFIED, systemd: { unit: { unit: "tsrun-c1.scope", slice: "system.slice" }, starts: true } });
+    // It would have to reach systemd to stop a unit; this host has none, so any attempt fails the test.
+    await expect(Promise.resolve(driver.remove())).resolves.toBeUndefined();
+  });
+
   test("no systemd, or a hybrid host: one clear HostError before anything is made", () => {
     expect(thrown(() => planCreate(input(bundle(), UNIFIED, false))).message).toMatch(/systemd is not running/);
     const e = thrown(() => planCreate(input(bundle(), HYBRID)));
