@@ -335,7 +335,8 @@ export interface LinuxNetwork {
 }
 
 export interface LinuxPids {
-  limit: number;
+  /** 1.3: 0 is a limit of zero tasks, -1 no limit, absent: leave pids.max as it is. */
+  limit?: number;
 }
 
 /** At least one of hcaHandles and hcaObjects is present. */
