@@ -352,6 +352,8 @@ export interface LinuxIntelRdt {
   schemata?: string;
   enableCMT?: boolean;
   enableMBM?: boolean;
+  /** 1.3: a monitoring group (mon_groups/) of the container's own; supersedes enableCMT/enableMBM. */
+  enableMonitoring?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- seccomp
