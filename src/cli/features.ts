@@ -1,4 +1,5 @@
 import { SYSTEMD_PROPERTY_PREFIX } from "../cgroups/systemd/annotations.js";
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES } from "../security/memory-policy.js";
 import { HOOK_KINDS } from "../hooks/kinds.js";
 import { NAMESPACE_FLAGS } from "../plan/namespaces.js";
 import { CAPABILITIES } from "../security/capabilities.js";
@@ -55,13 +56,10 @@ export function features() {
       mountExtensions: { idmap: { enabled: false } },
       // linux.netDevices is refused.
       netDevices: { enabled: false },
-      memoryPolicy: { modes: [...MEMORY_POLICY_MODES_HONOURED], flags: [...MEMORY_POLICY_FLAGS_HONOURED] },
+      // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.
+      memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
     },
     annotations: { "io.github.tsrun.version": "0.1.0" },
     potentiallyUnsafeConfigAnnotations: [...UNSAFE_CONFIG_ANNOTATIONS],
   };
 }
-
-/** linux.memoryPolicy is refused for now: no mode or flag is honoured. */
-const MEMORY_POLICY_MODES_HONOURED: readonly string[] = [];
-const MEMORY_POLICY_FLAGS_HONOURED: readonly string[] = [];

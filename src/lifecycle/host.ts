@@ -57,6 +57,15 @@ export function onlineCpus(): bigint[] | undefined {
   }
 }
 
+/** The online NUMA nodes as a mask (undefined: the kernel has no NUMA support, so no memory policy). */
+export function numaNodes(): bigint[] | undefined {
+  try {
+    return parseCpuList(readFileSync("/sys/devices/system/node/online", "utf8").trim(), "/sys/devices/system/node/online");
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when tsrun itself runs in a user namespace other than the initial one (e.g. nested in a
  *  container): the initial namespace maps every id, "0 0 4294967295". */
 export function inNestedUserNamespace(): boolean {

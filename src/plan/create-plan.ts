@@ -44,6 +44,8 @@ export interface CreateHostFacts {
   readonly lastCap: number;
   readonly hostLimits?: HostLimits;
   readonly onlineCpus?: bigint[];
+  /** The online NUMA nodes (/sys/devices/system/node/online) for linux.memoryPolicy; absent: no NUMA support. */
+  readonly numaNodes?: bigint[];
   /** Whether a network namespace file is tsrun's own. */
   readonly isHostNetns: (path: string) => boolean;
   /** Probed by the launch planner when undefined (see PlanInput). */
@@ -205,6 +207,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     sessionKeyring: input.noNewKeyring ? undefined : id,
     hostLimits: host.hostLimits,
     onlineCpus: host.onlineCpus,
+    numaNodes: host.numaNodes,
     isHostNetns: host.isHostNetns,
   });
   const encoded = encodePlan(launch.records);

@@ -57,6 +57,13 @@ describe("features (runtime-spec 1.3)", () => {
     if (f.linux.memoryPolicy.modes.length === 0) expect(linux({ memoryPolicy: { mode: "MPOL_BIND", nodes: "0" } })).toThrow(/\/linux\/memoryPolicy/);
   });
 
+  test("memoryPolicy: every mode and flag of the config schema (set_mempolicy takes them all)", () => {
+    const schema = JSON.parse(readFileSync(new URL("../../schemas/config.schema.json", import.meta.url), "utf8"));
+    const def = schema.definitions.LinuxMemoryPolicy.properties;
+    expect([...f.linux.memoryPolicy.modes].sort()).toEqual([...def.mode.enum].sort());
+    expect([...f.linux.memoryPolicy.flags].sort()).toEqual([...def.flags.items.enum].sort());
+  });
+
   test("potentiallyUnsafeConfigAnnotations: the annotations tsrun reads (a prefix ends with a dot)", () => {
     expect(f.potentiallyUnsafeConfigAnnotations).toEqual(UNSAFE_CONFIG_ANNOTATIONS);
     expect(f.potentiallyUnsafeConfigAnnotations).toContain("org.systemd.property.");
