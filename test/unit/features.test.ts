@@ -6,7 +6,7 @@ import { features, UNSAFE_CONFIG_ANNOTATIONS } from "../../src/cli/features.js";
 import { EXAMPLES } from "../helpers/examples.js";
 
 const { validateSpec } = await import("../../src/spec/validate.js");
-const { refuseUnsupported } = await import("../../src/plan/unsupported.js");
+const { refuseIntelRdt, refuseUnsupported } = await import("../../src/plan/unsupported.js");
 
 /** The fields of runtime-spec 1.3 features.md (top level) and features-linux.md (under `linux`). */
 const SPEC_FIELDS = {
@@ -53,7 +53,10 @@ describe("features (runtime-spec 1.3)", () => {
   test("the false ones match what create refuses", () => {
     const linux = (l: object) => () => refuseUnsupported({ linux: l });
     if (!f.linux.netDevices.enabled) expect(linux({ netDevices: { eth1: {} } })).toThrow(/\/linux\/netDevices/);
-    if (!f.linux.intelRdt.enabled) expect(linux({ intelRdt: { closID: "c" } })).toThrow(/\/linux\/intelRdt/);
+    if (!f.linux.intelRdt.enabled) {
+      expect(() => refuseIntelRdt({ closID: "c" }, "c1", undefined)).toThrow(/\/linux\/intelRdt/);
+      expect(() => refuseIntelRdt({ closID: "c" }, "c1", "/sys/fs/resctrl")).toThrow(/\/linux\/intelRdt/);
+    }
     if (f.linux.memoryPolicy.modes.length === 0) expect(linux({ memoryPolicy: { mode: "MPOL_BIND", nodes: "0" } })).toThrow(/\/linux\/memoryPolicy/);
   });
 
