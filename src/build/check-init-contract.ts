@@ -18,6 +18,7 @@ const SHAPES: Partial<Record<OpName, { ints: number; strs: number; fixed?: (numb
   SECCOMP: { ints: 4, strs: 0 },
   HOOK: { ints: 3, strs: 5, fixed: [7, 2, 1] },
   CPU_AFFINITY: { ints: 2, strs: 1 },
+  MEMPOLICY: { ints: 2, strs: 1 },
   JOIN_NAMESPACES: { ints: 2, strs: 2 },
   BIND_SOURCES: { ints: 0, strs: 2 },
   DETACH_PSEUDO_FS: { ints: 0, strs: 3 },

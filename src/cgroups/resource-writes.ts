@@ -70,9 +70,14 @@ export function rdmaLine(dev: string, r: { hcaHandles?: number; hcaObjects?: num
   return parts.join(" ");
 }
 
-/** runc's and crun's pids.max: a positive limit as is; 0 or negative (-1 in the spec) is "max". */
-export function pidsMax(limit: number): string {
-  return limit > 0 ? String(limit) : "max";
+/**
+ * pids.max for `pids.limit` as runtime-spec 1.3 reads it (and runc 1.4): 0 is a real limit of zero
+ * tasks, a negative value (-1 in the spec) is "max", and an absent limit writes nothing (undefined).
+ * runc 1.1 and crun turned 0 into "max"; 1.3 made that reading wrong.
+ */
+export function pidsMax(limit: number | undefined): string | undefined {
+  if (limit === undefined || limit === null) return undefined;
+  return limit >= 0 ? String(limit) : "max";
 }
 
 /** Sections the writers turn into files; `devices` is deliberately not here (see resources-v1.ts). */

@@ -96,7 +96,8 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
     if (cpu.idle !== undefined && cpu.idle !== null) w("cpu", "cpu.idle", cpu.idle, "/cpu/idle");
   }
 
-  if (r.pids) w("pids", "pids.max", pidsMax(r.pids.limit), "/pids/limit");
+  const pids = pidsMax(r.pids?.limit);
+  if (pids !== undefined) w("pids", "pids.max", pids, "/pids/limit");
 
   const bio = r.blockIO;
   if (bio) {

@@ -86,7 +86,8 @@ export function v2Writes(r: LinuxResources, base = RESOURCES_PATH): ResourceWrit
     if (cpu.idle !== undefined && cpu.idle !== null) w("cpu.idle", cpu.idle, "/cpu/idle");
   }
 
-  if (r.pids) w("pids.max", pidsMax(r.pids.limit), "/pids/limit");
+  const pids = pidsMax(r.pids?.limit);
+  if (pids !== undefined) w("pids.max", pids, "/pids/limit");
 
   const bio = r.blockIO;
   if (bio) {

@@ -1,3 +1,5 @@
+import { SYSTEMD_PROPERTY_PREFIX } from "../cgroups/systemd/annotations.js";
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES } from "../security/memory-policy.js";
 import { HOOK_KINDS } from "../hooks/kinds.js";
 import { NAMESPACE_FLAGS } from "../plan/namespaces.js";
 import { CAPABILITIES } from "../security/capabilities.js";
@@ -13,16 +15,28 @@ function supportedSeccompFlags(): string[] {
   return Object.keys(SECCOMP_FLAGS).filter((f) => killable || f !== "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
 }
 
-/** runtime-spec features.md: what this build of tsrun can honour (only what is implemented). */
+/**
+ * Annotations of config.json that change what tsrun does (features.md
+ * `potentiallyUnsafeConfigAnnotations`; a trailing "." is a prefix). Only those tsrun reads: the
+ * systemd driver turns `org.systemd.property.<Name>` into unit properties. runc also lists "bundle"
+ * and "org.criu.config", which tsrun does not read.
+ */
+export const UNSAFE_CONFIG_ANNOTATIONS = [SYSTEMD_PROPERTY_PREFIX];
+
+/**
+ * runtime-spec 1.3 features.md / features-linux.md: what this build of tsrun can honour (only what is
+ * implemented). Every object the spec defines is present, false or empty where tsrun refuses the field.
+ */
 export function features() {
   return {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.2.0",
+    ociVersionMax: "1.3.0",
     hooks: [...HOOK_KINDS],
     mountOptions: MOUNT_OPTION_NAMES,
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS),
       capabilities: CAPABILITIES,
+      // systemd: the systemd driver (--systemd-cgroup), for the system and the user instance.
       cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false },
       seccomp: {
         enabled: true,
@@ -36,9 +50,16 @@ export function features() {
       // the module is on, and refuses them where it is off.
       apparmor: { enabled: true },
       selinux: { enabled: true },
-      intelRdt: { enabled: false },
+      // linux.intelRdt is refused (/linux/intelRdt), so neither schemata nor enableMonitoring is honoured.
+      intelRdt: { enabled: false, schemata: false, monitoring: false },
+      // Mount uidMappings/gidMappings are refused until idmapped mounts exist.
       mountExtensions: { idmap: { enabled: false } },
+      // linux.netDevices is refused.
+      netDevices: { enabled: false },
+      // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.
+      memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
     },
     annotations: { "io.github.tsrun.version": "0.1.0" },
+    potentiallyUnsafeConfigAnnotations: [...UNSAFE_CONFIG_ANNOTATIONS],
   };
 }

@@ -150,6 +150,11 @@ export const OPS = {
   /** ints: persona · strs: field. personality(persona) (linux.personality; LINUX32 makes `uname -m`
    *  say i686). Just before the exec fifo, as runc does. */
   PERSONALITY: { code: 43, ints: 1, strs: 1 },
+  /** ints: mode | flags, then 0 to 16 node mask words (64 nodes each, node 0 = bit 0 of the first) ·
+   *  strs: field. set_mempolicy(mode, mask, 64 * words + 1) (linux.memoryPolicy), next to PERSONALITY:
+   *  before the exec fifo and the seccomp filter (a Docker-style profile allows it only with
+   *  CAP_SYS_NICE), inherited by the process across execve. Outside the core: src/init/numa/. */
+  MEMPOLICY: { code: 73, ints: -1, strs: 1 },
   /** ints: policy, flags, nice, priority, runtime, deadline, period · strs: field. sched_setattr(0, ...)
    *  (process.scheduler); run as the container's root, before capabilities are dropped. */
   SCHED_SETATTR: { code: 44, ints: 7, strs: 1 },

@@ -16,7 +16,7 @@ import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId, deletedWhileCreating } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
 import { crashPoint, faultAt, initKillPoint } from "./faults.js";
-import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, onlineCpus } from "./host.js";
+import { hostCapabilities, hostLimits, inNestedUserNamespace, isHostNetns, lastCap, numaNodes, onlineCpus, resctrlRoot } from "./host.js";
 import { killAndWait } from "./reap.js";
 import { writeIdMaps } from "./id-maps.js";
 import { writePidFile } from "./pid-file.js";
@@ -84,6 +84,8 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
       lastCap: lastCap(),
       hostLimits: hostLimits(),
       onlineCpus: onlineCpus(),
+      numaNodes: numaNodes(),
+      resctrlRoot: resctrlRoot(),
       isHostNetns,
       ...(ctx.rootless.nonRootEuid || ctx.rootless.cgroups ? { rootless: ctx.rootless } : {}),
       ...(ctx.rootless.nonRootEuid ? { idMapFacts: idMapFacts(ctx.rootless.euid, ctx.rootless.egid) } : {}),

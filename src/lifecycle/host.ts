@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { type HostLimits, parseProcLimits } from "../security/rlimits.js";
 import { parseCpuList } from "../security/cpu-list.js";
+import { resctrlMount } from "../cgroups/intel-rdt.js";
 
 const CAP_SYS_RESOURCE = 24n;
 
@@ -52,6 +53,24 @@ export function isHostNetns(path: string): boolean {
 export function onlineCpus(): bigint[] | undefined {
   try {
     return parseCpuList(readFileSync("/sys/devices/system/cpu/online", "utf8").trim(), "/sys/devices/system/cpu/online");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where resctrl is mounted in tsrun's mount namespace (linux.intelRdt), or undefined. */
+export function resctrlRoot(): string | undefined {
+  try {
+    return resctrlMount(readFileSync("/proc/self/mountinfo", "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The online NUMA nodes as a mask (undefined: the kernel has no NUMA support, so no memory policy). */
+export function numaNodes(): bigint[] | undefined {
+  try {
+    return parseCpuList(readFileSync("/sys/devices/system/node/online", "utf8").trim(), "/sys/devices/system/node/online");
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { Hooks, LinuxDevice, LinuxSeccomp } from "../spec/types.js";
+import type { Hooks, LinuxDevice, LinuxMemoryPolicy, LinuxSeccomp } from "../spec/types.js";
 import { hooksOf } from "../hooks/kinds.js";
 import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
 import { compileSeccomp } from "../security/seccomp/compile.js";
@@ -23,6 +23,7 @@ import {
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
 import { planSessionKeyring } from "../security/keyring.js";
 import { planPersonality } from "../security/personality.js";
+import { planMemoryPolicy } from "../security/memory-policy.js";
 import type { HostLimits } from "../security/rlimits.js";
 import { type LsmState, probeLsm } from "../security/lsm.js";
 import { planSysctl } from "../security/sysctl.js";
@@ -48,6 +49,7 @@ export interface PlanSpec {
     mountLabel?: string;
     personality?: { domain: string; flags?: string[] };
     seccomp?: LinuxSeccomp;
+    memoryPolicy?: LinuxMemoryPolicy;
   };
 }
 
@@ -84,6 +86,8 @@ export interface PlanInput {
   hostLimits?: HostLimits;
   lsm?: LsmState;
   onlineCpus?: bigint[];
+  /** The host's online NUMA nodes (linux.memoryPolicy; absent: no NUMA support, a policy is refused). */
+  numaNodes?: bigint[];
   /** Whether a network namespace file is tsrun's own (linux.sysctl net.* keys are refused there). */
   isHostNetns?: (path: string) => boolean;
   /** tsrun runs as host root (euid 0; read when undefined): only then can stage 0 open bind mount sources
@@ -177,6 +181,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Checked before anything runs (the records are placed below).
   const sysctls = planSysctl(linux.sysctl, ns, input.isHostNetns ?? (() => false));
   const personality = linux.personality ? planPersonality(linux.personality) : undefined;
+  const memoryPolicy = linux.memoryPolicy ? planMemoryPolicy(linux.memoryPolicy, input.numaNodes) : undefined;
+  // Both right before the exec fifo and the filter, in the process that execs (runc's order).
+  const setup = [personality, memoryPolicy].filter((r): r is PlanRecord => r !== undefined);
 
   // Stage 0: the console socket (a host path: before any setns), the exec fifo (made as host root),
   // namespaces joined by path, then the clone.
@@ -290,9 +297,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   if (proc) {
     // With layers, root.path is an empty mount point: the container's /etc/passwd is in the layers.
     const passwd = input.layers ? fileInLayers(input.layers, "etc/passwd") : join(input.rootfs, "etc/passwd");
-    recs.push(...planProcess(procInput, proc, { preserveFds: input.preserveFds, setup: personality ? [personality] : [], wait, passwd }));
+    recs.push(...planProcess(procInput, proc, { preserveFds: input.preserveFds, setup, wait, passwd }));
   } else {
-    if (personality) recs.push(personality);
+    recs.push(...setup);
     recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {

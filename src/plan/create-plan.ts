@@ -29,7 +29,7 @@ import type { IdMapFacts } from "../security/subids.js";
 import { encodePlan } from "../launch/encode.js";
 import type { IdMapping, NamespacePlan } from "./namespaces.js";
 import { checkConsoleFlags } from "./terminal.js";
-import { refuseUnsupported } from "./unsupported.js";
+import { refuseIntelRdt, refuseUnsupported } from "./unsupported.js";
 
 /** What create needs to know of the host; gathered by the caller (lifecycle/host.ts), given by unit tests. */
 export interface CreateHostFacts {
@@ -44,6 +44,10 @@ export interface CreateHostFacts {
   readonly lastCap: number;
   readonly hostLimits?: HostLimits;
   readonly onlineCpus?: bigint[];
+  /** The online NUMA nodes (/sys/devices/system/node/online) for linux.memoryPolicy; absent: no NUMA support. */
+  readonly numaNodes?: bigint[];
+  /** Where the resctrl filesystem is mounted (linux.intelRdt); absent: nowhere. */
+  readonly resctrlRoot?: string;
   /** Whether a network namespace file is tsrun's own. */
   readonly isHostNetns: (path: string) => boolean;
   /** Probed by the launch planner when undefined (see PlanInput). */
@@ -157,6 +161,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
   const { host } = input;
   const { bundle, spec, rootfs } = loadBundle(resolve(input.bundle));
   refuseUnsupported(spec as Record<string, any>);
+  if (spec.linux?.intelRdt) refuseIntelRdt(spec.linux.intelRdt, id, host.resctrlRoot);
   const consoleSocket = input.consoleSocket !== undefined ? resolve(input.consoleSocket) : undefined;
   const foreground = input.foreground ?? false;
   checkConsoleFlags(spec.process?.terminal === true, consoleSocket, !foreground);
@@ -205,6 +210,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     sessionKeyring: input.noNewKeyring ? undefined : id,
     hostLimits: host.hostLimits,
     onlineCpus: host.onlineCpus,
+    numaNodes: host.numaNodes,
     isHostNetns: host.isHostNetns,
   });
   const encoded = encodePlan(launch.records);

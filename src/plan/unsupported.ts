@@ -1,4 +1,6 @@
+import { planIntelRdt } from "../cgroups/intel-rdt.js";
 import { ConfigError } from "../errors.js";
+import type { LinuxIntelRdt } from "../spec/types.js";
 
 /**
  * Config fields this version of tsrun cannot honour yet. Each is refused with its path rather than
@@ -7,9 +9,17 @@ import { ConfigError } from "../errors.js";
  */
 export function refuseUnsupported(spec: Record<string, any>): void {
   const linux = spec.linux ?? {};
-  if (linux.intelRdt) throw new ConfigError("/linux/intelRdt", "Intel RDT is not supported by this version of tsrun");
-  if (linux.memoryPolicy) throw new ConfigError("/linux/memoryPolicy", "memory policies are not supported by this version of tsrun");
   if (linux.netDevices && Object.keys(linux.netDevices).length) {
     throw new ConfigError("/linux/netDevices", "moving host network devices is not supported by this version of tsrun");
   }
+}
+
+/**
+ * linux.intelRdt: planned (so a config error, and a host without resctrl, are reported as such: the
+ * refusal names the field), then refused: tsrun does not write resctrl yet (features says intelRdt
+ * enabled: false). `resctrlRoot`: where resctrl is mounted (undefined: nowhere).
+ */
+export function refuseIntelRdt(rdt: LinuxIntelRdt, id: string, resctrlRoot: string | undefined): never {
+  const plan = planIntelRdt(rdt, id, resctrlRoot);
+  throw new ConfigError("/linux/intelRdt", `resctrl is mounted at ${resctrlRoot}, but this version of tsrun does not apply Intel RDT yet (it would use ${plan.group})`);
 }

@@ -335,7 +335,8 @@ export interface LinuxNetwork {
 }
 
 export interface LinuxPids {
-  limit: number;
+  /** 1.3: 0 is a limit of zero tasks, -1 no limit, absent: leave pids.max as it is. */
+  limit?: number;
 }
 
 /** At least one of hcaHandles and hcaObjects is present. */
@@ -351,6 +352,8 @@ export interface LinuxIntelRdt {
   schemata?: string;
   enableCMT?: boolean;
   enableMBM?: boolean;
+  /** 1.3: a monitoring group (mon_groups/) of the container's own; supersedes enableCMT/enableMBM. */
+  enableMonitoring?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- seccomp

@@ -62,6 +62,25 @@ test("a fork bomb stops at pids.limit", () => {
   expect(r.stderr).toMatch(/fork|Resource temporarily unavailable|can't/i);
 });
 
+test("pids.limit 0 is a limit of zero tasks (runtime-spec 1.3): pids.max 0, the process cannot fork", () => {
+  const id = s.id("pids0");
+  const bundle = s.bundle((c) => {
+    // A background job always needs a fork: refused under pids.max 0 (the shell gives up there).
+    c.process.args = sh("echo before; sleep 1 & echo after");
+    c.linux.resources = { ...c.linux.resources, pids: { limit: 0 } };
+  });
+  const created = s.tsrun(["create", "--bundle", bundle, id]);
+  expect(created.stderr).toBe("");
+  expect(created.status).toBe(0);
+  // Before 1.3 (and in runc 1.1.5, crun) 0 meant "max": this is the difference the spec made.
+  expect(read("pids", id, "pids.max")).toBe("0");
+  expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+
+  const r = s.tsrun(["run", "--bundle", bundle, s.id("pids0run")]);
+  expect(r.stdout).toBe("before\n");
+  expect(r.stderr).toMatch(/fork|Resource temporarily unavailable|can't/i);
+});
+
 /** CPU time the cgroup has used, in seconds (v1 cpuacct.usage ns, v2 cpu.stat usage_usec). */
 function cpuSeconds(id: string): number {
   if (V2) return Number(/usage_usec (\d+)/.exec(read("cpu", id, "cpu.stat"))![1]) / 1e6;

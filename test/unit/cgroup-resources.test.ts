@@ -91,10 +91,11 @@ describe("cgroup v1 writes", () => {
     expect(lines(v1Writes({ cpu: { quota: -1 } }).writes)).toEqual(["cpu.cfs_quota_us=-1"]);
   });
 
-  test("pids: positive as is, 0 and -1 unlimited", () => {
+  test("pids (runtime-spec 1.3): positive as is, 0 a limit of zero, -1 unlimited, absent untouched", () => {
     expect(lines(v1Writes({ pids: { limit: 50 } }).writes)).toEqual(["pids.max=50"]);
     expect(lines(v1Writes({ pids: { limit: -1 } }).writes)).toEqual(["pids.max=max"]);
-    expect(lines(v1Writes({ pids: { limit: 0 } }).writes)).toEqual(["pids.max=max"]);
+    expect(lines(v1Writes({ pids: { limit: 0 } }).writes)).toEqual(["pids.max=0"]);
+    expect(lines(v1Writes({ pids: {} }).writes)).toEqual([]);
   });
 
   test("blkio: weight (bfq fallback), leaf weight, per-device weights, throttles", () => {
@@ -211,6 +212,8 @@ describe("cgroup v2 writes", () => {
 
   test("memory: -1 is max; swap equal to limit is swap.max 0", () => {
     expect(lines(v2Writes({ memory: { limit: -1 } }).writes)).toEqual(["memory.swap.max=max", "memory.max=max"]);
+    expect(lines(v2Writes({ pids: { limit: 0 } }).writes)).toEqual(["pids.max=0"]);
+    expect(lines(v2Writes({ pids: { limit: -1 } }).writes)).toEqual(["pids.max=max"]);
     expect(lines(v2Writes({ memory: { limit: 32, swap: 32 } }).writes)).toEqual(["memory.swap.max=0", "memory.max=32"]);
   });
 

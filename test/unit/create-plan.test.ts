@@ -89,7 +89,7 @@ const CONFIG_ERRORS: Case[] = [
   ["network: address outside the subnet", (c) => (c.tsrun = { network: { subnet: "10.9.0.0/24", interfaces: [{ name: "eth0", addresses: ["10.8.0.2/24"] }] } }), "/tsrun/network/interfaces/0/addresses/0", "outside the subnet"],
   ["hooks: relative path", (c) => (c.hooks = { prestart: [{ path: "bin/true" }] }), "/hooks/prestart/0/path", "must be an absolute path"],
   ["hooks: relative poststop path", (c) => (c.hooks = { poststop: [{ path: "true" }] }), "/hooks/poststop/0/path", "must be an absolute path"],
-  ["unsupported: Intel RDT", (c) => (c.linux.intelRdt = { closID: "x" }), "/linux/intelRdt", "not supported"],
+  ["Intel RDT without resctrl mounted", (c) => (c.linux.intelRdt = { closID: "x" }), "/linux/intelRdt", "none is mounted (/sys/fs/resctrl)"],
 ];
 
 describe("every class of bad config is refused by planCreate, naming the field", () => {

@@ -274,7 +274,7 @@ describe("schema errors name the field", () => {
     ["device cgroup allow missing", (s) => delete s.linux.resources.devices[1].allow, "/linux/resources/devices/1/allow", "is required"],
     ["device cgroup access bad", (s) => (s.linux.resources.devices[1].access = "rwx"), "/linux/resources/devices/1/access", "must be a combination of r, w and m"],
     ["device cgroup type bad", (s) => (s.linux.resources.devices[1].type = "p"), "/linux/resources/devices/1/type", "must be one of: a, c, b"],
-    ["pids.limit missing", (s) => (s.linux.resources.pids = {}), "/linux/resources/pids/limit", "is required"],
+    ["pids.limit not an integer", (s) => (s.linux.resources.pids = { limit: 1.5 }), "/linux/resources/pids/limit", "must be integer"],
     ["weightDevice without weights", (s) => (s.linux.resources.blockIO = { weightDevice: [{ major: 8, minor: 0 }] }), "/linux/resources/blockIO/weightDevice/0", "must have at least one of: weight, leafWeight"],
     ["throttle device rate missing", (s) => (s.linux.resources.blockIO = { throttleReadBpsDevice: [{ major: 8, minor: 0 }] }), "/linux/resources/blockIO/throttleReadBpsDevice/0/rate", "is required"],
     ["blockIO weight above uint16", (s) => (s.linux.resources.blockIO = { weight: 65536 }), "/linux/resources/blockIO/weight", "must be <= 65535"],
@@ -352,6 +352,15 @@ describe("semantic checks", () => {
     expect(configError(() => validateSpec(spec)).field).toBe("/ociVersion");
     spec.ociVersion = "1.2.1-rc.1+build";
     expect(() => validateSpec(spec)).not.toThrow();
+  });
+
+  test("runtime-spec 1.3: ociVersion 1.3.0 accepted; pids.limit optional (absent: pids.max untouched)", () => {
+    const spec = base();
+    spec.ociVersion = "1.3.0";
+    spec.linux.resources.pids = {};
+    expect(validateSpec(spec).linux?.resources?.pids).toEqual({});
+    spec.linux.resources.pids = { limit: 0 };
+    expect(validateSpec(spec).linux?.resources?.pids?.limit).toBe(0);
   });
 
   test("duplicate namespace types", () => {

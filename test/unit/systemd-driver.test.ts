@@ -83,6 +83,9 @@ describe("unit properties from linux.resources", () => {
   test("pids: a limit as TasksMax, -1 as infinity; io weight in io.weight's range", () => {
     expect(props({ pids: { limit: 100 } }).TasksMax).toEqual(["t", 100n]);
     expect(props({ pids: { limit: -1 } }).TasksMax).toEqual(["t", UINT64_MAX]);
+    // runtime-spec 1.3: 0 is a limit of zero tasks, not "no limit"; no limit given sets no TasksMax.
+    expect(props({ pids: { limit: 0 } }).TasksMax).toEqual(["t", 0n]);
+    expect(props({ pids: {} }).TasksMax).toBeUndefined();
     expect(props({ blockIO: { weight: 500 } }).IOWeight).toEqual(["t", 4950n]);
   });
   test("unified keys systemd knows become properties; the rest only files", () => {

@@ -2,7 +2,7 @@
  * src/plan/unsupported.ts: fields tsrun cannot honour yet are refused with their path, never ignored.
  */
 import { ConfigError } from "../../src/errors.js";
-import { refuseUnsupported } from "../../src/plan/unsupported.js";
+import { refuseIntelRdt, refuseUnsupported } from "../../src/plan/unsupported.js";
 
 function fieldOf(spec: Record<string, unknown>): string {
   try {
@@ -33,9 +33,13 @@ describe("refuseUnsupported", () => {
   });
 
   test.each([
-    [{ linux: { intelRdt: { closID: "x" } } }, "/linux/intelRdt"],
+    [{ linux: { netDevices: { eth1: {} } } }, "/linux/netDevices"],
   ])("%j is refused with %s", (spec, field) => {
     expect(fieldOf(spec)).toBe(field);
+  });
+
+  test("intelRdt is refused by refuseIntelRdt, which knows the host's resctrl (test/unit/intel-rdt.test.ts)", () => {
+    expect(() => refuseIntelRdt({ closID: "x" }, "c1", undefined)).toThrow(/\/linux\/intelRdt/);
   });
 });
 
@@ -48,8 +52,8 @@ test("personality, scheduler, ioPriority, execCPUAffinity and LSM labels are pla
   expect(() => refuseUnsupported(spec)).not.toThrow();
 });
 
-test("memoryPolicy and netDevices are refused with their path rather than ignored", () => {
-  expect(() => refuseUnsupported({ linux: { memoryPolicy: { mode: "MPOL_BIND", nodes: "0" } } })).toThrow(/\/linux\/memoryPolicy/);
+test("memoryPolicy is planned (test/unit/memory-policy.test.ts); netDevices are refused with their path rather than ignored", () => {
+  expect(() => refuseUnsupported({ linux: { memoryPolicy: { mode: "MPOL_BIND", nodes: "0" } } })).not.toThrow();
   expect(() => refuseUnsupported({ linux: { netDevices: { eth1: {} } } })).toThrow(/\/linux\/netDevices/);
   expect(() => refuseUnsupported({ linux: { netDevices: {} } })).not.toThrow();
 });

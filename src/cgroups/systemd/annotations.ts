@@ -1,7 +1,9 @@
 import { ConfigError } from "../../errors.js";
 import type { UnitProperty } from "./properties.js";
 
-const PREFIX = "org.systemd.property.";
+/** Annotations with this prefix become unit properties (features lists it as potentially unsafe). */
+export const SYSTEMD_PROPERTY_PREFIX = "org.systemd.property.";
+const PREFIX = SYSTEMD_PROPERTY_PREFIX;
 
 /**
  * The config's `org.systemd.property.<Name>` annotations as unit properties (runc's convention):
