@@ -284,6 +284,42 @@ describe("a created container's init holds stdio, the preserved fds and the exec
   });
 });
 
+describe("tsrun as a library in a Node program (dist/index.js)", () => {
+  test("fds the program inherited (not close-on-exec: node's spawn passes them on) reach neither the init nor the process", () => {
+    const dist = join(TOP, "dist/index.js");
+    if (!existsSync(dist)) expect(spawnSync(process.execPath, [join(TOP, "src/build/build.mjs")], { stdio: "inherit" }).status).toBe(0);
+    const id = s.id("lib");
+    const files = passedFiles(1, "lib");
+    const out = join(s.dir, "lib.out");
+    const err = join(s.dir, "lib.err");
+    const o = openSync(out, "w");
+    const e = openSync(err, "w");
+    const script = [
+      `const { makeContext, createContainer } = await import(${JSON.stringify(dist)});`,
+      `const c = await createContainer(makeContext(${JSON.stringify(s.root)}), { id: ${JSON.stringify(id)}, bundle: ${JSON.stringify(lsBundle())} });`,
+      "process.stderr.write(`pid ${c.record.pid}\\n`);",
+    ].join("\n");
+    try {
+      // The program's fd 30: a file it inherited, as a program started by a shell or a service manager has them.
+      const stdio: unknown[] = ["ignore", o, e, ...Array(27).fill("ignore"), files.fds[0]!];
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { stdio: stdio as any, env: { TSRUN_INIT: join(TOP, "bin/tsrun-init") }, timeout: 30_000 });
+      const log = readFileSync(err, "utf8");
+      expect(r.status).toBe(0);
+      const pid = Number(/^pid (\d+)$/m.exec(log)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      expect(auditInit(fdsOf(pid), { stdio: ["/dev/null", out, err], preserved: [], fifo: fifoOf(s.root, id) })).toEqual([]);
+      expect(s.tsrun(["start", id]).status).toBe(0);
+      stopped(id);
+      expect(auditExecve(readFileSync(out, "utf8"), 0)).toEqual([]);
+      expect(s.tsrun(["delete", id]).status).toBe(0);
+    } finally {
+      closeSync(o);
+      closeSync(e);
+      files.fds.forEach(closeSync);
+    }
+  });
+});
+
 describe("tsrun.network (a veth), inside a network namespace of the test's own", () => {
   test("the init holds no netlink socket or namespace handle", () => {
     spawnSync(IP, ["netns", "add", NETNS]);
