@@ -7,10 +7,7 @@
 
 /* Non-dumpable before main(), in every mode: ptrace, our memory, /proc/<pid>/exe (the host's binary)
  * and /proc/<pid>/fd/N then need CAP_SYS_PTRACE in the host's user namespace (CVE-2019-5736 class). */
-__attribute__((constructor)) static void not_dumpable(void)
-{
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
+__attribute__((constructor)) static void not_dumpable(void) { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
 
 int parse_int(const char *s, long long min, long long *out)
 {
@@ -105,6 +102,8 @@ static int mode_init(const char *planarg, const char *syncarg)
 	uint32_t n;
 	unsigned char *buf = read_all((int)planfd, &len);
 	close((int)planfd);
+	/* Only the contract's fds: node's spawn passes on every fd its process inherited, and the waiting init held them. */
+	syscall(SYS_close_range, (unsigned)(syncfd > planfd ? syncfd : planfd) + 1, ~0U, 0U);
 	struct rec *recs = decode_plan(buf, len, &n);
 	/* Stage 0 survives a Ctrl-C aimed at the caller's process group (the child resets them at CLONE). */
 	int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
