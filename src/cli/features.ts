@@ -37,6 +37,7 @@ export function features() {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: false },
+      netDevices: { enabled: true },
       mountExtensions: { idmap: { enabled: false } },
     },
     annotations: { "io.github.tsrun.version": "0.1.0" },

@@ -9,7 +9,4 @@ export function refuseUnsupported(spec: Record<string, any>): void {
   const linux = spec.linux ?? {};
   if (linux.intelRdt) throw new ConfigError("/linux/intelRdt", "Intel RDT is not supported by this version of tsrun");
   if (linux.memoryPolicy) throw new ConfigError("/linux/memoryPolicy", "memory policies are not supported by this version of tsrun");
-  if (linux.netDevices && Object.keys(linux.netDevices).length) {
-    throw new ConfigError("/linux/netDevices", "moving host network devices is not supported by this version of tsrun");
-  }
 }
