@@ -160,16 +160,31 @@ test("a create that fails after the move (a failing createRuntime hook) leaves t
   expect(existsSync(join(s.root, id))).toBe(false);
 });
 
-test("a create killed after the move is cleaned up by delete --force: the device comes back", () => {
+const joinedNs = (c: any) => (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === "network" ? { type: "network", path: `/run/netns/${JOINED}` } : n))); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+test("a create killed after the move, in a joined namespace: delete --force moves the device back (recorded before the move)", () => {
   makeDevice("nd5", "10.79.5.1/24", "fd79:5::1/64");
   const id = newId("crash");
-  const c = tsrun(["create", "--bundle", bundle({ nd5: {} }), id], { faults: "create:sync-attached" });
-  expect(c.signal ?? c.status).not.toBe(0);
+  const c = tsrun(["create", "--bundle", bundle({ nd5: { name: "k0" } }, "true", joinedNs), id], { faults: "create:sync-attached" });
+  expect(c.signal).toBe("SIGKILL");
   expect(links().has("nd5")).toBe(false);
+  expect(links(JOINED).has("k0")).toBe(true);
   const d = tsrun(["delete", "--force", id]);
   expect(d.stderr).toBe("");
   expect(d.status).toBe(0);
+  expect(links(JOINED).has("k0")).toBe(false);
   expect(links().get("nd5")).toEqual({ up: true, addresses: ["10.79.5.1/24", "fd79:5::1/64"] });
+});
+
+test("a create killed after the move, in a namespace of its own: the init exits with its parent, so delete --force says the device is lost", () => {
+  makeDevice("nd7", "10.79.7.1/24", "fd79:7::1/64");
+  const id = newId("crash-own");
+  const c = tsrun(["create", "--bundle", bundle({ nd7: {} }), id], { faults: "create:sync-attached" });
+  expect(c.signal).toBe("SIGKILL");
+  const d = tsrun(["delete", "--force", id]);
+  expect(d.status).toBe(0);
+  expect(d.stderr).toContain("linux.netDevices: nd7 not moved back");
+  waitFor(() => (links().has("nd7") ? undefined : true));
 });
 
 describe("refused before anything is made, naming the field", () => {
