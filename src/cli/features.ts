@@ -54,8 +54,8 @@ export function features() {
       intelRdt: { enabled: false, schemata: false, monitoring: false },
       // Mount uidMappings/gidMappings are refused until idmapped mounts exist.
       mountExtensions: { idmap: { enabled: false } },
-      // linux.netDevices is refused.
-      netDevices: { enabled: false },
+      // linux.netDevices: moved into the container's netns at create, back on delete.
+      netDevices: { enabled: true },
       // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.
       memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
     },

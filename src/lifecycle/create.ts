@@ -25,6 +25,8 @@ import { runHooks } from "../hooks/run.js";
 import { runPoststopHooks } from "./hooks.js";
 import { ociState } from "./state.js";
 import { idMapFacts, userName } from "../security/subids.js";
+import { linkNames } from "../network/ip.js";
+import type { NetnsHandle } from "../network/netdevices-move.js";
 
 export interface CreateOptions {
   id: string;
@@ -87,6 +89,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
       numaNodes: numaNodes(),
       resctrlRoot: resctrlRoot(),
       isHostNetns,
+      netLinks: (netns) => linkNames(netns),
       ...(ctx.rootless.nonRootEuid || ctx.rootless.cgroups ? { rootless: ctx.rootless } : {}),
       ...(ctx.rootless.nonRootEuid ? { idMapFacts: idMapFacts(ctx.rootless.euid, ctx.rootless.egid) } : {}),
       ...(ctx.rootless.cgroups ? { ...rootlessCgroupFacts(), nestedUserNs: inNestedUserNamespace() } : {}),
@@ -116,6 +119,8 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
     crashPoint("create", name);
   };
   let unlock: (() => void) | undefined;
+  // linux.netDevices: tsrun's fd on the container's network namespace, held until create ends (see netdevices-move.ts).
+  let netnsHeld: NetnsHandle | undefined;
   try {
     const claimed = store.claim(id);
     // Held until create returns: a delete racing this create waits for it instead of removing the
@@ -223,6 +228,26 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
           await network!.attachNetwork(net, pid, netCtx);
           ctx.debug(`create ${id}: network attached at ${(performance.now() - t0).toFixed(2)} ms`);
         }
+        if (plan.netDevices) {
+          const nd = await import("../network/netdevices-move.js");
+          const states = nd.readDeviceStates(plan.netDevices.devices);
+          // Recorded before the move: a create killed from here on is cleaned up by delete --force.
+          const rec = nd.netDevicesRecord(plan.netDevices, states, pid, readProcStat(pid)?.startTime ?? 0);
+          record.netDevices = rec;
+          store.write(record);
+          const held = nd.holdNetns(`/proc/${pid}/ns/net`);
+          if (!held) throw new TsrunError(`container init (pid ${pid}) died before its network devices were moved`);
+          netnsHeld = held;
+          // Runs after the init is killed: the held fd keeps the namespace, and the devices in it, until then.
+          undo.push("move network devices back", () => {
+            const problems = nd.moveDevicesBack(rec, held);
+            held.close();
+            // Worth a line to the user (other undo failures only show under --debug): a device may be lost.
+            for (const p of problems) ctx.warn(`linux.netDevices: ${p}`);
+          });
+          nd.moveDevicesIn(plan.netDevices, states, held);
+          ctx.debug(`create ${id}: network devices moved at ${(performance.now() - t0).toFixed(2)} ms`);
+        }
         initKillPoint("create", "sync-attached", pid);
         crashPoint("create", "sync-attached");
         // The state JSON of the hooks tsrun-init runs (createContainer, startContainer), on their stdin,
@@ -251,10 +276,12 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
     }
     step("pidfile");
     undo.commit();
+    netnsHeld?.close();
     unlock();
     return { record, exited: launched.exited, attachedTerminal: plan.attachedTerminal };
   } catch (e) {
     const failures = await undo.unwind();
+    netnsHeld?.close();
     for (const f of failures) ctx.debug(`cleanup after failed create: ${f}`);
     unlock?.(); // the state dir (and the lock in it) is normally gone with the undo
     throw e;

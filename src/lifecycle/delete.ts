@@ -38,8 +38,12 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     }
     checkVerb(force ? "delete --force" : "delete", liveStatus(store, rec), id);
     const cgroup = cgroupMembers(rec.cgroupPath, undefined, rec.systemd);
+    // linux.netDevices: hold the container's network namespace before its processes are killed, so the
+    // devices in it can still be moved back after.
+    const devices = rec.netDevices !== undefined ? await holdDevices(rec.netDevices) : undefined;
     killAll(rec, cgroup);
     crashPoint("delete", "killed");
+    if (devices) moveDevicesBack(ctx, devices);
     // Network and hook code is loaded only when the container has them: every delete pays for what it loads.
     if (rec.network) (await import("../network/setup.js")).teardownNetwork(rec.network, store.root, id);
     crashPoint("delete", "network");
@@ -81,6 +85,29 @@ async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   }
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
+}
+
+type HeldDevices = { nd: typeof import("../network/netdevices-move.js"); rec: import("../network/netdevices-move.js").NetDevicesRecord; held?: import("../network/netdevices-move.js").NetnsHandle };
+
+/** The recorded devices and an fd on the namespace they are in: the joined path, else the init's while it lives. */
+async function holdDevices(recorded: unknown): Promise<HeldDevices | undefined> {
+  const nd = await import("../network/netdevices-move.js");
+  if (!nd.isNetDevicesRecord(recorded)) return undefined; // a hand-edited state.json: nothing known to move
+  const rec = recorded;
+  let held = rec.joinedPath ? nd.holdNetns(rec.joinedPath) : undefined;
+  if (!held && rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime)) held = nd.holdNetns(`/proc/${rec.pid}/ns/net`);
+  return { nd, rec, held };
+}
+
+/** Move the devices back, or say why they cannot be (the namespace ended with the container). Warnings only:
+ *  a device that cannot come back is not a reason to keep the container. */
+function moveDevicesBack(ctx: RuntimeContext, { nd, rec, held }: HeldDevices): void {
+  if (!held) return ctx.warn(nd.goneMessage(rec));
+  try {
+    for (const p of nd.moveDevicesBack(rec, held)) ctx.warn(`linux.netDevices: ${p}`);
+  } finally {
+    held.close();
+  }
 }
 
 const ORPHAN = { pid: 0, pidStartTime: 0, cgroupCreated: [] as string[] };

@@ -25,11 +25,12 @@ function findTool(name: string): string {
   throw new HostError(`${name} not found in /usr/sbin, /sbin, /usr/bin or /bin (tsrun.network needs iproute2 and util-linux)`);
 }
 
-/** argv of `ip <args>`, inside the network namespace of `pid` when given (nsenter execs ip: one process). */
-function argv(args: string[], pid?: number): [string, string[]] {
+/** argv of `ip <args>`, inside the network namespace of process `ns`, or of the namespace file at path `ns`,
+ *  when given (nsenter execs ip: one process). */
+function argv(args: string[], ns?: number | string): [string, string[]] {
   const ip = findTool("ip");
-  if (pid === undefined) return [ip, args];
-  return [findTool("nsenter"), [`--net=/proc/${pid}/ns/net`, "--", ip, ...args]];
+  if (ns === undefined) return [ip, args];
+  return [findTool("nsenter"), [`--net=${typeof ns === "number" ? `/proc/${ns}/ns/net` : ns}`, "--", ip, ...args]];
 }
 
 export interface BatchResult {
@@ -39,14 +40,14 @@ export interface BatchResult {
 }
 
 /** Run `ip [-force] -batch -` with `lines` on stdin. Never throws for ip's own failures: see `ok`. */
-export function ipBatchSync(lines: readonly string[], opts: { pid?: number; force?: boolean } = {}): BatchResult {
-  const [file, args] = argv([...(opts.force ? ["-force"] : []), "-batch", "-"], opts.pid);
+export function ipBatchSync(lines: readonly string[], opts: { pid?: number; netns?: string; force?: boolean } = {}): BatchResult {
+  const [file, args] = argv([...(opts.force ? ["-force"] : []), "-batch", "-"], opts.netns ?? opts.pid);
   const r = runSync(file, args, { input: lines.join("\n") + "\n", stdout: true });
   return { ok: r.status === 0, stderr: r.error ? String(r.error.message) : r.stderr, stdout: r.stdout };
 }
 
 /** The same, for the async network set-up. */
-export async function ipBatch(lines: readonly string[], opts: { pid?: number; force?: boolean } = {}): Promise<BatchResult> {
+export async function ipBatch(lines: readonly string[], opts: { pid?: number; netns?: string; force?: boolean } = {}): Promise<BatchResult> {
   return ipBatchSync(lines, opts);
 }
 
@@ -62,15 +63,24 @@ export async function linkKind(name: string): Promise<string | undefined> {
   return links[0]?.linkinfo?.info_kind ?? "";
 }
 
-/** Names of the links in this network namespace (`ip -o link show`; a veth's "@peer" suffix dropped). */
-export function linkNames(): string[] {
-  const [file, args] = argv(["-o", "link", "show"]);
+/** Names of the links in this network namespace, or in the one at `netns` (`ip -o link show`; a veth's
+ *  "@peer" suffix dropped). */
+export function linkNames(netns?: string): string[] {
+  const [file, args] = argv(["-o", "link", "show"], netns);
   const r = runSync(file, args, { stdout: true });
   if (r.status !== 0) throw new NetworkError(`ip link show: ${(r.error?.message ?? r.stderr).trim()}`);
   return r.stdout
     .split("\n")
     .map((l) => l.split(": ")[1]?.split("@")[0])
     .filter((n): n is string => !!n);
+}
+
+/** `ip -j addr show` in this network namespace: each link's name, admin state and addresses. */
+export function linkAddresses(): { ifname: string; flags?: string[]; addr_info?: { family: string; local: string; prefixlen: number; scope?: string; dynamic?: boolean }[] }[] {
+  const [file, args] = argv(["-j", "addr", "show"]);
+  const r = runSync(file, args, { stdout: true });
+  if (r.status !== 0) throw new NetworkError(`ip addr show: ${(r.error?.message ?? r.stderr).trim()}`);
+  return JSON.parse(r.stdout);
 }
 
 /** ip's error lines, without its "Command failed" echo, for messages. */

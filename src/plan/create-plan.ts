@@ -17,6 +17,7 @@ import { cgroupPathFor } from "../cgroups/path.js";
 import { type LayerSetup, resolveLayers } from "../fs/layers.js";
 import { HOOK_KINDS, hooksOf } from "../hooks/kinds.js";
 import { type ContainerNetworkPlan, planContainerNetwork } from "../network/plan.js";
+import { type NetDevicesPlan, planNetDevices } from "../network/netdevices.js";
 import type { LsmState } from "../security/lsm.js";
 import type { HostLimits } from "../security/rlimits.js";
 import { loadBundle } from "../spec/load.js";
@@ -50,6 +51,9 @@ export interface CreateHostFacts {
   readonly resctrlRoot?: string;
   /** Whether a network namespace file is tsrun's own. */
   readonly isHostNetns: (path: string) => boolean;
+  /** Names of the links in tsrun's network namespace, or in the one at `netnsPath` (asked only for a config
+   *  with linux.netDevices); absent: not checked at plan time. */
+  readonly netLinks?: (netnsPath?: string) => readonly string[];
   /** Probed by the launch planner when undefined (see PlanInput). */
   readonly selinux?: boolean;
   readonly lsm?: LsmState;
@@ -147,6 +151,8 @@ export interface CreatePlan {
   readonly cgroup: CgroupPlan;
   readonly layers?: LayerSetup;
   readonly network?: ContainerNetworkPlan;
+  /** linux.netDevices: the host devices moved into the container's network namespace. */
+  readonly netDevices?: NetDevicesPlan;
   readonly hooks: HookPlan;
   /** linux.seccomp (with a process): summarised, and the text saved in the state dir for exec. */
   readonly seccomp?: { readonly summary: SeccompSummary; readonly saved: string };
@@ -183,6 +189,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     unprivileged: rootless || namespaces.some((n) => n.type === "user"),
   });
   const network = planContainerNetwork(spec, id, input.stateDir);
+  const netDevices = planNetDevices(spec, { rootless, isHostNetns: host.isHostNetns, ...(host.netLinks ? { links: host.netLinks } : {}) });
 
   const preserveFds = input.preserveFds ?? 0;
   const launch = buildPlan({
@@ -238,6 +245,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     cgroup,
     ...(layers ? { layers } : {}),
     ...(network ? { network } : {}),
+    ...(netDevices ? { netDevices } : {}),
     hooks,
     ...(profile
       ? {
@@ -400,6 +408,7 @@ function freezePlan(plan: CreatePlan): CreatePlan {
   f(plan.cgroup);
   f(plan.hooks);
   if (plan.network) f(plan.network);
+  if (plan.netDevices) f(plan.netDevices);
   if (plan.layers) f(plan.layers);
   if (plan.seccomp) f(plan.seccomp);
   if (plan.idMaps) {

@@ -8,10 +8,12 @@ import type { LinuxIntelRdt } from "../spec/types.js";
  * them as "not yet").
  */
 export function refuseUnsupported(spec: Record<string, any>): void {
-  const linux = spec.linux ?? {};
-  if (linux.netDevices && Object.keys(linux.netDevices).length) {
-    throw new ConfigError("/linux/netDevices", "moving host network devices is not supported by this version of tsrun");
-  }
+  const mounts: Array<Record<string, any>> = Array.isArray(spec.mounts) ? spec.mounts : [];
+  mounts.forEach((m, i) => {
+    for (const key of ["uidMappings", "gidMappings"]) {
+      if (m?.[key]?.length) throw new ConfigError(`/mounts/${i}/${key}`, "idmapped mounts are not supported by this version of tsrun");
+    }
+  });
 }
 
 /**

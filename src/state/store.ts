@@ -40,6 +40,8 @@ export interface ContainerRecord {
    * which never looks inside: the network code reads it back and checks it.
    */
   network?: unknown;
+  /** linux.netDevices: what delete moves back (NetDevicesRecord in src/network/netdevices-move.ts); opaque here too. */
+  netDevices?: unknown;
   /** The hooks `start` and `delete` run (the bundle's config may change after create: runtime.md). */
   hooks?: Pick<Hooks, "poststart" | "poststop">;
   /** Created with --no-new-keyring: exec'd processes keep the caller's session keyring too. */

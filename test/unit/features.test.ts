@@ -46,7 +46,7 @@ describe("features (runtime-spec 1.3)", () => {
   test("the systemd driver is reported; what is refused is reported false", () => {
     expect(f.linux.cgroup.systemd).toBe(true);
     expect(f.linux.mountExtensions.idmap.enabled).toBe(false);
-    expect(f.linux.netDevices.enabled).toBe(false);
+    expect(f.linux.netDevices.enabled).toBe(true);
     expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false, monitoring: false });
   });
 
