@@ -8,10 +8,15 @@ import { release } from "node:os";
 import { filterArchNames } from "../security/seccomp/arch.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from "../security/seccomp/compile.js";
 
+/** Whether the running kernel is at least major.minor (os.release()). */
+export function kernelAtLeast(major: number, minor: number, rel = release()): boolean {
+  const [a = 0, b = 0] = rel.split(".").map((x) => parseInt(x, 10));
+  return a > major || (a === major && b >= minor);
+}
+
 /** Flags the running kernel takes: all but WAIT_KILLABLE_RECV, which came with Linux 5.19. */
 function supportedSeccompFlags(): string[] {
-  const [major = 0, minor = 0] = release().split(".").map((x) => parseInt(x, 10));
-  const killable = major > 5 || (major === 5 && minor >= 19);
+  const killable = kernelAtLeast(5, 19);
   return Object.keys(SECCOMP_FLAGS).filter((f) => killable || f !== "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
 }
 
@@ -52,8 +57,9 @@ export function features() {
       selinux: { enabled: true },
       // linux.intelRdt is refused (/linux/intelRdt), so neither schemata nor enableMonitoring is honoured.
       intelRdt: { enabled: false, schemata: false, monitoring: false },
-      // Mount uidMappings/gidMappings are refused until idmapped mounts exist.
-      mountExtensions: { idmap: { enabled: false } },
+      // Idmapped bind mounts (mount uidMappings/gidMappings, idmap, ridmap) take mount_setattr(2), Linux >= 5.12;
+      // whether a given filesystem can be idmapped is the kernel's answer at create (refused naming the mount).
+      mountExtensions: { idmap: { enabled: kernelAtLeast(5, 12) } },
       // linux.netDevices: moved into the container's netns at create, back on delete.
       netDevices: { enabled: true },
       // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.

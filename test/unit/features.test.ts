@@ -2,7 +2,7 @@
 // defines is there, nothing else, and each says what tsrun really does with the matching config field.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { features, UNSAFE_CONFIG_ANNOTATIONS } from "../../src/cli/features.js";
+import { features, kernelAtLeast, UNSAFE_CONFIG_ANNOTATIONS } from "../../src/cli/features.js";
 import { EXAMPLES } from "../helpers/examples.js";
 
 const { validateSpec } = await import("../../src/spec/validate.js");
@@ -45,9 +45,13 @@ describe("features (runtime-spec 1.3)", () => {
 
   test("the systemd driver is reported; what is refused is reported false", () => {
     expect(f.linux.cgroup.systemd).toBe(true);
-    expect(f.linux.mountExtensions.idmap.enabled).toBe(false);
+    expect(f.linux.mountExtensions.idmap.enabled).toBe(kernelAtLeast(5, 12));
     expect(f.linux.netDevices.enabled).toBe(true);
     expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false, monitoring: false });
+  });
+
+  test("idmap is reported where the kernel has mount_setattr (Linux >= 5.12)", () => {
+    expect([kernelAtLeast(5, 12, "5.11.22"), kernelAtLeast(5, 12, "5.12.0"), kernelAtLeast(5, 12, "6.1.0-13-amd64"), kernelAtLeast(5, 12, "4.19.0")]).toEqual([false, true, true, false]);
   });
 
   test("the false ones match what create refuses", () => {
