@@ -7,9 +7,9 @@
  *                 namespace made for the mapping; any other source is opened O_PATH. A failure SIGKILLs
  *                 the child first (the parent does not know its pid yet), then fails.
  *   IDMAP_MOUNT   the child: move_mount of that detached tree onto its target inside the root.
- * The clone is made in the container's mount namespace: since Linux 6.15 a detached tree may be
- * attached only in the namespace it was cloned in. mount_setattr needs CAP_SYS_ADMIN over the source's
- * superblock (host root, not the container's), which is why stage 0 does it.
+ * The clone is made in the namespace it is attached in (the container's, still a copy of the caller's at
+ * that point), beside the plain sources. mount_setattr needs CAP_SYS_ADMIN over the source's superblock
+ * (host root, not the container's root), which is why stage 0 does it.
  */
 #include "../init.h"
 #include <linux/mount.h>
