@@ -36,8 +36,9 @@ export function features() {
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS),
       capabilities: CAPABILITIES,
-      // systemd: the systemd driver (--systemd-cgroup), for the system and the user instance.
-      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false },
+      // systemd: the systemd driver (--systemd-cgroup), for the system and the user instance; rdma:
+      // linux.resources.rdma is written to rdma.max where the controller is mounted (an error where not).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],

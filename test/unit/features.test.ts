@@ -45,6 +45,8 @@ describe("features (runtime-spec 1.3)", () => {
 
   test("the systemd driver is reported; what is refused is reported false", () => {
     expect(f.linux.cgroup.systemd).toBe(true);
+    // rdma.max is written (resources-v1/v2), so the controller counts as supported, as runc reports it.
+    expect(f.linux.cgroup.rdma).toBe(true);
     expect(f.linux.mountExtensions.idmap.enabled).toBe(false);
     expect(f.linux.netDevices.enabled).toBe(true);
     expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false, monitoring: false });
@@ -52,6 +54,8 @@ describe("features (runtime-spec 1.3)", () => {
 
   test("the false ones match what create refuses", () => {
     const linux = (l: object) => () => refuseUnsupported({ linux: l });
+    const idmapped = { mounts: [{ destination: "/a", type: "bind", source: "/b", options: ["bind"], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }] };
+    if (!f.linux.mountExtensions.idmap.enabled) expect(() => refuseUnsupported(idmapped)).toThrow(/\/mounts\/0\/uidMappings/);
     if (!f.linux.netDevices.enabled) expect(linux({ netDevices: { eth1: {} } })).toThrow(/\/linux\/netDevices/);
     if (!f.linux.intelRdt.enabled) {
       expect(() => refuseIntelRdt({ closID: "c" }, "c1", undefined)).toThrow(/\/linux\/intelRdt/);
