@@ -7,6 +7,7 @@ import { MOUNT_OPTION_NAMES } from "../fs/mount-options.js";
 import { release } from "node:os";
 import { filterArchNames } from "../security/seccomp/arch.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from "../security/seccomp/compile.js";
+import { COMMIT, SPEC_VERSION, VERSION } from "../version.js";
 
 /** Flags the running kernel takes: all but WAIT_KILLABLE_RECV, which came with Linux 5.19. */
 function supportedSeccompFlags(): string[] {
@@ -30,7 +31,7 @@ export const UNSAFE_CONFIG_ANNOTATIONS = [SYSTEMD_PROPERTY_PREFIX];
 export function features() {
   return {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.3.0",
+    ociVersionMax: SPEC_VERSION,
     hooks: [...HOOK_KINDS],
     mountOptions: MOUNT_OPTION_NAMES,
     linux: {
@@ -60,7 +61,8 @@ export function features() {
       // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.
       memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
     },
-    annotations: { "io.github.tsrun.version": "0.1.0" },
+    // As runc's org.opencontainers.runc.version and .commit.
+    annotations: { "io.github.tsrun.version": VERSION, "io.github.tsrun.commit": COMMIT },
     potentiallyUnsafeConfigAnnotations: [...UNSAFE_CONFIG_ANNOTATIONS],
   };
 }
