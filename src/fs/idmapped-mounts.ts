@@ -1,3 +1,4 @@
+import { release } from "node:os";
 import { ConfigError } from "../errors.js";
 import type { IDMapping, Mount } from "../spec/types.js";
 import type { ParsedMountOptions } from "./mount-options.js";
@@ -34,9 +35,25 @@ export interface IdmapContext {
 
 type IdmapMount = Pick<Mount, "uidMappings" | "gidMappings" | "destination">;
 
+/** Whether the kernel (os.release() form) has mount_setattr(2), Linux >= 5.12: idmapped mounts at all. */
+export function kernelCanIdmap(rel = release()): boolean {
+  const [major = 0, minor = 0] = rel.split(".").map((x) => parseInt(x, 10));
+  return major > 5 || (major === 5 && minor >= 12);
+}
+
 /** Whether a config mount asks to be idmapped (mappings, or the idmap/ridmap option). Pure. */
 export function wantsIdmap(m: Pick<Mount, "uidMappings" | "gidMappings" | "options">): boolean {
   return (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0 || (m.options ?? []).some((o) => o === "idmap" || o === "ridmap");
+}
+
+/** The field of a mount's idmap request: its uidMappings, gidMappings, or its idmap/ridmap option. Pure. */
+export function idmapField(m: Pick<Mount, "uidMappings" | "gidMappings" | "options">, field: string): string {
+  if (m.uidMappings?.length) return `${field}/uidMappings`;
+  if (m.gidMappings?.length) return `${field}/gidMappings`;
+  const options = m.options ?? [];
+  let last = -1;
+  options.forEach((o, i) => (last = o === "idmap" || o === "ridmap" ? i : last));
+  return `${field}/options/${last}`;
 }
 
 /**

@@ -349,7 +349,8 @@ export interface LinuxIntelRdt {
   closID?: string;
   l3CacheSchema?: string;
   memBwSchema?: string;
-  schemata?: string;
+  /** runtime-spec 1.3: lines of the resctrl schemata file, each as is. */
+  schemata?: string[];
   enableCMT?: boolean;
   enableMBM?: boolean;
   /** 1.3: a monitoring group (mon_groups/) of the container's own; supersedes enableCMT/enableMBM. */
