@@ -14,6 +14,7 @@ import { parseMountOptions } from "../../src/fs/mount-options.js";
 import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import { buildPlan, type PlanInput, type PlanSpec } from "../../src/plan/build.js";
+import { describeRecord } from "../../src/plan/describe/records.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;
@@ -143,6 +144,12 @@ describe("the records", () => {
     expect(ofOp(recs, Op.IDMAP_MOUNT)[0].ints).toEqual([1, 0]);
     const plain = ofOp(recs, Op.MOUNT).find((r) => r.strs![1] === "/nonexistent/rootfs/plain")!;
     expect(plain.ints).toHaveLength(2);
+  });
+
+  test("--dry-run says what the records do", () => {
+    const recs = plan(spec((s) => s.mounts.push({ destination: "/data", type: "bind", source: src, options: ["rbind", "ridmap"], uidMappings: [M(0, 7, 1)], gidMappings: [M(0, 8, 1)] })));
+    expect(describeRecord(ofOp(recs, Op.IDMAP_SOURCE)[0]).action).toBe(`idmap bind source 0 (/mounts/${BUSYBOX.mounts!.length} (/data)): clone it recursively, idmap it recursively with uid_map 0 7 1 and gid_map 0 8 1`);
+    expect(describeRecord(ofOp(recs, Op.IDMAP_MOUNT)[0]).action).toBe("attach idmapped bind source 0 on /nonexistent/rootfs/data (mount point: directory)");
   });
 
   test("no idmapped mount: no IDMAP record (and no BIND_SOURCES without a user namespace)", () => {

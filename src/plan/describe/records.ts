@@ -82,7 +82,7 @@ export function describeRecord(r: PlanRecord): RecordAction {
     case Op.DETACH_PSEUDO_FS:
       return at("mounts", `detach every full ${s.slice(1).join("/")} mount outside ${s[0]}`, { rootfs: s[0], fstypes: s.slice(1) });
     case Op.BIND_SOURCES:
-      return at("mounts", `open the bind mount sources as host root for the new user namespace: ${s.join(", ")}`, { paths: s });
+      return at("mounts", `open the bind mount sources as host root, in the container's mount namespace (idmapped ones cloned and idmapped): ${s.join(", ")}`, { paths: s });
     case Op.IDMAP_SOURCE:
       return at("mounts", `idmap bind source ${num(i[0])} (${s[2]}): clone it${num(i[1]) ? " recursively" : ""}, idmap it${num(i[2]) ? " recursively" : ""} with uid_map ${s[0].trim().replace(/\n/g, "; ")} and gid_map ${s[1].trim().replace(/\n/g, "; ")}`, {
         sourceIndex: num(i[0]), cloneRecursive: num(i[1]) === 1, idmapRecursive: num(i[2]) === 1, uidMap: s[0], gidMap: s[1], mount: s[2],
