@@ -137,6 +137,12 @@ const bind = (destination: string, source: string, options: string[], extra: obj
       expect(owner(join(dir, "sub", "by-root"))).toBe("0:0");
     });
 
+    test("bind (not rbind) of it in a user namespace: refused, the sub-mount is locked to the namespace (the error says rbind)", () => {
+      const r = run(script, withOpts(["bind", "idmap"]));
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/\(\/mnt\): idmapped bind of .*\/tree: open_tree \(clone\): Invalid argument \(mounts under it are locked to the container's user namespace: use rbind\)/);
+    });
+
     if (!TMPFS_IDMAP) {
       test("Linux < 6.3: ridmap over a tmpfs sub-mount is refused, naming the mount and tmpfs", () => {
         console.log("not checked on this kernel: ridmap over an idmapped tmpfs sub-mount (tmpfs is idmappable since Linux 6.3)");
@@ -150,10 +156,11 @@ const bind = (destination: string, source: string, options: string[], extra: obj
   test("a filesystem the kernel cannot idmap (sysfs) is refused at create, naming the mount, the source and the filesystem", () => {
     const r = run("true", (c) => {
       userns(c);
-      c.mounts.push(bind("/mnt", "/sys/kernel", ["bind"], { uidMappings: USERNS, gidMappings: USERNS }));
+      // A directory with no mount under it: with one, a plain bind could not even be cloned (locked mounts).
+      c.mounts.push(bind("/mnt", "/sys/class", ["bind"], { uidMappings: USERNS, gidMappings: USERNS }));
     });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/\/mounts\/\d+ \(\/mnt\): \/sys\/kernel \(sysfs\) cannot be idmapped: mount_setattr\(MOUNT_ATTR_IDMAP\): Invalid argument/);
+    expect(r.stderr).toMatch(/\/mounts\/\d+ \(\/mnt\): \/sys\/class \(sysfs\) cannot be idmapped: mount_setattr\(MOUNT_ATTR_IDMAP\): Invalid argument/);
     expect(s.tsrun(["list", "-q"]).stdout.trim()).toBe("");
   });
 

@@ -97,9 +97,11 @@ static int idmapped_open(pid_t child, const struct idmap_source *s, const char *
 	const char *step;
 	char fs[64];
 	int e, ns, tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (s->clone_rec ? AT_RECURSIVE : 0));
+	/* EINVAL for a plain bind: mounts under the source, locked to a user namespace, cannot be left out. */
 	if (tree < 0)
 		KILL_FAIL(child, "%s: idmapped bind of %s: open_tree (clone%s): %s%s", s->label, path, s->clone_rec ? ", recursive" : "", ERR,
-			  errno == ENOSYS ? " (idmapped mounts need Linux >= 5.12)" : "");
+			  errno == ENOSYS ? " (idmapped mounts need Linux >= 5.12)"
+			  : errno == EINVAL && !s->clone_rec ? " (mounts under it are locked to the container's user namespace: use rbind)" : "");
 	if ((ns = userns_with(s->uid_map, s->gid_map, &step)) < 0)
 		KILL_FAIL(child, "%s: idmapped bind of %s: a user namespace for the mapping: %s: %s", s->label, path, step, ERR);
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
