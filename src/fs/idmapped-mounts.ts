@@ -35,10 +35,25 @@ export interface IdmapContext {
 
 type IdmapMount = Pick<Mount, "uidMappings" | "gidMappings" | "destination">;
 
+function kernelAtLeast(rel: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = rel.split(".").map((x) => parseInt(x, 10));
+  return a > major || (a === major && b >= minor);
+}
+
 /** Whether the kernel (os.release() form) has mount_setattr(2), Linux >= 5.12: idmapped mounts at all. */
 export function kernelCanIdmap(rel = release()): boolean {
-  const [major = 0, minor = 0] = rel.split(".").map((x) => parseInt(x, 10));
-  return major > 5 || (major === 5 && minor >= 12);
+  return kernelAtLeast(rel, 5, 12);
+}
+
+/** Whether overlayfs takes idmapped lower layers: Linux >= 5.19. */
+export function kernelCanIdmapLayers(rel = release()): boolean {
+  return kernelAtLeast(rel, 5, 19);
+}
+
+/** The host id a mapping gives container id `id`, or undefined. Pure. */
+export function hostIdOf(m: readonly IDMapping[], id: number): number | undefined {
+  const e = m.find((r) => id >= r.containerID && id < r.containerID + r.size);
+  return e && e.hostID + (id - e.containerID);
 }
 
 /** Whether a config mount asks to be idmapped (mappings, or the idmap/ridmap option). Pure. */

@@ -252,11 +252,11 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
   }
 
-  // The overlay first: every later mount record builds on the root it makes (layers need a new mount namespace).
-  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
-  // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
   const hostRoot = input.hostRoot ?? process.geteuid?.() === 0;
   const sources = { paths: [] as string[], plain: ns.newUser && !noMountNs && hostRoot, idmaps: [] as PlanRecord[] };
+  // The overlay first: every later mount record builds on the root it makes (layers need a new mount namespace).
+  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs, undefined, sources));
+  // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
   const userNs = ns.types.has("user");
   const joinedUser = ns.join.some((j) => j.type === "user");
   recs.push(

@@ -439,6 +439,9 @@ export interface TsrunExtension {
   layers?: string[];
   /** Persistent writable upper directory (relative to the bundle or absolute); kept on delete. */
   upperDir?: string;
+  /** The lower layers are idmapped with the container's new user namespace mappings (Linux >= 5.19): its
+   *  root sees the layers' host-root-owned files as its own. */
+  idmapLayers?: boolean;
   network?: TsrunNetwork;
 }
 

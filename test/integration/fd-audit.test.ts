@@ -216,6 +216,15 @@ describe("a created container's init holds stdio, the preserved fds and the exec
     expect(createAndAudit("layers", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
   });
 
+  test("with layers idmapped (tsrun.idmapLayers: stage 0 makes the overlay of cloned, idmapped layers and sends it)", () => {
+    const b = lsBundle((c) => {
+      USERNS(c);
+      c.root = { path: join(LAYERED, "rootfs"), readonly: false };
+      c.tsrun = { layers: [join(LAYERED, "layers/base"), join(LAYERED, "layers/app")], idmapLayers: true };
+    });
+    expect(createAndAudit("idmaplayers", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
+  });
+
   test("with the flags managers pass (--pid-file, --log, --log-format json)", () => {
     const flags = ["--pid-file", join(s.dir, "mgr.pid")];
     const b = lsBundle();

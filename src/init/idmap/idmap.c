@@ -11,19 +11,18 @@
  * that point), beside the plain sources. mount_setattr needs CAP_SYS_ADMIN over the source's superblock
  * (host root, not the container's root), which is why stage 0 does it.
  */
-#include "../init.h"
-#include <linux/mount.h>
+#include "idmap.h"
 
 #define IDMAP_MAX 64
 
-struct idmap_source { uint64_t index; int clone_rec, idmap_rec; const char *uid_map, *gid_map, *label; };
 static struct idmap_source sources[IDMAP_MAX];
 static size_t nsources;
 
 void op_idmap_source(const struct rec *r)
 {
+	FAIL_IF(r->nstr < 3 || (I(1) == CLONE_OVERLAY) != (r->nstr >= 6), "bad plan: IDMAP_SOURCE needs 3 strings, 6 or more for an overlay");
 	FAIL_IF(nsources == IDMAP_MAX, "%s: more than %d idmapped mounts", S(2), IDMAP_MAX);
-	sources[nsources++] = (struct idmap_source){I(0), (int)I(1), (int)I(2), S(0), S(1), S(2)};
+	sources[nsources++] = (struct idmap_source){I(0), (int)I(1), (int)I(2), S(0), S(1), S(2), r->strs + 3, r->nstr - 3};
 }
 
 static int write_map(pid_t pid, const char *file, const char *text)
@@ -40,7 +39,7 @@ static int write_map(pid_t pid, const char *file, const char *text)
 
 /* A user namespace with these maps: a child that only waits in it while we (host root) write its maps
  * and open it, then exits. -1 with errno and *step naming what failed. */
-static int userns_with(const char *uid_map, const char *gid_map, const char **step)
+int userns_with(const char *uid_map, const char *gid_map, const char **step)
 {
 	int hold[2], fd = -1;
 	char path[64], c;
@@ -72,7 +71,7 @@ static int userns_with(const char *uid_map, const char *gid_map, const char **st
 }
 
 /* The filesystem's name for a refusal (fstatfs magic; the rest by number). */
-static const char *fs_name(int fd, char *buf, size_t n)
+const char *fs_name(int fd, char *buf, size_t n)
 {
 	static const struct { unsigned long magic; const char *name; } names[] = {
 		{EXT4_SUPER_MAGIC, "ext4"}, {XFS_SUPER_MAGIC, "xfs"}, {BTRFS_SUPER_MAGIC, "btrfs"}, {TMPFS_MAGIC, "tmpfs"},
@@ -89,19 +88,16 @@ static const char *fs_name(int fd, char *buf, size_t n)
 	return snprintf(buf, n, "filesystem type 0x%lx", (unsigned long)st.f_type), buf;
 }
 
-/* Fail, the child killed first. */
-#define KILL_FAIL(child, ...) do { int e_ = errno; kill(child, SIGKILL); errno = e_; fail(1, __VA_ARGS__); } while (0)
-
 static int idmapped_open(pid_t child, const struct idmap_source *s, const char *path)
 {
 	const char *step;
 	char fs[64];
-	int e, ns, tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (s->clone_rec ? AT_RECURSIVE : 0));
+	int e, ns, tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (s->mode ? AT_RECURSIVE : 0));
 	/* EINVAL for a plain bind: mounts under the source, locked to a user namespace, cannot be left out. */
 	if (tree < 0)
-		KILL_FAIL(child, "%s: idmapped bind of %s: open_tree (clone%s): %s%s", s->label, path, s->clone_rec ? ", recursive" : "", ERR,
+		KILL_FAIL(child, "%s: idmapped bind of %s: open_tree (clone%s): %s%s", s->label, path, s->mode ? ", recursive" : "", ERR,
 			  errno == ENOSYS ? " (idmapped mounts need Linux >= 5.12)"
-			  : errno == EINVAL && !s->clone_rec ? " (mounts under it are locked to the container's user namespace: use rbind)" : "");
+			  : errno == EINVAL && !s->mode ? " (mounts under it are locked to the container's user namespace: use rbind)" : "");
 	if ((ns = userns_with(s->uid_map, s->gid_map, &step)) < 0)
 		KILL_FAIL(child, "%s: idmapped bind of %s: a user namespace for the mapping: %s: %s", s->label, path, step, ERR);
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
@@ -122,7 +118,7 @@ int source_open(pid_t child, size_t index, const char *path)
 {
 	for (size_t k = 0; k < nsources; k++)
 		if (sources[k].index == index)
-			return idmapped_open(child, &sources[k], path);
+			return sources[k].mode == CLONE_OVERLAY ? idmapped_overlay(child, &sources[k]) : idmapped_open(child, &sources[k], path);
 	int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		KILL_FAIL(child, "bind mount source %s: %s", path, ERR);
