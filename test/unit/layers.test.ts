@@ -13,6 +13,7 @@ import { MS } from "../../src/fs/mount-flags.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { Op } from "../../src/launch/ops.js";
 import { thrown } from "../helpers/plan-bundles.js";
+import { describeRecord } from "../../src/plan/describe/records.js";
 
 let dir: string;
 let bundle: string;
@@ -178,6 +179,7 @@ describe("tsrun.idmapLayers: lower layers idmapped with the new user namespace's
     expect(recs[1]).toEqual({ op: Op.IDMAP_MOUNT, ints: [0, 0], strs: ["/r", ""] });
     expect(sources.paths).toEqual(["/r"]);
     expect(sources.idmaps).toEqual([{ op: Op.IDMAP_SOURCE, ints: [0, 2, 0], strs: ["0 100000 65536\n", "0 200000 65536\n", "/tsrun/layers", setup.upper, setup.work, setup.lowers[1], setup.lowers[0]] }]);
+    expect(describeRecord(sources.idmaps[0]).action).toBe(`make bind source 0 (/tsrun/layers) an overlay of idmapped layers (uid_map 0 100000 65536, gid_map 0 200000 65536): lower ${setup.lowers[1]}:${setup.lowers[0]}, upper ${setup.upper}, work ${setup.work}`);
     // Before Linux 6.8 the lower dirs go in one "lowerdir" string (joined = 1).
     const old = { paths: [] as string[], idmaps: [] as any[] };
     planOverlay(setup, "/r", "6.1.0", old);
