@@ -216,6 +216,16 @@ export const OPS = {
    *  to the console socket at path (--console-socket) and keep it for PTY, which sends the pty master
    *  there. CLONE closes stage 0's copy. Error: `console socket <path>: connect: <strerror>`. */
   CONSOLE_SOCKET: { code: 39, ints: 0, strs: 1 },
+  /** strs: path. Stage 0, before any SETNS (the path is the caller's): connect an AF_UNIX stream socket
+   *  to path (--pidfd-socket) and keep it for PIDFD_SEND; close-on-exec, it follows the clone, and a
+   *  foreground stage 0 closes its copy before it waits. Outside the core: src/init/pidfd/.
+   *  Error: `pidfd socket <path>: connect: <strerror>`. */
+  PIDFD_SOCKET: { code: 80, ints: 0, strs: 1 },
+  /** strs: payload. In the child, before the filter: pidfd_open(getpid(), 0) (the process itself, whatever
+   *  its pid namespace) and send it with ONE sendmsg carrying one SCM_RIGHTS fd and `payload` as data on
+   *  the socket of PIDFD_SOCKET, as runc sends it ("standard" for create/run, "setns" for exec; containerd
+   *  reads one fd and ignores the data), then close both. */
+  PIDFD_SEND: { code: 81, ints: 0, strs: 1 },
   /** Stage 0, before CLONE (`run`/`exec` attached to the caller's terminal, no console socket): a
    *  socketpair; the child keeps one end for PTY, stage 0 the other. A foreground CLONE then receives the
    *  pty master on it and relays the caller's terminal (src/init/relay/tty_relay.c): stdin's terminal in raw mode for

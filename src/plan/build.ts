@@ -21,6 +21,7 @@ import {
   SECCOMP_LISTENER_SLOT,
 } from "./process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
+import { planPidfdSocket } from "./pidfd-socket.js";
 import { planSessionKeyring } from "../security/keyring.js";
 import { planPersonality } from "../security/personality.js";
 import { planMemoryPolicy } from "../security/memory-policy.js";
@@ -67,6 +68,8 @@ export interface PlanInput {
   foreground: boolean;
   /** --console-socket (absolute): where the pty master goes when process.terminal is true. */
   consoleSocket?: string;
+  /** --pidfd-socket: where the init sends a pidfd of itself (src/plan/pidfd-socket.ts). */
+  pidfdSocket?: string;
   /** The container's cgroup filesystems, for cgroup mounts (CgroupDriver.mounts()). */
   cgroupMounts: CgroupMounts;
   /** How the init joins its cgroup (CgroupDriver.joinPlan): a v2 directory to clone into, and v1 `tasks`
@@ -162,6 +165,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         mountConsole: true,
       })
     : undefined;
+  const pidfd = planPidfdSocket(input.pidfdSocket, "create");
   // Compiled before anything is planned: a bad profile fails create with its JSON path.
   const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
 
@@ -185,9 +189,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Both right before the exec fifo and the filter, in the process that execs (runc's order).
   const setup = [personality, memoryPolicy].filter((r): r is PlanRecord => r !== undefined);
 
-  // Stage 0: the console socket (a host path: before any setns), the exec fifo (made as host root),
+  // Stage 0: the console and pidfd sockets (host paths: before any setns), the exec fifo (made as host root),
   // namespaces joined by path, then the clone.
   if (terminal) recs.push(...terminal.stage0);
+  recs.push(...pidfd.stage0);
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
   // Only root can reach it: the state directory is 0700.
   recs.push({ op: Op.UMASK, ints: [0] });
@@ -217,6 +222,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
+  // The pidfd once the init is in its cgroup with its id maps, long before its filter (runc's order).
+  recs.push(...pidfd.child);
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
   // First thing as the container's root, as runc does: never the caller's session keyring.
   if (input.sessionKeyring !== undefined) {

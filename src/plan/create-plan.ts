@@ -84,6 +84,8 @@ export interface CreatePlanInput {
   foreground?: boolean;
   /** --console-socket as given (resolved here). */
   consoleSocket?: string;
+  /** --pidfd-socket as given (resolved by the planner). */
+  pidfdSocket?: string;
   noNewKeyring?: boolean;
   /** --systemd-cgroup. */
   systemdCgroup?: boolean;
@@ -206,6 +208,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     preserveFds,
     foreground,
     consoleSocket,
+    pidfdSocket: input.pidfdSocket,
     cgroupMounts: cgroup.mounts,
     cgroupJoin: cgroup.join,
     hostCaps: host.hostCaps,

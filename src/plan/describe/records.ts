@@ -197,6 +197,10 @@ export function describeRecord(r: PlanRecord): RecordAction {
       return at("seccomp", `connect to the seccomp listener at ${s[0]}`, { path: s[0] });
     case Op.CONSOLE_SOCKET:
       return at("terminal", `connect to the console socket ${s[0]}`, { path: s[0] });
+    case Op.PIDFD_SOCKET:
+      return at("pidfd", `connect to the pidfd socket ${s[0]}`, { path: s[0] });
+    case Op.PIDFD_SEND:
+      return at("pidfd", `send a pidfd of this process to the pidfd socket ("${s[0]}")`, { payload: s[0] });
     case Op.CONSOLE_PAIR:
       return at("terminal", "make a socket pair to receive the pty master and relay this terminal", {});
     case Op.PTY: {
