@@ -262,6 +262,8 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
       },
     });
     undo.push("kill container init", () => killAndWait([launched.pid]));
+    // The init waits at the exec fifo and forks no more: now a pids.limit of 0 can be written.
+    if (plan.cgroup.afterLaunch) await cgroup.applyResources(plan.cgroup.afterLaunch, { warn: ctx.warn });
     step("launch");
 
     const st = readProcStat(launched.pid);
@@ -326,7 +328,9 @@ function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver,
   // A refused value fails create; the undo above removes the cgroup.
   const resources = plan.cgroup.resources;
   // Even without resources: on cgroup v2 this enables the controllers the container's stats need.
-  cgroup.applyResources(resources ?? {}, { warn: ctx.warn });
+  // What must wait for the init (plan.cgroup.afterLaunch) is left out here and written after launch.
+  const now = plan.cgroup.afterLaunch?.pids && resources?.pids ? { ...resources, pids: {} } : resources;
+  cgroup.applyResources(now ?? {}, { warn: ctx.warn });
   if (resources) writeRecordedResources(store.dir(id), resources);
   step("resources");
 }

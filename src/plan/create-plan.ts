@@ -103,6 +103,10 @@ export interface CgroupPlan {
   readonly deviceRules: readonly DeviceRule[];
   /** linux.resources as the config gives them: applied and recorded (for update) once the cgroup exists. */
   readonly resources?: LinuxResources;
+  /** What is written only once the init waits at the exec fifo, not before it starts: a pids.limit of 0
+   *  (runtime-spec 1.3), under which the init could not be cloned into its cgroup (cgroup v2
+   *  CLONE_INTO_CGROUP is a fork, and forks are what pids.max counts). runc sets every limit there. */
+  readonly afterLaunch?: LinuxResources;
   /** What the driver will make and write on this host, against a fresh cgroup (a v1 host's order is
    *  planned again against the cgroup as it is, when they are applied): directories, control-file
    *  writes, how the device rules are enforced. */
@@ -322,6 +326,7 @@ function ownCgroupPlan(path: string, driver: CgroupDriver, planned: DriverPlan, 
     path,
     deviceRules: planned.deviceRules,
     ...(resources ? { resources: structuredClone(resources) } : {}),
+    ...(resources?.pids?.limit === 0 ? { afterLaunch: { pids: { limit: 0 } } } : {}),
     planned,
     join: driver.joinPlan(newUser),
     mounts: driver.mounts(),

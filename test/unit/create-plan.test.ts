@@ -160,6 +160,14 @@ describe("a valid config: the whole create, in one frozen value", () => {
     expect(Object.isFrozen(plan.launch.records)).toBe(true);
   });
 
+  test("pids.limit 0 waits for the init (cloned into a cgroup with pids.max 0 it could not be); other limits do not", () => {
+    const plan = planCreate(input(bundle((c) => (c.linux.resources = { ...c.linux.resources, pids: { limit: 0 } }))));
+    expect(plan.cgroup.join.cloneInto).toBe("/sys/fs/cgroup/tsrun/c1");
+    expect(plan.cgroup.afterLaunch).toEqual({ pids: { limit: 0 } });
+    expect(plan.cgroup.resources?.pids).toEqual({ limit: 0 });
+    expect(planCreate(input(bundle((c) => (c.linux.resources = { pids: { limit: 1 } })))).cgroup.afterLaunch).toBeUndefined();
+  });
+
   test("a new user namespace: the id-map texts", () => {
     const plan = planCreate(
       input(
