@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ociArchive } from "./containerd.js";
-import { NSENTER, mountsAndProcessesUnder } from "./host.js";
+import { NSENTER, mountsAndProcessesUnder, unmountUnder } from "./host.js";
 import { TOP, TSRUN } from "./tsrun.js";
 
 export const CRI_IMAGE = "localhost/tsrun-busybox:cri";
@@ -200,7 +200,8 @@ export class CriEnv {
     this.image = wrap(pkg.runtime.v1.ImageService);
   }
 
-  /** Remove every pod, stop the daemon, and return what was left behind. */
+  /** Remove every pod, stop the daemon, and return what was left behind (then removed or killed).
+   *  TSRUN_CRI_LOG=<file> keeps containerd's log there. */
   async cleanup(): Promise<string[]> {
     const leaks: string[] = [];
     if (this.daemon && this.daemon.exitCode === null) {
@@ -229,24 +230,50 @@ export class CriEnv {
       const root = join(this.runtimeRoot(handler), "k8s.io");
       if (existsSync(root)) for (const id of readdirSync(root)) leaks.push(`${handler} state ${id}`);
     }
-    // The netns file is ours to unmount; anything else mounted under the directory is a leak.
+    const inOurCgroup = (cg: string) => cg.includes(`${this.cgroupParent}/`);
+    // The netns file is ours to unmount. Whatever a failed test left running (a shim, a container's processes) is reported, then killed, so
+    // that nothing outlives the test even when it fails.
     spawnSync("umount", [this.netns]);
-    leaks.push(...mountsAndProcessesUnder(this.dir, (cg) => cg.includes(`${this.cgroupParent}/`)));
+    const procs = mountsAndProcessesUnder(this.dir, inOurCgroup);
+    leaks.push(...procs);
+    for (const line of procs) {
+      const pid = Number(/^process (\d+):/.exec(line)?.[1]);
+      if (pid) spawnSync("kill", ["-9", String(pid)]);
+    }
+    if (procs.some((l) => l.startsWith("process "))) await new Promise((r) => setTimeout(r, 500));
+    // Anything still mounted under the directory was reported and unmounted by mountsAndProcessesUnder;
+    // a mount a killed process held may come loose only now.
+    unmountUnder(this.dir);
     for (const h of readdirSync("/sys/fs/cgroup")) {
       const parent = join("/sys/fs/cgroup", h, this.cgroupParent);
       if (!existsSync(parent) || !statSync(parent).isDirectory()) continue;
-      for (const sub of readdirSync(parent, { withFileTypes: true })) if (sub.isDirectory()) leaks.push(`cgroup ${join(parent, sub.name)}`);
+      for (const sub of readdirSync(parent, { withFileTypes: true })) {
+        if (!sub.isDirectory()) continue;
+        leaks.push(`cgroup ${join(parent, sub.name)}`);
+        removeCgroupTree(join(parent, sub.name));
+      }
       try {
         rmdirSync(parent);
       } catch {
-        leaks.push(`cgroup ${parent}`);
+        leaks.push(`cgroup ${parent} could not be removed`);
       }
     }
+    if (process.env.TSRUN_CRI_LOG) writeFileSync(process.env.TSRUN_CRI_LOG, this.log());
     // libcni keeps a result per attachment until its DEL: one left means a pod's network was not torn down.
     const cache = "/var/lib/cni/results";
     if (existsSync(cache)) for (const f of readdirSync(cache)) if (f.startsWith(`${this.network}-`)) leaks.push(`CNI cache ${f}`), rmSync(join(cache, f));
     rmSync(this.dir, { recursive: true, force: true });
     return leaks;
+  }
+}
+
+/** rmdir a cgroup directory and its children, deepest first (a cgroup dir holds only control files). */
+function removeCgroupTree(dir: string): void {
+  for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroupTree(join(dir, sub.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still populated: reported by the caller
   }
 }
 

@@ -2,7 +2,7 @@
 // gRPC by a private containerd (test/helpers/cri.ts) whose runc v2 shim runs tsrun for the runtime
 // handler "tsrun" and runc for "runc". Every scenario runs with both handlers and expects the same.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CRI_IMAGE, CriEnv, HANDLERS, criMissing } from "../helpers/cri.js";
 import { NSENTER } from "../helpers/host.js";
@@ -87,7 +87,8 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
         envs: o.envs ?? [],
         mounts: o.mounts ?? [],
         logPath: `${name}.log`,
-        linux: { resources: o.resources ?? {}, securityContext: o.security ?? {} },
+        // As the kubelet: the container's namespace modes are the pod's, spelled out (CRI's default for pid is POD).
+        linux: { resources: o.resources ?? {}, securityContext: { namespaceOptions: pod.config.linux.securityContext.namespaceOptions, ...o.security } },
       },
     });
     return containerId as string;
@@ -183,10 +184,190 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
 
   test("a container over its memory limit is OOM-killed and ContainerStatus says OOMKilled", async () => {
     const pod = await runPod();
-    // tail holds all of /dev/zero's one endless line in memory.
-    const c = await startContainer(pod, { command: ["sh", "-c", "tail /dev/zero"], resources: { memoryLimitInBytes: 32 << 20, memorySwapLimitInBytes: 32 << 20 } });
+    // tail holds all of /dev/zero's one endless line in memory. The second's wait lets the shim watch the
+    // cgroup's OOM events before the kill (on cgroup v1 it registers after the start: runc alike).
+    const c = await startContainer(pod, { command: ["sh", "-c", "sleep 1; tail /dev/zero"], resources: { memoryLimitInBytes: 32 << 20, memorySwapLimitInBytes: 32 << 20 } });
     const s = await waitExited(c, 30_000);
     expect({ state: s.state, reason: s.reason, exitCode: s.exitCode }).toEqual({ state: "CONTAINER_EXITED", reason: "OOMKilled", exitCode: 137 });
     await removePod(pod.id);
+  });
+
+  test("mounts with rprivate, rslave and rshared propagation", async () => {
+    // A shared mount of the test's own: rslave and rshared need a shared (or slave) source.
+    const src = join(env.dir, `prop-${handler}`);
+    mkdirSync(src);
+    writeFileSync(join(src, "file"), "from-host");
+    const mnt = (...a: string[]) => spawnSync("mount", a, { encoding: "utf8" });
+    expect(mnt("--bind", src, src).status).toBe(0);
+    try {
+      expect(mnt("--make-shared", src).status).toBe(0);
+      const pod = await runPod({ privileged: true });
+      const vol = (propagation: string, readonly = false) => ({ containerPath: "/vol", hostPath: src, readonly, propagation });
+      const priv = await startContainer(pod, { mounts: [vol("PROPAGATION_PRIVATE", true)] });
+      const slave = await startContainer(pod, { mounts: [vol("PROPAGATION_HOST_TO_CONTAINER")] });
+      const shared = await startContainer(pod, { mounts: [vol("PROPAGATION_BIDIRECTIONAL")], security: { privileged: true } });
+      for (const c of [priv, slave, shared]) expect((await exec(c, ["cat", "/vol/file"])).out).toBe("from-host");
+      // readonly: a write fails.
+      expect((await exec(priv, ["sh", "-c", "echo x > /vol/new"])).code).not.toBe(0);
+      // A mount made on the host after the start reaches rslave and rshared, not rprivate.
+      mkdirSync(join(src, "sub"));
+      expect(mnt("-t", "tmpfs", "-o", "size=1m", "hostsub", join(src, "sub")).status).toBe(0);
+      writeFileSync(join(src, "sub/marker"), "late");
+      const sees = async (c: string, f: string) => (await exec(c, ["cat", f])).out;
+      expect(await sees(priv, "/vol/sub/marker")).toBe("");
+      expect(await sees(slave, "/vol/sub/marker")).toBe("late");
+      expect(await sees(shared, "/vol/sub/marker")).toBe("late");
+      // A mount made in the rshared container reaches the host; one in the rslave container could not be made.
+      expect((await exec(shared, ["sh", "-c", "mkdir -p /vol/back && mount -t tmpfs ctrsub /vol/back && echo up > /vol/back/m"])).code).toBe(0);
+      expect(readFileSync(join(src, "back/m"), "utf8")).toBe("up\n");
+      expect((await exec(slave, ["sh", "-c", "mount -t tmpfs x /vol/sub"])).code).not.toBe(0);
+      await removePod(pod.id);
+    } finally {
+      spawnSync("umount", ["-R", "-l", src]);
+    }
+  });
+
+  test("resources reach the cgroup, UpdateContainerResources changes them", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod, { resources: { cpuPeriod: 100000, cpuQuota: 50000, cpuShares: 512, memoryLimitInBytes: 64 << 20 } });
+    const cg = (ctl: string, file: string) => readFileSync(join("/sys/fs/cgroup", ctl, env.cgroupParent, c, file), "utf8").trim();
+    const v2 = !existsSync("/sys/fs/cgroup/memory");
+    if (v2) {
+      expect(readFileSync(join("/sys/fs/cgroup", env.cgroupParent, c, "memory.max"), "utf8").trim()).toBe(String(64 << 20));
+    } else {
+      expect([cg("memory", "memory.limit_in_bytes"), cg("cpu", "cpu.cfs_quota_us"), cg("cpu", "cpu.shares")]).toEqual([String(64 << 20), "50000", "512"]);
+    }
+    await rt().UpdateContainerResources({ containerId: c, linux: { cpuPeriod: 100000, cpuQuota: 20000, cpuShares: 256, memoryLimitInBytes: 96 << 20 } });
+    if (v2) {
+      expect(readFileSync(join("/sys/fs/cgroup", env.cgroupParent, c, "memory.max"), "utf8").trim()).toBe(String(96 << 20));
+    } else {
+      expect([cg("memory", "memory.limit_in_bytes"), cg("cpu", "cpu.cfs_quota_us"), cg("cpu", "cpu.shares")]).toEqual([String(96 << 20), "20000", "256"]);
+    }
+    // The process sees its own cgroup's limit.
+    expect((await exec(c, ["cat", v2 ? "/sys/fs/cgroup/memory.max" : "/sys/fs/cgroup/memory/memory.limit_in_bytes"])).out.trim()).toBe(String(96 << 20));
+    await removePod(pod.id);
+  });
+
+  test("a privileged container has the host's devices, no seccomp, every capability", async () => {
+    const pod = await runPod({ privileged: true });
+    const c = await startContainer(pod, { security: { privileged: true } });
+    const hostDevs = ["kmsg", "loop-control", "mem", "full"].filter((d) => existsSync(`/dev/${d}`));
+    expect(hostDevs.length).toBeGreaterThan(0);
+    for (const d of hostDevs) expect((await exec(c, ["test", "-c", `/dev/${d}`])).code).toBe(0);
+    expect((await exec(c, ["grep", "^Seccomp:", "/proc/self/status"])).out).toMatch(/Seccomp:\s+0/);
+    // CAP_SYS_ADMIN (bit 21) in the effective set: it can mount.
+    const capEff = async (id: string) => BigInt(`0x${(await exec(id, ["grep", "^CapEff:", "/proc/self/status"])).out.split(/\s+/)[1]}`);
+    expect((await capEff(c)) & (1n << 21n)).toBe(1n << 21n);
+    expect((await exec(c, ["sh", "-c", "mkdir -p /m && mount -t tmpfs x /m && umount /m"])).code).toBe(0);
+    // An unprivileged one has none of the extra devices and no CAP_SYS_ADMIN.
+    const plain = await startContainer(pod);
+    expect((await exec(plain, ["test", "-e", "/dev/kmsg"])).code).not.toBe(0);
+    expect((await capEff(plain)) & (1n << 21n)).toBe(0n);
+    await removePod(pod.id);
+  });
+
+  test("a read-only root refuses writes; runAsUser, runAsGroup and supplementalGroups set the ids", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod, {
+      security: { readonlyRootfs: true, runAsUser: { value: 1234 }, runAsGroup: { value: 2345 }, supplementalGroups: [3456, 4567] },
+    });
+    const w = await exec(c, ["sh", "-c", "echo x > /newfile"]);
+    expect(w.code).not.toBe(0);
+    expect(w.err).toMatch(/Read-only file system/);
+    expect((await exec(c, ["sh", "-c", "id -u; id -g; id -G"])).out.split("\n")).toEqual(["1234", "2345", expect.stringMatching(/^2345 3456 4567$/), ""]);
+    // The container's own process has the same ids.
+    const st = readFileSync(`/proc/${await pidOf(c)}/status`, "utf8");
+    expect(st).toMatch(/^Uid:\s+1234\s/m);
+    expect(st).toMatch(/^Gid:\s+2345\s/m);
+    expect(st).toMatch(/^Groups:\s+2345 3456 4567\s*$/m);
+    await removePod(pod.id);
+  });
+
+  test("the shim writes the container's logs; ReopenContainerLog starts a new file", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod, { command: ["sh", "-c", 'echo out-1; echo err-1 >&2; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo out-2; sleep 1000'] });
+    const logPath = (await status(c)).status.logPath as string;
+    expect(logPath).toBe(join(pod.config.logDirectory, `${(await status(c)).status.metadata.name}.log`));
+    const lines = async (want: number) => {
+      for (let i = 0; i < 100; i++, await sleep(100)) {
+        const l = existsSync(logPath) ? readFileSync(logPath, "utf8").split("\n").filter(Boolean) : [];
+        if (l.length >= want) return l;
+      }
+      return existsSync(logPath) ? readFileSync(logPath, "utf8").split("\n").filter(Boolean) : [];
+    };
+    const first = await lines(2);
+    // The CRI log format: <RFC3339Nano time> <stream> <F|P> <text>
+    expect(first.map((l) => l.replace(/^\S+ /, "")).sort()).toEqual(["stderr F err-1", "stdout F out-1"]);
+    expect(first[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z? /);
+    renameSync(logPath, `${logPath}.1`);
+    await rt().ReopenContainerLog({ containerId: c });
+    await exec(c, ["touch", "/tmp/go"]);
+    expect((await lines(1)).map((l) => l.replace(/^\S+ /, ""))).toEqual(["stdout F out-2"]);
+    expect(readFileSync(`${logPath}.1`, "utf8")).not.toContain("out-2");
+    await removePod(pod.id);
+  });
+
+  test("StopContainer: TERM within the grace period, then KILL", async () => {
+    const pod = await runPod();
+    const polite = await startContainer(pod);
+    const stubborn = await startContainer(pod, { command: ["sh", "-c", 'trap "" TERM; while :; do sleep 0.1; done'] });
+    let t0 = Date.now();
+    await rt().StopContainer({ containerId: polite, timeout: 10 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await status(polite)).status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 0 });
+    t0 = Date.now();
+    await rt().StopContainer({ containerId: stubborn, timeout: 2 });
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(10_000);
+    expect((await status(stubborn)).status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 137 });
+    await rt().StopContainer({ containerId: stubborn, timeout: 2 }); // idempotent
+    await rt().RemoveContainer({ containerId: stubborn });
+    await rt().RemoveContainer({ containerId: polite });
+    expect((await rt().ListContainers({ filter: { podSandboxId: pod.id } })).containers).toEqual([]);
+    await removePod(pod.id);
+  });
+
+  test("ContainerStats and ListContainerStats", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod, { command: ["sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 1000"], resources: { memoryLimitInBytes: 64 << 20 } });
+    await sleep(1500);
+    const { stats } = await rt().ContainerStats({ containerId: c });
+    expect(stats.attributes.id).toBe(c);
+    expect(stats.cpu.usageCoreNanoSeconds.value).toBeGreaterThan(0);
+    expect(stats.memory.workingSetBytes.value).toBeGreaterThan(0);
+    const list = (await rt().ListContainerStats({ filter: { podSandboxId: pod.id } })).stats;
+    expect(list.map((s: { attributes: { id: string } }) => s.attributes.id)).toEqual([c]);
+    await removePod(pod.id);
+  });
+
+  test("a container whose command is missing: StartContainer fails as with runc, and nothing is left", async () => {
+    const pod = await runPod();
+    const c = await createContainer(pod, { command: ["/no/such/binary"] });
+    await expect(rt().StartContainer({ containerId: c })).rejects.toThrow(/no such file or directory|executable file not found/);
+    const s = (await status(c)).status;
+    expect({ state: s.state, exitCode: s.exitCode, reason: s.reason }).toEqual({ state: "CONTAINER_EXITED", exitCode: 128, reason: "StartError" });
+    await rt().RemoveContainer({ containerId: c });
+    const root = join(env.runtimeRoot(handler), "k8s.io");
+    expect(readdirSync(root)).not.toContain(c);
+    expect(existsSync(join("/sys/fs/cgroup/memory", env.cgroupParent, c))).toBe(false);
+    await removePod(pod.id);
+    expect(readdirSync(root)).not.toContain(pod.id);
+  });
+
+  test("a pod whose sandbox dies is NOTREADY, and stopping and removing it leaves nothing", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod);
+    const cp = await pidOf(c);
+    process.kill(await podPid(pod.id), "SIGKILL");
+    let state = "";
+    for (let i = 0; i < 100 && state !== "SANDBOX_NOTREADY"; i++, await sleep(100)) state = (await rt().PodSandboxStatus({ podSandboxId: pod.id })).status.state;
+    expect(state).toBe("SANDBOX_NOTREADY");
+    // The container keeps running until the pod is stopped.
+    expect((await status(c)).status.state).toBe("CONTAINER_RUNNING");
+    await removePod(pod.id);
+    expect(existsSync(`/proc/${cp}`) && !/\) Z /.test(readFileSync(`/proc/${cp}/stat`, "utf8"))).toBe(false);
+    expect(readdirSync(join(env.runtimeRoot(handler), "k8s.io")).filter((id) => id === c || id === pod.id)).toEqual([]);
+    rmSync(pod.config.logDirectory, { recursive: true, force: true });
   });
 });
