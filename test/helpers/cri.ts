@@ -101,6 +101,18 @@ export class CriEnv {
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 
+  /** Talk to the streaming server (the URL of an Exec or Attach answer) from inside containerd's network
+   *  namespace, where it listens: send `stdin`, read until the server closes, `until` is seen on stdout or
+   *  the timeout. status: the v4 error channel's JSON (a Status), "" when it sent none. */
+  stream(url: string, stdin: string, until: string, timeoutMs: number): { stdout: string; stderr: string; status: string; closed: boolean } {
+    const r = spawnSync(NSENTER, [`--net=${this.netns}`, "--", process.execPath, join(TOP, "test/helpers/cri/ws-stream.mjs"), url, stdin, until, String(timeoutMs)], {
+      encoding: "utf8",
+      timeout: timeoutMs + 10_000,
+    });
+    if (r.status !== 0) throw new Error(`ws-stream.mjs exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }
+
   /** The state root the shim gives a handler's runtime (`--root <this>/k8s.io`). */
   runtimeRoot(handler: string): string {
     return join(this.dir, `${handler}-root`);

@@ -74,6 +74,8 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
     resources?: object;
     security?: object;
     name?: string;
+    /** An interactive container (Attach): stdin kept open, a tty. */
+    interactive?: boolean;
   }
   const createContainer = async (pod: { id: string; config: ReturnType<typeof podConfig> }, o: CtrOpts = {}) => {
     const name = o.name ?? `c${seq++}`;
@@ -87,6 +89,8 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
         envs: o.envs ?? [],
         mounts: o.mounts ?? [],
         logPath: `${name}.log`,
+        stdin: o.interactive ?? false,
+        tty: o.interactive ?? false,
         // As the kubelet: the container's namespace modes are the pod's, spelled out (CRI's default for pid is POD).
         linux: { resources: o.resources ?? {}, securityContext: { namespaceOptions: pod.config.linux.securityContext.namespaceOptions, ...o.security } },
       },
@@ -369,5 +373,26 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
     expect(existsSync(`/proc/${cp}`) && !/\) Z /.test(readFileSync(`/proc/${cp}/stat`, "utf8"))).toBe(false);
     expect(readdirSync(join(env.runtimeRoot(handler), "k8s.io")).filter((id) => id === c || id === pod.id)).toEqual([]);
     rmSync(pod.config.logDirectory, { recursive: true, force: true });
+  });
+
+  test("Exec and Attach with a tty through the streaming server", async () => {
+    const pod = await runPod();
+    const c = await startContainer(pod, { command: ["sh", "-c", 'while read l; do echo "att-$l"; done'], interactive: true });
+    const { url } = await rt().Exec({ containerId: c, cmd: ["sh", "-c", 'read x; echo "got-$x"; tty; exit 3'], tty: true, stdin: true, stdout: true });
+    const r = env.stream(url, "abc\n", "", 20_000);
+    expect(r.stdout).toContain("got-abc");
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
+    // The exit code comes on the error channel as a Status whose cause says ExitCode.
+    const st = JSON.parse(r.status);
+    expect(st.status).toBe("Failure");
+    expect(st.details.causes).toContainEqual({ reason: "ExitCode", message: "3" });
+    const ok = env.stream((await rt().Exec({ containerId: c, cmd: ["true"], tty: true, stdout: true })).url, "", "", 20_000);
+    expect(JSON.parse(ok.status).status).toBe("Success");
+    // Attach: the container's own process, on its tty, answers a line.
+    const a = await rt().Attach({ containerId: c, stdin: true, tty: true, stdout: true });
+    const ar = env.stream(a.url, "hello\n", "att-hello", 20_000);
+    expect(ar.stdout).toContain("att-hello");
+    expect((await status(c)).status.state).toBe("CONTAINER_RUNNING");
+    await removePod(pod.id);
   });
 });
