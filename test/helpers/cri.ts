@@ -40,6 +40,16 @@ export function criMissing(): string {
 type Call = (req: object) => Promise<any>;
 export type CriService = Record<string, Call>;
 
+export interface CriEnvOptions {
+  /** The runtime handlers, [name, binary] (default HANDLERS). */
+  handlers?: [string, string][];
+  /** The shim's SystemdCgroup option: the runtime gets --systemd-cgroup and, for a pod whose cgroup parent
+   *  is a slice, the cgroupsPath <slice>:cri-containerd:<id>. */
+  systemdCgroup?: boolean;
+  /** The pods' cgroup parent (default /tsrun-cri-<pid>-<n>; a .../<name>.slice path for systemd). */
+  cgroupParent?: string;
+}
+
 let envSeq = 0;
 export class CriEnv {
   readonly dir = mkdtempSync(join(tmpdir(), "tsrun-cri-"));
@@ -47,7 +57,8 @@ export class CriEnv {
   /** The network namespace containerd (and so the CNI bridge and hostNetwork pods) lives in. */
   readonly netns = join(this.dir, "netns");
   /** Every pod's cgroup parent: the containers' cgroups are <parent>/<id> in each hierarchy. */
-  readonly cgroupParent = `/tsrun-cri-${process.pid}-${envSeq++}`;
+  readonly cgroupParent: string;
+  readonly handlers: [string, string][];
   /** The CNI network's name: host-local's and libcni's state carry it. */
   readonly network = `tsrun-cri-${process.pid}`;
   readonly logs = join(this.dir, "pod-logs");
@@ -55,6 +66,11 @@ export class CriEnv {
   image!: CriService;
   private daemon?: ChildProcess;
   private clients: grpc.Client[] = [];
+
+  constructor(readonly options: CriEnvOptions = {}) {
+    this.cgroupParent = options.cgroupParent ?? `/tsrun-cri-${process.pid}-${envSeq++}`;
+    this.handlers = options.handlers ?? HANDLERS;
+  }
 
   async start(): Promise<void> {
     const d = this.dir;
@@ -153,14 +169,14 @@ export class CriEnv {
       '    snapshotter = "overlayfs"',
       '    default_runtime_name = "runc"',
     ];
-    for (const [name, binary] of HANDLERS) {
+    for (const [name, binary] of this.handlers) {
       lines.push(
         `    [${cri}.containerd.runtimes.${name}]`,
         '      runtime_type = "io.containerd.runc.v2"',
         `      [${cri}.containerd.runtimes.${name}.options]`,
         `        BinaryName = "${binary}"`,
         `        Root = "${this.runtimeRoot(name)}"`,
-        "        SystemdCgroup = false",
+        `        SystemdCgroup = ${this.options.systemdCgroup ?? false}`,
       );
     }
     return lines.join("\n") + "\n";
@@ -238,7 +254,7 @@ export class CriEnv {
         this.daemon.kill("SIGKILL");
       }
     }
-    for (const [handler] of HANDLERS) {
+    for (const [handler] of this.handlers) {
       const root = join(this.runtimeRoot(handler), "k8s.io");
       if (existsSync(root)) for (const id of readdirSync(root)) leaks.push(`${handler} state ${id}`);
     }
@@ -256,7 +272,9 @@ export class CriEnv {
     // Anything still mounted under the directory was reported and unmounted by mountsAndProcessesUnder;
     // a mount a killed process held may come loose only now.
     unmountUnder(this.dir);
-    for (const h of readdirSync("/sys/fs/cgroup")) {
+    // Under systemd the pod's slice and scopes are units: the caller checks and stops them.
+    const hierarchies = this.options.systemdCgroup ? [] : ["", ...readdirSync("/sys/fs/cgroup")];
+    for (const h of hierarchies) {
       const parent = join("/sys/fs/cgroup", h, this.cgroupParent);
       if (!existsSync(parent) || !statSync(parent).isDirectory()) continue;
       for (const sub of readdirSync(parent, { withFileTypes: true })) {
