@@ -9,6 +9,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -267,6 +268,10 @@ export class CriEnv {
     for (const line of procs) {
       const pid = Number(/^process (\d+):/.exec(line)?.[1]);
       if (pid) spawnSync("kill", ["-9", String(pid)]);
+      // A killed shim leaves its socket in the host's /run/containerd/s, named by the sha256 of
+      // <containerd address>/<namespace>/<id> (containerd 1.6's shim.SocketAddress).
+      const id = / -id (\S+)/.exec(line)?.[1];
+      if (line.includes("containerd-shim") && id) rmSync(join("/run/containerd/s", sha256(join(this.socket, "k8s.io", id))), { force: true });
     }
     if (procs.some((l) => l.startsWith("process "))) await new Promise((r) => setTimeout(r, 500));
     // Anything still mounted under the directory was reported and unmounted by mountsAndProcessesUnder;
@@ -296,6 +301,8 @@ export class CriEnv {
     return leaks;
   }
 }
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** rmdir a cgroup directory and its children, deepest first (a cgroup dir holds only control files). */
 function removeCgroupTree(dir: string): void {
