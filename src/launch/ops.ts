@@ -180,6 +180,21 @@ export const OPS = {
    *  child first); the child receives all of them right after the gate. For a new user namespace whose root
    *  could not search the source's directories (runc does the same in nsexec). */
   BIND_SOURCES: { code: 70, ints: 0, strs: -1 },
+  /** ints: sourceIndex, mode (0 bind, 1 rbind, 2 overlay), idmapRecursive (mode 2: joined) · strs: uidMap,
+   *  gidMap, label[, upper, work, lowerdir... (mode 2, top-most first)]. Stage 0, before CLONE (with
+   *  BIND_SOURCES): bind source sourceIndex is idmapped. At BIND_SOURCES' send (in the child's mount namespace,
+   *  as host root), with a user namespace made for it (a child that unshares it, whose uid_map/gid_map get
+   *  these texts): modes 0 and 1 open the source with open_tree(OPEN_TREE_CLONE, AT_RECURSIVE for 1) and give
+   *  it mount_setattr(MOUNT_ATTR_IDMAP, AT_RECURSIVE when idmapRecursive); mode 2 (tsrun.idmapLayers) clones
+   *  and idmaps each lower dir so and makes an overlay of them (as "lowerdir+" each, or one "lowerdir" string
+   *  when joined, Linux < 6.8) with upper and work, and sends its fsmount fd as the source. A failure names
+   *  label (the field, and a mount's destination), the path and its filesystem. Outside the core:
+   *  src/init/idmap/. Checked when run: 3 strings for modes 0 and 1, at least 6 for mode 2. */
+  IDMAP_SOURCE: { code: 74, ints: 3, strs: -1 },
+  /** ints: mkdirKind (as MOUNT's 0, 1 or 2), sourceIndex · strs: target, root. The child: move_mount of bind
+   *  source sourceIndex (an idmapped tree or overlay from IDMAP_SOURCE) onto target, resolved (and made) inside
+   *  root as MOUNT does (root "": target as given). */
+  IDMAP_MOUNT: { code: 75, ints: 2, strs: 2 },
   /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
    *  `exec` does with those of a running container's init: open every path first, then setns each fd
    *  in the order given (the planner puts user first and mount last), then make the process

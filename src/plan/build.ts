@@ -256,11 +256,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
   }
 
+  const hostRoot = input.hostRoot ?? process.geteuid?.() === 0;
+  const sources = { paths: [] as string[], plain: ns.newUser && !noMountNs && hostRoot, idmaps: [] as PlanRecord[] };
   // The overlay first: every later mount record builds on the root it makes (layers need a new mount namespace).
-  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
+  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs, undefined, sources));
   // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
-  const bindSources = ns.newUser && !noMountNs && (input.hostRoot ?? process.geteuid?.() === 0) ? [] : undefined;
   const userNs = ns.types.has("user");
+  const joinedUser = ns.join.some((j) => j.type === "user");
   recs.push(
     ...planRootfs({
       rootfs: input.rootfs,
@@ -272,7 +274,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
       rootfsParent: input.layers ? undefined : rootfsParent(input, linux.rootfsPropagation),
       noPivot: input.noPivot,
       noMountNs,
-      bindSources,
+      sources,
+      idmap: { hostRoot: hostRoot && !input.rootless, userNs: joinedUser ? "joined" : ns.newUser ? { uid: linux.uidMappings!, gid: linux.gidMappings! } : undefined },
       userNs,
       unprivileged: userNs || (input.rootless ?? false),
       pidns: ns.types.has("pid"),
@@ -286,7 +289,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     }),
   );
   // Opened by stage 0 right after the clone, as host root, in the child's mount namespace.
-  if (bindSources?.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, { op: Op.BIND_SOURCES, strs: bindSources });
+  // Idmapped ones are cloned there and idmapped (IDMAP_SOURCE).
+  if (sources.paths.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, ...sources.idmaps, { op: Op.BIND_SOURCES, strs: sources.paths });
   // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
   for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
   recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));

@@ -187,6 +187,10 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
       : {}),
     owner: host.rootless ? { uid: host.rootless.euid, gid: host.rootless.egid } : { uid: 0, gid: 0 },
     unprivileged: rootless || namespaces.some((n) => n.type === "user"),
+    idmap: {
+      ...(newUser && spec.linux?.uidMappings?.length && spec.linux.gidMappings?.length ? { maps: { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } } : {}),
+      hostRoot: !rootless && (host.hostRoot ?? process.geteuid?.() === 0),
+    },
   });
   const network = planContainerNetwork(spec, id, input.stateDir);
   const netDevices = planNetDevices(spec, { rootless, isHostNetns: host.isHostNetns, ...(host.netLinks ? { links: host.netLinks } : {}) });
