@@ -336,7 +336,19 @@ describeIf.each(HANDLERS)("CRI with the %s handler", (handler) => {
     const pod = await runPod();
     const c = await startContainer(pod, { command: ["sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 1000"], resources: { memoryLimitInBytes: 64 << 20 } });
     await sleep(1500);
-    const { stats } = await rt().ContainerStats({ containerId: c });
+    // Once (of 9 runs, with both handlers alike, on a host shared with other cgroup tests) containerd
+    // answered "unexpected metrics response: []": its shim could not load the cgroup that moment. Asked
+    // again after a pause; a persistent failure still fails.
+    const statsOf = async (tries: number): Promise<any> => {
+      try {
+        return await rt().ContainerStats({ containerId: c });
+      } catch (e) {
+        if (tries <= 1 || !/unexpected metrics response/.test((e as Error).message)) throw e;
+        await sleep(1000);
+        return statsOf(tries - 1);
+      }
+    };
+    const { stats } = await statsOf(3);
     expect(stats.attributes.id).toBe(c);
     expect(stats.cpu.usageCoreNanoSeconds.value).toBeGreaterThan(0);
     expect(stats.memory.workingSetBytes.value).toBeGreaterThan(0);
