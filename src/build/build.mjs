@@ -93,9 +93,13 @@ const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscal
 // --compile-jit-policy=10: JIT tiers up 10x later. A CLI call runs each function a few times and
 // exits; compiling it to faster tiers costs more than it saves (`run` 17.7 -> 15.5 ms, user CPU
 // 11.8 -> 10.8 ms; 100 and 1000 measure the same as 10). tsrun has no long-running JS loop.
+// --compile-exec-argv (any, here a no-op flag): a Bun 1.4 executable built without it refuses to start from
+// a deleted working directory ("The current working directory was deleted"); with it, it starts. The runc
+// v2 shim of a Kubernetes pod runs every `kill`/`delete` of the pod's containers from the sandbox's bundle
+// dir, which is gone once the sandbox died and was cleaned up: without this the pod could not be stopped.
 const cli = (out, faults) => [
   "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
-  "--compile-jit-policy=10",
+  "--compile-jit-policy=10", "--compile-exec-argv=--no-deprecation",
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
   "--define", `TSRUN_FAULT_BUILD=${faults}`, "--define", `TSRUN_COMMIT=${JSON.stringify(commit)}`,
   "src/cli/tsrun.ts", "--outfile", out,

@@ -5,6 +5,7 @@
 #   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace python3 (differential tests, bench,
 #                                      the reliability suite, the terminal tests) + podman conmon containerd (issue 7)
 #                                      + dbus-daemon (the D-Bus client's tests)
+#                                      + containernetworking-plugins (the CRI tests' pod network)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -40,6 +41,9 @@ if [ "$want_test" = 1 ]; then
   packages+=(podman conmon containerd)
   # dbus-daemon: a private bus for tsrun's own D-Bus client's tests (test/integration/dbus-client.test.ts).
   packages+=(dbus-daemon)
+  # containernetworking-plugins: the bridge, host-local and loopback CNI plugins of the CRI tests' pods
+  # (test/integration/cri.test.ts; podman pulls it in too, but the CRI tests name it themselves).
+  packages+=(containernetworking-plugins)
 fi
 
 missing=()

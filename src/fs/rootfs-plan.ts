@@ -28,6 +28,10 @@ export interface RootfsInput {
   devices?: readonly LinuxDevice[];
   readonly: boolean;
   rootfsPropagation?: string;
+  /** The mount holding the rootfs (parentMount()): with a shared rootfsPropagation "/" stays shared and that
+   *  mount, when shared, is made private (absent: "/" is made rslave first and shared after the switch, which
+   *  keeps mounts made in the container from reaching the host). */
+  rootfsParent?: { mountPoint: string; shared: boolean };
   noPivot: boolean;
   /** The container has no mount namespace of its own (none in linux.namespaces): as runc, the mounts are
    *  made in the caller's namespace and the root is switched with chroot. The propagation of the caller's
@@ -129,7 +133,15 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
   // fail, and an unbindable one the bind of the rootfs below (runc fails there: "invalid argument"): both
   // are made rslave first and get their own propagation later (planRootUnbindable for unbindable).
   const late = rootProp & (MS.SHARED | MS.UNBINDABLE);
-  if (!input.noMountNs) recs.push(mount(late ? MS.SLAVE | MS.REC : rootProp, MKDIR_NONE, "", "/", "", "", ""));
+  if (!input.noMountNs && rootProp & MS.SHARED && input.rootfsParent) {
+    // As runc: "/" stays a peer of the host's mounts, so a bidirectional volume (a bind of a shared host mount,
+    // itself shared) stays in its host peer group and mounts made under it reach the host. Only the mount that
+    // holds the rootfs is made private: the rootfs's bind below then propagates nowhere and pivot_root accepts it.
+    recs.push(mount(rootProp, MKDIR_NONE, "", "/", "", "", ""));
+    // Shared by now: on the host already, or made so by the line above (rshared reaches every mount; shared "/").
+    const { mountPoint, shared } = input.rootfsParent;
+    if (shared || rootProp & MS.REC || mountPoint === "/") recs.push(mount(MS.PRIVATE, MKDIR_NONE, "", mountPoint, "", "", ""));
+  } else if (!input.noMountNs) recs.push(mount(late ? MS.SLAVE | MS.REC : rootProp, MKDIR_NONE, "", "/", "", "", ""));
   // The rootfs must be a mount point of its own for pivot_root.
   recs.push(mount(MS.BIND | MS.REC, MKDIR_NONE, rootfs, rootfs, "", "", ""));
   // Without a mount namespace, the rootfs's bind is the only mount that is the container's own.

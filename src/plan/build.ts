@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
 import type { Hooks, LinuxDevice, LinuxMemoryPolicy, LinuxSeccomp } from "../spec/types.js";
@@ -10,6 +10,7 @@ import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
 import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-plan.js";
+import { parentMount } from "../fs/shared-parent-mount.js";
 import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, PR_SET_DUMPABLE, type PlanRecord } from "../launch/ops.js";
 import {
@@ -78,6 +79,9 @@ export interface PlanInput {
   /** The host's capability bounding set and /proc/sys/kernel/cap_last_cap. */
   hostCaps: bigint;
   lastCap: number;
+  /** /proc/self/mountinfo's text, for the mount holding the rootfs (a shared linux.rootfsPropagation);
+   *  read when undefined and needed. */
+  mountinfo?: string;
   /** Whether SELinux is enabled on the host (linux.mountLabel is applied only then); probed when undefined. */
   selinux?: boolean;
   /** tsrun.layers, resolved (resolveLayers) and with their upper/work dirs made: mounted on `rootfs`. */
@@ -274,6 +278,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
       devices: linux.devices,
       readonly: spec.root?.readonly ?? false,
       rootfsPropagation: linux.rootfsPropagation,
+      rootfsParent: input.layers ? undefined : rootfsParent(input, linux.rootfsPropagation),
       noPivot: input.noPivot,
       noMountNs,
       sources,
@@ -326,6 +331,20 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 }
 
 /** SELinux is enabled when its filesystem is mounted (libselinux's test, without the library). */
+/** The mount holding the rootfs, when the root's propagation is shared (only then is it needed). */
+function rootfsParent(input: PlanInput, rootfsPropagation: string | undefined): { mountPoint: string; shared: boolean } | undefined {
+  if (rootfsPropagation !== "shared" && rootfsPropagation !== "rshared") return undefined;
+  let text = input.mountinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/self/mountinfo", "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+  return parentMount(text, input.rootfs);
+}
+
 function selinuxEnabled(): boolean {
   return existsSync("/sys/fs/selinux/enforce");
 }

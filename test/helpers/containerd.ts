@@ -123,28 +123,29 @@ export class ContainerdEnv {
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /**
- * An OCI image archive (image-spec image-layout, tarred) of the busybox rootfs as one uncompressed
- * layer, its image name in the index annotation containerd reads. Returns the archive's path.
+ * An OCI image archive (image-spec image-layout, tarred) of a rootfs (the busybox one unless told) as
+ * one uncompressed layer, its image name in the index annotation containerd reads. Returns the
+ * archive's path. `config` is the image's runtime config (Env, Cmd, Entrypoint...).
  */
-export function ociArchive(dir: string, name: string): string {
+export function ociArchive(
+  dir: string,
+  name: string,
+  rootfs: string = ROOTFS,
+  config: Record<string, unknown> = { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["sh"] },
+): string {
   const blobs = join(dir, "layout/blobs/sha256");
   mkdirSync(blobs, { recursive: true });
-  const layer = spawnSync("tar", ["-C", ROOTFS, "--numeric-owner", "-c", "."], { maxBuffer: 1 << 30 }).stdout as Buffer;
+  const layer = spawnSync("tar", ["-C", rootfs, "--numeric-owner", "-c", "."], { maxBuffer: 1 << 30 }).stdout as Buffer;
   const put = (b: Buffer) => {
     const d = sha256(b);
     writeFileSync(join(blobs, d), b);
     return { digest: `sha256:${d}`, size: b.length };
   };
   const layerDesc = put(layer);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["sh"] },
-      rootfs: { type: "layers", diff_ids: [layerDesc.digest] },
-    }),
+  const imageConfig = Buffer.from(
+    JSON.stringify({ architecture: "amd64", os: "linux", config, rootfs: { type: "layers", diff_ids: [layerDesc.digest] } }),
   );
-  const configDesc = put(config);
+  const configDesc = put(imageConfig);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

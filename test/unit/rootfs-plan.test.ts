@@ -95,6 +95,22 @@ describe("planRootfs: the root", () => {
     },
   );
 
+  test("a shared root whose rootfs sits on a shared mount: / stays shared (peers of the host's mounts), that mount is made private before the rootfs's bind", () => {
+    const recs = planRootfs(input({ rootfsPropagation: "rshared", rootfsParent: { mountPoint: "/run/ctrd/rootfs", shared: true } }));
+    expect(mounts(recs).slice(0, 3)).toEqual([
+      { flags: MS.SHARED | MS.REC, mkdir: 0, source: "", target: "/", fstype: "", data: "", root: "" },
+      { flags: MS.PRIVATE, mkdir: 0, source: "", target: "/run/ctrd/rootfs", fstype: "", data: "", root: "" },
+      { flags: MS.BIND | MS.REC, mkdir: 0, source: rootfs, target: rootfs, fstype: "", data: "", root: "" },
+    ]);
+    expect(mounts(recs).some((m) => m.flags & MS.SLAVE)).toBe(false);
+    // rshared made a private parent shared too: it is made private again.
+    const made = planRootfs(input({ rootfsPropagation: "rshared", rootfsParent: { mountPoint: "/x", shared: false } }));
+    expect(mounts(made).slice(0, 2).map((m) => [m.flags, m.target])).toEqual([[MS.SHARED | MS.REC, "/"], [MS.PRIVATE, "/x"]]);
+    // A parent that "shared" (not recursive) on "/" did not reach, and that was not shared, is left as it is.
+    const plain = planRootfs(input({ rootfsPropagation: "shared", rootfsParent: { mountPoint: "/x", shared: false } }));
+    expect(mounts(plain).slice(0, 2).map((m) => [m.flags, m.target])).toEqual([[MS.SHARED, "/"], [MS.BIND | MS.REC, rootfs]]);
+  });
+
   test.each([["unbindable", MS.UNBINDABLE], ["runbindable", MS.UNBINDABLE | MS.REC]])(
     "a %s root is rslave until the end (the rootfs must be bound first), made unbindable last by planRootUnbindable",
     (prop, flags) => {
