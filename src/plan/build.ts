@@ -12,8 +12,10 @@ import { planMaskedAndReadonly } from "../fs/masked-paths.js";
 import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-plan.js";
 import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, PR_SET_DUMPABLE, type PlanRecord } from "../launch/ops.js";
+import { procfsWrite, withProcfsHandle } from "../launch/procfs.js";
 import {
   planInitialAffinity,
+  planOomScoreAdj,
   planProcess,
   planSeccomp,
   type ProcessPlanInput,
@@ -221,15 +223,15 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // First thing as the container's root, as runc does: never the caller's session keyring.
   if (input.sessionKeyring !== undefined) {
     // The keyring gets the process's SELinux label, as runc gives it (the kernel forgets keycreate at execve).
-    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", proc.selinuxLabel] });
+    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push(procfsWrite("self/attr/keycreate", proc.selinuxLabel, "/process/selinuxLabel"));
     recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
   }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
-    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
+    recs.push(procfsWrite("self/timens_offsets", timensOffsets(linux.timeOffsets), "/linux/timeOffsets"));
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
   if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push({ op: Op.OOM_SCORE_ADJ, ints: [spec.process.oomScoreAdj], strs: ["/process/oomScoreAdj"] });
+    recs.push(planOomScoreAdj(spec.process.oomScoreAdj, "/process/oomScoreAdj"));
   }
 
   // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
@@ -282,8 +284,9 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   );
   // Opened by stage 0 right after the clone, as host root, in the child's mount namespace.
   if (bindSources?.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, { op: Op.BIND_SOURCES, strs: bindSources });
-  // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
-  for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
+  // After the pivot (as runc), through the procfs handle: a sysctl file acts on the writer's namespaces
+  // whichever procfs it is reached by, so the container's /proc is never used (nor needed) for it.
+  for (const w of sysctls) recs.push(procfsWrite(`sys/${w.path}`, w.value, w.field));
   recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
   recs.push(...planRootUnbindable(linux.rootfsPropagation));
 
@@ -303,7 +306,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {
-    records: recs,
+    records: withProcfsHandle(recs),
     namespaces: ns,
     warnings,
     syncTag: SYNC_SETUP,

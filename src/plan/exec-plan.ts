@@ -1,10 +1,12 @@
 import { NAMESPACE_FLAGS } from "./namespaces.js";
 import { Op, type PlanRecord } from "../launch/ops.js";
+import { withProcfsHandle } from "../launch/procfs.js";
 import { planJoinSessionKeyring } from "../security/keyring.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import {
   type ProcessPlanInput,
   planInitialAffinity,
+  planOomScoreAdj,
   planProcess,
   planSeccomp,
   type ProcessSpec,
@@ -152,7 +154,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
 
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
-  if (proc.oomScoreAdj !== undefined) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)] });
+  if (proc.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`));
   recs.push(...joinRecord(input.namespaces, unprivileged ? AFTER_CLONE_UNPRIVILEGED : AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
@@ -164,7 +166,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
   return {
-    records: recs,
+    records: withProcfsHandle(recs),
     syncTag: SYNC_EXEC,
     ...(input.seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: input.seccomp.listenerMetadata } } : {}),
   };

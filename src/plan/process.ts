@@ -10,6 +10,7 @@ import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
 import { packFilter } from "../security/seccomp/bpf.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import { Op, PR_SET_KEEPCAPS, type PlanRecord } from "../launch/ops.js";
+import { procfsWrite } from "../launch/procfs.js";
 import { SECCOMP_LISTENER_SLOT } from "../launch/sync.js";
 
 /**
@@ -168,6 +169,12 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: Pro
   recs.push(...end.wait);
   recs.push(planExec(proc, end.passwd));
   return recs;
+}
+
+/** process.oomScoreAdj -> its write to /proc/self/oom_score_adj through the procfs handle; the kernel
+ *  refuses a value below the inherited minimum without CAP_SYS_RESOURCE, and the error says so. */
+export function planOomScoreAdj(value: number, field: string): PlanRecord {
+  return procfsWrite("self/oom_score_adj", String(value), field, " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)");
 }
 
 /**

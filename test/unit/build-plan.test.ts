@@ -138,8 +138,8 @@ describe("buildPlan: stage 0 and the clone", () => {
     expect(Number(ints(one(recs, Op.CLONE))[0]) & CLONE_NEWTIME).toBe(0);
     const unshare = one(recs, Op.UNSHARE);
     expect(ints(unshare)).toEqual([BigInt(CLONE_NEWCGROUP | CLONE_NEWTIME)]);
-    const w = recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/timens_offsets")!;
-    expect(w.strs![1]).toBe("monotonic 100 5\nboottime -3 0\n");
+    const w = recs.find((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === "self/timens_offsets")!;
+    expect(w.strs).toEqual(["self/timens_offsets", "monotonic 100 5\nboottime -3 0\n", "/linux/timeOffsets", ""]);
     expect(recs.indexOf(w)).toBeGreaterThan(recs.indexOf(unshare));
   });
 
@@ -290,12 +290,38 @@ describe("buildPlan: the child's setup", () => {
     }));
     expect(one(recs, Op.SETHOSTNAME).strs).toEqual(["tsrun-demo"]);
     expect(one(recs, Op.SETDOMAINNAME).strs).toEqual(["example.org"]);
-    expect(one(recs, Op.SYSCTL).strs).toEqual(["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"]);
+    expect(one(recs, Op.PROCFS_WRITE).strs).toEqual(["sys/net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward", ""]);
+  });
+
+  test("every /proc write goes through one procfs handle, opened before any namespace is joined or mount made", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces.push({ type: "time" });
+      s.linux.timeOffsets = { monotonic: { secs: 1 } };
+      s.linux.namespaces.find((n: { type: string }) => n.type === "network").path = "/var/run/netns/x";
+      s.linux.sysctl = { "kernel.shmmax": "1" };
+      s.process.oomScoreAdj = 1;
+      s.process.selinuxLabel = "u:r:t:s0";
+    }), { sessionKeyring: "c1", lsm: { apparmor: false, selinux: true } });
+    const writes = recs.flatMap((r, i) => (r.op === Op.PROCFS_WRITE ? [i] : []));
+    expect(writes.map((i) => recs[i].strs![0])).toEqual(["self/attr/keycreate", "self/timens_offsets", "self/oom_score_adj", "sys/kernel/shmmax", "self/attr/exec"]);
+    expect(ops(recs).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([Op.PROCFS_OPEN, Op.PROCFS_CLOSE]);
+    expect(recs[0].op).toBe(Op.PROCFS_OPEN);
+    expect(recs.findIndex((r) => r.op === Op.SETNS)).toBeGreaterThan(0);
+    const close = recs.findIndex((r) => r.op === Op.PROCFS_CLOSE);
+    expect(close).toBe(writes[writes.length - 1]! + 1);
+    // Closed before the init waits for `start` (it holds no host fd then) and before CLOEXEC_FROM.
+    expect(close).toBeLessThan(recs.findIndex((r) => r.op === Op.CLOEXEC_FROM));
+    expect(close).toBeLessThan(recs.findIndex((r) => r.op === Op.READY));
+    // Nothing to write, no handle.
+    expect(ops(plan(spec())).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([]);
   });
 
   test("oomScoreAdj is written", () => {
     const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
-    expect(one(recs, Op.OOM_SCORE_ADJ)).toEqual({ op: Op.OOM_SCORE_ADJ, ints: [-500], strs: ["/process/oomScoreAdj"] });
+    // Through the procfs handle: opened first, in stage 0, closed right after the last write.
+    expect(recs[0]).toEqual({ op: Op.PROCFS_OPEN });
+    expect(recs.findIndex((r) => r.op === Op.PROCFS_CLOSE)).toBe(recs.findIndex((r) => r.op === Op.PROCFS_WRITE) + 1);
+    expect(one(recs, Op.PROCFS_WRITE)).toEqual({ op: Op.PROCFS_WRITE, strs: ["self/oom_score_adj", "-500", "/process/oomScoreAdj", " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)"] });
   });
 });
 
