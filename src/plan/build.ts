@@ -200,6 +200,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // The listener socket is connected here, with the host's root and namespaces (the container's root
   // cannot reach it after the pivot); the fd follows the clone to the SECCOMP record.
   if (seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [seccomp.listenerPath!] });
+  // Set on stage 0 itself, as host root before any namespace is joined: the child inherits it at the clone.
+  // (In a user namespace of its own the child could not open the file: a non-dumpable process's /proc
+  // files are host root's. runc writes it from the parent, too.)
+  if (proc?.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, "/process/oomScoreAdj"));
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
   const initialCpus = proc && planInitialAffinity(procInput, proc);
@@ -230,9 +234,6 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push(procfsWrite("self/timens_offsets", timensOffsets(linux.timeOffsets), "/linux/timeOffsets"));
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
-  if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push(planOomScoreAdj(spec.process.oomScoreAdj, "/process/oomScoreAdj"));
-  }
 
   // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
   // then createContainer (run by the child, in the container's namespaces, host paths still visible).

@@ -149,12 +149,13 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // execCPUAffinity.initial: before the clone, so the child starts with it, before it joins the cgroup.
   const initialCpus = planInitialAffinity(procInput, proc);
   if (initialCpus) recs.push(initialCpus);
+  // On stage 0 before any namespace is joined: the child inherits it at the clone.
+  if (proc.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`));
   const unprivileged = input.hostRoot === false;
   recs.push(...joinRecord(input.namespaces, unprivileged ? BEFORE_CLONE_UNPRIVILEGED : BEFORE_CLONE));
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
 
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
-  if (proc.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`));
   recs.push(...joinRecord(input.namespaces, unprivileged ? AFTER_CLONE_UNPRIVILEGED : AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
