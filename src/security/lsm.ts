@@ -24,10 +24,10 @@ export function probeLsm(): LsmState {
  * process.apparmorProfile and process.selinuxLabel -> writes to the process's own /proc attributes,
  * which the kernel applies at the next execve: AppArmor's "exec <profile>" (change_onexec) in
  * /proc/self/attr/apparmor/exec (the stacking-aware file, Linux >= 5.8), SELinux's label in
- * /proc/self/attr/exec, both through the procfs handle (never the container's /proc). On a host where the module is off, asking for either is an error: runc 1.1
- * fails too (AppArmor late, at init: "write /proc/self/attr/exec: invalid argument"; SELinux at create:
- * "selinux label is specified in config, but selinux is disabled"), and a container must not run
- * less confined than its config says.
+ * /proc/self/attr/exec, both through the procfs handle (never the container's /proc). On a host where
+ * the module is off, asking for either is an error: runc 1.1 fails too (AppArmor late, at init: "write
+ * /proc/self/attr/exec: invalid argument"; SELinux at create: "selinux label is specified in config, but
+ * selinux is disabled"), and a container must not run less confined than its config says.
  */
 export function planLsm(proc: { apparmorProfile?: string; selinuxLabel?: string }, lsm: LsmState, at = "/process"): PlanRecord[] {
   const recs: PlanRecord[] = [];
