@@ -21,6 +21,7 @@ import {
   type ProcessPlanInput,
   type ProcessSpec,
   SECCOMP_LISTENER_SLOT,
+  whileDumpable,
 } from "./process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
 import { planSessionKeyring } from "../security/keyring.js";
@@ -203,7 +204,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Set on stage 0 itself, as host root before any namespace is joined: the child inherits it at the clone.
   // (In a user namespace of its own the child could not open the file: a non-dumpable process's /proc
   // files are host root's. runc writes it from the parent, too.)
-  if (proc?.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, "/process/oomScoreAdj"));
+  if (proc?.oomScoreAdj !== undefined) recs.push(...planOomScoreAdj(proc.oomScoreAdj, "/process/oomScoreAdj", input.hostRoot));
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
   const initialCpus = proc && planInitialAffinity(procInput, proc);
@@ -231,7 +232,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
   }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
-    recs.push(procfsWrite("self/timens_offsets", timensOffsets(linux.timeOffsets), "/linux/timeOffsets"));
+    const w = procfsWrite("self/timens_offsets", timensOffsets(linux.timeOffsets), "/linux/timeOffsets");
+    recs.push(...(dumpable ? whileDumpable(w) : [w]));
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
 

@@ -150,7 +150,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   const initialCpus = planInitialAffinity(procInput, proc);
   if (initialCpus) recs.push(initialCpus);
   // On stage 0 before any namespace is joined: the child inherits it at the clone.
-  if (proc.oomScoreAdj !== undefined) recs.push(planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`));
+  if (proc.oomScoreAdj !== undefined) recs.push(...planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`, input.hostRoot));
   const unprivileged = input.hostRoot === false;
   recs.push(...joinRecord(input.namespaces, unprivileged ? BEFORE_CLONE_UNPRIVILEGED : BEFORE_CLONE));
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });

@@ -10,7 +10,8 @@ import { InitError } from "../../src/errors.js";
 import { launchInit } from "../../src/init/launch.js";
 import { encodePlan } from "../../src/launch/encode.js";
 import { Op, type PlanRecord } from "../../src/launch/ops.js";
-import { ROOTFS, Scratch, TOP, ensureBuilt } from "../helpers/tsrun.js";
+import { ROOTFS, Scratch, TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
+import { type TestUser, makeTestUser, rootlessBundle } from "../helpers/users.js";
 
 const s = new Scratch();
 const HOST = join(s.dir, "host"); // what the hostile entries point to: must stay as it is
@@ -26,6 +27,20 @@ const APPARMOR = (() => {
 })();
 if (!APPARMOR) console.warn("procfs-writes: AppArmor is off on this host: an apparmorProfile cannot be asked of tsrun; its write is checked through a hand-made plan of tsrun-init only");
 
+let alice: TestUser | undefined;
+
+/** Make `rootfs`'s /proc hostile: symlinks into /mnt/host (where the config binds HOST): /proc/sys, and every
+ *  file of /proc/self tsrun writes. /proc/self/fd leads to the real one: the init reopens its exec fifo there
+ *  (see spec-notes: that open is not through the handle). */
+function makeProcHostile(rootfs: string): void {
+  rmSync(join(rootfs, "proc"), { recursive: true, force: true });
+  mkdirSync(join(rootfs, "proc/self"), { recursive: true });
+  symlinkSync("/mnt/host/sys", join(rootfs, "proc/sys"));
+  symlinkSync("self", join(rootfs, "proc/thread-self"));
+  for (const f of ["oom_score_adj", "timens_offsets", "uid_map", "gid_map", "setgroups", "attr"]) symlinkSync(`/mnt/host/self/${f}`, join(rootfs, "proc/self", f));
+  symlinkSync("/run/realproc/self/fd", join(rootfs, "proc/self/fd"));
+}
+
 beforeAll(() => {
   ensureBuilt();
   // A user namespace's root (host uid 100000) walks through these.
@@ -35,20 +50,15 @@ beforeAll(() => {
     mkdirSync(dirname(join(HOST, t)), { recursive: true, mode: 0o755 });
     writeFileSync(join(HOST, t), "HOST\n", { mode: 0o666 });
   }
-  // The image: busybox, with /proc holding symlinks into /mnt/host (where the config binds HOST): /proc/sys,
-  // and every file of /proc/self tsrun writes. /proc/self/fd leads to the real one: the init reopens its
-  // exec fifo there (see spec-notes: that open is not through the handle).
+  // The image: busybox with a hostile /proc.
   cpSync(ROOTFS, HOSTILE, { recursive: true, verbatimSymlinks: true });
-  rmSync(join(HOSTILE, "proc"), { recursive: true, force: true });
-  mkdirSync(join(HOSTILE, "proc/self"), { recursive: true });
-  symlinkSync("/mnt/host/sys", join(HOSTILE, "proc/sys"));
-  symlinkSync("self", join(HOSTILE, "proc/thread-self"));
-  for (const f of ["oom_score_adj", "timens_offsets", "uid_map", "gid_map", "setgroups", "attr"]) symlinkSync(`/mnt/host/self/${f}`, join(HOSTILE, "proc/self", f));
-  symlinkSync("/run/realproc/self/fd", join(HOSTILE, "proc/self/fd"));
+  makeProcHostile(HOSTILE);
 });
 afterAll(() => {
+  const left = alice?.remove() ?? [];
   expect(s.cleanup()).toEqual([]);
-});
+  expect(left).toEqual([]);
+}, 60_000);
 
 /** Every host file the hostile entries lead to still says HOST. */
 function hostUntouched(): void {
@@ -130,6 +140,28 @@ describe("a hostile image: /proc/self and /proc/sys are symlinks into a host dir
     expect(e.stdout).toBe("200\n");
     hostUntouched();
     expect(s.tsrun(["delete", "--force", id]).status).toBe(0);
+  });
+
+  test("rootless (an ordinary user): oomScoreAdj and timeOffsets are the process's own, the host files untouched", () => {
+    alice = makeTestUser();
+    const dir = rootlessBundle(alice, join(alice.home, "hostile"), ["sh", "-c", "cat /run/realproc/self/oom_score_adj /run/realproc/self/timens_offsets /run/realproc/self/uid_map"], (c) => {
+      c.mounts = c.mounts.filter((m: any) => m.destination !== "/proc");
+      c.mounts.push({ destination: "/mnt/host", type: "bind", source: HOST, options: ["rbind", "rw"] });
+      c.mounts.push({ destination: "/run/realproc", type: "proc", source: "proc" });
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      c.linux.namespaces.push({ type: "time" });
+      c.linux.timeOffsets = { monotonic: { secs: 86400 } };
+      c.process.oomScoreAdj = 500;
+    });
+    makeProcHostile(join(dir, "rootfs"));
+    alice.chown(dir);
+    const r = alice.run(TSRUN, ["run", "--bundle", dir, "procfs-rootless"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    expect(lines).toEqual(["500", "monotonic 86400 0", "boottime 0 0", `0 ${alice.uid} 1`]);
+    hostUntouched();
   });
 
   (APPARMOR ? test : test.skip)("apparmorProfile: the host file untouched", () => {

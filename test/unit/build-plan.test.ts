@@ -318,6 +318,23 @@ describe("buildPlan: the child's setup", () => {
     expect(ops(plan(spec())).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([]);
   });
 
+  test("without host root, oomScoreAdj and timeOffsets are written while dumpable (the process's /proc files are then its own)", () => {
+    const recs = plan(spec((s) => {
+      s.process.oomScoreAdj = 500;
+      s.linux.namespaces.push({ type: "user" }, { type: "time" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux.timeOffsets = { monotonic: { secs: 1 } };
+    }), { hostRoot: false }).filter((r) => r.op !== Op.PROCFS_CLOSE);
+    for (const path of ["self/oom_score_adj", "self/timens_offsets"]) {
+      const w = recs.findIndex((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === path);
+      expect(recs[w - 1]).toEqual({ op: Op.PRCTL, ints: [4, 1] });
+      expect(recs[w + 1]).toEqual({ op: Op.PRCTL, ints: [4, 0] });
+    }
+    const root = plan(spec((s) => (s.process.oomScoreAdj = 500)), { hostRoot: true });
+    expect(root[root.findIndex((r) => r.op === Op.PROCFS_WRITE) - 1]).toEqual({ op: Op.PROCFS_OPEN });
+  });
+
   test("oomScoreAdj is written", () => {
     const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
     // Through the procfs handle: opened first, in stage 0, closed right after the last write.
