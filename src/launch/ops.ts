@@ -182,6 +182,10 @@ export const OPS = {
   PROCFS_WRITE: { code: 77, ints: 0, strs: 4 },
   /** Close the procfs handle (after the last PROCFS_WRITE: the waiting init keeps no host fd). */
   PROCFS_CLOSE: { code: 78, ints: 0, strs: 0 },
+  /** After the pivot and every mount, before the filter: the path WAIT_FIFO will reopen (/proc/self/fd/N of
+   *  OPEN_FIFO's fd, in the container's /proc) must lead to the exec fifo itself (stat and fstat: same device
+   *  and inode). Error: `exec fifo: /proc/self/fd/N in the container does not lead to it (is /proc a procfs?)`. */
+  FIFO_CHECK: { code: 79, ints: 0, strs: 0 },
   /** strs: path per bind mount, in MOUNT's sourceIndex order. Stage 0, before CLONE: keep the paths and
    *  make a socketpair. Right after CLONE, before the "pid" line and before the child passes the gate,
    *  stage 0 joins the child's mount namespace (/proc/<pid>/ns/mnt), opens each path O_PATH as host root,

@@ -295,6 +295,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
+  // The path WAIT_FIFO reopens the exec fifo by must lead to it: once every mount is made, before the filter.
+  recs.push({ op: Op.FIFO_CHECK });
 
   // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
   // process is executed, under the filter as runc runs them; a failure reaches `start` on the fifo. STARTED

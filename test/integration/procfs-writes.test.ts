@@ -170,6 +170,26 @@ describe("a hostile image: /proc/self and /proc/sys are symlinks into a host dir
   });
 });
 
+describe("the exec fifo's reopen by /proc/self/fd/N (WAIT_FIFO: the container's /proc, not the handle)", () => {
+  test("an image whose /proc/self/fd leads to a host directory fails create in one line; nothing is written there", () => {
+    const rootfs = join(s.dir, "hostile-fd-rootfs");
+    cpSync(HOSTILE, rootfs, { recursive: true, verbatimSymlinks: true });
+    rmSync(join(rootfs, "proc/self/fd"));
+    symlinkSync("/mnt/host/fd", join(rootfs, "proc/self/fd"));
+    // Every fd number the exec fifo could get leads to one host file.
+    mkdirSync(join(HOST, "fd"));
+    writeFileSync(join(HOST, "victim"), "HOST\n", { mode: 0o666 });
+    for (let n = 0; n < 64; n++) symlinkSync("/mnt/host/victim", join(HOST, "fd", String(n)));
+    const id = s.id("hostile-fd");
+    const r = s.tsrun(["create", "--bundle", hostileBundle((c) => (c.root.path = rootfs)), id]);
+    expect(r.stderr).toMatch(/^tsrun: exec fifo: \/proc\/self\/fd\/\d+ in the container does not lead to it \(is \/proc a procfs\?\)\n$/);
+    expect(r.status).toBe(1);
+    expect(s.tsrun(["state", id]).stderr).toContain("does not exist");
+    expect(readFileSync(join(HOST, "victim"), "utf8")).toBe("HOST\n");
+    hostUntouched();
+  });
+});
+
 describe("config mounts of something else on or in /proc are refused before anything runs (as runc)", () => {
   test.each([
     ["a tmpfs on /proc", { destination: "/proc", type: "tmpfs", source: "tmpfs" }, /a tmpfs on \/proc: only a procfs may be mounted there/],

@@ -318,6 +318,15 @@ describe("buildPlan: the child's setup", () => {
     expect(ops(plan(spec())).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([]);
   });
 
+  test("FIFO_CHECK: once every mount is made, before the filter and the wait", () => {
+    const recs = plan(spec((s) => (s.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["getpid"], action: "SCMP_ACT_ERRNO" }] })));
+    const check = recs.findIndex((r) => r.op === Op.FIFO_CHECK);
+    expect(check).toBeGreaterThan(recs.map((r) => r.op).lastIndexOf(Op.MOUNT));
+    expect(check).toBeGreaterThan(recs.findIndex((r) => r.op === Op.PIVOT_ROOT));
+    expect(check).toBeLessThan(recs.findIndex((r) => r.op === Op.SECCOMP));
+    expect(check).toBeLessThan(recs.findIndex((r) => r.op === Op.WAIT_FIFO));
+  });
+
   test("without host root, oomScoreAdj and timeOffsets are written while dumpable (the process's /proc files are then its own)", () => {
     const recs = plan(spec((s) => {
       s.process.oomScoreAdj = 500;

@@ -71,6 +71,22 @@ void op_procfs_write(const struct rec *r)
 	close(fd);
 }
 
+/* WAIT_FIFO reopens the exec fifo by /proc/self/fd/N in the container's /proc: it blocks until `start`, so it
+ * cannot use the handle (the waiting init would hold it), and it runs under the filter (no stat then). So
+ * before the filter, as the last thing before the process settings, that path must lead to the fifo itself:
+ * an image whose /proc/self/fd leads elsewhere fails here instead of having "0" written there at `start`. */
+void op_fifo_check(const struct rec *r)
+{
+	(void)r;
+	char at[FD_PATH_SIZE];
+	struct stat want, got;
+	int fd = exec_fifo_fd();
+	FAIL_IF(fd < 0, "bad plan: FIFO_CHECK with no OPEN_FIFO before it");
+	errno = 0; /* a mismatch sets none */
+	FAIL_IF(fstat(fd, &want) < 0 || stat(fd_path(at, fd), &got) < 0 || want.st_dev != got.st_dev || want.st_ino != got.st_ino,
+		"exec fifo: %s in the container does not lead to it (is /proc a procfs?)%s%s", at, errno ? ": " : "", errno ? ERR : "");
+}
+
 void op_procfs_close(const struct rec *r)
 {
 	(void)r;

@@ -181,6 +181,8 @@ export function describeRecord(r: PlanRecord): RecordAction {
     }
     case Op.PROCFS_CLOSE:
       return at("procfs", "close the procfs handle");
+    case Op.FIFO_CHECK:
+      return at("exec fifo", "check that /proc/self/fd/<exec fifo> in the container leads to the exec fifo");
     case Op.SECCOMP: {
       const size = seccompProgramSize(r);
       const listener = num(i[1]) >= 0 ? "; the listener gets its notify fd" : "";
