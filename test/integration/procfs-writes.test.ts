@@ -10,10 +10,12 @@ import { InitError } from "../../src/errors.js";
 import { launchInit } from "../../src/init/launch.js";
 import { encodePlan } from "../../src/launch/encode.js";
 import { Op, type PlanRecord } from "../../src/launch/ops.js";
+import { Runc } from "../helpers/runc.js";
 import { ROOTFS, Scratch, TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
 import { type TestUser, makeTestUser, rootlessBundle } from "../helpers/users.js";
 
 const s = new Scratch();
+const rc = new Runc(s.dir);
 const HOST = join(s.dir, "host"); // what the hostile entries point to: must stay as it is
 const HOSTILE = join(s.dir, "hostile-rootfs");
 /** Files under HOST, as the hostile /proc/self and /proc/sys lead to them. */
@@ -43,6 +45,7 @@ function makeProcHostile(rootfs: string): void {
 
 beforeAll(() => {
   ensureBuilt();
+  rc.require();
   // A user namespace's root (host uid 100000) walks through these.
   chmodSync(s.dir, 0o711);
   mkdirSync(HOST, { mode: 0o755 });
@@ -55,6 +58,7 @@ beforeAll(() => {
   makeProcHostile(HOSTILE);
 });
 afterAll(() => {
+  rc.cleanup();
   const left = alice?.remove() ?? [];
   expect(s.cleanup()).toEqual([]);
   expect(left).toEqual([]);
@@ -190,7 +194,7 @@ describe("the exec fifo's reopen by /proc/self/fd/N (WAIT_FIFO: the container's 
   });
 });
 
-describe("config mounts of something else on or in /proc are refused before anything runs (as runc)", () => {
+describe("config mounts of something else on or in /proc are refused before anything runs (runc 1.1.5 refuses them too)", () => {
   test.each([
     ["a tmpfs on /proc", { destination: "/proc", type: "tmpfs", source: "tmpfs" }, /a tmpfs on \/proc: only a procfs may be mounted there/],
     ["a bind of a host directory on /proc", { destination: "/proc", type: "bind", source: HOST, options: ["rbind"] }, /a bind of .* on \/proc: only a procfs/],
@@ -198,14 +202,22 @@ describe("config mounts of something else on or in /proc are refused before anyt
     ["a bind on /proc/self/attr", { destination: "/proc/self/attr", type: "bind", source: join(HOST, "self/attr"), options: ["rbind"] }, /\/proc\/self\/attr is inside \/proc/],
   ])("%s, with sysctl, oomScoreAdj and timeOffsets asked", (_what, mount, why) => {
     const id = s.id("procmount");
-    const b = s.bundle((c) => {
+    const config = (time: boolean) => (c: any) => {
       c.mounts = mount.destination === "/proc" ? c.mounts.filter((m: any) => m.destination !== "/proc") : c.mounts;
       c.mounts.push(mount);
       c.linux.sysctl = { "kernel.shmmax": "1" };
       c.process.oomScoreAdj = 100;
+      if (!time) return; // runc 1.1.5 knows no time namespace
       c.linux.namespaces.push({ type: "time" });
       c.linux.timeOffsets = { monotonic: { secs: 1 } };
-    });
+    };
+    const runc = rc.run(["create", "--bundle", s.bundle(config(false)), id], { toFiles: true });
+    expect(runc.status).not.toBe(0);
+    // Its checkProcMount for binds; a tmpfs passes that check and fails later, at its own /proc/self/fd.
+    expect(runc.stderr).toMatch(mount.type === "tmpfs" ? /open \/proc\/self\/fd: no such file or directory/ : /cannot be mounted because it is (not of type proc|inside \/proc)/);
+    expect(rc.run(["state", id]).status).not.toBe(0);
+    hostUntouched();
+    const b = s.bundle(config(true));
     const r = s.tsrun(["create", "--bundle", b, id]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
