@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The build: schema validator (ajv standalone), tsrun-init (static C), the CLI (one Bun executable)
 // and the library bundle for Node. Each step is skipped when its output is newer than its inputs.
+// `--pack` (npm's prepack): only what the package ships, and bin/tsrun rebuilt when the commit baked
+// into it is not the tree's own (a development build keeps the commit it was built at until its
+// sources change: rebuilding 100 MiB after every commit would cost more than the line is worth).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,6 +13,7 @@ const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 process.chdir(top);
 const bun = join(top, "node_modules/@oven/bun-linux-x64/bin/bun");
 const force = process.argv.includes("--force");
+const pack = process.argv.includes("--pack");
 
 function newest(dir, re) {
   let t = 0;
@@ -30,6 +34,30 @@ function step(name, fn) {
   console.log(`build: ${name} (${Date.now() - t0} ms)`);
 }
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit" });
+
+// The commit `tsrun --version` prints, as runc's Makefile makes it: the full sha of HEAD, "-dirty" when
+// tracked files differ from it; $TSRUN_COMMIT when set (a build from a source archive, a distro's
+// package); "unknown" outside a git checkout of this tree (not an enclosing repository's HEAD).
+function sourceCommit() {
+  if (process.env.TSRUN_COMMIT) return process.env.TSRUN_COMMIT;
+  const git = (...args) => execFileSync("git", ["-C", top, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  try {
+    if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(top)) return "unknown";
+    const sha = git("rev-parse", "--verify", "HEAD");
+    return git("status", "--porcelain", "--untracked-files=no") === "" ? sha : `${sha}-dirty`;
+  } catch {
+    return "unknown"; // no git, or not a checkout
+  }
+}
+const commit = sourceCommit();
+/** The commit line of a built CLI, or undefined when it does not run. */
+function bakedCommit(exe) {
+  try {
+    return /^commit: (.*)$/m.exec(execFileSync(exe, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))?.[1];
+  } catch {
+    return undefined;
+  }
+}
 
 mkdirSync("bin", { recursive: true });
 // Syscall tables for the seccomp compiler, from the kernel headers (gcc's <asm/unistd.h>).
@@ -69,12 +97,18 @@ const cli = (out, faults) => [
   "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
   "--compile-jit-policy=10",
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-  "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out,
+  "--define", `TSRUN_FAULT_BUILD=${faults}`, "--define", `TSRUN_COMMIT=${JSON.stringify(commit)}`,
+  "src/cli/tsrun.ts", "--outfile", out,
 ];
-if (stale("bin/tsrun", [tsTime])) {
-  step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
+// Built aside and renamed over: a test or container manager running bin/tsrun meanwhile sees the old
+// file or the new one, never half of one.
+if (stale("bin/tsrun", [tsTime]) || (pack && bakedCommit("bin/tsrun") !== commit)) {
+  step(`bin/tsrun (commit ${commit})`, () => run(bun, cli("bin/tsrun.new", false)));
+  renameSync("bin/tsrun.new", "bin/tsrun");
 }
-if (stale("bin/tsrun-faults", [tsTime])) {
+if (pack) {
+  if (commit === "unknown" || commit.endsWith("-dirty")) console.log(`build: warning: packing a build of commit ${commit}`);
+} else if (stale("bin/tsrun-faults", [tsTime])) {
   step("bin/tsrun-faults (test build)", () => run(bun, cli("bin/tsrun-faults", true)));
 }
 if (stale("dist/index.js", [tsTime])) {

@@ -21,6 +21,7 @@ const SHAPES: Partial<Record<OpName, { ints: number; strs: number; fixed?: (numb
   MEMPOLICY: { ints: 2, strs: 1 },
   JOIN_NAMESPACES: { ints: 2, strs: 2 },
   BIND_SOURCES: { ints: 0, strs: 2 },
+  IDMAP_SOURCE: { ints: 3, strs: 3 },
   DETACH_PSEUDO_FS: { ints: 0, strs: 3 },
 };
 

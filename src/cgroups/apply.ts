@@ -130,7 +130,7 @@ export function missingControllerMessage(w: CgroupWrite): string {
 /** The write's file (and its fallback) is not in the container's cgroup. */
 export function missingFileMessage(w: CgroupWrite): string {
   const names = w.fallback ? `${w.file} nor ${w.fallback.file}` : w.file;
-  return `${w.field}: this host's cgroup has no ${names} (the kernel or its I/O scheduler does not support it)`;
+  return `${w.field}: this host's cgroup has no ${names} (${w.needs ? `it needs ${w.needs}` : "the kernel or its I/O scheduler does not support it"})`;
 }
 
 /** cgroup v2: of the controllers the root offers, those create turns on for these writes (always the

@@ -79,6 +79,9 @@ export interface CgroupMembers {
   setFrozen(frozen: boolean, timeoutMs?: number): void;
   /** Host pids of every process in the cgroup and its sub-cgroups, over every hierarchy; sorted. */
   pids(): number[];
+  /** SIGKILL every process of the cgroup and its sub-cgroups at once through cgroup v2's cgroup.kill
+   *  (cgroup-kill.ts); false where it cannot (no v2 hierarchy, a kernel before 5.14): signal pids() then. */
+  killAll(): boolean;
   /** Remove the cgroup with its sub-cgroups, and the parents in `created` (create's result) when empty;
    *  the systemd driver stops the unit (a promise: await it). */
   remove(created?: readonly string[]): void | Promise<void>;

@@ -9,6 +9,7 @@ import { type Freezer, frozenOnArrival, isFrozen, setFrozen } from "./freezer.js
 import type { CgroupHierarchy } from "./hierarchy.js";
 import { type CgroupMounts, cgroupMountsOf } from "./mounts.js";
 import { containerPids } from "./procs.js";
+import { writeCgroupKill } from "./cgroup-kill.js";
 import type { CgroupWrite, ResourceWrites } from "./resource-writes.js";
 import { type CgroupFiles, type Stats, cgroupFiles } from "./stats.js";
 import type { SubCgroups } from "./sub-cgroup.js";
@@ -95,6 +96,10 @@ export abstract class CgroupfsDriver implements CgroupDriver {
 
   pids(): number[] {
     return containerPids(this.path, this.hierarchies);
+  }
+
+  killAll(): boolean {
+    return writeCgroupKill(this.path, this.hierarchies);
   }
 
   stats(): Stats {

@@ -35,7 +35,7 @@ export interface IntelRdtPlan {
  * - closID names the group; without it the group is the container id;
  * - closID with no schema at all: a pre-configured group that must exist (error otherwise);
  * - the schemata file gets l3CacheSchema (without its MB: lines when memBwSchema is given), memBwSchema,
- *   then schemata's lines; nothing is written when none is given;
+ *   then each line of schemata (an array of lines); nothing is written when none is given;
  * - enableMonitoring (or the older enableCMT/enableMBM): mon_groups/<id> of the group, the pid goes there.
  */
 export function planIntelRdt(rdt: LinuxIntelRdt, id: string, root: string | undefined, field = "/linux/intelRdt"): IntelRdtPlan {
@@ -50,7 +50,7 @@ export function planIntelRdt(rdt: LinuxIntelRdt, id: string, root: string | unde
     if (!(mb && /^MB:/.test(l))) lines.push(l);
   }
   if (mb) lines.push(mb);
-  lines.push(...(rdt.schemata ?? "").split("\n").map((x) => x.trim()).filter(Boolean));
+  lines.push(...(rdt.schemata ?? []).map((x) => x.trim()).filter(Boolean));
 
   const isDefault = closID === "/";
   const group = isDefault ? root : `${root}/${closID || id}`;

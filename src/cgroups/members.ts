@@ -4,6 +4,7 @@ import type { CgroupMembers } from "./driver-api.js";
 import { containerFreezer, isFrozen, setFrozen } from "./freezer.js";
 import { type CgroupHierarchy, hostHierarchies } from "./hierarchy.js";
 import { containerPids } from "./procs.js";
+import { writeCgroupKill } from "./cgroup-kill.js";
 import type { SystemdUnit } from "./systemd/unit-name.js";
 
 /**
@@ -29,6 +30,7 @@ export function cgroupMembers(path: string, hierarchies?: readonly CgroupHierarc
       setFrozen(freezer, frozen, timeoutMs);
     },
     pids: () => containerPids(path, hs),
+    killAll: () => writeCgroupKill(path, hs),
     remove: systemd
       ? async (created?: readonly string[]) => {
           await (await import("./systemd/session.js")).stopUnit(systemd);
@@ -63,5 +65,6 @@ const noCgroupMembers: CgroupMembers = {
     throw new HostError(`cannot ${frozen ? "freeze" : "thaw"}: the container has no cgroup of its own`);
   },
   pids: () => [],
+  killAll: () => false,
   remove: () => {},
 };

@@ -18,6 +18,8 @@ export interface CgroupWrite {
    * Absent: a missing controller or file is an error naming `field`.
    */
   ifMissing?: string;
+  /** What the host needs to have `file`, for the error when it lacks it (e.g. "Linux 5.15 or later"). */
+  needs?: string;
   /** When `file` does not exist, write this instead (blkio.weight vs blkio.bfq.weight, io.bfq.weight vs io.weight). */
   fallback?: { file: string; value: string };
 }
@@ -48,6 +50,17 @@ export function checkSwap(limit: number | undefined, swap: number | undefined, b
   if (swap < -1) throw new ConfigError(`${base}/memory/swap`, `must be -1 (unlimited) or a number of bytes, not ${swap}`);
   if (limit === undefined || limit === 0 || limit === -1) return;
   if (swap < limit) throw new ConfigError(`${base}/memory/swap`, `memory+swap limit ${swap} must not be below the memory limit ${limit}`);
+}
+
+/** The kernels that have the CPU knobs of runtime-spec 1.1+ (both hierarchies have them). */
+export const CPU_BURST_NEEDS = "Linux 5.14 or later with CFS bandwidth control";
+export const CPU_IDLE_NEEDS = "Linux 5.15 or later with fair group scheduling";
+
+/** cpu.idle takes 0 or 1 only (the kernel's EINVAL otherwise): refused here, naming the field. */
+export function checkCpuIdle(idle: number | undefined | null, base: string): void {
+  if (idle !== undefined && idle !== null && idle !== 0 && idle !== 1) {
+    throw new ConfigError(`${base}/cpu/idle`, `must be 0 (the default) or 1 (SCHED_IDLE), not ${idle}`);
+  }
 }
 
 /** "2MB" -> the page size as the kernel spells it in hugetlb file names ("2MB", "1GB", "64KB"). */

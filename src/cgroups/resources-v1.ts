@@ -4,7 +4,10 @@ import {
   type CgroupWrite,
   type CurrentValues,
   type ResourceWrites,
+  CPU_BURST_NEEDS,
+  CPU_IDLE_NEEDS,
   RESOURCES_PATH,
+  checkCpuIdle,
   checkSwap,
   devNo,
   hugetlbSize,
@@ -92,8 +95,12 @@ export function v1Writes(r: LinuxResources, current: CurrentValues = {}, base = 
       period();
       quota();
     }
-    if (cpu.burst !== undefined && cpu.burst !== null) w("cpu", "cpu.cfs_burst_us", cpu.burst, "/cpu/burst");
-    if (cpu.idle !== undefined && cpu.idle !== null) w("cpu", "cpu.idle", cpu.idle, "/cpu/idle");
+    // runc's v1 driver skips a burst the kernel has no file for (ENOENT); tsrun says so. cpu.idle fails.
+    if (cpu.burst !== undefined && cpu.burst !== null) {
+      w("cpu", "cpu.cfs_burst_us", cpu.burst, "/cpu/burst", { ifMissing: `${base}/cpu/burst ignored: this kernel has no cpu.cfs_burst_us (${CPU_BURST_NEEDS})` });
+    }
+    checkCpuIdle(cpu.idle, base);
+    if (cpu.idle !== undefined && cpu.idle !== null) w("cpu", "cpu.idle", cpu.idle, "/cpu/idle", { needs: CPU_IDLE_NEEDS });
   }
 
   const pids = pidsMax(r.pids?.limit);

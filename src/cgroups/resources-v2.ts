@@ -1,6 +1,18 @@
 import { ConfigError } from "../errors.js";
 import type { LinuxResources } from "../spec/types.js";
-import { type CgroupWrite, type ResourceWrites, RESOURCES_PATH, checkSwap, devNo, hugetlbSize, pidsMax, rdmaLine } from "./resource-writes.js";
+import {
+  type CgroupWrite,
+  type ResourceWrites,
+  CPU_BURST_NEEDS,
+  CPU_IDLE_NEEDS,
+  RESOURCES_PATH,
+  checkCpuIdle,
+  checkSwap,
+  devNo,
+  hugetlbSize,
+  pidsMax,
+  rdmaLine,
+} from "./resource-writes.js";
 
 /**
  * cpu.shares (v1, 2..262144, default 1024) -> cpu.weight (v2, 1..10000, default 100), with crun's
@@ -82,8 +94,10 @@ export function v2Writes(r: LinuxResources, base = RESOURCES_PATH): ResourceWrit
       const quota = cpu.quota && cpu.quota > 0 ? String(cpu.quota) : "max";
       w("cpu.max", cpu.period ? `${quota} ${cpu.period}` : quota, cpu.quota ? "/cpu/quota" : "/cpu/period");
     }
-    if (cpu.burst !== undefined && cpu.burst !== null) w("cpu.max.burst", cpu.burst, "/cpu/burst");
-    if (cpu.idle !== undefined && cpu.idle !== null) w("cpu.idle", cpu.idle, "/cpu/idle");
+    // A kernel without either file fails the write, as runc's does (the limit asked is not there).
+    if (cpu.burst !== undefined && cpu.burst !== null) w("cpu.max.burst", cpu.burst, "/cpu/burst", { needs: CPU_BURST_NEEDS });
+    checkCpuIdle(cpu.idle, base);
+    if (cpu.idle !== undefined && cpu.idle !== null) w("cpu.idle", cpu.idle, "/cpu/idle", { needs: CPU_IDLE_NEEDS });
   }
 
   const pids = pidsMax(r.pids?.limit);

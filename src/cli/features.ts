@@ -4,9 +4,11 @@ import { HOOK_KINDS } from "../hooks/kinds.js";
 import { NAMESPACE_FLAGS } from "../plan/namespaces.js";
 import { CAPABILITIES } from "../security/capabilities.js";
 import { MOUNT_OPTION_NAMES } from "../fs/mount-options.js";
+import { kernelCanIdmap } from "../fs/idmapped-mounts.js";
 import { release } from "node:os";
 import { filterArchNames } from "../security/seccomp/arch.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from "../security/seccomp/compile.js";
+import { COMMIT, SPEC_VERSION, VERSION } from "../version.js";
 
 /** Flags the running kernel takes: all but WAIT_KILLABLE_RECV, which came with Linux 5.19. */
 function supportedSeccompFlags(): string[] {
@@ -30,14 +32,15 @@ export const UNSAFE_CONFIG_ANNOTATIONS = [SYSTEMD_PROPERTY_PREFIX];
 export function features() {
   return {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.3.0",
+    ociVersionMax: SPEC_VERSION,
     hooks: [...HOOK_KINDS],
     mountOptions: MOUNT_OPTION_NAMES,
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS),
       capabilities: CAPABILITIES,
-      // systemd: the systemd driver (--systemd-cgroup), for the system and the user instance.
-      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false },
+      // systemd: the systemd driver (--systemd-cgroup), for the system and the user instance; rdma:
+      // linux.resources.rdma is written to rdma.max where the controller is mounted (an error where not).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],
@@ -52,14 +55,16 @@ export function features() {
       selinux: { enabled: true },
       // linux.intelRdt is refused (/linux/intelRdt), so neither schemata nor enableMonitoring is honoured.
       intelRdt: { enabled: false, schemata: false, monitoring: false },
-      // Mount uidMappings/gidMappings are refused until idmapped mounts exist.
-      mountExtensions: { idmap: { enabled: false } },
+      // Idmapped bind mounts (mount uidMappings/gidMappings, idmap, ridmap) take mount_setattr(2), Linux >= 5.12;
+      // whether a given filesystem can be idmapped is the kernel's answer at create (refused naming the mount).
+      mountExtensions: { idmap: { enabled: kernelCanIdmap() } },
       // linux.netDevices: moved into the container's netns at create, back on delete.
       netDevices: { enabled: true },
       // set_mempolicy(2) takes every mode and flag as named; the kernel judges the combination.
       memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
     },
-    annotations: { "io.github.tsrun.version": "0.1.0" },
+    // As runc's org.opencontainers.runc.version and .commit.
+    annotations: { "io.github.tsrun.version": VERSION, "io.github.tsrun.commit": COMMIT },
     potentiallyUnsafeConfigAnnotations: [...UNSAFE_CONFIG_ANNOTATIONS],
   };
 }

@@ -1,6 +1,6 @@
 import { TsrunError } from "../errors.js";
 import { makeContext } from "../lifecycle/context.js";
-import { VERSION } from "../version.js";
+import { versionText } from "../version.js";
 import { parseVerbArgs, verbHelp } from "./args.js";
 import { VERBS, findVerb } from "./commands.js";
 import { scanGlobals } from "./globals.js";
@@ -56,7 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (name === "--version" || name === "-v" || name === "version") {
-      stdout.write(`tsrun version ${VERSION}\nspec: 1.2.0\n`);
+      stdout.write(versionText());
       return 0;
     }
     const wanted = name === "help" ? args[0] : name;

@@ -11,12 +11,14 @@
  * The overlay is mounted inside the container's own mount namespace, not on the host: no host mount
  * exists that a crashed tsrun could leave behind, and `delete` only has directories to remove.
  */
-import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { release } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import { Op, type PlanRecord } from "../launch/ops.js";
 import type { TsrunExtension } from "../spec/types.js";
+import type { IDMapping } from "../spec/types.js";
+import { hostIdOf, kernelCanIdmapLayers, mapText } from "./idmapped-mounts.js";
 import { MS } from "./mount-flags.js";
 import { removeTree } from "./remove-tree.js";
 
@@ -37,6 +39,9 @@ export interface LayerSetup {
   /** Mounted by a root that is not host root in the initial user namespace (LayerOptions.unprivileged):
    *  overlayfs keeps its metadata in user.* xattrs ("userxattr"). */
   userxattr?: boolean;
+  /** tsrun.idmapLayers: the lower layers idmapped with these maps, the overlay made by stage 0 as host root;
+   *  an upper made now belongs to `root` (the host ids of the container's root). */
+  idmap?: { uid: IDMapping[]; gid: IDMapping[]; root: { uid: number; gid: number } };
 }
 
 /** Work dir of a persistent upper: a sibling, so it is on the same filesystem (overlayfs requires it). */
@@ -66,6 +71,9 @@ export interface LayerOptions {
    *  the container's own, new or joined, or tsrun rootless): overlayfs then keeps its metadata in user.*
    *  xattrs, since trusted.* needs CAP_SYS_ADMIN in the initial user namespace. */
   unprivileged?: boolean;
+  /** For tsrun.idmapLayers: the new user namespace's maps (absent: none), whether tsrun is host root, and the
+   *  kernel (os.release() form; the running one when absent). */
+  idmap?: { maps?: { uid: readonly IDMapping[]; gid: readonly IDMapping[] }; hostRoot: boolean; kernel?: string };
 }
 
 const mapsHost = (ranges: readonly HostIdRange[], id: number) => ranges.some((r) => id >= r.hostID && id < r.hostID + r.size);
@@ -81,6 +89,7 @@ export function resolveLayers(ext: TsrunExtension | undefined, opts: LayerOption
   const layers = ext?.layers;
   if (!layers?.length) {
     if (ext?.upperDir !== undefined) throw new ConfigError("/tsrun/upperDir", "an upper dir needs tsrun.layers");
+    if (ext?.idmapLayers) throw new ConfigError("/tsrun/idmapLayers", "idmapped layers need tsrun.layers");
     return undefined;
   }
   if (!opts.newMountNs) {
@@ -90,13 +99,16 @@ export function resolveLayers(ext: TsrunExtension | undefined, opts: LayerOption
     throw new ConfigError("/tsrun/layers", `${layers.length} layers: overlayfs stacks at most ${MAX_LAYERS}`);
   }
   const lowers = layers.map((l, i) => resolveLayer(opts.bundle, l, `/tsrun/layers/${i}`));
-  const userxattr = opts.unprivileged ?? false;
+  const idmap = ext!.idmapLayers ? planIdmapLayers(opts) : undefined;
+  // Idmapped layers: the overlay is made by host root, who owns its metadata (trusted.* xattrs).
+  const userxattr = idmap ? false : (opts.unprivileged ?? false);
   const owner = opts.owner ?? { uid: 0, gid: 0 };
+  const check = idmap ? () => {} : checkOwnerMapped;
 
   if (ext!.upperDir === undefined) {
     const upper = join(opts.stateDir, "upper");
-    checkOwnerMapped(opts, upper, owner, true);
-    return { lowers, upper, work: join(opts.stateDir, "work"), persistent: false, userxattr };
+    check(opts, upper, owner, true);
+    return { lowers, upper, work: join(opts.stateDir, "work"), persistent: false, userxattr, ...(idmap ? { idmap } : {}) };
   }
   const upper = isAbsolute(ext!.upperDir) ? resolve(ext!.upperDir) : resolve(opts.bundle, ext!.upperDir);
   const work = persistentWorkDir(upper);
@@ -106,13 +118,34 @@ export function resolveLayers(ext: TsrunExtension | undefined, opts: LayerOption
       st = statSync(dir);
     } catch (e) {
       if (errno(e) !== "ENOENT") throw new PathError(dir, `cannot use ${what}: ${(e as Error).message}`);
-      checkOwnerMapped(opts, dir, owner, true); // made by prepareLayerDirs
+      check(opts, dir, owner, true); // made by prepareLayerDirs
       continue;
     }
     if (!st.isDirectory()) throw new PathError(dir, `${what} is not a directory`);
-    checkOwnerMapped(opts, dir, st, false);
+    check(opts, dir, st, false);
   }
-  return { lowers, upper, work, persistent: true, userxattr };
+  return { lowers, upper, work, persistent: true, userxattr, ...(idmap ? { idmap } : {}) };
+}
+
+/**
+ * tsrun.idmapLayers: the maps of the container's new user namespace, for its lower layers. Refused (by
+ * field) without one, without host root (the kernel idmaps only for the superblock's owner), on a kernel
+ * whose overlayfs takes no idmapped layers (< 5.19), and when the container's root (id 0) is not mapped
+ * (it gets the overlay's root directory).
+ */
+function planIdmapLayers(opts: LayerOptions): NonNullable<LayerSetup["idmap"]> {
+  const F = "/tsrun/idmapLayers";
+  const ctx = opts.idmap;
+  const kernel = ctx?.kernel ?? release();
+  if (!ctx?.maps) throw new ConfigError(F, 'idmapped layers take the mappings of a new user namespace: add {"type": "user"} to /linux/namespaces with uidMappings and gidMappings');
+  if (!ctx.hostRoot) throw new ConfigError(F, "idmapped layers need tsrun to run as host root (the kernel idmaps a mount only for the owner of its filesystem)");
+  if (!kernelCanIdmapLayers(kernel)) throw new ConfigError(F, `overlayfs takes idmapped layers from Linux 5.19; this kernel is ${kernel}`);
+  const uid = hostIdOf(ctx.maps.uid, 0);
+  const gid = hostIdOf(ctx.maps.gid, 0);
+  if (uid === undefined || gid === undefined) {
+    throw new ConfigError(uid === undefined ? "/linux/uidMappings" : "/linux/gidMappings", "idmapped layers give the overlay's root to the container's root: map container id 0");
+  }
+  return { uid: structuredClone([...ctx.maps.uid]), gid: structuredClone([...ctx.maps.gid]), root: { uid, gid } };
 }
 
 /**
@@ -158,6 +191,8 @@ export function prepareLayerDirs(setup: LayerSetup): string[] {
     if (existsSync(dir)) continue;
     try {
       mkdirSync(dir, { recursive: true, mode });
+      // Idmapped layers: the upper is the container's "/", its root's own (the work dir stays the mounter's).
+      if (setup.idmap && dir === setup.upper) chownSync(dir, setup.idmap.root.uid, setup.idmap.root.gid);
     } catch (e) {
       removeLayerDirs(made);
       throw new PathError(dir, `cannot create the overlay's ${dir === setup.upper ? "upper" : "work"} dir: ${(e as Error).message}`);
@@ -180,8 +215,17 @@ export function removeLayerDirs(made: readonly string[]): void {
  * to the host (the very leak mounting inside the container avoids). The rootfs plan sets the
  * configured propagation afterwards, as without layers.
  */
-export function planOverlay(setup: LayerSetup, rootfs: string, kernel = release()): PlanRecord[] {
+export function planOverlay(setup: LayerSetup, rootfs: string, kernel = release(), sources?: { paths: string[]; idmaps: PlanRecord[] }): PlanRecord[] {
   const topFirst = [...setup.lowers].reverse();
+  const slave: PlanRecord = { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] };
+  if (setup.idmap) {
+    // Stage 0 makes it (IDMAP_SOURCE mode 2) and sends it as a bind source; the child attaches it.
+    if (!sources) throw new ConfigError("/tsrun/idmapLayers", "idmapped layers are not available for this container");
+    const index = sources.paths.push(rootfs) - 1;
+    const joined = hasLowerdirPlus(kernel) ? 0 : 1;
+    sources.idmaps.push({ op: Op.IDMAP_SOURCE, ints: [index, 2, joined], strs: [mapText(setup.idmap.uid), mapText(setup.idmap.gid), "/tsrun/layers", setup.upper, setup.work, ...topFirst] });
+    return [slave, { op: Op.IDMAP_MOUNT, ints: [0, index], strs: [rootfs, ""] }];
+  }
   let lowers = topFirst;
   let joined = 0;
   if (!hasLowerdirPlus(kernel)) {
@@ -194,7 +238,7 @@ export function planOverlay(setup: LayerSetup, rootfs: string, kernel = release(
     }
   }
   return [
-    { op: Op.MOUNT, ints: [MS.SLAVE | MS.REC, 0], strs: ["", "/", "", "", ""] },
+    slave,
     { op: Op.OVERLAY, ints: [setup.userxattr ? 1 : 0, joined], strs: [rootfs, setup.upper, setup.work, ...lowers] },
   ];
 }

@@ -17,6 +17,9 @@ export interface ParsedMountOptions {
   attrClr: number;
   /** tmpcopyup: the new tmpfs starts with the contents of the directory it covers. */
   copyUp: boolean;
+  /** The idmap or ridmap option (the last one given) and its index in the list: an idmapped bind mount,
+   *  ridmap on every mount of the tree (src/fs/idmapped-mounts.ts). */
+  idmap?: { recursive: boolean; index: number };
 }
 
 /** option -> [set?, flag]: set=true adds the flag, false clears it (so "rw" undoes an earlier "ro"). */
@@ -95,7 +98,7 @@ const REC_ATIME_OPTIONS: Record<string, number> = {
 };
 
 /** Options runc knows that tsrun does not implement yet: refused by name. */
-const NOT_YET = new Set(["idmap", "ridmap", "copy-symlink"]);
+const NOT_YET = new Set(["copy-symlink"]);
 
 /**
  * Filesystem data options tsrun lets through to mount(2), per filesystem type: `key=` for key=value
@@ -143,6 +146,7 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
   let attrSet = 0;
   let attrClr = 0;
   let copyUp = false;
+  let idmap: ParsedMountOptions["idmap"];
   (options ?? []).forEach((opt, i) => {
     const known = FLAG_OPTIONS[opt];
     const rec = REC_ATTR_OPTIONS[opt];
@@ -167,6 +171,8 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
       attrClr |= MOUNT_ATTR._ATIME;
     } else if (opt === "tmpcopyup") {
       copyUp = true;
+    } else if (opt === "idmap" || opt === "ridmap") {
+      idmap = { recursive: opt === "ridmap", index: i };
     } else if (NOT_YET.has(opt)) {
       throw new ConfigError(`${field}/${i}`, `mount option "${opt}" is not supported by this version of tsrun`);
     } else if (fstype !== undefined && !isKnownDataOption(fstype, opt)) {
@@ -175,7 +181,7 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
       data.push(opt);
     }
   });
-  return { flags, propagation, data: data.join(","), bind, recursive, attrSet, attrClr, copyUp };
+  return { flags, propagation, data: data.join(","), bind, recursive, attrSet, attrClr, copyUp, ...(idmap ? { idmap } : {}) };
 }
 
 /** Every option name parseMountOptions understands (reported by `tsrun features`). */
@@ -187,4 +193,6 @@ export const MOUNT_OPTION_NAMES: string[] = [
   ...Object.keys(REC_ATTR_OPTIONS),
   ...Object.keys(REC_ATIME_OPTIONS),
   "tmpcopyup",
+  "idmap",
+  "ridmap",
 ].sort();

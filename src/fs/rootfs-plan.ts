@@ -7,6 +7,7 @@ import { Op, type PlanRecord } from "../launch/ops.js";
 import { DEV_SYMLINKS, deviceNodes } from "./devices.js";
 import { BIND_REMOUNT_FLAGS, MS, msToMountAttr } from "./mount-flags.js";
 import { parseMountOptions } from "./mount-options.js";
+import { type IdmapContext, mapText, planIdmappedBind } from "./idmapped-mounts.js";
 
 const MKDIR_NONE = 0;
 const MKDIR_DIR = 1;
@@ -14,7 +15,7 @@ const MKDIR_FILE = 2;
 /** A directory, whose mode the new filesystem's root takes when it was there (runc chmods a tmpfs so). */
 const MKDIR_DIR_KEEP_MODE = 4;
 
-export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options"> & { [SOURCE_MADE_AT_CREATE]?: "file" };
+export type ConfigMount = Pick<Mount, "destination" | "type" | "source" | "options" | "uidMappings" | "gidMappings"> & { [SOURCE_MADE_AT_CREATE]?: "file" };
 
 /** Marks tsrun's own bind mount of a file that create writes only after planning (the network's /etc
  *  files): its source is not looked at when planning. A symbol, so no config.json can set it. */
@@ -33,10 +34,14 @@ export interface RootfsInput {
    *  "/" is left alone (runc makes it rslave, for everyone on the host): rootfsPropagation applies to the
    *  rootfs's own bind mount instead. */
   noMountNs?: boolean;
-  /** When given (a new user namespace, tsrun as host root), bind mount sources are appended to it and their
-   *  MOUNT records name them by index: stage 0 opens them (BIND_SOURCES), since the namespace's root may not
-   *  be able to reach them. */
-  bindSources?: string[];
+  /** Bind mount sources stage 0 opens after the clone, in the container's mount namespace (BIND_SOURCES):
+   *  planRootfs appends to `paths` and the MOUNT and IDMAP_MOUNT records name them by index. `plain`: every
+   *  bind's source (a new user namespace, tsrun as host root: its root may not be able to reach them); else
+   *  only idmapped ones, each with an IDMAP_SOURCE record appended to `idmaps`. Absent: none (an idmapped
+   *  mount is then refused). */
+  sources?: { paths: string[]; plain: boolean; idmaps: PlanRecord[] };
+  /** What idmapped mounts may use (src/fs/idmapped-mounts.ts); absent: refused as without host root. */
+  idmap?: IdmapContext;
   /** The container has a user namespace of its own (new, or joined by path). Its root may mount proc, sysfs and
    *  mqueue only for a pid, network and ipc namespace that namespace owns: `pidns`, `netns` and `ipcns` say which
    *  of them are the container's own (new ones are: they are made inside its user namespace). */
@@ -227,17 +232,23 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
   if (opts.copyUp && (isBind || m.type !== "tmpfs")) {
     throw new ConfigError(`${field}/options/${(m.options ?? []).indexOf("tmpcopyup")}`, "tmpcopyup applies to tmpfs mounts only");
   }
-  if (isBind) {
+  const idmap = planIdmappedBind(m, field, opts, isBind, input.idmap ?? { userNs: undefined, hostRoot: false });
+  if (idmap) {
+    const sources = input.sources;
+    if (!sources) throw new ConfigError(`${field}/uidMappings`, "idmapped mounts are not available for this container");
+    const source = isAbsolute(m.source ?? "") ? m.source! : resolve(input.bundle, m.source ?? "");
+    const kind = bindKind(m, source, field, dest);
+    const index = sources.paths.push(source) - 1;
+    sources.idmaps.push({ op: Op.IDMAP_SOURCE, ints: [index, opts.recursive ? 1 : 0, idmap.idmapRecursive ? 1 : 0], strs: [mapText(idmap.uid), mapText(idmap.gid), `${field} (${dest})`] });
+    recs.push({ op: Op.IDMAP_MOUNT, ints: [kind, index], strs: [target, input.rootfs] });
+    // Flags of the mount itself: mount_setattr on the attached tree's top, as the remount of a plain bind.
+    const extra = opts.flags & BIND_REMOUNT_FLAGS;
+    if (extra) recs.push(keepLocked(extra, target, input.rootfs));
+  } else if (isBind) {
     if (!m.source) throw new ConfigError(`${field}/source`, "a bind mount needs a source");
     const source = isAbsolute(m.source) ? m.source : resolve(input.bundle, m.source);
-    let kind = MKDIR_DIR;
-    try {
-      kind = m[SOURCE_MADE_AT_CREATE] === "file" || !statSync(source).isDirectory() ? MKDIR_FILE : MKDIR_DIR;
-    } catch (e) {
-      throw new PathError(source, `bind mount source of ${field} (${dest}): ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
-    }
-    const bind = mount(MS.BIND | (opts.recursive ? MS.REC : 0), kind, source, target, "", "", input.rootfs);
-    if (input.bindSources) bind.ints!.push(input.bindSources.push(source) - 1);
+    const bind = mount(MS.BIND | (opts.recursive ? MS.REC : 0), bindKind(m, source, field, dest), source, target, "", "", input.rootfs);
+    if (input.sources?.plain) bind.ints!.push(input.sources.paths.push(source) - 1);
     // A bind mount takes no data (runc ignores what the options hold besides flags: mode=755 and the like).
     recs.push(bind);
     // mount(2) ignores most flags on a new bind mount: they take a second, remount call.
@@ -274,6 +285,16 @@ function planMount(input: RootfsInput, m: ConfigMount, dest: string, field: stri
   if (opts.attrSet || opts.attrClr) recs.push(setattr(opts.attrSet, opts.attrClr, target, input.rootfs));
   for (const p of opts.propagation) recs.push(mount(p, MKDIR_NONE, "", target, "", "", input.rootfs));
   return recs;
+}
+
+/** A bind's mount point: a file for a source that is not a directory (stat(2) of the source). */
+function bindKind(m: ConfigMount, source: string, field: string, dest: string): number {
+  if (!m.source) throw new ConfigError(`${field}/source`, "a bind mount needs a source");
+  try {
+    return m[SOURCE_MADE_AT_CREATE] === "file" || !statSync(source).isDirectory() ? MKDIR_FILE : MKDIR_DIR;
+  } catch (e) {
+    throw new PathError(source, `bind mount source of ${field} (${dest}): ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
 }
 
 /** Filesystems whose mount the kernel allows only to a root of the user namespace that owns the namespace they

@@ -30,8 +30,7 @@ void bind_sources_send(pid_t child)
 	int theirs = open(ns, O_RDONLY | O_CLOEXEC);
 	KILL_FAIL_IF(own < 0 || theirs < 0 || setns(theirs, CLONE_NEWNS) < 0, "bind sources: join the container's mount namespace: %s", ERR);
 	for (size_t i = 0; i < count; i++) {
-		int fd = open(paths[i], O_PATH | O_CLOEXEC);
-		KILL_FAIL_IF(fd < 0, "bind mount source %s: %s", paths[i], ERR);
+		int fd = source_open(child, i, paths[i]); /* O_PATH, or an idmapped tree; on failure kills the child */
 		KILL_FAIL_IF(send_fd(pair[0], fd, "s") < 0, "bind mount source %s: send: %s", paths[i], ERR);
 		close(fd);
 	}

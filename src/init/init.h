@@ -72,8 +72,9 @@ void seccomp_drop_listener(void);
 void tty_after_clone(int child);
 int console_take_relay(void);
 #define JOIN_MAX 16
-/* bind_sources.c: stage 0 sends after CLONE, the child receives; MOUNT takes one by index. */
+/* bind_sources.c: stage 0 sends after CLONE, the child receives; MOUNT/IDMAP_MOUNT take one by index. */
 void bind_sources_send(pid_t child);
+int source_open(pid_t child, size_t index, const char *path); /* idmap/idmap.c */
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
 

@@ -4,7 +4,8 @@ import { TsrunError } from "../errors.js";
 
 /**
  * Where tsrun-init is: $TSRUN_INIT, else next to the running tsrun executable (bin/tsrun ->
- * bin/tsrun-init), else bin/ of the source tree (library use on Node).
+ * bin/tsrun-init; symlinks followed, as npm's <prefix>/bin/tsrun), else bin/ of the source tree or
+ * package (library use on Node).
  */
 export function initPath(): string {
   const fromEnv = process.env.TSRUN_INIT;
@@ -18,7 +19,12 @@ export function initPath(): string {
   try {
     // The URL by hand, not node:url's fileURLToPath: that module costs 0.6 ms to load under Bun.
     const url = new URL(import.meta.url);
-    if (url.protocol === "file:") candidates.push(join(dirname(decodeURIComponent(url.pathname)), "../../bin/tsrun-init"));
+    // dist/index.js (the library bundle, in the repository or the npm package) is one level below the
+    // top, src/init/locate.ts (unbundled, under ts-jest) two.
+    if (url.protocol === "file:") {
+      const here = dirname(decodeURIComponent(url.pathname));
+      candidates.push(join(here, "../bin/tsrun-init"), join(here, "../../bin/tsrun-init"));
+    }
   } catch {
     // bundled: import.meta.url may not be a file URL
   }

@@ -193,6 +193,21 @@ export const OPS = {
    *  child first); the child receives all of them right after the gate. For a new user namespace whose root
    *  could not search the source's directories (runc does the same in nsexec). */
   BIND_SOURCES: { code: 70, ints: 0, strs: -1 },
+  /** ints: sourceIndex, mode (0 bind, 1 rbind, 2 overlay), idmapRecursive (mode 2: joined) · strs: uidMap,
+   *  gidMap, label[, upper, work, lowerdir... (mode 2, top-most first)]. Stage 0, before CLONE (with
+   *  BIND_SOURCES): bind source sourceIndex is idmapped. At BIND_SOURCES' send (in the child's mount namespace,
+   *  as host root), with a user namespace made for it (a child that unshares it, whose uid_map/gid_map get
+   *  these texts): modes 0 and 1 open the source with open_tree(OPEN_TREE_CLONE, AT_RECURSIVE for 1) and give
+   *  it mount_setattr(MOUNT_ATTR_IDMAP, AT_RECURSIVE when idmapRecursive); mode 2 (tsrun.idmapLayers) clones
+   *  and idmaps each lower dir so and makes an overlay of them (as "lowerdir+" each, or one "lowerdir" string
+   *  when joined, Linux < 6.8) with upper and work, and sends its fsmount fd as the source. A failure names
+   *  label (the field, and a mount's destination), the path and its filesystem. Outside the core:
+   *  src/init/idmap/. Checked when run: 3 strings for modes 0 and 1, at least 6 for mode 2. */
+  IDMAP_SOURCE: { code: 74, ints: 3, strs: -1 },
+  /** ints: mkdirKind (as MOUNT's 0, 1 or 2), sourceIndex · strs: target, root. The child: move_mount of bind
+   *  source sourceIndex (an idmapped tree or overlay from IDMAP_SOURCE) onto target, resolved (and made) inside
+   *  root as MOUNT does (root "": target as given). */
+  IDMAP_MOUNT: { code: 75, ints: 2, strs: 2 },
   /** ints: nstype per path · strs: paths (as many as ints, at most 16). Join existing namespaces, as
    *  `exec` does with those of a running container's init: open every path first, then setns each fd
    *  in the order given (the planner puts user first and mount last), then make the process
@@ -214,6 +229,16 @@ export const OPS = {
    *  to the console socket at path (--console-socket) and keep it for PTY, which sends the pty master
    *  there. CLONE closes stage 0's copy. Error: `console socket <path>: connect: <strerror>`. */
   CONSOLE_SOCKET: { code: 39, ints: 0, strs: 1 },
+  /** strs: path. Stage 0, before any SETNS (the path is the caller's): connect an AF_UNIX stream socket
+   *  to path (--pidfd-socket) and keep it for PIDFD_SEND; close-on-exec, it follows the clone, and a
+   *  foreground stage 0 closes its copy before it waits. Outside the core: src/init/pidfd/.
+   *  Error: `pidfd socket <path>: connect: <strerror>`. */
+  PIDFD_SOCKET: { code: 80, ints: 0, strs: 1 },
+  /** strs: payload. In the child, before the filter: pidfd_open(getpid(), 0) (the process itself, whatever
+   *  its pid namespace) and send it with ONE sendmsg carrying one SCM_RIGHTS fd and `payload` as data on
+   *  the socket of PIDFD_SOCKET, as runc sends it ("standard" for create/run, "setns" for exec; containerd
+   *  reads one fd and ignores the data), then close both. */
+  PIDFD_SEND: { code: 81, ints: 0, strs: 1 },
   /** Stage 0, before CLONE (`run`/`exec` attached to the caller's terminal, no console socket): a
    *  socketpair; the child keeps one end for PTY, stage 0 the other. A foreground CLONE then receives the
    *  pty master on it and relays the caller's terminal (src/init/relay/tty_relay.c): stdin's terminal in raw mode for

@@ -40,6 +40,8 @@ export interface CreateOptions {
   foreground?: boolean;
   /** --console-socket: the AF_UNIX socket that receives the pty master (process.terminal; detached only). */
   consoleSocket?: string;
+  /** --pidfd-socket: the AF_UNIX socket that receives a pidfd of the init (runc 1.2+). */
+  pidfdSocket?: string;
   /** Tests only: make create fail after the named step (see faults.ts). */
   failAfter?: string;
 }
@@ -77,6 +79,7 @@ export function createPlanInput(ctx: RuntimeContext, opts: CreateOptions): Creat
     preserveFds: opts.preserveFds,
     foreground: opts.foreground,
     consoleSocket: opts.consoleSocket,
+    pidfdSocket: opts.pidfdSocket,
     noNewKeyring: opts.noNewKeyring,
     systemdCgroup: ctx.systemdCgroup,
     host: {

@@ -124,6 +124,9 @@ function killAll(rec: Pick<ContainerRecord, "pid" | "pidStartTime">, cgroup: Cgr
       // no such cgroup (a create that died before making it): nothing to thaw
     }
   }
+  // cgroup.kill first where the kernel has it (every process at once, forks included); the pids are
+  // still listed, signalled again (harmless) and waited for.
+  cgroup.killAll();
   const pids = cgroup.pids();
   if (rec.pid > 0 && isSameLiveProcess(rec.pid, rec.pidStartTime)) pids.push(rec.pid);
   killAndWait(pids);

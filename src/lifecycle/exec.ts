@@ -28,6 +28,8 @@ export interface ExecOptions extends ExecFlags {
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** --pidfd-socket: the AF_UNIX socket that receives a pidfd of the process (runc 1.2+). */
+  pidfdSocket?: string;
   preserveFds?: number;
   /** --cgroup: sub-cgroups of the container's cgroup to run in (src/cgroups/sub-cgroup.ts). */
   cgroups?: readonly string[];

@@ -31,12 +31,16 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
   if (all && rec.cgroupPath === NO_CGROUP) ctx.debug(`kill --all ${id}: no cgroup of its own: signalling the init alone`);
   const canFreeze = cgroup.hasFreezer();
   const paused = status === "paused";
+  // kill --all KILL on cgroup v2 (Linux 5.14+): one cgroup.kill write ends them all, forks meanwhile
+  // included, with no freeze (runc's way, for SIGKILL only). A paused v1-frozen container is thawed below.
+  const killed = targets === "cgroup" && signal === SIGKILL && cgroup.killAll();
+  if (killed) ctx.debug(`kill --all ${id}: cgroup.kill written`);
   // kill --all: freeze first, so that no process forks a child between the read of the pid list and
   // the signals. In the host's pid namespace there is no pid 1 whose death takes the rest with it,
   // so a child born in that window would survive; frozen, the list is complete. Signal 0 changes
   // nothing, so it needs no freeze.
   let froze = false;
-  if (targets === "cgroup" && canFreeze && !paused && signal !== 0) {
+  if (targets === "cgroup" && !killed && canFreeze && !paused && signal !== 0) {
     try {
       cgroup.setFrozen(true, 2000);
       froze = true;
@@ -45,8 +49,8 @@ export function killContainer(ctx: RuntimeContext, id: string, signal: number, a
     }
   }
   try {
-    const pids = targets === "cgroup" ? cgroup.pids() : [rec.pid];
-    if (initAlive && !pids.includes(rec.pid)) pids.push(rec.pid);
+    const pids = killed ? [] : targets === "cgroup" ? cgroup.pids() : [rec.pid];
+    if (!killed && initAlive && !pids.includes(rec.pid)) pids.push(rec.pid);
     for (const pid of pids) {
       try {
         process.kill(pid, signal);

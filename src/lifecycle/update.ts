@@ -88,6 +88,8 @@ export const UPDATE_FLAGS: { name: string; set: (r: LinuxResources, v: string, f
   { name: "kernel-memory-tcp", set: (r, v, f) => void ((r.memory ??= {}).kernelTCP = parseBytes(v, f)) },
   { name: "cpu-quota", set: (r, v, f) => void ((r.cpu ??= {}).quota = parseInteger(v, f, -1)) },
   { name: "cpu-period", set: (r, v, f) => void ((r.cpu ??= {}).period = parseInteger(v, f, 0)) },
+  { name: "cpu-burst", set: (r, v, f) => void ((r.cpu ??= {}).burst = parseInteger(v, f, 0)) },
+  { name: "cpu-idle", set: (r, v, f) => void ((r.cpu ??= {}).idle = parseInteger(v, f, Number.MIN_SAFE_INTEGER)) },
   { name: "cpu-share", set: (r, v, f) => void ((r.cpu ??= {}).shares = parseInteger(v, f, 0)) },
   { name: "cpu-rt-period", set: (r, v, f) => void ((r.cpu ??= {}).realtimePeriod = parseInteger(v, f, 0)) },
   { name: "cpu-rt-runtime", set: (r, v, f) => void ((r.cpu ??= {}).realtimeRuntime = parseInteger(v, f, -1)) },

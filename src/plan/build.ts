@@ -24,6 +24,7 @@ import {
   whileDumpable,
 } from "./process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
+import { planPidfdSocket } from "./pidfd-socket.js";
 import { planSessionKeyring } from "../security/keyring.js";
 import { planPersonality } from "../security/personality.js";
 import { planMemoryPolicy } from "../security/memory-policy.js";
@@ -70,6 +71,8 @@ export interface PlanInput {
   foreground: boolean;
   /** --console-socket (absolute): where the pty master goes when process.terminal is true. */
   consoleSocket?: string;
+  /** --pidfd-socket: where the init sends a pidfd of itself (src/plan/pidfd-socket.ts). */
+  pidfdSocket?: string;
   /** The container's cgroup filesystems, for cgroup mounts (CgroupDriver.mounts()). */
   cgroupMounts: CgroupMounts;
   /** How the init joins its cgroup (CgroupDriver.joinPlan): a v2 directory to clone into, and v1 `tasks`
@@ -165,6 +168,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
         mountConsole: true,
       })
     : undefined;
+  const pidfd = planPidfdSocket(input.pidfdSocket, "create");
   // Compiled before anything is planned: a bad profile fails create with its JSON path.
   const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
 
@@ -188,9 +192,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Both right before the exec fifo and the filter, in the process that execs (runc's order).
   const setup = [personality, memoryPolicy].filter((r): r is PlanRecord => r !== undefined);
 
-  // Stage 0: the console socket (a host path: before any setns), the exec fifo (made as host root),
+  // Stage 0: the console and pidfd sockets (host paths: before any setns), the exec fifo (made as host root),
   // namespaces joined by path, then the clone.
   if (terminal) recs.push(...terminal.stage0);
+  recs.push(...pidfd.stage0);
   // Mode 0622 under umask 0: the init opens it for writing after it has become the container's user.
   // Only root can reach it: the state directory is 0700.
   recs.push({ op: Op.UMASK, ints: [0] });
@@ -224,6 +229,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // A session of its own, as runc's init: the container never shares the caller's controlling terminal
   // (through /dev/tty it could read or write it), and a terminal can become its controlling one.
   recs.push({ op: Op.SETSID });
+  // The pidfd once the init is in its cgroup with its id maps, long before its filter (runc's order).
+  recs.push(...pidfd.child);
   if (ns.lateUnshare) recs.push({ op: Op.UNSHARE, ints: [ns.lateUnshare] });
   // First thing as the container's root, as runc does: never the caller's session keyring.
   if (input.sessionKeyring !== undefined) {
@@ -257,11 +264,13 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     else warnings.push(`linux.mountLabel "${linux.mountLabel}" ignored: SELinux is not enabled on this host`);
   }
 
+  const hostRoot = input.hostRoot ?? process.geteuid?.() === 0;
+  const sources = { paths: [] as string[], plain: ns.newUser && !noMountNs && hostRoot, idmaps: [] as PlanRecord[] };
   // The overlay first: every later mount record builds on the root it makes (layers need a new mount namespace).
-  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs));
+  if (input.layers) recs.push(...planOverlay(input.layers, input.rootfs, undefined, sources));
   // A joined mount namespace gets its root built like a new one (runc does the same), pivot_root included.
-  const bindSources = ns.newUser && !noMountNs && (input.hostRoot ?? process.geteuid?.() === 0) ? [] : undefined;
   const userNs = ns.types.has("user");
+  const joinedUser = ns.join.some((j) => j.type === "user");
   recs.push(
     ...planRootfs({
       rootfs: input.rootfs,
@@ -272,7 +281,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
       rootfsPropagation: linux.rootfsPropagation,
       noPivot: input.noPivot,
       noMountNs,
-      bindSources,
+      sources,
+      idmap: { hostRoot: hostRoot && !input.rootless, userNs: joinedUser ? "joined" : ns.newUser ? { uid: linux.uidMappings!, gid: linux.gidMappings! } : undefined },
       userNs,
       unprivileged: userNs || (input.rootless ?? false),
       pidns: ns.types.has("pid"),
@@ -286,7 +296,8 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     }),
   );
   // Opened by stage 0 right after the clone, as host root, in the child's mount namespace.
-  if (bindSources?.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, { op: Op.BIND_SOURCES, strs: bindSources });
+  // Idmapped ones are cloned there and idmapped (IDMAP_SOURCE).
+  if (sources.paths.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, ...sources.idmaps, { op: Op.BIND_SOURCES, strs: sources.paths });
   // After the pivot (as runc), through the procfs handle: a sysctl file acts on the writer's namespaces
   // whichever procfs it is reached by, so the container's /proc is never used (nor needed) for it.
   for (const w of sysctls) recs.push(procfsWrite(`sys/${w.path}`, w.value, w.field));

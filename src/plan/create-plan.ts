@@ -84,6 +84,8 @@ export interface CreatePlanInput {
   foreground?: boolean;
   /** --console-socket as given (resolved here). */
   consoleSocket?: string;
+  /** --pidfd-socket as given (resolved by the planner). */
+  pidfdSocket?: string;
   noNewKeyring?: boolean;
   /** --systemd-cgroup. */
   systemdCgroup?: boolean;
@@ -187,6 +189,10 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
       : {}),
     owner: host.rootless ? { uid: host.rootless.euid, gid: host.rootless.egid } : { uid: 0, gid: 0 },
     unprivileged: rootless || namespaces.some((n) => n.type === "user"),
+    idmap: {
+      ...(newUser && spec.linux?.uidMappings?.length && spec.linux.gidMappings?.length ? { maps: { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } } : {}),
+      hostRoot: !rootless && (host.hostRoot ?? process.geteuid?.() === 0),
+    },
   });
   const network = planContainerNetwork(spec, id, input.stateDir);
   const netDevices = planNetDevices(spec, { rootless, isHostNetns: host.isHostNetns, ...(host.netLinks ? { links: host.netLinks } : {}) });
@@ -202,6 +208,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     preserveFds,
     foreground,
     consoleSocket,
+    pidfdSocket: input.pidfdSocket,
     cgroupMounts: cgroup.mounts,
     cgroupJoin: cgroup.join,
     hostCaps: host.hostCaps,

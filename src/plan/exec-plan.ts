@@ -98,9 +98,10 @@ export interface ExecPlanInput {
   passwd?: string;
   /** JSON path of the process object in error messages: "/process" (config.json), "" (a --process file). */
   field?: string;
-  /** Steps other parts add (the terminal): records for stage 0 before CLONE, and for the child once it
-   *  is in every namespace of the container, the parent has answered its SYNC, and it leads its own
-   *  session (so a terminal step makes its pty the controlling terminal, and must not SETSID again). */
+  /** Steps other parts add (the pidfd socket, the terminal): records for stage 0 before CLONE, and for
+   *  the child once it is in every namespace of the container, the parent has answered its SYNC, and it
+   *  leads its own session (so a terminal step makes its pty the controlling terminal, and must not
+   *  SETSID again), before the process records (the filter among them). */
   stage0?: readonly PlanRecord[];
   joined?: readonly PlanRecord[];
 }

@@ -21,6 +21,7 @@ import { encodePlan } from "../launch/encode.js";
 import { buildExecPlan, type ExecPlan, type JoinedNamespace } from "./exec-plan.js";
 import { type ExecFlags, execProcessFromFlags, processFlagsGiven } from "./exec-process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
+import { planPidfdSocket } from "./pidfd-socket.js";
 import { refuseUnsupported } from "./unsupported.js";
 
 export interface ExecRequest {
@@ -29,6 +30,8 @@ export interface ExecRequest {
     processFile?: string;
     detach?: boolean;
     consoleSocket?: string;
+    /** --pidfd-socket: the process sends a pidfd of itself there. */
+    pidfdSocket?: string;
     preserveFds?: number;
     /** --cgroup: sub-cgroups of the container's cgroup to run in. */
     cgroups?: readonly string[];
@@ -85,6 +88,7 @@ export function planExec(req: ExecRequest): PlannedExec {
   // waits for is attached to the caller's terminal.
   const consoleSocket = flags.consoleSocket !== undefined ? resolve(flags.consoleSocket) : undefined;
   checkConsoleFlags(proc.terminal === true, consoleSocket, flags.detach === true);
+  const pidfd = planPidfdSocket(flags.pidfdSocket, "exec");
   const field = flags.processFile === undefined ? "/process" : "";
   const cgroupJoin = execCgroupJoin(req, subCgroups);
   if (!proc.env?.some((e) => e.startsWith("HOME="))) proc.env = [...(proc.env ?? []), `HOME=${joined.home(proc.user.uid)}`];
@@ -109,8 +113,8 @@ export function planExec(req: ExecRequest): PlannedExec {
       preserveFds: flags.preserveFds ?? 0,
       foreground: !flags.detach,
       field,
-      stage0: terminal?.stage0,
-      joined: terminal?.child,
+      stage0: [...pidfd.stage0, ...(terminal?.stage0 ?? [])],
+      joined: [...pidfd.child, ...(terminal?.child ?? [])],
     });
   });
   return Object.freeze({

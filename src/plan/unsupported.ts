@@ -1,18 +1,20 @@
 import { planIntelRdt } from "../cgroups/intel-rdt.js";
+import { release } from "node:os";
 import { ConfigError } from "../errors.js";
+import { idmapField, kernelCanIdmap, wantsIdmap } from "../fs/idmapped-mounts.js";
 import type { LinuxIntelRdt } from "../spec/types.js";
 
 /**
- * Config fields this version of tsrun cannot honour yet. Each is refused with its path rather than
- * ignored, because ignoring it would run a container weaker than the config asks (spec-notes.md lists
- * them as "not yet").
+ * Config fields this version of tsrun (or this kernel) cannot honour. Each is refused with its path rather
+ * than ignored, because ignoring it would run a container weaker than the config asks (spec-notes.md lists
+ * them). Idmapped mounts where the kernel has no mount_setattr (features says idmap enabled: false there);
+ * linux.intelRdt apart (refuseIntelRdt). `kernel`: os.release() form.
  */
-export function refuseUnsupported(spec: Record<string, any>): void {
+export function refuseUnsupported(spec: Record<string, any>, kernel = release()): void {
+  if (kernelCanIdmap(kernel)) return;
   const mounts: Array<Record<string, any>> = Array.isArray(spec.mounts) ? spec.mounts : [];
   mounts.forEach((m, i) => {
-    for (const key of ["uidMappings", "gidMappings"]) {
-      if (m?.[key]?.length) throw new ConfigError(`/mounts/${i}/${key}`, "idmapped mounts are not supported by this version of tsrun");
-    }
+    if (m && wantsIdmap(m)) throw new ConfigError(idmapField(m, `/mounts/${i}`), `idmapped mounts need Linux >= 5.12 (mount_setattr); this kernel is ${kernel}`);
   });
 }
 

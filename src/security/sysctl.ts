@@ -26,7 +26,7 @@ export interface SysctlWrite {
  * linux.sysctl -> the files to write under the container's /proc/sys. Only keys that belong to a
  * namespace the container has of its own are allowed (runc's rules): the ipc keys and fs.mqueue.* need
  * an ipc namespace; net.* a network namespace that is not tsrun's own (`isHostNetns` judges one joined
- * by path); kernel.domainname a uts namespace; kernel.hostname is refused (the `hostname` field sets
+ * by path); user.* a user namespace; kernel.domainname a uts namespace; kernel.hostname is refused (the `hostname` field sets
  * it); anything else would change the host. A key is dotted ("net.ipv4.ip_forward") or, as sysctl(8)
  * also accepts, slashed ("net/ipv4/conf/eth0.100/forwarding", where dots stay part of a name).
  */
@@ -47,6 +47,10 @@ export function planSysctl(
       const join = ns.join.find((j) => j.type === "network");
       if (!ns.types.has("network")) throw new ConfigError(field, `"${key}" needs a network namespace of the container's own`);
       if (join && isHostNetns(join.path)) throw new ConfigError(field, `"${key}" is not allowed in the host's network namespace (${join.path})`);
+    } else if (dotted.startsWith("user.")) {
+      // /proc/sys/user holds the limits of the writer's user namespace (user_namespaces(7)): the container's
+      // own ones with a user namespace of its own (runc 1.3 allows them then), the host's without.
+      if (!ns.types.has("user")) throw new ConfigError(field, `"${key}" needs a user namespace of the container's own: it would change the host's limits`);
     } else if (dotted === "kernel.domainname") {
       if (!ns.types.has("uts")) throw new ConfigError(field, `"${key}" needs a uts namespace of the container's own`);
     } else if (dotted === "kernel.hostname") {

@@ -349,7 +349,8 @@ export interface LinuxIntelRdt {
   closID?: string;
   l3CacheSchema?: string;
   memBwSchema?: string;
-  schemata?: string;
+  /** runtime-spec 1.3: lines of the resctrl schemata file, each as is. */
+  schemata?: string[];
   enableCMT?: boolean;
   enableMBM?: boolean;
   /** 1.3: a monitoring group (mon_groups/) of the container's own; supersedes enableCMT/enableMBM. */
@@ -438,6 +439,9 @@ export interface TsrunExtension {
   layers?: string[];
   /** Persistent writable upper directory (relative to the bundle or absolute); kept on delete. */
   upperDir?: string;
+  /** The lower layers are idmapped with the container's new user namespace mappings (Linux >= 5.19): its
+   *  root sees the layers' host-root-owned files as its own. */
+  idmapLayers?: boolean;
   network?: TsrunNetwork;
 }
 

@@ -1,9 +1,10 @@
 // The CLI's own verbs and flags: help, version, spec, features, and that it starts with an empty
 // environment (podman's cleanup calls it with no PATH and no HOME).
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateSpec } from "../../src/spec/validate.js";
-import { Scratch, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
+import { Scratch, TOP, TSRUN, ensureBuilt } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 beforeAll(() => ensureBuilt());
@@ -21,10 +22,21 @@ test("--help lists the verbs and the global flags; VERB --help describes the ver
   expect(s.tsrun(["help", "kill"]).stdout).toContain("--all");
 });
 
-test("--version names the version and the spec", () => {
+test("--version is runc's three lines: version, the commit built from, the spec; features says the same", () => {
   const v = s.tsrun(["--version"]);
   expect(v.status).toBe(0);
-  expect(v.stdout).toMatch(/^tsrun version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n$/);
+  const m = /^tsrun version (\d+\.\d+\.\d+)\ncommit: ([0-9a-f]{40}(?:-dirty)?|unknown)\nspec: (\d+\.\d+\.\d+)\n$/.exec(v.stdout);
+  expect(m).not.toBeNull();
+  const [, version, commit, spec] = m!;
+  const pkg = JSON.parse(readFileSync(join(TOP, "package.json"), "utf8"));
+  expect(version).toBe(pkg.version);
+  // A build is from some commit of this repository (bin/tsrun keeps the one it was built at until its
+  // sources change), unless made outside git.
+  if (commit !== "unknown") expect(spawnSync("git", ["-C", TOP, "cat-file", "-e", `${commit.replace(/-dirty$/, "")}^{commit}`]).status).toBe(0);
+  for (const alias of [["version"], ["-v"]]) expect(s.tsrun(alias).stdout).toBe(v.stdout);
+  const f = JSON.parse(s.tsrun(["features"]).stdout);
+  expect(f.ociVersionMax).toBe(spec);
+  expect(f.annotations).toMatchObject({ "io.github.tsrun.version": version, "io.github.tsrun.commit": commit });
 });
 
 test("an unknown verb or global flag is one clear error", () => {

@@ -191,6 +191,17 @@ describe("a created container's init holds stdio, the preserved fds and the exec
     expect(createAndAudit("userns", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
   });
 
+  test("with idmapped bind mounts (stage 0 clones and idmaps them through a user namespace it makes, then sends them)", () => {
+    const src = join(s.dir, "idmap-bind");
+    mkdirSync(src);
+    const b = lsBundle((c) => {
+      USERNS(c);
+      c.mounts.push({ destination: "/mnt", type: "bind", source: src, options: ["rbind", "ridmap"] });
+      c.mounts.push({ destination: "/srv", type: "bind", source: src, options: ["bind"], uidMappings: [{ containerID: 0, hostID: 100000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 10 }] });
+    });
+    expect(createAndAudit("idmap", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
+  });
+
   test("with a tmpfs copy-up (tmpcopyup), --no-pivot and the caller's session keyring kept", () => {
     const b = lsBundle((c) => c.mounts.push({ destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] }));
     expect(createAndAudit("copyup", b, { flags: ["--no-pivot", "--no-new-keyring"], preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
@@ -203,6 +214,15 @@ describe("a created container's init holds stdio, the preserved fds and the exec
     });
     mkdirSync(join(b, "rootfs"));
     expect(createAndAudit("layers", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
+  });
+
+  test("with layers idmapped (tsrun.idmapLayers: stage 0 makes the overlay of cloned, idmapped layers and sends it)", () => {
+    const b = lsBundle((c) => {
+      USERNS(c);
+      c.root = { path: join(LAYERED, "rootfs"), readonly: false };
+      c.tsrun = { layers: [join(LAYERED, "layers/base"), join(LAYERED, "layers/app")], idmapLayers: true };
+    });
+    expect(createAndAudit("idmaplayers", b, { preserve: 1, pass: 3 })).toEqual({ init: [], execve: [] });
   });
 
   test("with the flags managers pass (--pid-file, --log, --log-format json)", () => {

@@ -5,7 +5,7 @@
 // namespace and would move a device there), and the namespaces go in afterAll, taking any device with them.
 // Not differential: runc 1.1.5 (the installed runc) predates netDevices.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, TOP, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
 import { IP, NSENTER, TSRUN_FAULTS, ensureRelBuilt } from "../helpers/reliability.js";
@@ -18,6 +18,13 @@ const ids: string[] = [];
 let seq = 0;
 /** The device kind: dummy where the kernel has it (not on every machine kind: this one lacks the module), else ifb. */
 let kind = "";
+/** Devices that loading dummy or ifb makes in the INITIAL network namespace, whichever namespace loads it
+ *  (numdummies=1: dummy0; numifbs=2: ifb0, ifb1), and names this file's devices could have if one ever
+ *  landed in the machine's namespace (the kernel renames to devN on a clash). */
+const MODULE_MADE = /^(dummy|ifb)\d+$/;
+const OURS = /^(nd\d+|ctr0|dn0|j0|h0|k0|probe0|dev\d+)$/;
+/** The machine's (this process's) links before this file made anything. */
+let hostBefore: string[] = [];
 
 function sh(file: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(file, args, { encoding: "utf8", timeout: 30_000 });
@@ -39,13 +46,18 @@ function newId(name: string): string {
   return id;
 }
 
-/** A device `name` in the test's namespace with an IPv4 and an IPv6 address, up. */
-function makeDevice(name: string, v4: string, v6: string): void {
+/** A device `name` in the test's namespace with an IPv4 and an IPv6 address, up unless `up` is false.
+ *  A device meant to be down is never set up: setting a device down flushes its IPv6 addresses (the
+ *  kernel's default, net.ipv6.conf.*.keep_addr_on_down=0), while addresses added to a down device stay. */
+function makeDevice(name: string, v4: string, v6: string, up = true): void {
   ip("-n", NS, "link", "add", name, "type", kind);
   ip("-n", NS, "addr", "add", v4, "dev", name);
   ip("-n", NS, "addr", "add", v6, "dev", name, "nodad");
-  ip("-n", NS, "link", "set", name, "up");
+  if (up) ip("-n", NS, "link", "set", name, "up");
+  expect(links().get(name)).toEqual({ up, addresses: [v4, v6] });
 }
+const hostLinks = (): string[] => (JSON.parse(ip("-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname);
+const MODPROBE = ["/usr/sbin/modprobe", "/sbin/modprobe"].find((p) => existsSync(p));
 /** name -> { up, addresses (global ones, CIDR) } of the links in `ns`. */
 function links(ns = NS): Map<string, { up: boolean; addresses: string[] }> {
   const all = JSON.parse(ip("-n", ns, "-j", "addr", "show")) as { ifname: string; flags: string[]; addr_info: { local: string; prefixlen: number; scope: string }[] }[];
@@ -63,8 +75,18 @@ function bundle(netDevices: object, script = "true", edit: (c: any) => void = ()
 beforeAll(() => {
   ensureBuilt();
   ensureRelBuilt();
+  hostBefore = hostLinks();
   ip("netns", "add", NS);
   ip("netns", "add", JOINED);
+  // Loading dummy or ifb (modprobe, or the kernel's own request on the first `ip link add type X`, even in
+  // another namespace) makes devices in the machine's namespace. Where modules load and one is not loaded
+  // yet, load it first with none (a built-in one made its devices at boot: nothing to do here).
+  if (MODPROBE && existsSync("/proc/modules")) {
+    const loaded = readFileSync("/proc/modules", "utf8");
+    for (const [k, none] of [["dummy", "numdummies=0"], ["ifb", "numifbs=0"]]) {
+      if (!new RegExp(`^${k} `, "m").test(loaded)) sh(MODPROBE, ["-q", k, none]);
+    }
+  }
   for (const k of ["dummy", "ifb"]) {
     if (sh(IP, ["-n", NS, "link", "add", "probe0", "type", k]).status === 0) {
       kind = k;
@@ -72,6 +94,11 @@ beforeAll(() => {
       break;
     }
   }
+  // The module loaded some other way with its default count (no modprobe at hand, or it refused the
+  // parameter): delete exactly the devices it made here, those that were not there before.
+  const made = hostLinks().filter((n) => MODULE_MADE.test(n) && !hostBefore.includes(n));
+  for (const n of made) ip("link", "del", n);
+  if (made.length) console.log(`netdevices: loading the ${kind} module made ${made.join(", ")} in the machine's network namespace; deleted`);
   if (kind !== "dummy") console.log(`netdevices: the kernel has no dummy device type; the tests use ${kind || "nothing (all skipped below fail)"} devices, virtual too`);
 });
 afterAll(() => {
@@ -80,6 +107,8 @@ afterAll(() => {
   for (const ns of [NS, JOINED]) sh(IP, ["netns", "del", ns]);
   expect(s.cleanup()).toEqual([]);
   expect(leaks).toEqual([]);
+  // Nothing of this file's in the machine's namespace (other tests' links, made meanwhile, are not looked at).
+  expect(hostLinks().filter((n) => !hostBefore.includes(n) && (MODULE_MADE.test(n) || OURS.test(n)))).toEqual([]);
 });
 
 test("a device kind to test with exists", () => {
@@ -109,8 +138,7 @@ test("create moves the device in, renamed, with its addresses and up; delete bri
 });
 
 test("the container's process sees the device under its name, with its addresses", () => {
-  makeDevice("nd1", "10.79.1.1/24", "fd79:1::1/64");
-  ip("-n", NS, "link", "set", "nd1", "down");
+  makeDevice("nd1", "10.79.1.1/24", "fd79:1::1/64", false);
   const id = newId("inside");
   const r = tsrun(["run", "--bundle", bundle({ nd1: {} }, "ip -o addr show dev nd1; ip -o link show dev nd1; ip -o link show | wc -l"), id]);
   expect(r.stderr).toContain("not moved back"); // foreground run: see the next tests
@@ -120,6 +148,23 @@ test("the container's process sees the device under its name, with its addresses
   // Up inside although it was down on the host (runc sets it up); lo and nd1 only.
   expect(r.stdout).toMatch(/nd1: <[^>]*\bUP\b/);
   expect(r.stdout.trim().split("\n").pop()!.trim()).toBe("2");
+});
+
+test("a device down on the host: up inside with both addresses; back down with both after delete", () => {
+  makeDevice("nd8", "10.79.8.1/24", "fd79:8::1/64", false);
+  const id = newId("down");
+  const c = tsrun(["create", "--bundle", bundle({ nd8: { name: "dn0" } }), id]);
+  expect(c.stderr).toBe("");
+  expect(c.status).toBe(0);
+  const initPid = JSON.parse(tsrun(["state", id]).stdout).pid as number;
+  const inside = JSON.parse(sh(NSENTER, [`--net=/proc/${initPid}/ns/net`, "--", IP, "-j", "addr", "show", "dev", "dn0"]).stdout)[0];
+  expect(inside.flags).toContain("UP");
+  const addrs = inside.addr_info.filter((a: any) => a.scope === "global").map((a: any) => `${a.local}/${a.prefixlen}`); // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(addrs.sort()).toEqual(["10.79.8.1/24", "fd79:8::1/64"]);
+  const d = tsrun(["delete", "--force", id]);
+  expect(d.stderr).toBe("");
+  expect(d.status).toBe(0);
+  expect(links().get("nd8")).toEqual({ up: false, addresses: ["10.79.8.1/24", "fd79:8::1/64"] });
 });
 
 test("a container that died first: its namespace ends with it, delete says so and succeeds (a virtual device is gone)", () => {

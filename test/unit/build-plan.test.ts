@@ -632,3 +632,35 @@ describe("buildPlan: process.terminal", () => {
       .toBe("/process/consoleSize/height");
   });
 });
+
+describe("buildPlan: --pidfd-socket (runc 1.2+)", () => {
+  test("connected in stage 0 before any namespace is joined; the init sends its pidfd once in its cgroup, before the filter", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === "network" ? { type: "network", path: "/run/netns/x" } : n));
+      s.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["kexec_load"], action: "SCMP_ACT_ERRNO" }] };
+    }), { pidfdSocket: "/run/containerd/p.sock" });
+    expect(one(recs, Op.PIDFD_SOCKET).strs).toEqual(["/run/containerd/p.sock"]);
+    expect(idx(recs, Op.PIDFD_SOCKET)).toBeLessThan(idx(recs, Op.SETNS));
+    // runc's payload from create's init is its init type
+    expect(one(recs, Op.PIDFD_SEND).strs).toEqual(["standard"]);
+    const send = idx(recs, Op.PIDFD_SEND);
+    expect(send).toBeGreaterThan(idx(recs, Op.SYNC));
+    expect(send).toBeGreaterThan(idx(recs, Op.CLONE));
+    expect(send).toBeLessThan(idx(recs, Op.SECCOMP));
+    expect(send).toBeLessThan(idx(recs, Op.WAIT_FIFO));
+  });
+
+  test("beside --console-socket both come first; a relative path is the caller's; none without the flag", () => {
+    const recs = plan(spec((s) => { s.process.terminal = true; }), { consoleSocket: "/run/c.sock", pidfdSocket: "rel/p.sock" });
+    expect(recs.slice(0, 2).map((r) => r.op).sort()).toEqual([Op.CONSOLE_SOCKET, Op.PIDFD_SOCKET].sort());
+    expect(one(recs, Op.PIDFD_SOCKET).strs).toEqual([join(process.cwd(), "rel/p.sock")]);
+    const none = plan(spec());
+    expect(idx(none, Op.PIDFD_SOCKET)).toBe(-1);
+    expect(idx(none, Op.PIDFD_SEND)).toBe(-1);
+  });
+
+  test("a path longer than sun_path is refused before anything runs", () => {
+    expect(() => plan(spec(), { pidfdSocket: `/${"x".repeat(120)}` })).toThrow(/--pidfd-socket .*path too long/);
+    expect(() => plan(spec(), { pidfdSocket: "" })).toThrow(/--pidfd-socket: the path is empty/);
+  });
+});

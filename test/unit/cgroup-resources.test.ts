@@ -1,6 +1,7 @@
 import { cgroupDriver } from "../../src/cgroups/driver.js";
 import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import type { CgroupWrite } from "../../src/cgroups/resource-writes.js";
+import { missingFileMessage } from "../../src/cgroups/apply.js";
 import { v1Writes } from "../../src/cgroups/resources-v1.js";
 import { blkioToIoWeight, sharesToWeight, swapToV2, v2Writes } from "../../src/cgroups/resources-v2.js";
 import { ConfigError, UsageError } from "../../src/errors.js";
@@ -69,6 +70,14 @@ describe("cgroup v1 writes", () => {
     expect(lines(writes)).toEqual(["memory.kmem.tcp.limit_in_bytes=2097152"]);
     expect(writes[0].ifMissing).toMatch(/kernelTCP ignored/);
     expect(warnings).toEqual([expect.stringMatching(/^\/linux\/resources\/memory\/kernel ignored/)]);
+  });
+
+  test("cpu: a v1 kernel without cpu.cfs_burst_us skips the burst with a warning (runc skips it); cpu.idle fails there", () => {
+    const [burst, idle] = v1Writes({ cpu: { burst: 1000, idle: 1 } }).writes;
+    expect(burst.file).toBe("cpu.cfs_burst_us");
+    expect(burst.ifMissing).toBe("/linux/resources/cpu/burst ignored: this kernel has no cpu.cfs_burst_us (Linux 5.14 or later with CFS bandwidth control)");
+    expect(idle.ifMissing).toBeUndefined();
+    expect(missingFileMessage(idle)).toMatch(/cpu\/idle: this host's cgroup has no cpu.idle \(it needs Linux 5.15/);
   });
 
   test("cpu: cpuset first, rt period before runtime, period before quota, burst after", () => {
@@ -226,6 +235,18 @@ describe("cgroup v2 writes", () => {
     expect(lines(v2Writes({ cpu: { period: 50000 } }).writes)).toEqual(["cpu.max=max 50000"]);
   });
 
+  test("cpu.idle and cpu.max.burst: a kernel without them fails the write, saying what it needs (runc fails too); idle is 0 or 1", () => {
+    const { writes } = v2Writes({ cpu: { burst: 1000, idle: 1 } });
+    for (const w of writes) expect(w.ifMissing).toBeUndefined();
+    expect(missingFileMessage(writes[0])).toBe("/linux/resources/cpu/burst: this host's cgroup has no cpu.max.burst (it needs Linux 5.14 or later with CFS bandwidth control)");
+    expect(missingFileMessage(writes[1])).toBe("/linux/resources/cpu/idle: this host's cgroup has no cpu.idle (it needs Linux 5.15 or later with fair group scheduling)");
+    for (const writer of [(r: LinuxResources) => v2Writes(r), (r: LinuxResources) => v1Writes(r)]) {
+      expect(() => writer({ cpu: { idle: 2 } })).toThrow(/\/linux\/resources\/cpu\/idle: must be 0 \(the default\) or 1 \(SCHED_IDLE\), not 2/);
+      expect(() => writer({ cpu: { idle: -1 } })).toThrow(ConfigError);
+      expect(lines(writer({ cpu: { idle: 0 } }).writes)).toEqual(["cpu.idle=0"]);
+    }
+  });
+
   test("cpu: realtime is refused on v2 with its field", () => {
     expect(() => v2Writes({ cpu: { realtimeRuntime: 1000 } })).toThrow(/\/linux\/resources\/cpu\/realtimeRuntime: realtime/);
     expect(() => v2Writes({ cpu: { realtimePeriod: 1000 } })).toThrow(/cpu\/realtimePeriod/);
@@ -339,10 +360,17 @@ describe("update: sizes, flags, merging", () => {
     expect(() => resourcesFromFlags({ "cpu-share": "-3" })).toThrow(/--cpu-share: must be at least 0/);
   });
 
+  test("--cpu-burst and --cpu-idle (runc 1.2+) set cpu.burst and cpu.idle; a negative burst is refused", () => {
+    expect(resourcesFromFlags({ "cpu-burst": "20000", "cpu-idle": "1" })).toEqual({ cpu: { burst: 20000, idle: 1 } });
+    expect(resourcesFromFlags({ "cpu-idle": "0" })).toEqual({ cpu: { idle: 0 } });
+    expect(() => resourcesFromFlags({ "cpu-burst": "-1" })).toThrow(/--cpu-burst: must be at least 0/);
+    expect(() => resourcesFromFlags({ "cpu-idle": "yes" })).toThrow(/--cpu-idle: "yes" is not an integer/);
+  });
+
   test("runc's update flags are all there", () => {
     expect(UPDATE_FLAGS.map((f) => f.name).sort()).toEqual(
       [
-        "blkio-weight", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems",
+        "blkio-weight", "cpu-burst", "cpu-idle", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems",
         "kernel-memory", "kernel-memory-tcp", "memory", "memory-reservation", "memory-swap", "pids-limit",
       ].sort(),
     );

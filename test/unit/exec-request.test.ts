@@ -12,6 +12,7 @@ import type { CgroupHierarchy } from "../../src/cgroups/hierarchy.js";
 import { ConfigError, PathError, UsageError } from "../../src/errors.js";
 import { type ExecRequest, planExec } from "../../src/plan/exec-request.js";
 import { Op } from "../../src/launch/ops.js";
+import type { LinuxSeccomp } from "../../src/spec/types.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8"));
@@ -103,4 +104,19 @@ describe("every error of the request", () => {
   test("a bad saved seccomp profile", () => {
     expect(() => planExec(request({}, { joined: { ...request().joined, seccomp: { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_NOPE"] } } }))).toThrow(ConfigError);
   });
+});
+
+test("--pidfd-socket: connected in stage 0 before the joins; the process sends a pidfd of itself ('setns', runc's) after the sync, before the filter and the exec", () => {
+  const seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["kexec_load"], action: "SCMP_ACT_ERRNO" }] } as const satisfies LinuxSeccomp;
+  const base = request();
+  const recs = planExec(request({ pidfdSocket: "/run/containerd/e.sock", detach: true }, { joined: { ...base.joined, seccomp } })).launch.records;
+  const at = (op: number) => recs.findIndex((r) => r.op === op);
+  expect(recs[0]).toEqual({ op: Op.PIDFD_SOCKET, strs: ["/run/containerd/e.sock"] });
+  expect(at(Op.PIDFD_SOCKET)).toBeLessThan(at(Op.JOIN_NAMESPACES));
+  expect(recs.filter((r) => r.op === Op.PIDFD_SEND)).toEqual([{ op: Op.PIDFD_SEND, strs: ["setns"] }]);
+  expect(at(Op.PIDFD_SEND)).toBeGreaterThan(at(Op.SYNC));
+  expect(at(Op.PIDFD_SEND)).toBeLessThan(at(Op.SECCOMP));
+  expect(at(Op.PIDFD_SEND)).toBeLessThan(at(Op.EXEC));
+  expect(planExec(request()).launch.records.some((r) => r.op === Op.PIDFD_SOCKET || r.op === Op.PIDFD_SEND)).toBe(false);
+  expect(() => planExec(request({ pidfdSocket: `/${"y".repeat(200)}` }))).toThrow(UsageError);
 });

@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { features, UNSAFE_CONFIG_ANNOTATIONS } from "../../src/cli/features.js";
+import { kernelCanIdmap } from "../../src/fs/idmapped-mounts.js";
 import { EXAMPLES } from "../helpers/examples.js";
 
 const { validateSpec } = await import("../../src/spec/validate.js");
@@ -45,13 +46,24 @@ describe("features (runtime-spec 1.3)", () => {
 
   test("the systemd driver is reported; what is refused is reported false", () => {
     expect(f.linux.cgroup.systemd).toBe(true);
-    expect(f.linux.mountExtensions.idmap.enabled).toBe(false);
+    // rdma.max is written (resources-v1/v2), so the controller counts as supported, as runc reports it.
+    expect(f.linux.cgroup.rdma).toBe(true);
+    expect(f.linux.mountExtensions.idmap.enabled).toBe(kernelCanIdmap());
     expect(f.linux.netDevices.enabled).toBe(true);
     expect(f.linux.intelRdt).toEqual({ enabled: false, schemata: false, monitoring: false });
   });
 
+  test("idmap is reported where the kernel has mount_setattr (Linux >= 5.12), and refused by create where not", () => {
+    expect(["5.11.22", "5.12.0", "6.1.0-13-amd64", "4.19.0"].map((r) => kernelCanIdmap(r))).toEqual([false, true, true, false]);
+    const idmapped = { mounts: [{ destination: "/a", type: "bind", source: "/b", options: ["bind", "ridmap"] }] };
+    expect(() => refuseUnsupported(idmapped, "5.11.22")).toThrow(/\/mounts\/0\/options\/1: idmapped mounts need Linux >= 5\.12/);
+    expect(() => refuseUnsupported(idmapped, "5.12.0")).not.toThrow();
+  });
+
   test("the false ones match what create refuses", () => {
     const linux = (l: object) => () => refuseUnsupported({ linux: l });
+    const idmapped = { mounts: [{ destination: "/a", type: "bind", source: "/b", options: ["bind"], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }] };
+    if (!f.linux.mountExtensions.idmap.enabled) expect(() => refuseUnsupported(idmapped)).toThrow(/\/mounts\/0\/uidMappings/);
     if (!f.linux.netDevices.enabled) expect(linux({ netDevices: { eth1: {} } })).toThrow(/\/linux\/netDevices/);
     if (!f.linux.intelRdt.enabled) {
       expect(() => refuseIntelRdt({ closID: "c" }, "c1", undefined)).toThrow(/\/linux\/intelRdt/);

@@ -19,7 +19,7 @@ describe("planIntelRdt", () => {
   });
 
   test("closID with a schema: that group, made if needed; l3 (its MB: lines dropped for memBwSchema), MB, schemata lines", () => {
-    const p = planIntelRdt({ closID: "gold", l3CacheSchema: "L3:0=f\nMB:0=20", memBwSchema: "MB:0=70", schemata: "L2:0=3\n" }, "c1", R);
+    const p = planIntelRdt({ closID: "gold", l3CacheSchema: "L3:0=f\nMB:0=20", memBwSchema: "MB:0=70", schemata: ["L2:0=3"] }, "c1", R);
     expect(p.group).toBe(`${R}/gold`);
     expect(p.groupIs).toBe("make");
     expect(p.writes[0]).toEqual({ file: `${R}/gold/schemata`, value: "L3:0=f\nMB:0=70\nL2:0=3\n" });
@@ -35,7 +35,7 @@ describe("planIntelRdt", () => {
 
   test('closID "/" is the default CLOS: the resctrl root, nothing made or removed; no schema may change it', () => {
     expect(planIntelRdt({ closID: "/" }, "c1", R)).toEqual({ group: R, groupIs: "exists", writes: [{ file: `${R}/tasks`, value: "pid" }], remove: [] });
-    expect(fieldOf(() => planIntelRdt({ closID: "/", schemata: "L3:0=f" }, "c1", R))).toBe(`${F}/closID`);
+    expect(fieldOf(() => planIntelRdt({ closID: "/", schemata: ["L3:0=f"] }, "c1", R))).toBe(`${F}/closID`);
   });
 
   test("enableMonitoring (and the older enableCMT/enableMBM): mon_groups/<id>, the pid goes there, removed first", () => {
@@ -43,7 +43,7 @@ describe("planIntelRdt", () => {
     expect(p.monGroup).toBe(`${R}/mon_groups/c1`);
     expect(p.writes).toEqual([{ file: `${R}/mon_groups/c1/tasks`, value: "pid" }]);
     expect(p.remove).toEqual([`${R}/mon_groups/c1`]);
-    const q = planIntelRdt({ schemata: "L3:0=f", enableMBM: true }, "c1", R);
+    const q = planIntelRdt({ schemata: ["L3:0=f"], enableMBM: true }, "c1", R);
     expect(q.remove).toEqual([`${R}/c1/mon_groups/c1`, `${R}/c1`]);
   });
 

@@ -13,6 +13,7 @@ import { MS } from "../../src/fs/mount-flags.js";
 import { type PlanSpec, buildPlan } from "../../src/plan/build.js";
 import { Op } from "../../src/launch/ops.js";
 import { thrown } from "../helpers/plan-bundles.js";
+import { describeRecord } from "../../src/plan/describe/records.js";
 
 let dir: string;
 let bundle: string;
@@ -143,4 +144,45 @@ test("buildPlan: the overlay goes before the rootfs records, and HOME comes from
   expect(recs.slice(0, at - 1)).toEqual(plain.slice(0, firstPlainMount));
   expect(recs.slice(at + 1, at + 1 + 3)).toEqual(plain.slice(firstPlainMount, firstPlainMount + 3));
   expect(recs.at(-1)!.strs).toContain("HOME=/app-home");
+});
+
+describe("tsrun.idmapLayers: lower layers idmapped with the new user namespace's maps, the overlay made by stage 0", () => {
+  const maps = { uid: [{ containerID: 0, hostID: 100000, size: 65536 }], gid: [{ containerID: 0, hostID: 200000, size: 65536 }] };
+  const idm = (over: object = {}) => ({ ...opts(), newUserMaps: maps, unprivileged: true, idmap: { maps, hostRoot: true, kernel: "6.18.0", ...over } });
+  const ext = { layers: ["layers/base", "layers/app"], idmapLayers: true };
+
+  test("the setup: the maps, the container root's host ids (owner of a new upper), no userxattr, no upper-owner check", () => {
+    // Without idmapLayers the same config is refused: host root (the upper's owner) is not mapped.
+    expect((thrown(() => resolveLayers({ layers: ext.layers }, idm())) as ConfigError).field).toBe("/tsrun/layers");
+    const setup = resolveLayers(ext, idm())!;
+    expect(setup.userxattr).toBe(false);
+    expect(setup.idmap).toEqual({ ...maps, root: { uid: 100000, gid: 200000 } });
+  });
+
+  test.each([
+    ["no layers", { idmapLayers: true }, {}, "/tsrun/idmapLayers"],
+    ["no new user namespace", ext, { maps: undefined }, "/tsrun/idmapLayers"],
+    ["not host root", ext, { hostRoot: false }, "/tsrun/idmapLayers"],
+    ["Linux 5.18", ext, { kernel: "5.18.3" }, "/tsrun/idmapLayers"],
+    ["container root unmapped", ext, { maps: { uid: [{ containerID: 1, hostID: 100000, size: 10 }], gid: maps.gid } }, "/linux/uidMappings"],
+  ])("refused: %s (%s)", (_what, e, over, field) => {
+    const err = thrown(() => resolveLayers(e as any, idm(over)));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).field).toBe(field);
+  });
+
+  test("planOverlay: the overlay is a bind source made by stage 0 (IDMAP_SOURCE mode 2, lower dirs top-most first) and attached on the rootfs", () => {
+    const setup = resolveLayers(ext, idm())!;
+    const sources = { paths: [] as string[], idmaps: [] as any[] };
+    const recs = planOverlay(setup, "/r", "6.18.0", sources);
+    expect(recs.map((r) => r.op)).toEqual([Op.MOUNT, Op.IDMAP_MOUNT]);
+    expect(recs[1]).toEqual({ op: Op.IDMAP_MOUNT, ints: [0, 0], strs: ["/r", ""] });
+    expect(sources.paths).toEqual(["/r"]);
+    expect(sources.idmaps).toEqual([{ op: Op.IDMAP_SOURCE, ints: [0, 2, 0], strs: ["0 100000 65536\n", "0 200000 65536\n", "/tsrun/layers", setup.upper, setup.work, setup.lowers[1], setup.lowers[0]] }]);
+    expect(describeRecord(sources.idmaps[0]).action).toBe(`make bind source 0 (/tsrun/layers) an overlay of idmapped layers (uid_map 0 100000 65536, gid_map 0 200000 65536): lower ${setup.lowers[1]}:${setup.lowers[0]}, upper ${setup.upper}, work ${setup.work}`);
+    // Before Linux 6.8 the lower dirs go in one "lowerdir" string (joined = 1).
+    const old = { paths: [] as string[], idmaps: [] as any[] };
+    planOverlay(setup, "/r", "6.1.0", old);
+    expect(old.idmaps[0].ints).toEqual([0, 2, 1]);
+  });
 });

@@ -121,8 +121,7 @@ describe("parseMountOptions: bind, propagation, data", () => {
 describe("parseMountOptions: options not supported yet", () => {
   test.each([
     ["copy-symlink", 1],
-    ["idmap", 0],
-    ["ridmap", 3],
+    ["copy-symlink", 3],
   ])("%s is refused with /mounts/N/options/I", (opt, at) => {
     const options = ["nosuid", "nodev", "mode=755", "size=1k"];
     options.splice(at, 0, opt);
@@ -136,6 +135,13 @@ describe("parseMountOptions: options not supported yet", () => {
     expect((err as ConfigError).field).toBe(`/mounts/4/options/${at}`);
     expect((err as Error).message).toContain(`/mounts/4/options/${at}`);
     expect((err as Error).message).toContain(opt);
+  });
+
+  test("idmap and ridmap are parsed (the last one wins), not data: src/fs/idmapped-mounts.ts plans them", () => {
+    expect(parseMountOptions(["rbind", "idmap"], F, "bind")).toMatchObject({ idmap: { recursive: false, index: 1 }, data: "", recursive: true });
+    expect(parseMountOptions(["ridmap", "bind", "ro"], F, "bind").idmap).toEqual({ recursive: true, index: 0 });
+    expect(parseMountOptions(["idmap", "ridmap"], F, "bind").idmap).toEqual({ recursive: true, index: 1 });
+    expect(parseMountOptions(["bind"], F, "bind").idmap).toBeUndefined();
   });
 
   test("options that merely start like a refused one are data, not refused (no type checked)", () => {

@@ -166,6 +166,28 @@ describe("planSysctl", () => {
     }
   });
 
+  test("user.* (runc 1.3): allowed with a user namespace of the container's own, new or joined; refused otherwise, naming the field", () => {
+    const newUser = planNamespaces([{ type: "mount" }, { type: "user" }]);
+    const joinedUser = planNamespaces([{ type: "mount" }, { type: "user", path: "/proc/42/ns/user" }]);
+    for (const ns of [newUser, joinedUser]) {
+      expect(planSysctl({ "user.max_user_namespaces": "10", "user/max_net_namespaces": "5" }, ns, never)).toEqual([
+        { field: "/linux/sysctl/user.max_user_namespaces", path: "user/max_user_namespaces", value: "10" },
+        { field: "/linux/sysctl/user~1max_net_namespaces", path: "user/max_net_namespaces", value: "5" },
+      ]);
+    }
+    let msg = "";
+    expect(fieldOf(() => {
+      try {
+        planSysctl({ "user.max_user_namespaces": "10" }, all, never);
+      } catch (e) {
+        msg = (e as Error).message;
+        throw e;
+      }
+    })).toBe("/linux/sysctl/user.max_user_namespaces");
+    expect(msg).toContain("needs a user namespace of the container's own");
+    expect(() => planSysctl({ "user/../kernel/core_pattern": "x" }, newUser, never)).toThrow(/not a sysctl name/);
+  });
+
   test("net.* in a network namespace joined by path: refused only when it is tsrun's own", () => {
     const joined = planNamespaces([{ type: "mount" }, { type: "network", path: "/var/run/netns/x" }]);
     expect(planSysctl({ "net.ipv4.ip_forward": "1" }, joined, () => false)).toHaveLength(1);

@@ -185,7 +185,7 @@ describe("valid configs", () => {
         { path: "/dev/fifo", type: "p" },
       ],
       netDevices: { eth1: { name: "net1" }, dummy0: {} },
-      intelRdt: { closID: "g", l3CacheSchema: "L3:0=7f0", memBwSchema: "MB:0=20", schemata: "L3:0=7f0\nMB:0=20", enableCMT: true, enableMBM: false },
+      intelRdt: { closID: "g", l3CacheSchema: "L3:0=7f0", memBwSchema: "MB:0=20", schemata: ["L3:0=7f0", "MB:0=20"], enableMonitoring: true, enableCMT: true, enableMBM: false },
       sysctl: { "net.ipv4.ip_forward": "1" },
       seccomp: {
         defaultAction: "SCMP_ACT_ERRNO",
@@ -295,6 +295,7 @@ describe("schema errors name the field", () => {
     ["personality domain bad", (s) => (s.linux.personality = { domain: "BSD" }), "/linux/personality/domain", "must be one of: LINUX, LINUX32"],
     ["memoryPolicy mode missing", (s) => (s.linux.memoryPolicy = { nodes: "0" }), "/linux/memoryPolicy/mode", "is required"],
     ["intelRdt memBwSchema bad", (s) => (s.linux.intelRdt = { memBwSchema: "L3:0=1" }), "/linux/intelRdt/memBwSchema", "must start with MB:"],
+    ["intelRdt schemata as one string (1.3: an array of lines)", (s) => (s.linux.intelRdt = { schemata: "L3:0=f" }), "/linux/intelRdt/schemata", "must be array"],
     ["tsrun not an object", (s) => (s.tsrun = []), "/tsrun", "must be object"],
     ["tsrun.layers empty string", (s) => (s.tsrun.layers = [""]), "/tsrun/layers/0", "must not be empty"],
     ["tsrun.layers empty list", (s) => (s.tsrun.layers = []), "/tsrun/layers", "must have at least 1 entry"],

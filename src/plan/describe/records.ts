@@ -82,7 +82,18 @@ export function describeRecord(r: PlanRecord): RecordAction {
     case Op.DETACH_PSEUDO_FS:
       return at("mounts", `detach every full ${s.slice(1).join("/")} mount outside ${s[0]}`, { rootfs: s[0], fstypes: s.slice(1) });
     case Op.BIND_SOURCES:
-      return at("mounts", `open the bind mount sources as host root for the new user namespace: ${s.join(", ")}`, { paths: s });
+      return at("mounts", `open the bind mount sources as host root, in the container's mount namespace (idmapped ones cloned and idmapped): ${s.join(", ")}`, { paths: s });
+    case Op.IDMAP_SOURCE:
+      if (num(i[1]) === 2) {
+        return at("mounts", `make bind source ${num(i[0])} (${s[2]}) an overlay of idmapped layers (uid_map ${s[0].trim().replace(/\n/g, "; ")}, gid_map ${s[1].trim().replace(/\n/g, "; ")}): lower ${s.slice(5).join(":")}, upper ${s[3]}, work ${s[4]}`, {
+          sourceIndex: num(i[0]), uidMap: s[0], gidMap: s[1], upper: s[3], work: s[4], lowers: s.slice(5),
+        });
+      }
+      return at("mounts", `idmap bind source ${num(i[0])} (${s[2]}): clone it${num(i[1]) ? " recursively" : ""}, idmap it${num(i[2]) ? " recursively" : ""} with uid_map ${s[0].trim().replace(/\n/g, "; ")} and gid_map ${s[1].trim().replace(/\n/g, "; ")}`, {
+        sourceIndex: num(i[0]), cloneRecursive: num(i[1]) === 1, idmapRecursive: num(i[2]) === 1, uidMap: s[0], gidMap: s[1], mount: s[2],
+      });
+    case Op.IDMAP_MOUNT:
+      return at("mounts", `attach idmapped bind source ${num(i[1])} on ${s[0]} (mount point: ${MKDIR_KIND[num(i[0])] ?? "none"})`, { target: s[0], sourceIndex: num(i[1]) });
     case Op.OVERLAY:
       return at("mounts", `mount an overlay on ${s[0]}: lower ${s.slice(3).join(":")}, upper ${s[1]}, work ${s[2]}${num(i[0]) ? " (userxattr)" : ""}`, {
         target: s[0], upper: s[1], work: s[2], lowers: s.slice(3), userxattr: num(i[0]) === 1,
@@ -192,6 +203,10 @@ export function describeRecord(r: PlanRecord): RecordAction {
       return at("seccomp", `connect to the seccomp listener at ${s[0]}`, { path: s[0] });
     case Op.CONSOLE_SOCKET:
       return at("terminal", `connect to the console socket ${s[0]}`, { path: s[0] });
+    case Op.PIDFD_SOCKET:
+      return at("pidfd", `connect to the pidfd socket ${s[0]}`, { path: s[0] });
+    case Op.PIDFD_SEND:
+      return at("pidfd", `send a pidfd of this process to the pidfd socket ("${s[0]}")`, { payload: s[0] });
     case Op.CONSOLE_PAIR:
       return at("terminal", "make a socket pair to receive the pty master and relay this terminal", {});
     case Op.PTY: {
