@@ -1,6 +1,6 @@
 /*
- * tsrun-init, outside the executor core: ops PROCFS_OPEN, PROCFS_WRITE, PROCFS_CLOSE, FIFO_CHECK. Every write under
- * /proc (LSM labels, sysctl, oom_score_adj, timens_offsets) goes through one procfs handle, so that
+ * tsrun-init, outside the executor core: ops PROCFS_OPEN, PROCFS_WRITE, PROCFS_CLOSE, FIFO_CHECK. Every
+ * write under /proc (LSM labels, sysctl, oom_score_adj, timens_offsets) goes through one procfs handle, so that
  * nothing the container controls (its image's /proc, its config mounts, a mount namespace it joined)
  * can send the write to another file: the class of CVE-2019-19921 and CVE-2025-52881. The plan opens
  * the handle in stage 0, before any namespace is joined and before the container has a single mount,
