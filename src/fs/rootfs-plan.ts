@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { statSync, statfsSync } from "node:fs";
 import { isAbsolute, join, posix, resolve } from "node:path";
 import { ConfigError, PathError } from "../errors.js";
 import type { LinuxDevice, Mount } from "../spec/types.js";
@@ -159,6 +159,7 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
       recs.push(...planCgroupMount(input, m, dest, field));
       return;
     }
+    checkProcMount(m, dest, field, input.bundle);
     recs.push(...planMount(input, m, dest, field, devLate));
   });
 
@@ -201,6 +202,34 @@ export function planRootfs(input: RootfsInput): PlanRecord[] {
 export function planRootUnbindable(rootfsPropagation: string | undefined): PlanRecord[] {
   const p = rootPropagation(rootfsPropagation);
   return p & MS.UNBINDABLE ? [mount(p, MKDIR_NONE, "", "/", "", "", "")] : [];
+}
+
+/** The files under /proc that lxcfs emulates: the only mounts runc lets into /proc (checkProcMount). */
+const PROC_FILES_MOUNTABLE = new Set(["cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo", "net/dev", "sys/kernel/ns_last_pid"].map((f) => `/proc/${f}`));
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * As runc's checkProcMount: on /proc only a procfs (a proc mount, or a bind of a procfs), and under /proc
+ * only the files lxcfs emulates. Anything else there (a tmpfs, a host directory) would stand in for the
+ * kernel's files where a process of the container, or a tool reading /proc/self/..., expects them. The
+ * init's own writes never go through the container's /proc (the procfs handle), so this is not what keeps
+ * them safe. Not seen here: a destination reaching /proc through a symlink of the image.
+ */
+function checkProcMount(m: ConfigMount, dest: string, field: string, bundle: string): void {
+  if (dest !== "/proc" && !dest.startsWith("/proc/")) return;
+  const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+  if (dest === "/proc") {
+    if (!bind && m.type === "proc") return;
+    let fstype = -1;
+    try {
+      if (bind && m.source) fstype = statfsSync(isAbsolute(m.source) ? m.source : resolve(bundle, m.source)).type;
+    } catch {
+      // a missing source: refused below as not a procfs
+    }
+    if (fstype === PROC_SUPER_MAGIC) return;
+    throw new ConfigError(field, `${bind ? `a bind of ${m.source ?? "nothing"}` : `a ${m.type ?? "mount"}`} on /proc: only a procfs may be mounted there (runc refuses it too)`);
+  }
+  if (!PROC_FILES_MOUNTABLE.has(dest)) throw new ConfigError(field, `${dest} is inside /proc: only ${[...PROC_FILES_MOUNTABLE].join(", ")} may be mounted there (runc refuses it too)`);
 }
 
 /** Filesystems that take an SELinux `context=` for linux.mountLabel (proc and sysfs label themselves). */

@@ -78,7 +78,8 @@ int source_open(pid_t child, size_t index, const char *path); /* idmap/idmap.c *
 void bind_sources_receive(void);
 int bind_source_take(uint64_t index);
 
-/* Outside the core: relay/stage0.c (the exit code for the child's status), rss/trim.c, tools/modes.c. */
+/* Outside the core: relay/stage0.c (the exit code for the child's status), rss/trim.c, tools/modes.c. ops.c: OPEN_FIFO's fd. */
+int exec_fifo_fd(void);
 int stage0_wait(pid_t pid, int relay_fd);
 int trim_and_open(const char *path);
 int tool_main(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* tsrun-init runs a launch plan (contract: src/launch/ -> generated/contract.h) between clone and execve,
  * deciding nothing. Here: the decoder and `init <planfd> <syncfd>`. The executor core is every .c/.h directly
- * in src/init/ (at most 1,500 lines); outside: relay/ (stage 0's wait), rss/ (RSS trim), tools/ (modes), numa/, idmap/, pidfd/. */
+ * in src/init/ (at most 1,500 lines); outside: relay/ (stage 0's wait), rss/ (RSS trim), tools/ (modes), numa/, idmap/, pidfd/,
+ * procfs/. */
 #include "init.h"
 
 #define PLAN_MAX (64u << 20) /* refuse absurd plans instead of exhausting memory */

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 static int fifo_fd = -1;         /* OPEN_FIFO -> WAIT_FIFO */
+int exec_fifo_fd(void) { return fifo_fd; } /* for FIFO_CHECK (procfs/) */
 static char exec_path[PATH_MAX]; /* FIND_EXEC -> EXEC */
 static int cwd_fd = -1;          /* CHDIR -> CHDIR_RETRY: a directory root could not enter */
 unsigned int cloexec_bound;

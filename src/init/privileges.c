@@ -47,34 +47,3 @@ void op_session_keyring(const struct rec *r)
 	perm |= (unsigned long)I(0);
 	FAIL_IF(syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0, "set permissions 0x%lx of session keyring %s: %s", perm, S(0), ERR);
 }
-
-void op_sysctl(const struct rec *r)
-{
-	const char *path = S(0), *value = S(1), *field = S(2);
-	int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
-	FAIL_IF(dir < 0, "%s: open /proc/sys: %s", field, ERR);
-	/* The container's /proc must really be a procfs, or the write would go to whatever is there. */
-	struct statfs sf;
-	FAIL_IF(fstatfs(dir, &sf) < 0, "%s: statfs /proc/sys: %s", field, ERR);
-	FAIL_IF(sf.f_type != PROC_SUPER_MAGIC, "%s: /proc/sys in the container is not a procfs (mount proc on /proc)", field);
-	struct open_how how = {.flags = O_WRONLY | O_CLOEXEC,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-	while ((fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof how)) < 0 && (errno == EAGAIN || errno == EINTR))
-		;
-	FAIL_IF(fd < 0, "%s: open /proc/sys/%s: %s", field, path, ERR);
-	ssize_t w = write(fd, value, strlen(value));
-	FAIL_IF(w < 0, "%s: write \"%s\" to /proc/sys/%s: %s", field, value, path, ERR);
-	FAIL_IF((size_t)w != strlen(value), "%s: write /proc/sys/%s: short write", field, path);
-	close(fd);
-	close(dir);
-}
-
-void op_oom_score_adj(const struct rec *r)
-{
-	char text[32];
-	int len = snprintf(text, sizeof text, "%lld", (long long)I(0)), fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	FAIL_IF(fd < 0, "%s: open /proc/self/oom_score_adj: %s", S(0), ERR);
-	FAIL_IF(write(fd, text, (size_t)len) != len, "%s: write %s to /proc/self/oom_score_adj: %s%s", S(0), text, ERR,
-		hint(EACCES, 1, " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)"));
-	close(fd);
-}

@@ -31,7 +31,8 @@ export const OPS = {
   SYNC: { code: 3, ints: 0, strs: 1 },
   /** ints: flags. unshare(flags). */
   UNSHARE: { code: 4, ints: 1, strs: 0 },
-  /** strs: path, content. open(path, O_WRONLY) and write content (sysctl, timens_offsets). */
+  /** strs: path, content. open(path, O_WRONLY) and write content: a cgroup v1 tasks file (a host path, in the
+   *  host's mount namespace). Nothing under /proc: that is PROCFS_WRITE's. */
   WRITE_FILE: { code: 5, ints: 0, strs: 2 },
   /** ints: uid, gid. setresgid(gid x3) then setresuid(uid x3), staying non-dumpable: become root of a new
    *  (create) or joined (exec) user ns. */
@@ -167,12 +168,24 @@ export const OPS = {
   /** ints: permBits · strs: name. keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring,
    *  then KEYCTL_SETPERM of its permissions | permBits (permBits 0: only join, as exec does). ENOSYS (no keyrings) is not an error (runc). */
   SESSION_KEYRING: { code: 47, ints: 1, strs: 1 },
-  /** strs: path (under /proc/sys, "/"-separated), value, field. Write value to the sysctl file, opened
-   *  beneath the current root's /proc/sys (which must be a procfs) without following any symlink. */
-  SYSCTL: { code: 48, ints: 0, strs: 3 },
-  /** ints: value · strs: field. Write value to /proc/self/oom_score_adj (process.oomScoreAdj); the
-   *  kernel refuses a value below the inherited minimum without CAP_SYS_RESOURCE: the error says so. */
-  OOM_SCORE_ADJ: { code: 49, ints: 1, strs: 1 },
+  /** Stage 0, before any SETNS/JOIN_NAMESPACES and before the container has a mount: open the procfs
+   *  handle every PROCFS_WRITE goes through (outside the core: src/init/procfs/). A private procfs
+   *  (fsopen + fsmount) where the caller may make one, else the caller's /proc (O_PATH); either must be a
+   *  procfs (fstatfs) whose root directory (inode 1) is the root of its mount (statx STATX_ATTR_MOUNT_ROOT).
+   *  Close-on-exec. Error: `procfs handle: ...`. */
+  PROCFS_OPEN: { code: 76, ints: 0, strs: 0 },
+  /** strs: path (relative to the procfs root, e.g. "self/attr/exec", "sys/net/ipv4/ip_forward"), value,
+   *  field, hint. openat2(handle, path, O_WRONLY, RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV),
+   *  the file must be on procfs (fstatfs), then one write of value. Errors name the field:
+   *  `<field>: open /proc/<path>: <strerror>`, `<field>: write <value> to /proc/<path>: <strerror><hint>`
+   *  (hint only for EACCES/EPERM; the value left out when it has several lines). */
+  PROCFS_WRITE: { code: 77, ints: 0, strs: 4 },
+  /** Close the procfs handle (after the last PROCFS_WRITE: the waiting init keeps no host fd). */
+  PROCFS_CLOSE: { code: 78, ints: 0, strs: 0 },
+  /** After the pivot and every mount, before the filter: the path WAIT_FIFO will reopen (/proc/self/fd/N of
+   *  OPEN_FIFO's fd, in the container's /proc) must lead to the exec fifo itself (stat and fstat: same device
+   *  and inode). Error: `exec fifo: /proc/self/fd/N in the container does not lead to it (is /proc a procfs?)`. */
+  FIFO_CHECK: { code: 79, ints: 0, strs: 0 },
   /** strs: path per bind mount, in MOUNT's sourceIndex order. Stage 0, before CLONE: keep the paths and
    *  make a socketpair. Right after CLONE, before the "pid" line and before the child passes the gate,
    *  stage 0 joins the child's mount namespace (/proc/<pid>/ns/mnt), opens each path O_PATH as host root,

@@ -13,13 +13,16 @@ import { type ConfigMount, planRootfs, planRootUnbindable } from "../fs/rootfs-p
 import { parentMount } from "../fs/shared-parent-mount.js";
 import { type IdMapping, mapsId, type NamespacePlan, NAMESPACE_FLAGS, planNamespaces } from "./namespaces.js";
 import { Op, PR_SET_DUMPABLE, type PlanRecord } from "../launch/ops.js";
+import { procfsWrite, withProcfsHandle } from "../launch/procfs.js";
 import {
   planInitialAffinity,
+  planOomScoreAdj,
   planProcess,
   planSeccomp,
   type ProcessPlanInput,
   type ProcessSpec,
   SECCOMP_LISTENER_SLOT,
+  whileDumpable,
 } from "./process.js";
 import { checkConsoleFlags, planTerminal } from "./terminal.js";
 import { planPidfdSocket } from "./pidfd-socket.js";
@@ -207,6 +210,10 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // The listener socket is connected here, with the host's root and namespaces (the container's root
   // cannot reach it after the pivot); the fd follows the clone to the SECCOMP record.
   if (seccomp?.notify) recs.push({ op: Op.SECCOMP_LISTENER, strs: [seccomp.listenerPath!] });
+  // Set on stage 0 itself, as host root before any namespace is joined: the child inherits it at the clone.
+  // (In a user namespace of its own the child could not open the file: a non-dumpable process's /proc
+  // files are host root's. runc writes it from the parent, too.)
+  if (proc?.oomScoreAdj !== undefined) recs.push(...planOomScoreAdj(proc.oomScoreAdj, "/process/oomScoreAdj", input.hostRoot));
   for (const j of ns.join) recs.push({ op: Op.SETNS, ints: [j.flag], strs: [j.path] });
   // execCPUAffinity.initial: set before the clone, so the child is born with it, before its cgroup.
   const initialCpus = proc && planInitialAffinity(procInput, proc);
@@ -232,16 +239,14 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // First thing as the container's root, as runc does: never the caller's session keyring.
   if (input.sessionKeyring !== undefined) {
     // The keyring gets the process's SELinux label, as runc gives it (the kernel forgets keycreate at execve).
-    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", proc.selinuxLabel] });
+    if (proc?.selinuxLabel && procInput.lsm?.selinux) recs.push(procfsWrite("self/attr/keycreate", proc.selinuxLabel, "/process/selinuxLabel"));
     recs.push(planSessionKeyring(input.sessionKeyring, ns.newUser));
   }
   if (linux.timeOffsets && Object.keys(linux.timeOffsets).length) {
-    recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/timens_offsets", timensOffsets(linux.timeOffsets)] });
+    const w = procfsWrite("self/timens_offsets", timensOffsets(linux.timeOffsets), "/linux/timeOffsets");
+    recs.push(...(dumpable ? whileDumpable(w) : [w]));
   }
   if (ns.cloneFlags & NAMESPACE_FLAGS.network) recs.push({ op: Op.LOOPBACK_UP });
-  if (spec.process?.oomScoreAdj !== undefined) {
-    recs.push({ op: Op.OOM_SCORE_ADJ, ints: [spec.process.oomScoreAdj], strs: ["/process/oomScoreAdj"] });
-  }
 
   // The hook point before pivot_root: prestart and createRuntime (run by the parent while the child waits),
   // then createContainer (run by the child, in the container's namespaces, host paths still visible).
@@ -298,13 +303,16 @@ export function buildPlan(input: PlanInput): LaunchPlan {
   // Opened by stage 0 right after the clone, as host root, in the child's mount namespace.
   // Idmapped ones are cloned there and idmapped (IDMAP_SOURCE).
   if (sources.paths.length) recs.splice(recs.findIndex((r) => r.op === Op.CLONE), 0, ...sources.idmaps, { op: Op.BIND_SOURCES, strs: sources.paths });
-  // After the pivot, in the container's own /proc, and before readonlyPaths makes /proc/sys read-only.
-  for (const w of sysctls) recs.push({ op: Op.SYSCTL, strs: [w.path, w.value, w.field] });
+  // After the pivot (as runc), through the procfs handle: a sysctl file acts on the writer's namespaces
+  // whichever procfs it is reached by, so the container's /proc is never used (nor needed) for it.
+  for (const w of sysctls) recs.push(procfsWrite(`sys/${w.path}`, w.value, w.field));
   recs.push(...planMaskedAndReadonly(linux.maskedPaths, linux.readonlyPaths));
   recs.push(...planRootUnbindable(linux.rootfsPropagation));
 
   if (spec.hostname) recs.push({ op: Op.SETHOSTNAME, strs: [spec.hostname] });
   if (spec.domainname) recs.push({ op: Op.SETDOMAINNAME, strs: [spec.domainname] });
+  // The path WAIT_FIFO reopens the exec fifo by must lead to it: once every mount is made, before the filter.
+  recs.push({ op: Op.FIFO_CHECK });
 
   // startContainer: after `start` opened the fifo, in the container (path resolved in its root), before the
   // process is executed, under the filter as runc runs them; a failure reaches `start` on the fifo. STARTED
@@ -319,7 +327,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     recs.push({ op: Op.CLOEXEC_FROM, ints: [3 + input.preserveFds] }, ...wait);
   }
   return {
-    records: recs,
+    records: withProcfsHandle(recs),
     namespaces: ns,
     warnings,
     syncTag: SYNC_SETUP,

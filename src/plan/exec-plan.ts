@@ -1,10 +1,12 @@
 import { NAMESPACE_FLAGS } from "./namespaces.js";
 import { Op, type PlanRecord } from "../launch/ops.js";
+import { withProcfsHandle } from "../launch/procfs.js";
 import { planJoinSessionKeyring } from "../security/keyring.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import {
   type ProcessPlanInput,
   planInitialAffinity,
+  planOomScoreAdj,
   planProcess,
   planSeccomp,
   type ProcessSpec,
@@ -148,12 +150,13 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   // execCPUAffinity.initial: before the clone, so the child starts with it, before it joins the cgroup.
   const initialCpus = planInitialAffinity(procInput, proc);
   if (initialCpus) recs.push(initialCpus);
+  // On stage 0 before any namespace is joined: the child inherits it at the clone.
+  if (proc.oomScoreAdj !== undefined) recs.push(...planOomScoreAdj(proc.oomScoreAdj, `${input.field ?? "/process"}/oomScoreAdj`, input.hostRoot));
   const unprivileged = input.hostRoot === false;
   recs.push(...joinRecord(input.namespaces, unprivileged ? BEFORE_CLONE_UNPRIVILEGED : BEFORE_CLONE));
   recs.push({ op: Op.CLONE, ints: [0, input.foreground ? 1 : 0], strs: [input.cgroupJoin.cloneInto] });
 
   for (const tasks of input.cgroupJoin.selfTasks) recs.push({ op: Op.WRITE_FILE, strs: [tasks, "0"] });
-  if (proc.oomScoreAdj !== undefined) recs.push({ op: Op.WRITE_FILE, strs: ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)] });
   recs.push(...joinRecord(input.namespaces, unprivileged ? AFTER_CLONE_UNPRIVILEGED : AFTER_CLONE));
 
   recs.push({ op: Op.SYNC, strs: [SYNC_EXEC] });
@@ -165,7 +168,7 @@ export function buildExecPlan(input: ExecPlanInput): ExecPlan {
   recs.push(...(input.joined ?? []));
   recs.push(...processRecs);
   return {
-    records: recs,
+    records: withProcfsHandle(recs),
     syncTag: SYNC_EXEC,
     ...(input.seccomp?.notify ? { seccompListener: { slot: SECCOMP_LISTENER_SLOT, metadata: input.seccomp.listenerMetadata } } : {}),
   };

@@ -9,7 +9,8 @@ import { checkHardLimit, type HostLimits, rlimitNumber } from "../security/rlimi
 import { planScheduler, type SchedulerSpec } from "../security/scheduler.js";
 import { packFilter } from "../security/seccomp/bpf.js";
 import type { CompiledSeccomp } from "../security/seccomp/compile.js";
-import { Op, PR_SET_KEEPCAPS, type PlanRecord } from "../launch/ops.js";
+import { Op, PR_SET_DUMPABLE, PR_SET_KEEPCAPS, type PlanRecord } from "../launch/ops.js";
+import { procfsWrite } from "../launch/procfs.js";
 import { SECCOMP_LISTENER_SLOT } from "../launch/sync.js";
 
 /**
@@ -168,6 +169,22 @@ export function planProcess(input: ProcessPlanInput, proc: ProcessSpec, end: Pro
   recs.push(...end.wait);
   recs.push(planExec(proc, end.passwd));
   return recs;
+}
+
+/** process.oomScoreAdj -> its write to /proc/self/oom_score_adj through the procfs handle; the kernel
+ *  refuses a value below the inherited minimum without CAP_SYS_RESOURCE, and the error says so. */
+export function planOomScoreAdj(value: number, field: string, hostRoot: boolean | undefined): PlanRecord[] {
+  const w = procfsWrite("self/oom_score_adj", String(value), field, " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)");
+  return hostRoot === false ? whileDumpable(w) : [w];
+}
+
+/**
+ * A write to one of the process's own /proc files by a caller without host root: a non-dumpable process's
+ * files there are host root's (the kernel's task_dump_owner), so it is dumpable for that one write. Nothing
+ * of the container has run yet; only the caller's own processes could look at it meanwhile.
+ */
+export function whileDumpable(write: PlanRecord): PlanRecord[] {
+  return [{ op: Op.PRCTL, ints: [PR_SET_DUMPABLE, 1] }, write, { op: Op.PRCTL, ints: [PR_SET_DUMPABLE, 0] }];
 }
 
 /**

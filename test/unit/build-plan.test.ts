@@ -138,8 +138,8 @@ describe("buildPlan: stage 0 and the clone", () => {
     expect(Number(ints(one(recs, Op.CLONE))[0]) & CLONE_NEWTIME).toBe(0);
     const unshare = one(recs, Op.UNSHARE);
     expect(ints(unshare)).toEqual([BigInt(CLONE_NEWCGROUP | CLONE_NEWTIME)]);
-    const w = recs.find((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/timens_offsets")!;
-    expect(w.strs![1]).toBe("monotonic 100 5\nboottime -3 0\n");
+    const w = recs.find((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === "self/timens_offsets")!;
+    expect(w.strs).toEqual(["self/timens_offsets", "monotonic 100 5\nboottime -3 0\n", "/linux/timeOffsets", ""]);
     expect(recs.indexOf(w)).toBeGreaterThan(recs.indexOf(unshare));
   });
 
@@ -290,12 +290,66 @@ describe("buildPlan: the child's setup", () => {
     }));
     expect(one(recs, Op.SETHOSTNAME).strs).toEqual(["tsrun-demo"]);
     expect(one(recs, Op.SETDOMAINNAME).strs).toEqual(["example.org"]);
-    expect(one(recs, Op.SYSCTL).strs).toEqual(["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"]);
+    expect(one(recs, Op.PROCFS_WRITE).strs).toEqual(["sys/net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward", ""]);
+  });
+
+  test("every /proc write goes through one procfs handle, opened before any namespace is joined or mount made", () => {
+    const recs = plan(spec((s) => {
+      s.linux.namespaces.push({ type: "time" });
+      s.linux.timeOffsets = { monotonic: { secs: 1 } };
+      s.linux.namespaces.find((n: { type: string }) => n.type === "network").path = "/var/run/netns/x";
+      s.linux.sysctl = { "kernel.shmmax": "1" };
+      s.process.oomScoreAdj = 1;
+      s.process.selinuxLabel = "u:r:t:s0";
+    }), { sessionKeyring: "c1", lsm: { apparmor: false, selinux: true } });
+    const writes = recs.flatMap((r, i) => (r.op === Op.PROCFS_WRITE ? [i] : []));
+    expect(writes.map((i) => recs[i].strs![0])).toEqual(["self/oom_score_adj", "self/attr/keycreate", "self/timens_offsets", "sys/kernel/shmmax", "self/attr/exec"]);
+    // oom_score_adj on stage 0 itself, before any namespace is joined: the child inherits it.
+    expect(writes[0]).toBeLessThan(recs.findIndex((r) => r.op === Op.SETNS));
+    expect(ops(recs).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([Op.PROCFS_OPEN, Op.PROCFS_CLOSE]);
+    expect(recs[0].op).toBe(Op.PROCFS_OPEN);
+    expect(recs.findIndex((r) => r.op === Op.SETNS)).toBeGreaterThan(0);
+    const close = recs.findIndex((r) => r.op === Op.PROCFS_CLOSE);
+    expect(close).toBe(writes[writes.length - 1]! + 1);
+    // Closed before the init waits for `start` (it holds no host fd then) and before CLOEXEC_FROM.
+    expect(close).toBeLessThan(recs.findIndex((r) => r.op === Op.CLOEXEC_FROM));
+    expect(close).toBeLessThan(recs.findIndex((r) => r.op === Op.READY));
+    // Nothing to write, no handle.
+    expect(ops(plan(spec())).filter((o) => o === Op.PROCFS_OPEN || o === Op.PROCFS_CLOSE)).toEqual([]);
+  });
+
+  test("FIFO_CHECK: once every mount is made, before the filter and the wait", () => {
+    const recs = plan(spec((s) => (s.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["getpid"], action: "SCMP_ACT_ERRNO" }] })));
+    const check = recs.findIndex((r) => r.op === Op.FIFO_CHECK);
+    expect(check).toBeGreaterThan(recs.map((r) => r.op).lastIndexOf(Op.MOUNT));
+    expect(check).toBeGreaterThan(recs.findIndex((r) => r.op === Op.PIVOT_ROOT));
+    expect(check).toBeLessThan(recs.findIndex((r) => r.op === Op.SECCOMP));
+    expect(check).toBeLessThan(recs.findIndex((r) => r.op === Op.WAIT_FIFO));
+  });
+
+  test("without host root, oomScoreAdj and timeOffsets are written while dumpable (the process's /proc files are then its own)", () => {
+    const recs = plan(spec((s) => {
+      s.process.oomScoreAdj = 500;
+      s.linux.namespaces.push({ type: "user" }, { type: "time" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux.timeOffsets = { monotonic: { secs: 1 } };
+    }), { hostRoot: false }).filter((r) => r.op !== Op.PROCFS_CLOSE);
+    for (const path of ["self/oom_score_adj", "self/timens_offsets"]) {
+      const w = recs.findIndex((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === path);
+      expect(recs[w - 1]).toEqual({ op: Op.PRCTL, ints: [4, 1] });
+      expect(recs[w + 1]).toEqual({ op: Op.PRCTL, ints: [4, 0] });
+    }
+    const root = plan(spec((s) => (s.process.oomScoreAdj = 500)), { hostRoot: true });
+    expect(root[root.findIndex((r) => r.op === Op.PROCFS_WRITE) - 1].op).not.toBe(Op.PRCTL);
   });
 
   test("oomScoreAdj is written", () => {
     const recs = plan(spec((s) => { s.process.oomScoreAdj = -500; }));
-    expect(one(recs, Op.OOM_SCORE_ADJ)).toEqual({ op: Op.OOM_SCORE_ADJ, ints: [-500], strs: ["/process/oomScoreAdj"] });
+    // Through the procfs handle: opened first, in stage 0, closed right after the last write.
+    expect(recs[0]).toEqual({ op: Op.PROCFS_OPEN });
+    expect(recs.findIndex((r) => r.op === Op.PROCFS_CLOSE)).toBe(recs.findIndex((r) => r.op === Op.PROCFS_WRITE) + 1);
+    expect(one(recs, Op.PROCFS_WRITE)).toEqual({ op: Op.PROCFS_WRITE, strs: ["self/oom_score_adj", "-500", "/process/oomScoreAdj", " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)"] });
   });
 });
 

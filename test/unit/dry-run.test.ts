@@ -288,7 +288,10 @@ describe("decoding record values", () => {
       action: "load the seccomp filter (3 BPF instructions, flags 0x8); the listener gets its notify fd",
       fields: { instructions: 3, listener: true },
     });
-    expect(describeRecord({ op: Op.SYSCTL, strs: ["net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"] }).action).toBe("write 1 to /proc/sys/net/ipv4/ip_forward");
+    expect(describeRecord({ op: Op.PROCFS_WRITE, strs: ["sys/net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward", ""] })).toMatchObject({
+      section: "sysctl",
+      action: 'write "1" to /proc/sys/net/ipv4/ip_forward through the procfs handle (/linux/sysctl/net.ipv4.ip_forward)',
+    });
   });
 
   test("a mount with no flags and no source", () => {

@@ -111,13 +111,16 @@ describe("the exec plan", () => {
     expect(ops(plan({ namespaces: [] }))).not.toContain(Op.JOIN_NAMESPACES);
   });
 
-  test("a host without cgroup v2 clones plainly; oomScoreAdj is written by the child before it joins the mount namespace", () => {
+  test("a host without cgroup v2 clones plainly; oomScoreAdj is written by stage 0 before it joins a namespace (the child inherits it)", () => {
     const recs = plan({ cgroupJoin: { cloneInto: "", selfTasks: [] }, process: { ...BASE, args: ["ps"], oomScoreAdj: 300 } as ExecPlanInput["process"] });
     expect(recs.find((r) => r.op === Op.CLONE)!.strs).toEqual([""]);
-    const oom = recs.findIndex((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/oom_score_adj");
-    expect(recs[oom].strs).toEqual(["/proc/self/oom_score_adj", "300"]);
-    expect(oom).toBeGreaterThan(at(recs, Op.CLONE));
-    expect(oom).toBeLessThan(recs.findIndex((r, i) => i > at(recs, Op.CLONE) && r.op === Op.JOIN_NAMESPACES));
+    const oom = recs.findIndex((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === "self/oom_score_adj");
+    expect(recs[oom].strs).toEqual(["self/oom_score_adj", "300", "/process/oomScoreAdj", " (a value below the one tsrun inherited needs CAP_SYS_RESOURCE)"]);
+    expect(oom).toBeLessThan(at(recs, Op.CLONE));
+    expect(oom).toBeLessThan(at(recs, Op.JOIN_NAMESPACES));
+    // The procfs handle is opened first, before any namespace is joined (the container's /proc is never used).
+    expect(recs[0]).toEqual({ op: Op.PROCFS_OPEN });
+    expect(recs[oom + 1]).toEqual({ op: Op.PROCFS_CLOSE });
   });
 
   test("records of other steps (the terminal) go in before CLONE, and after SYNC once the child leads its session", () => {

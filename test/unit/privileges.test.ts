@@ -201,8 +201,8 @@ describe("planLsm", () => {
 
   test("where enabled: the exec attributes the kernel applies at execve", () => {
     expect(planLsm({ apparmorProfile: "p1", selinuxLabel: "u:r:t:s0" }, on)).toEqual([
-      { op: Op.WRITE_FILE, strs: ["/proc/self/attr/apparmor/exec", "exec p1"] },
-      { op: Op.WRITE_FILE, strs: ["/proc/self/attr/exec", "u:r:t:s0"] },
+      { op: Op.PROCFS_WRITE, strs: ["self/attr/apparmor/exec", "exec p1", "/process/apparmorProfile", ""] },
+      { op: Op.PROCFS_WRITE, strs: ["self/attr/exec", "u:r:t:s0", "/process/selinuxLabel", ""] },
     ]);
     expect(planLsm({}, off)).toEqual([]);
   });
@@ -300,16 +300,16 @@ describe("buildPlan: where the records go", () => {
     // With SELinux on and a label, the keyring is created with that label (runc's SetKeyLabel).
     const labelled = plan(spec((s) => (s.process.selinuxLabel = "u:r:t:s0")), { sessionKeyring: "c1", lsm: { apparmor: false, selinux: true } });
     const key = idx(labelled, Op.SESSION_KEYRING);
-    expect(labelled[key - 1]).toEqual({ op: Op.WRITE_FILE, strs: ["/proc/self/attr/keycreate", "u:r:t:s0"] });
+    expect(labelled[key - 1]).toEqual({ op: Op.PROCFS_WRITE, strs: ["self/attr/keycreate", "u:r:t:s0", "/process/selinuxLabel", ""] });
   });
 
-  test("sysctl: after the pivot (the container's /proc), before readonlyPaths make /proc/sys read-only", () => {
+  test("sysctl: after the pivot, through the procfs handle, before readonlyPaths make /proc/sys read-only", () => {
     const recs = plan(spec((s) => (s.linux.sysctl = { "kernel.shmmax": "1" })));
-    const w = idx(recs, Op.SYSCTL);
+    const w = idx(recs, Op.PROCFS_WRITE);
     expect(w).toBeGreaterThan(idx(recs, Op.PIVOT_ROOT));
     const roSys = recs.findIndex((r) => r.op === Op.MOUNT && r.strs![1] === "/proc/sys");
     expect(roSys).toBeGreaterThan(w);
-    expect(recs[w].strs).toEqual(["kernel/shmmax", "1", "/linux/sysctl/kernel.shmmax"]);
+    expect(recs[w].strs).toEqual(["sys/kernel/shmmax", "1", "/linux/sysctl/kernel.shmmax", ""]);
     // A refused key fails the plan: nothing of it is run.
     expect(() => plan(spec((s) => (s.linux.sysctl = { "vm.overcommit_memory": "1" })))).toThrow(/\/linux\/sysctl\/vm.overcommit_memory/);
   });
@@ -328,7 +328,7 @@ describe("buildPlan: where the records go", () => {
 
   test("LSM labels before the user switch; refused where the module is off", () => {
     const recs = plan(spec((s) => (s.process.apparmorProfile = "prof")), { lsm: { apparmor: true, selinux: false } });
-    const w = recs.findIndex((r) => r.op === Op.WRITE_FILE && r.strs![0] === "/proc/self/attr/apparmor/exec");
+    const w = recs.findIndex((r) => r.op === Op.PROCFS_WRITE && r.strs![0] === "self/attr/apparmor/exec");
     expect(w).toBeGreaterThan(idx(recs, Op.PIVOT_ROOT));
     expect(w).toBeLessThan(idx(recs, Op.SETUSER));
     expect(() => plan(spec((s) => (s.process.apparmorProfile = "prof")), { lsm: { apparmor: false, selinux: false } })).toThrow(/\/process\/apparmorProfile/);

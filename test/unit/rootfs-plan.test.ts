@@ -235,6 +235,18 @@ describe("planRootfs: config mounts", () => {
   test("a refused option reports its index within that mount", () => {
     expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/t", type: "tmpfs", options: ["nosuid", "idmap"] }] }))).toThrow(/\/mounts\/1\/options\/1/);
   });
+
+  test("on /proc only a procfs, under /proc only lxcfs's files (runc's checkProcMount)", () => {
+    const refused = (m: { destination: string; type?: string; source?: string; options?: string[] }) => () => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, m] }));
+    expect(refused({ destination: "/proc", type: "tmpfs", source: "tmpfs" })).toThrow(/^config.json \/mounts\/1: a tmpfs on \/proc: only a procfs may be mounted there/);
+    expect(refused({ destination: "/proc", type: "bind", source: bundle })).toThrow(new RegExp(`^config.json /mounts/1: a bind of ${bundle} on /proc`));
+    expect(refused({ destination: "/proc/sys", type: "bind", source: bundle })).toThrow(/^config.json \/mounts\/1: \/proc\/sys is inside \/proc/);
+    expect(refused({ destination: "/proc/self/attr", type: "tmpfs" })).toThrow(/^config.json \/mounts\/1: \/proc\/self\/attr is inside \/proc/);
+    expect(refused({ destination: "/x/../proc/./sys/kernel", type: "tmpfs" })).toThrow(/\/proc\/sys\/kernel is inside \/proc/);
+    // A bind of a procfs on /proc, lxcfs's files, and /procfoo are fine.
+    expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "bind", source: "/proc" }]}))).not.toThrow();
+    expect(() => planRootfs(input({ mounts: [{ destination: "/proc", type: "proc" }, { destination: "/proc/meminfo", type: "bind", source: join(bundle, "resolv.conf") }, { destination: "/procfoo", type: "tmpfs" }] }))).not.toThrow();
+  });
 });
 
 describe("planRootfs: /dev", () => {

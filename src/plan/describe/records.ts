@@ -55,7 +55,7 @@ export function describeRecord(r: PlanRecord): RecordAction {
       return at("sync", `wait at sync point "${s[0]}" until tsrun says go`, { tag: s[0] });
     case Op.WRITE_FILE:
       if (s[0]?.endsWith("/tasks")) return at("cgroup", `join cgroup: write "${s[1]}" to ${s[0]}`, { path: s[0], value: s[1] });
-      return at(s[0] === "/proc/self/timens_offsets" ? "namespaces" : "process", `write ${JSON.stringify(s[1])} to ${s[0]}`, { path: s[0], value: s[1] });
+      return at("files", `write ${JSON.stringify(s[1])} to ${s[0]}`, { path: s[0], value: s[1] });
     case Op.SETHOSTNAME:
       return at("hostname", `set the hostname to "${s[0]}"`, { hostname: s[0] });
     case Op.SETDOMAINNAME:
@@ -184,10 +184,16 @@ export function describeRecord(r: PlanRecord): RecordAction {
       return at("process", `set CPU affinity ${cpuList(i)} (${s[0]})`, { cpus: cpuList(i) });
     case Op.SESSION_KEYRING:
       return at("process", `join a new session keyring "${s[0]}"`, { name: s[0] });
-    case Op.SYSCTL:
-      return at("sysctl", `write ${s[1]} to /proc/sys/${s[0]}`, { path: s[0], value: s[1] });
-    case Op.OOM_SCORE_ADJ:
-      return at("process", `set oom_score_adj ${i[0]}`, { value: num(i[0]) });
+    case Op.PROCFS_OPEN:
+      return at("procfs", "open the procfs handle every /proc write goes through (a private procfs, else the caller's /proc)");
+    case Op.PROCFS_WRITE: {
+      const section = s[0]!.startsWith("sys/") ? "sysctl" : s[0] === "self/timens_offsets" ? "namespaces" : "process";
+      return at(section, `write ${JSON.stringify(s[1])} to /proc/${s[0]} through the procfs handle (${s[2]})`, { path: `/proc/${s[0]}`, value: s[1], field: s[2] });
+    }
+    case Op.PROCFS_CLOSE:
+      return at("procfs", "close the procfs handle");
+    case Op.FIFO_CHECK:
+      return at("exec fifo", "check that /proc/self/fd/<exec fifo> in the container leads to the exec fifo");
     case Op.SECCOMP: {
       const size = seccompProgramSize(r);
       const listener = num(i[1]) >= 0 ? "; the listener gets its notify fd" : "";
