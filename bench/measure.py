@@ -19,6 +19,20 @@
       reports lifecycles per second (completed lifecycles / wall time) per repetition, and how many
       failed. {"samples": [...], "failures": N}.
 
+  measure.py alternate --runs N --warmup W --helper PEAK_RSS --case NAME PREPARE COMMAND [--case ...]
+      Times several commands against each other under the same load: each of N rounds runs every
+      case once, in a rotated order (the first case of round i is case i mod count), each after its
+      PREPARE (a shell command, untimed; "" for none). The time is fork to reaped, taken by PEAK_RSS
+      (bench/peak-rss.c), so python's own start-up costs nothing. W rounds first are not kept.
+      COMMAND is split like a shell would (shlex), run without one. {"NAME": {"samples": [ms...],
+      "rss": [MiB...]}, ...}.
+
+  measure.py burst --count C --reps R --helper PEAK_RSS --create "CMD {id}" --after "CMD {id}" --prefix P
+      R times: C creates started at once (ids P<rep>-<i>), each timed by PEAK_RSS; then --after
+      (untimed) for each id. Reports creates per second (C / wall time from the first start to the
+      last exit) per repetition and every create's latency. {"rate": [...], "latency": [[ms...] per rep],
+      "failures": N}.
+
 Every command runs without a shell; {id} in an argument is replaced by the container id.
 """
 import json
@@ -53,10 +67,68 @@ def peak_rss(runs, helper, argv, after):
         r = subprocess.run([helper, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         if r.returncode != 0:
             fail(f"{' '.join(args)} exited with status {r.returncode}")
-        samples.append(int(r.stdout) / 1024.0)  # KiB -> MiB
+        samples.append(int(r.stdout.split()[0]) / 1024.0)  # KiB -> MiB
         if after:
             run_quiet([a.replace("{n}", str(n)) for a in after])
     return {"samples": samples}
+
+
+def timed(helper, argv):
+    """(wall ms, peak RSS MiB, exit status) of one run of argv through the peak-rss helper."""
+    r = subprocess.run([helper, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = r.stdout.split()
+    if len(out) < 2:
+        fail(f"{' '.join(argv)}: no measurement ({r.stderr.decode(errors='replace').strip()})")
+    return int(out[1]) / 1000.0, int(out[0]) / 1024.0, r.returncode, r.stderr
+
+
+def alternate(runs, warmup, helper, cases):
+    res = {name: {"samples": [], "rss": []} for name, _, _ in cases}
+    for rnd in range(warmup + runs):
+        k = rnd % len(cases)
+        for name, prepare, argv in cases[k:] + cases[:k]:
+            if prepare:
+                p = subprocess.run(["sh", "-c", prepare], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                if p.returncode != 0:
+                    fail(f"{name}: prepare {prepare!r} exited {p.returncode}: {p.stderr.decode(errors='replace').strip()}")
+            ms, mib, rc, err = timed(helper, argv)
+            if rc != 0:
+                fail(f"{name}: {' '.join(argv)} exited {rc}: {err.decode(errors='replace').strip()}")
+            if rnd >= warmup:
+                res[name]["samples"].append(ms)
+                res[name]["rss"].append(mib)
+    return res
+
+
+def burst(count, reps, helper, create, after, prefix):
+    rates, latency, failures = [], [], 0  # latency: one list per repetition
+    for rep in range(reps):
+        ids = [f"{prefix}{rep}-{i}" for i in range(count)]
+        procs = []
+        t0 = time.monotonic()
+        for cid in ids:
+            # stderr to a file: the container's init may hold what create gave it.
+            err = tempfile.TemporaryFile()
+            argv = [helper, *[a.replace("{id}", cid) for a in create]]
+            procs.append((subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err), err))
+        outs = []
+        for p, err in procs:
+            out, _ = p.communicate()
+            err.close()
+            outs.append((p.returncode, out.split()))
+        wall = time.monotonic() - t0
+        ok, lat = 0, []
+        for rc, out in outs:
+            if rc == 0 and len(out) >= 2:
+                ok += 1
+                lat.append(int(out[1]) / 1000.0)
+            else:
+                failures += 1
+        rates.append(ok / wall)
+        latency.append(lat)
+        for cid in ids:
+            subprocess.run([a.replace("{id}", cid) for a in after], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {"rate": rates, "latency": latency, "failures": failures}
 
 
 def children_map():
@@ -189,7 +261,7 @@ def opt(args, name, default=None):
 
 def main(argv):
     if not argv:
-        fail("usage: measure.py peak-rss|held|rate ...")
+        fail("usage: measure.py peak-rss|held|rate|alternate|burst ...")
     cmd, args = argv[0], argv[1:]
     tail = args[args.index("--") + 1 :] if "--" in args else []
     head = args[: args.index("--")] if "--" in args else args
@@ -201,6 +273,26 @@ def main(argv):
             int(opt(head, "--count")),
             shlex.split(opt(head, "--create")),
             shlex.split(opt(head, "--state")),
+            opt(head, "--prefix"),
+        )
+    elif cmd == "alternate":
+        cases, i = [], 0
+        while i < len(head):
+            if head[i] == "--case":
+                cases.append((head[i + 1], head[i + 2], shlex.split(head[i + 3])))
+                i += 4
+            else:
+                i += 2  # an option and its value
+        if not cases:
+            fail("alternate: no --case")
+        res = alternate(int(opt(head, "--runs")), int(opt(head, "--warmup", "0")), opt(head, "--helper"), cases)
+    elif cmd == "burst":
+        res = burst(
+            int(opt(head, "--count")),
+            int(opt(head, "--reps")),
+            opt(head, "--helper"),
+            shlex.split(opt(head, "--create")),
+            shlex.split(opt(head, "--after")),
             opt(head, "--prefix"),
         )
     elif cmd == "rate":

@@ -2,7 +2,7 @@
 // The build: schema validator (ajv standalone), tsrun-init (static C), the CLI (one Bun executable)
 // and the library bundle for Node. Each step is skipped when its output is newer than its inputs.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +30,25 @@ function step(name, fn) {
   console.log(`build: ${name} (${Date.now() - t0} ms)`);
 }
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit" });
+
+// The flags of the CLI's executable (reasons below, at the bin/tsrun step).
+const cliFlags = [
+  "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
+  "--compile-jit-policy=10",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+];
+
+// `build.mjs --floor OUT`: only an empty program (console.log("")) compiled by the same Bun with the
+// same flags as bin/tsrun: the floor bench/bench.sh measures every verb against (issue 20).
+const floorAt = process.argv.indexOf("--floor");
+if (floorAt >= 0) {
+  const out = process.argv[floorAt + 1];
+  if (!out) throw new Error("build.mjs --floor OUT");
+  const src = join(dirname(out), "floor-entry.ts");
+  writeFileSync(src, 'console.log("");\n');
+  run(bun, [...cliFlags, src, "--outfile", out]);
+  process.exit(0);
+}
 
 mkdirSync("bin", { recursive: true });
 // Syscall tables for the seccomp compiler, from the kernel headers (gcc's <asm/unistd.h>).
@@ -65,12 +84,8 @@ const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscal
 // --compile-jit-policy=10: JIT tiers up 10x later. A CLI call runs each function a few times and
 // exits; compiling it to faster tiers costs more than it saves (`run` 17.7 -> 15.5 ms, user CPU
 // 11.8 -> 10.8 ms; 100 and 1000 measure the same as 10). tsrun has no long-running JS loop.
-const cli = (out, faults) => [
-  "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
-  "--compile-jit-policy=10",
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-  "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out,
-];
+const cli = (out, faults) => [...cliFlags, "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out];
+
 if (stale("bin/tsrun", [tsTime])) {
   step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
 }
