@@ -73,13 +73,23 @@ def peak_rss(runs, helper, argv, after):
     return {"samples": samples}
 
 
+def run_to_file(argv):
+    """subprocess.run with stderr in a file, not a pipe: a `create` (or a set-up that creates) leaves the
+    container's init holding what it was given, and a pipe would never reach EOF. (returncode, stdout, stderr)."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        out.seek(0)
+        err.seek(0)
+        return r.returncode, out.read(), err.read()
+
+
 def timed(helper, argv):
-    """(wall ms, peak RSS MiB, exit status) of one run of argv through the peak-rss helper."""
-    r = subprocess.run([helper, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = r.stdout.split()
+    """(wall ms, peak RSS MiB, exit status, stderr) of one run of argv through the peak-rss helper."""
+    rc, stdout, stderr = run_to_file([helper, *argv])
+    out = stdout.split()
     if len(out) < 2:
-        fail(f"{' '.join(argv)}: no measurement ({r.stderr.decode(errors='replace').strip()})")
-    return int(out[1]) / 1000.0, int(out[0]) / 1024.0, r.returncode, r.stderr
+        fail(f"{' '.join(argv)}: no measurement ({stderr.decode(errors='replace').strip()})")
+    return int(out[1]) / 1000.0, int(out[0]) / 1024.0, rc, stderr
 
 
 def alternate(runs, warmup, helper, cases):
@@ -88,9 +98,9 @@ def alternate(runs, warmup, helper, cases):
         k = rnd % len(cases)
         for name, prepare, argv in cases[k:] + cases[:k]:
             if prepare:
-                p = subprocess.run(["sh", "-c", prepare], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                if p.returncode != 0:
-                    fail(f"{name}: prepare {prepare!r} exited {p.returncode}: {p.stderr.decode(errors='replace').strip()}")
+                prc, _, perr = run_to_file(["sh", "-c", prepare])
+                if prc != 0:
+                    fail(f"{name}: prepare {prepare!r} exited {prc}: {perr.decode(errors='replace').strip()}")
             ms, mib, rc, err = timed(helper, argv)
             if rc != 0:
                 fail(f"{name}: {' '.join(argv)} exited {rc}: {err.decode(errors='replace').strip()}")
