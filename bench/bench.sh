@@ -55,8 +55,9 @@
 #  deleteForce  `delete --force id` of a running `sleep 3600` (set-up: create, start).
 #  list         `list` with --list N created containers of each runtime present (all at once).
 #  stateMany    `state` of one of them, with the N present.
-#  burst*       bench/measure.py burst: --burst N creates started at once on the 2 cores, 3 times
-#               (--quick: 1): creates per second and the p50 / p95 of the creates' latencies.
+#  burst*       bench/measure.py burst: --burst N creates started at once on the 2 cores, 3 rounds
+#               (--quick: 1) of each runtime in turn: creates per second and the p50 / p95 of the
+#               creates' latencies.
 #  podman       `podman --runtime R run --rm --network none IMG
 #               true` with a private podman set-up (containers.conf, storage under the temp dir,
 #               cgroupfs manager; image imported from the busybox rootfs). --network none: the
@@ -461,14 +462,15 @@ for rt in "${active[@]}"; do
   delete_all "$rt"
 done
 
-# Bursts: burst_count creates at once, per runtime; deleted after each repetition.
+# Bursts: burst_count creates at once, each runtime in turn (rotating), deleted after each round.
 echo "== $burst_count parallel creates ($(date +%T))" >&2
+burst_args=()
 for rt in "${active[@]}"; do
   r=$tmp/root-$rt
-  measure 900 burst --count "$burst_count" --reps "$burst_reps" --helper "$tmp/peak-rss" --prefix "${prefix}burst-" \
-    --create "${bin[$rt]} --root $r create --bundle $bundle {id}" --after "${bin[$rt]} --root $r delete --force {id}" >"$raw/burst.$rt.json"
-  delete_all "$rt"
+  burst_args+=(--case "$rt" "${bin[$rt]} --root $r create --bundle $bundle {id}" "${bin[$rt]} --root $r delete --force {id}")
 done
+measure 1800 burst --count "$burst_count" --reps "$burst_reps" --helper "$tmp/peak-rss" --prefix "${prefix}burst-" "${burst_args[@]}" >"$raw/burst.json"
+for rt in "${active[@]}"; do delete_all "$rt"; done
 
 # list and state with list_count created containers per runtime (all runtimes' at once: same conditions).
 echo "== list and state with $list_count containers ($(date +%T))" >&2

@@ -4,7 +4,7 @@
 //   node bench/make-report.mjs RAW_DIR [OUT_DIR]
 // RAW_DIR holds meta.json (date, runs, load at start, versions, machine), measure.py alternate outputs
 // <figure>.alt.json (per runtime, and "floor": time and peak RSS of each call), hyperfine exports
-// <figure>.json (podman), measure.py outputs <figure>.<runtime>.json and burst.<runtime>.json. The previous latest.json, if any, is the baseline of the
+// <figure>.json (podman), measure.py outputs <figure>.<runtime>.json and burst.json. The previous latest.json, if any, is the baseline of the
 // "no regression" rows. A full run (not --quick) into the default OUT_DIR also puts the table in
 // README.md, between its bench-table markers.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -48,13 +48,13 @@ for (const fig of FIGURES) {
 }
 // The floor's peak RSS is the baseline of create's too.
 if (samples.peakRssState?.floor && samples.peakRssCreate) samples.peakRssCreate.floor = samples.peakRssState.floor;
-// measure.py burst: creates per second per repetition, and the latency quantiles of each repetition.
-for (const rt of RUNTIMES) {
-  const f = `burst.${rt}.json`;
-  if (!files.includes(f)) continue;
-  const b = burstSamples(readJson(join(raw, f)));
-  for (const [key, v] of Object.entries(b.samples)) (samples[key] ??= {})[rt] = v;
-  if (b.failures) (failures.burstRate ??= {})[rt] = b.failures;
+// measure.py burst: per runtime, creates per second per round, and the latency quantiles of each round.
+if (files.includes("burst.json")) {
+  for (const [rt, m] of Object.entries(readJson(join(raw, "burst.json")))) {
+    const b = burstSamples(m);
+    for (const [key, v] of Object.entries(b.samples)) (samples[key] ??= {})[rt] = v;
+    if (b.failures) (failures.burstRate ??= {})[rt] = b.failures;
+  }
 }
 // measure.py held: one file per runtime with both RSS and PSS.
 for (const rt of RUNTIMES) {

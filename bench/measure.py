@@ -27,11 +27,12 @@
       COMMAND is split like a shell would (shlex), run without one. {"NAME": {"samples": [ms...],
       "rss": [MiB...]}, ...}.
 
-  measure.py burst --count C --reps R --helper PEAK_RSS --create "CMD {id}" --after "CMD {id}" --prefix P
-      R times: C creates started at once (ids P<rep>-<i>), each timed by PEAK_RSS; then --after
-      (untimed) for each id. Reports creates per second (C / wall time from the first start to the
-      last exit) per repetition and every create's latency. {"rate": [...], "latency": [[ms...] per rep],
-      "failures": N}.
+  measure.py burst --count C --reps R --helper PEAK_RSS --prefix P --case NAME "CREATE {id}" "AFTER {id}" [--case ...]
+      R rounds; in each, every case in turn (the order rotating from round to round, as alternate):
+      C creates started at once (ids P<name>-<round>-<i>), each timed by PEAK_RSS; then AFTER
+      (untimed) for each id. Reports, per case, creates per second (C / wall time from the first
+      start to the last exit) per round and every create's latency. {"NAME": {"rate": [...],
+      "latency": [[ms...] per round], "failures": N}, ...}.
 
 Every command runs without a shell; {id} in an argument is replaced by the container id.
 """
@@ -110,35 +111,42 @@ def alternate(runs, warmup, helper, cases):
     return res
 
 
-def burst(count, reps, helper, create, after, prefix):
-    rates, latency, failures = [], [], 0  # latency: one list per repetition
-    for rep in range(reps):
-        ids = [f"{prefix}{rep}-{i}" for i in range(count)]
-        procs = []
-        t0 = time.monotonic()
-        for cid in ids:
-            # stderr to a file: the container's init may hold what create gave it.
-            err = tempfile.TemporaryFile()
-            argv = [helper, *[a.replace("{id}", cid) for a in create]]
-            procs.append((subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err), err))
-        outs = []
-        for p, err in procs:
-            out, _ = p.communicate()
-            err.close()
-            outs.append((p.returncode, out.split()))
-        wall = time.monotonic() - t0
-        ok, lat = 0, []
-        for rc, out in outs:
-            if rc == 0 and len(out) >= 2:
-                ok += 1
-                lat.append(int(out[1]) / 1000.0)
-            else:
-                failures += 1
-        rates.append(ok / wall)
-        latency.append(lat)
-        for cid in ids:
-            subprocess.run([a.replace("{id}", cid) for a in after], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"rate": rates, "latency": latency, "failures": failures}
+def burst_once(count, helper, create, after, ids):
+    """C creates at once: (creates per second, [latency ms], failures); then AFTER for each id."""
+    procs = []
+    t0 = time.monotonic()
+    for cid in ids:
+        # stderr to a file: the container's init may hold what create gave it.
+        err = tempfile.TemporaryFile()
+        argv = [helper, *[a.replace("{id}", cid) for a in create]]
+        procs.append((subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err), err))
+    outs = []
+    for p, err in procs:
+        out, _ = p.communicate()
+        err.close()
+        outs.append((p.returncode, out.split()))
+    wall = time.monotonic() - t0
+    lat, failed = [], 0
+    for rc, out in outs:
+        if rc == 0 and len(out) >= 2:
+            lat.append(int(out[1]) / 1000.0)
+        else:
+            failed += 1
+    for cid in ids:
+        subprocess.run([a.replace("{id}", cid) for a in after], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (count - failed) / wall, lat, failed
+
+
+def burst(count, reps, helper, prefix, cases):
+    res = {name: {"rate": [], "latency": [], "failures": 0} for name, _, _ in cases}
+    for rnd in range(reps):
+        k = rnd % len(cases)
+        for name, create, after in cases[k:] + cases[:k]:
+            rate, lat, failed = burst_once(count, helper, create, after, [f"{prefix}{name}-{rnd}-{i}" for i in range(count)])
+            res[name]["rate"].append(rate)
+            res[name]["latency"].append(lat)
+            res[name]["failures"] += failed
+    return res
 
 
 def children_map():
@@ -269,6 +277,20 @@ def opt(args, name, default=None):
     return default
 
 
+def case_args(head):
+    """The --case NAME X Y triples among the options (every other option takes one value)."""
+    cases, i = [], 0
+    while i < len(head):
+        if head[i] == "--case":
+            cases.append((head[i + 1], head[i + 2], head[i + 3]))
+            i += 4
+        else:
+            i += 2
+    if not cases:
+        fail("no --case")
+    return cases
+
+
 def main(argv):
     if not argv:
         fail("usage: measure.py peak-rss|held|rate|alternate|burst ...")
@@ -286,25 +308,11 @@ def main(argv):
             opt(head, "--prefix"),
         )
     elif cmd == "alternate":
-        cases, i = [], 0
-        while i < len(head):
-            if head[i] == "--case":
-                cases.append((head[i + 1], head[i + 2], shlex.split(head[i + 3])))
-                i += 4
-            else:
-                i += 2  # an option and its value
-        if not cases:
-            fail("alternate: no --case")
+        cases = [(n, prep, shlex.split(c)) for n, prep, c in case_args(head)]
         res = alternate(int(opt(head, "--runs")), int(opt(head, "--warmup", "0")), opt(head, "--helper"), cases)
     elif cmd == "burst":
-        res = burst(
-            int(opt(head, "--count")),
-            int(opt(head, "--reps")),
-            opt(head, "--helper"),
-            shlex.split(opt(head, "--create")),
-            shlex.split(opt(head, "--after")),
-            opt(head, "--prefix"),
-        )
+        cases = [(n, shlex.split(c), shlex.split(a)) for n, c, a in case_args(head)]
+        res = burst(int(opt(head, "--count")), int(opt(head, "--reps")), opt(head, "--helper"), opt(head, "--prefix"), cases)
     elif cmd == "rate":
         res = rate(int(opt(head, "--workers")), int(opt(head, "--iterations")), int(opt(head, "--reps")), tail)
     else:
