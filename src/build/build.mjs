@@ -2,7 +2,8 @@
 // The build: schema validator (ajv standalone), tsrun-init (static C), the CLI (one Bun executable)
 // and the library bundle for Node. Each step is skipped when its output is newer than its inputs.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -84,7 +85,20 @@ const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscal
 // --compile-jit-policy=10: JIT tiers up 10x later. A CLI call runs each function a few times and
 // exits; compiling it to faster tiers costs more than it saves (`run` 17.7 -> 15.5 ms, user CPU
 // 11.8 -> 10.8 ms; 100 and 1000 measure the same as 10). tsrun has no long-running JS loop.
-const cli = (out, faults) => [...cliFlags, "--define", `TSRUN_FAULT_BUILD=${faults}`, "src/cli/tsrun.ts", "--outfile", out];
+// The build id: a hash of every source file. It keys the seccomp filter cache in the state root
+// (src/security/seccomp/cache.ts): a filter compiled by another build is never used.
+function sourceHash(dir, h = createHash("sha256")) {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sourceHash(p, h);
+    else if (/\.(ts|js|json)$/.test(e.name)) h.update(p).update("\0").update(readFileSync(p)).update("\0");
+  }
+  return h;
+}
+const buildId = () => sourceHash("src").digest("hex").slice(0, 16);
+const cli = (out, faults) => [
+  ...cliFlags, "--define", `TSRUN_FAULT_BUILD=${faults}`, "--define", `TSRUN_BUILD_ID="${buildId()}"`, "src/cli/tsrun.ts", "--outfile", out,
+];
 
 if (stale("bin/tsrun", [tsTime])) {
   step("bin/tsrun", () => run(bun, cli("bin/tsrun", false)));
