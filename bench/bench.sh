@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
-# The figures of issue 9 for tsrun (bin/tsrun of this repo), runc and crun, side by side, from one
-# command:
+# The figures of issue 20 for tsrun (bin/tsrun of this repo), runc and crun, side by side, from one
+# command, with each target and whether it is met:
 #
-#   bench/bench.sh [--runs N] [--quick] [--runtimes "tsrun runc crun"] [--no-podman] [--keep-raw DIR] [--base DIR]
+#   bench/bench.sh [--runs N] [--quick] [--list N] [--burst N] [--runtimes "tsrun runc crun"] [--no-podman]
+#                  [--keep-raw DIR] [--base DIR] [--out DIR]
 #
-# Prints a table (medians, min-max, ratios tsrun/runc and tsrun/crun, the issue's target per row and
-# whether it is met) and writes bench/results/latest.json (with date, kernel, cpu, load, runs),
-# latest.md (the table in markdown) and latest.svg (lifecycle latency and held memory per runtime).
-# --runs N: hyperfine runs per time figure (default 30, as the issue's anchors; warmup 3).
-# --quick: 3 runs, 1 warmup, 30 containers for `list`, fewer memory/throughput samples: for
+# Prints a table (medians, min-max, the floor, ratios tsrun/runc and tsrun/crun, the issue's target per
+# row, the figure the target judges, met or not), then one line per target, and writes
+# bench/results/latest.json (with date, machine, kernel, cpu, load, runs), latest.md (the table in
+# markdown; a full run also puts it in README.md) and latest.svg (lifecycle latency, held memory, one
+# CLI call per verb beside the floor).
+# --runs N: rounds per time figure (default 30, as the issue's anchors; warmup 3).
+# --quick: 5 rounds, 1 warmup, 30 containers for `list`, fewer memory/throughput samples: for
 # development, not for the record (its report goes to bench/results/scratch/quick/, not in git).
+# --list N: containers present for `list` and `state` at scale (default 1000, --quick 30).
+# --burst N: creates started at once (default 20).
 # --base DIR: also measure DIR/bin/tsrun (a built checkout of an earlier commit, e.g. a git worktree)
 # as the runtime "base", in the same run: the table gains a tsrun/base column, so a change is
 # compared with what it changed under the same load.
-# Takes about 2-3 minutes at default settings on 2 cores (loaded).
+# --out DIR: write the report there instead (never README.md): a full run on a machine that is not
+# quiet, kept apart from the recorded one.
+# Takes about 10-15 minutes at default settings on 2 cores (most of it creating and deleting 3 x 1,000
+# containers); --quick about 3.
 #
 # Needs root. Installs its packages (runc, crun, hyperfine, jq, tini, podman, conmon) through
 # src/build/install-deps.sh --test. A runtime that is missing, or that fails a smoke run of the
 # bundle, is skipped with a note.
+#
+# The floor: an empty program (`console.log("")`) compiled by the same Bun with the same flags as
+# bin/tsrun (`node src/build/build.mjs --floor`), built by each run. What any Bun CLI pays per call;
+# the issue's verb targets are ratios to it.
 #
 # The bundle: a copy of bundles/busybox (rootfs built by bundles/build-all.sh: new pid, network, ipc,
 # uts, mount and cgroup namespaces) with process.args ["/bin/true"], terminal false, in a temp dir,
@@ -25,29 +37,38 @@
 # 1.0.2 because crun 1.8 refuses "1.2.0"; all three runtimes use the same bundles. Each runtime gets
 # its own --root; container ids carry this run's pid, so nothing collides with other users.
 #
-# What is measured (hyperfine -N: no intermediate shell; per-run set-up in --prepare, which also
-# removes what the previous run left, as hyperfine 1.15 has no --conclude):
+# How times are taken: bench/measure.py alternate. Each round runs every runtime's command once (and
+# the floor's, for the single verbs), in an order that rotates from round to round, each after its
+# own untimed set-up; the time is fork to reaped, taken by bench/peak-rss.c (a small static program)
+# with the peak RSS of the call. A load that comes and goes on a shared machine hits all runtimes
+# alike, so the ratios of one run hold even when absolute times drift (hyperfine would run all of one
+# command's runs, then the next's).
 #  lifecycle    `sh seq.sh` = create; start; poll `state` until "stopped"; delete (no --force).
 #               What a manager shelling out to the runtime pays: 4+ process starts. Polling is back
 #               to back (/bin/true is gone within a millisecond of start: usually one `state`). The
-#               `sh` start (~1 ms) is in all three figures alike.
+#               `sh` start is in all three figures alike.
 #  run          `run --bundle B id`: create, start, wait, delete in one call.
-#  state        on a created container.
-#  kill         `kill id KILL` on a created container (prepare: create).
-#  start        `start id` on a created container (prepare: create).
-#  delete       `delete id` of a stopped container (prepare: create, start, wait for "stopped").
-#  deleteForce  `delete --force id` of a running `sleep 3600` (prepare: create, start).
-#  list         `list` with 100 created containers (--quick: 30).
+#  state        on a created container; beside the floor.
+#  kill         `kill id KILL` on a created container (set-up: create); beside the floor.
+#  start        `start id` on a created container (set-up: create); beside the floor.
+#  delete       `delete id` of a stopped container (set-up: create, start, wait for "stopped"); beside the floor.
+#  deleteForce  `delete --force id` of a running `sleep 3600` (set-up: create, start).
+#  list         `list` with --list N created containers of each runtime present (all at once).
+#  stateMany    `state` of one of them, with the N present.
+#  burst*       bench/measure.py burst: --burst N creates started at once on the 2 cores, 3 rounds
+#               (--quick: 1) of each runtime in turn: creates per second and the p50 / p95 of the
+#               creates' latencies.
 #  podman       `podman --runtime R run --rm --network none IMG
 #               true` with a private podman set-up (containers.conf, storage under the temp dir,
 #               cgroupfs manager; image imported from the busybox rootfs). --network none: the
-#               runtime is measured, not CNI; podman's default seccomp profile for all three.
+#               runtime is measured, not CNI; podman's default seccomp profile for all three (hyperfine).
 #  heldRss/Pss  bench/measure.py held: 10 containers created (--quick: 3), then RSS and PSS
 #               (smaps_rollup) of every process each leaves while waiting for `start` (tsrun-init;
 #               `runc init`; crun's own waiting child) plus any other process that appeared under
 #               our subreaper, per container.
-#  peakRss*     bench/measure.py peak-rss: ru_maxrss from wait4 of one `state` / one `create` call,
-#               forked from bench/peak-rss.c (a small static program: see why there).
+#  peakRss*     ru_maxrss from wait4 of one `state` call (from the state rounds, beside the floor's)
+#               and of one `create` (bench/measure.py peak-rss), forked from bench/peak-rss.c (see
+#               why there). Target: at most the floor's peak + 4 MiB.
 #  rate         bench/measure.py rate: 2 workers each doing lifecycles (seq.sh) back to back;
 #               lifecycles per second, 5 repetitions of 15 per worker (--quick: 2 of 5).
 #
@@ -79,6 +100,9 @@ orig_args=("$@")
 runs=30
 warmup=3
 quick=0
+list_count=""
+burst_count=20
+out_dir=""
 runtimes="tsrun runc crun"
 podman_on=1
 keep_raw=""
@@ -91,16 +115,24 @@ while [ "$#" -gt 0 ]; do
     --no-podman) podman_on=0; shift ;;
     --keep-raw) keep_raw=$2; shift 2 ;;
     --base) base_dir=$2; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    --list) list_count=$2; shift 2 ;;
+    --burst) burst_count=$2; shift 2 ;;
+    --out) out_dir=$2; shift 2 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-list_count=100 held_count=10 rate_iter=15 rate_reps=5 peak_runs=10
+held_count=10 rate_iter=15 rate_reps=5 peak_runs=10 burst_reps=3 list_default=1000
 if [ "$quick" = 1 ]; then
   # --runs given with --quick wins.
-  case " ${orig_args[*]} " in *" --runs "*) ;; *) runs=3 ;; esac
-  warmup=1 list_count=30 held_count=3 rate_iter=5 rate_reps=2 peak_runs=3
+  case " ${orig_args[*]} " in *" --runs "*) ;; *) runs=5 ;; esac
+  warmup=1 list_default=30 held_count=3 rate_iter=5 rate_reps=2 peak_runs=3 burst_reps=1
 fi
+list_count=${list_count:-$list_default}
+# list at scale: fewer rounds (each `list` of 1,000 containers reads 1,000 state files).
+list_runs=$((runs < 10 ? runs : 10))
+case "$list_count$burst_count" in *[!0-9]*) echo "bench: --list and --burst need numbers" >&2; exit 2 ;; esac
+if [ -n "$out_dir" ]; then mkdir -p "$out_dir" && out_dir=$(cd "$out_dir" && pwd); fi
 if [ -n "$base_dir" ]; then
   base_dir=$(cd "$base_dir" && pwd) || { echo "bench: --base: no such directory" >&2; exit 2; }
   [ -x "$base_dir/bin/tsrun" ] || { echo "bench: --base: $base_dir/bin/tsrun not found (build that checkout first)" >&2; exit 2; }
@@ -135,6 +167,13 @@ pm_ready=0
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 note() { echo "bench: $*" >&2; }
+
+# What the machine is, for the report: virtualisation (when systemd-detect-virt knows) and memory.
+machine() {
+  local virt
+  virt=$(systemd-detect-virt 2>/dev/null || true)
+  echo "$(hostname)${virt:+ ($virt)}, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+}
 
 cgroup_hierarchy() { # <controller>: its hierarchy id in /proc/cgroups (0 = cgroup v2)
   awk -v c="$1" '$1 == c { print $2 }' /proc/cgroups
@@ -365,34 +404,53 @@ measure() {
   fi
 }
 
+# The floor: an empty program built by the same Bun with bin/tsrun's flags (before the page cache is
+# dropped, below, so that it is read back from disk like the others).
+echo "== building the floor (an empty Bun-compiled program)" >&2
+mkdir -p "$tmp/floor-build"
+node "$repo/src/build/build.mjs" --floor "$tmp/floor-build/floor" >/dev/null
+floor=$tmp/floor-build/floor
+gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/peak-rss" "$here/peak-rss.c"
+
 # Every runtime's executable from disk, the same way: a binary just written (a fresh build) sits in the
 # page cache in large folios, and mapping those counts whole folios as RSS (seen: an empty `tsrun
 # --version` peaking at 29.5 MiB when just built, 24 MiB once read back from disk).
 sync
 echo 3 >/proc/sys/vm/drop_caches || note "could not drop the page cache: peak RSS may be off for a fresh build"
-echo "bench: ${active[*]}; $runs runs per time figure; load average $load_start on $(nproc) cores" >&2
+echo "bench: ${active[*]}; $runs rounds per time figure; load average $load_start on $(nproc) cores" >&2
 
-bench lifecycle "sh $tmp/seq.sh @RT@ @ROOT@ @BUNDLE@ @ID@"
-bench run "@RT@ --root @ROOT@ run --bundle @BUNDLE@ @ID@"
+# alternate <figure> <runs> <with floor: 0|1> <command template> [<prepare template>]: one round = every
+# active runtime once (and the floor), rotating order; raw/<figure>.alt.json.
+alternate() {
+  local name=$1 n=$2 with_floor=$3 template=$4 prepare=${5:-} rt
+  local args=()
+  [ "$with_floor" = 1 ] && args+=(--case floor "" "$floor")
+  for rt in "${active[@]}"; do
+    args+=(--case "$rt" "$([ -n "$prepare" ] && fill "$rt" "$name" "$prepare")" "$(fill "$rt" "$name" "$template")")
+  done
+  echo "== $name ($(date +%T), load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  measure 3600 alternate --runs "$n" --warmup "$warmup" --helper "$tmp/peak-rss" "${args[@]}" >"$raw/$name.alt.json"
+}
 
-# state and peak RSS of CLI calls, on a created container.
+alternate lifecycle "$runs" 0 "sh $tmp/seq.sh @RT@ @ROOT@ @BUNDLE@ @ID@"
+alternate run "$runs" 0 "@RT@ --root @ROOT@ run --bundle @BUNDLE@ @ID@"
+
+# state (and its peak RSS) on a created container, beside the floor.
 for rt in "${active[@]}"; do
   "${bin[$rt]}" --root "$tmp/root-$rt" create --bundle "$bundle" "${prefix}state" </dev/null >/dev/null
 done
-bench state "@RT@ --root @ROOT@ state @ID@"
-echo "== peak RSS of state, create" >&2
-gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/peak-rss" "$here/peak-rss.c"
+alternate state "$runs" 1 "@RT@ --root @ROOT@ state @ID@"
+echo "== peak RSS of create" >&2
 for rt in "${active[@]}"; do
   r=$tmp/root-$rt
-  measure 120 peak-rss --runs "$peak_runs" --helper "$tmp/peak-rss" -- "${bin[$rt]}" --root "$r" state "${prefix}state" >"$raw/peakRssState.$rt.json"
   measure 300 peak-rss --runs "$peak_runs" --helper "$tmp/peak-rss" --after "${bin[$rt]} --root $r delete --force ${prefix}peak{n}" \
     -- "${bin[$rt]}" --root "$r" create --bundle "$bundle" "${prefix}peak{n}" >"$raw/peakRssCreate.$rt.json"
 done
 
-bench kill "@RT@ --root @ROOT@ kill @ID@ KILL" "sh $tmp/prep.sh created @RT@ @ROOT@ @BUNDLE@ @ID@"
-bench start "@RT@ --root @ROOT@ start @ID@" "sh $tmp/prep.sh created @RT@ @ROOT@ @BUNDLE@ @ID@"
-bench delete "@RT@ --root @ROOT@ delete @ID@" "sh $tmp/prep.sh stopped @RT@ @ROOT@ @BUNDLE@ @ID@"
-bench deleteForce "@RT@ --root @ROOT@ delete --force @ID@" "sh $tmp/prep.sh running @RT@ @ROOT@ @SLEEPER@ @ID@"
+alternate kill "$runs" 1 "@RT@ --root @ROOT@ kill @ID@ KILL" "sh $tmp/prep.sh created @RT@ @ROOT@ @BUNDLE@ @ID@"
+alternate start "$runs" 1 "@RT@ --root @ROOT@ start @ID@" "sh $tmp/prep.sh created @RT@ @ROOT@ @BUNDLE@ @ID@"
+alternate delete "$runs" 1 "@RT@ --root @ROOT@ delete @ID@" "sh $tmp/prep.sh stopped @RT@ @ROOT@ @BUNDLE@ @ID@"
+alternate deleteForce "$runs" 0 "@RT@ --root @ROOT@ delete --force @ID@" "sh $tmp/prep.sh running @RT@ @ROOT@ @SLEEPER@ @ID@"
 for rt in "${active[@]}"; do delete_all "$rt"; done
 
 # Memory held while containers wait for start (all of one runtime's at once), then deleted.
@@ -404,19 +462,30 @@ for rt in "${active[@]}"; do
   delete_all "$rt"
 done
 
-# list with list_count created containers per runtime (all runtimes' at once: same conditions).
-echo "== list with $list_count containers" >&2
+# Bursts: burst_count creates at once, each runtime in turn (rotating), deleted after each round.
+echo "== $burst_count parallel creates ($(date +%T))" >&2
+burst_args=()
 for rt in "${active[@]}"; do
-  for i in $(seq 1 "$list_count"); do
-    "${bin[$rt]}" --root "$tmp/root-$rt" create --bundle "$bundle" "${prefix}list-$i" </dev/null >/dev/null
-  done
+  r=$tmp/root-$rt
+  burst_args+=(--case "$rt" "${bin[$rt]} --root $r create --bundle $bundle {id}" "${bin[$rt]} --root $r delete --force {id}")
+done
+measure 1800 burst --count "$burst_count" --reps "$burst_reps" --helper "$tmp/peak-rss" --prefix "${prefix}burst-" "${burst_args[@]}" >"$raw/burst.json"
+for rt in "${active[@]}"; do delete_all "$rt"; done
+
+# list and state with list_count created containers per runtime (all runtimes' at once: same conditions).
+echo "== list and state with $list_count containers ($(date +%T))" >&2
+for rt in "${active[@]}"; do
+  seq 1 "$list_count" | xargs -P 2 -I{} sh -c '"$1" --root "$2" create --bundle "$3" "$4{}" </dev/null >/dev/null' _ \
+    "${bin[$rt]}" "$tmp/root-$rt" "$bundle" "${prefix}list-"
   n=$("${bin[$rt]}" --root "$tmp/root-$rt" list | grep -c " created ") || true
   if [ "$n" != "$list_count" ]; then
     note "$rt list shows $n created containers, not $list_count"
     exit 1
   fi
 done
-bench list "@RT@ --root @ROOT@ list"
+alternate list "$list_runs" 0 "@RT@ --root @ROOT@ list"
+alternate stateMany "$runs" 0 "@RT@ --root @ROOT@ state ${prefix}list-1"
+echo "== deleting $list_count containers per runtime ($(date +%T))" >&2
 for rt in "${active[@]}"; do delete_all "$rt"; done
 
 echo "== lifecycles per second, 2 workers" >&2
@@ -479,9 +548,11 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson runs "$runs" --argjs
   --argjson quick "$([ "$quick" = 1 ] && echo true || echo false)" --arg load "$load_start" \
   --argjson versions "$versions" --argjson list "$list_count" --argjson held "$held_count" \
   --argjson rateIter "$rate_iter" --argjson rateReps "$rate_reps" --argjson peakRuns "$peak_runs" \
-  '{date: $date, runs: $runs, warmup: $warmup, quick: $quick, loadStart: $load, versions: $versions,
-    settings: {listContainers: $list, heldContainers: $held, rateWorkers: 2, rateIterationsPerWorker: $rateIter,
-               rateRepetitions: $rateReps, peakRssRuns: $peakRuns},
+  --argjson burst "$burst_count" --argjson burstReps "$burst_reps" --argjson listRuns "$list_runs" \
+  --arg machine "$(machine)" --arg bun "$("$repo/node_modules/@oven/bun-linux-x64/bin/bun" --version 2>/dev/null || echo unknown)" \
+  '{date: $date, runs: $runs, warmup: $warmup, quick: $quick, loadStart: $load, versions: ($versions + {bun: $bun}), machine: $machine,
+    settings: {listContainers: $list, listRuns: $listRuns, heldContainers: $held, rateWorkers: 2, rateIterationsPerWorker: $rateIter,
+               rateRepetitions: $rateReps, peakRssRuns: $peakRuns, burstCreates: $burst, burstRepetitions: $burstReps},
     note: "machine shared with other jobs: see loadavg; ratios within one run hold, absolute times drift"}' >"$raw/meta.json"
 if [ -n "$keep_raw" ]; then
   mkdir -p "$keep_raw"
@@ -490,4 +561,5 @@ fi
 # A --quick run is for development: its report goes to the scratch dir, never over the recorded one.
 results=$here/results
 [ "$quick" = 1 ] && results=$here/results/scratch/quick
+[ -n "$out_dir" ] && results=$out_dir
 node "$here/make-report.mjs" "$raw" "$results"

@@ -2,15 +2,16 @@
 // Reads the raw measurements of one bench run and writes bench/results/latest.{json,md,svg}, then
 // prints the table. Called by bench/bench.sh; can be re-run on a kept raw directory:
 //   node bench/make-report.mjs RAW_DIR [OUT_DIR]
-// RAW_DIR holds meta.json (date, runs, load at start, versions), hyperfine exports <figure>.json, and
-// measure.py outputs <figure>.<runtime>.json. The previous latest.json, if any, is the baseline of the
+// RAW_DIR holds meta.json (date, runs, load at start, versions, machine), measure.py alternate outputs
+// <figure>.alt.json (per runtime, and "floor": time and peak RSS of each call), hyperfine exports
+// <figure>.json (podman), measure.py outputs <figure>.<runtime>.json and burst.json. The previous latest.json, if any, is the baseline of the
 // "no regression" rows. A full run (not --quick) into the default OUT_DIR also puts the table in
 // README.md, between its bench-table markers.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FIGURES, RUNTIMES, buildReport, formatMarkdown, formatTable, renderSvg, samplesFromHyperfine, withBenchTable } from "./report.mjs";
+import { FIGURES, RUNTIMES, buildReport, burstSamples, formatMarkdown, formatTable, formatTargets, renderSvg, samplesFromHyperfine, withBenchTable } from "./report.mjs";
 
 const raw = process.argv[2];
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +34,26 @@ for (const fig of FIGURES) {
     const m = readJson(join(raw, f));
     (samples[fig.key] ??= {})[rt] = m.samples;
     if (m.failures) (failures[fig.key] ??= {})[rt] = m.failures;
+  }
+}
+// measure.py alternate: per case (a runtime or the floor) the times, and the peak RSS of each call.
+for (const fig of FIGURES) {
+  const f = `${fig.key}.alt.json`;
+  if (!files.includes(f)) continue;
+  for (const [rt, m] of Object.entries(readJson(join(raw, f)))) {
+    (samples[fig.key] ??= {})[rt] = m.samples;
+    // One `state` call's peak RSS, and the floor's, from the same rounds.
+    if (fig.key === "state") (samples.peakRssState ??= {})[rt] = m.rss;
+  }
+}
+// The floor's peak RSS is the baseline of create's too.
+if (samples.peakRssState?.floor && samples.peakRssCreate) samples.peakRssCreate.floor = samples.peakRssState.floor;
+// measure.py burst: per runtime, creates per second per round, and the latency quantiles of each round.
+if (files.includes("burst.json")) {
+  for (const [rt, m] of Object.entries(readJson(join(raw, "burst.json")))) {
+    const b = burstSamples(m);
+    for (const [key, v] of Object.entries(b.samples)) (samples[key] ??= {})[rt] = v;
+    if (b.failures) (failures.burstRate ??= {})[rt] = b.failures;
   }
 }
 // measure.py held: one file per runtime with both RSS and PSS.
@@ -75,6 +96,6 @@ if (!report.quick && out === join(here, "results") && existsSync(readme)) {
   if (updated !== text) writeFileSync(readme, updated);
 }
 writeFileSync(join(out, "latest.svg"), renderSvg(report));
-process.stdout.write("\n" + formatTable(report));
+process.stdout.write("\n" + formatTable(report) + "\n" + formatTargets(report));
 process.stdout.write(`\nprocesses held per created container: ${RUNTIMES.filter((r) => processes[r]).map((r) => `${r}: ${processes[r].join(", ")}`).join("; ")}\n`);
 process.stdout.write(`written: ${latest}, latest.md, latest.svg\n`);

@@ -19,6 +19,21 @@
       reports lifecycles per second (completed lifecycles / wall time) per repetition, and how many
       failed. {"samples": [...], "failures": N}.
 
+  measure.py alternate --runs N --warmup W --helper PEAK_RSS --case NAME PREPARE COMMAND [--case ...]
+      Times several commands against each other under the same load: each of N rounds runs every
+      case once, in a rotated order (the first case of round i is case i mod count), each after its
+      PREPARE (a shell command, untimed; "" for none). The time is fork to reaped, taken by PEAK_RSS
+      (bench/peak-rss.c), so python's own start-up costs nothing. W rounds first are not kept.
+      COMMAND is split like a shell would (shlex), run without one. {"NAME": {"samples": [ms...],
+      "rss": [MiB...]}, ...}.
+
+  measure.py burst --count C --reps R --helper PEAK_RSS --prefix P --case NAME "CREATE {id}" "AFTER {id}" [--case ...]
+      R rounds; in each, every case in turn (the order rotating from round to round, as alternate):
+      C creates started at once (ids P<name>-<round>-<i>), each timed by PEAK_RSS; then AFTER
+      (untimed) for each id. Reports, per case, creates per second (C / wall time from the first
+      start to the last exit) per round and every create's latency. {"NAME": {"rate": [...],
+      "latency": [[ms...] per round], "failures": N}, ...}.
+
 Every command runs without a shell; {id} in an argument is replaced by the container id.
 """
 import json
@@ -53,10 +68,85 @@ def peak_rss(runs, helper, argv, after):
         r = subprocess.run([helper, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         if r.returncode != 0:
             fail(f"{' '.join(args)} exited with status {r.returncode}")
-        samples.append(int(r.stdout) / 1024.0)  # KiB -> MiB
+        samples.append(int(r.stdout.split()[0]) / 1024.0)  # KiB -> MiB
         if after:
             run_quiet([a.replace("{n}", str(n)) for a in after])
     return {"samples": samples}
+
+
+def run_to_file(argv):
+    """subprocess.run with stderr in a file, not a pipe: a `create` (or a set-up that creates) leaves the
+    container's init holding what it was given, and a pipe would never reach EOF. (returncode, stdout, stderr)."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        out.seek(0)
+        err.seek(0)
+        return r.returncode, out.read(), err.read()
+
+
+def timed(helper, argv):
+    """(wall ms, peak RSS MiB, exit status, stderr) of one run of argv through the peak-rss helper."""
+    rc, stdout, stderr = run_to_file([helper, *argv])
+    out = stdout.split()
+    if len(out) < 2:
+        fail(f"{' '.join(argv)}: no measurement ({stderr.decode(errors='replace').strip()})")
+    return int(out[1]) / 1000.0, int(out[0]) / 1024.0, rc, stderr
+
+
+def alternate(runs, warmup, helper, cases):
+    res = {name: {"samples": [], "rss": []} for name, _, _ in cases}
+    for rnd in range(warmup + runs):
+        k = rnd % len(cases)
+        for name, prepare, argv in cases[k:] + cases[:k]:
+            if prepare:
+                prc, _, perr = run_to_file(["sh", "-c", prepare])
+                if prc != 0:
+                    fail(f"{name}: prepare {prepare!r} exited {prc}: {perr.decode(errors='replace').strip()}")
+            ms, mib, rc, err = timed(helper, argv)
+            if rc != 0:
+                fail(f"{name}: {' '.join(argv)} exited {rc}: {err.decode(errors='replace').strip()}")
+            if rnd >= warmup:
+                res[name]["samples"].append(ms)
+                res[name]["rss"].append(mib)
+    return res
+
+
+def burst_once(count, helper, create, after, ids):
+    """C creates at once: (creates per second, [latency ms], failures); then AFTER for each id."""
+    procs = []
+    t0 = time.monotonic()
+    for cid in ids:
+        # stderr to a file: the container's init may hold what create gave it.
+        err = tempfile.TemporaryFile()
+        argv = [helper, *[a.replace("{id}", cid) for a in create]]
+        procs.append((subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err), err))
+    outs = []
+    for p, err in procs:
+        out, _ = p.communicate()
+        err.close()
+        outs.append((p.returncode, out.split()))
+    wall = time.monotonic() - t0
+    lat, failed = [], 0
+    for rc, out in outs:
+        if rc == 0 and len(out) >= 2:
+            lat.append(int(out[1]) / 1000.0)
+        else:
+            failed += 1
+    for cid in ids:
+        subprocess.run([a.replace("{id}", cid) for a in after], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (count - failed) / wall, lat, failed
+
+
+def burst(count, reps, helper, prefix, cases):
+    res = {name: {"rate": [], "latency": [], "failures": 0} for name, _, _ in cases}
+    for rnd in range(reps):
+        k = rnd % len(cases)
+        for name, create, after in cases[k:] + cases[:k]:
+            rate, lat, failed = burst_once(count, helper, create, after, [f"{prefix}{name}-{rnd}-{i}" for i in range(count)])
+            res[name]["rate"].append(rate)
+            res[name]["latency"].append(lat)
+            res[name]["failures"] += failed
+    return res
 
 
 def children_map():
@@ -187,9 +277,23 @@ def opt(args, name, default=None):
     return default
 
 
+def case_args(head):
+    """The --case NAME X Y triples among the options (every other option takes one value)."""
+    cases, i = [], 0
+    while i < len(head):
+        if head[i] == "--case":
+            cases.append((head[i + 1], head[i + 2], head[i + 3]))
+            i += 4
+        else:
+            i += 2
+    if not cases:
+        fail("no --case")
+    return cases
+
+
 def main(argv):
     if not argv:
-        fail("usage: measure.py peak-rss|held|rate ...")
+        fail("usage: measure.py peak-rss|held|rate|alternate|burst ...")
     cmd, args = argv[0], argv[1:]
     tail = args[args.index("--") + 1 :] if "--" in args else []
     head = args[: args.index("--")] if "--" in args else args
@@ -203,6 +307,12 @@ def main(argv):
             shlex.split(opt(head, "--state")),
             opt(head, "--prefix"),
         )
+    elif cmd == "alternate":
+        cases = [(n, prep, shlex.split(c)) for n, prep, c in case_args(head)]
+        res = alternate(int(opt(head, "--runs")), int(opt(head, "--warmup", "0")), opt(head, "--helper"), cases)
+    elif cmd == "burst":
+        cases = [(n, shlex.split(c), shlex.split(a)) for n, c, a in case_args(head)]
+        res = burst(int(opt(head, "--count")), int(opt(head, "--reps")), opt(head, "--helper"), opt(head, "--prefix"), cases)
     elif cmd == "rate":
         res = rate(int(opt(head, "--workers")), int(opt(head, "--iterations")), int(opt(head, "--reps")), tail)
     else:

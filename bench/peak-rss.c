@@ -1,6 +1,6 @@
 /*
  * peak-rss ARGV...: run ARGV (stdin and stdout on /dev/null), print its peak RSS in KiB (ru_maxrss of
- * wait4), exit with its status.
+ * wait4) and its wall time in microseconds (fork to reaped, CLOCK_MONOTONIC), exit with its status.
  *
  * Why a C program and not os.wait4 in python: the kernel keeps the largest RSS a process ever had,
  * and on execve it folds in the high-water mark of the memory it leaves (fs/exec.c, exec_mmap ->
@@ -12,7 +12,15 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
 
 int main(int argc, char **argv)
 {
@@ -20,6 +28,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: peak-rss ARGV...\n");
 		return 2;
 	}
+	long long t0 = now_us();
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("peak-rss: fork");
@@ -41,7 +50,8 @@ int main(int argc, char **argv)
 		perror("peak-rss: wait4");
 		return 2;
 	}
-	printf("%ld\n", ru.ru_maxrss);
+	long long t1 = now_us();
+	printf("%ld %lld\n", ru.ru_maxrss, t1 - t0);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);

@@ -1,4 +1,4 @@
-// The pure part of bench/: the figures of issue 9 with their targets, statistics over samples, the
+// The pure part of bench/: the figures of issue 20 with their targets, statistics over samples, the
 // ratio/target evaluation, and the three renderings (text table, markdown table, SVG plot). No I/O:
 // bench/make-report.mjs reads the raw measurements and writes what these functions return.
 // Unit-tested in test/unit/bench-report.test.ts.
@@ -6,40 +6,47 @@
 /** @typedef {{median: number, min: number, max: number, n: number, samples?: number[]}} Stats */
 /**
  * @typedef {{key: string, label: string, unit: string, better: string, target: string, anchor: {runc: string, crun: string},
- *   results: Record<string, Stats>, ratios: {runc?: number, crun?: number, base?: number}, met: boolean|null, note: string,
- *   failures?: Record<string, number>}} Row
+ *   results: Record<string, Stats>, ratios: {runc?: number, crun?: number, base?: number, floor?: number}, met: boolean|null,
+ *   measured: string, note: string, failures?: Record<string, number>}} Row
  */
 /** @typedef {Record<string, any> & {figures: Row[]}} Report */
 
-/** The runtimes in table order; tsrun is compared with the others. "base" is tsrun built from an
- *  earlier commit (bench.sh --base), measured only when asked. */
-export const RUNTIMES = ["tsrun", "runc", "crun", "base"];
+/** The runtimes in table order; tsrun is compared with the others. "floor" is an empty Bun-compiled
+ *  program (same Bun, same build flags as bin/tsrun), timed in the same alternating runs as the verbs:
+ *  what any Bun CLI pays per call. "base" is tsrun built from an earlier commit (bench.sh --base),
+ *  measured only when asked. */
+export const RUNTIMES = ["tsrun", "floor", "runc", "crun", "base"];
 
 /**
  * The rows of the issue's table. `better`: which way is good. `target`:
- *   { kind: "ratio", vs, max }     tsrun / vs must be <= max (lower is better)
- *   { kind: "ratio-min", vs, min } tsrun / vs must be >= min (higher is better)
- *   { kind: "max", value }         tsrun's median must be <= value (in the row's unit)
+ *   { kind: "ratio", vs, max }        tsrun / vs must be <= max (lower is better); vs: runc, crun, floor
+ *   { kind: "ratio-min", vs, min }    tsrun / vs must be >= min (higher is better)
+ *   { kind: "max", value }            tsrun's median must be <= value (in the row's unit)
+ *   { kind: "floor-plus", value }     tsrun's median must be <= the floor's median + value
  *   { kind: "no-regression", tolerance } tsrun's median <= previous run's median * (1 + tolerance)
- *   { kind: "report" }             no target
- * `anchor`: the issue's reference figures for runc and crun.
+ *   { kind: "report" }                no target
+ * `anchor`: the issue's reference figures for runc and crun (issue 20's table, the current machine kind).
  * @type {{key: string, label: string, unit: string, better: "lower"|"higher", target: any, anchor: {runc: string, crun: string}}[]}
  */
 export const FIGURES = [
-  { key: "lifecycle", label: "create+start+wait+delete of /bin/true, new netns", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "48", crun: "23" } },
-  { key: "run", label: "run one-shot of the same", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "27", crun: "10" } },
-  { key: "state", label: "state (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "4-7", crun: "3-5" } },
-  { key: "kill", label: "kill KILL (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "4-7", crun: "3-5" } },
-  { key: "start", label: "start (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "4-7", crun: "3-5" } },
-  { key: "delete", label: "delete (stopped container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "4-7", crun: "3-5" } },
-  { key: "deleteForce", label: "delete --force of a running container", unit: "ms", better: "lower", target: { kind: "max", value: 10 }, anchor: { runc: "107", crun: "7-15" } },
+  { key: "lifecycle", label: "create+start+wait+delete of /bin/true, new netns", unit: "ms", better: "lower", target: { kind: "ratio", vs: "runc", max: 1.0 }, anchor: { runc: "177", crun: "96.3" } },
+  { key: "run", label: "run one-shot of the same", unit: "ms", better: "lower", target: { kind: "ratio", vs: "runc", max: 0.9 }, anchor: { runc: "-", crun: "-" } },
+  { key: "state", label: "state (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "floor", max: 1.15 }, anchor: { runc: "24.5", crun: "14.0" } },
+  { key: "kill", label: "kill KILL (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "floor", max: 1.15 }, anchor: { runc: "21.5", crun: "23.1" } },
+  { key: "start", label: "start (created container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "floor", max: 1.15 }, anchor: { runc: "26.4", crun: "16.0" } },
+  { key: "delete", label: "delete (stopped container)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "floor", max: 1.15 }, anchor: { runc: "26.3", crun: "29.2" } },
+  { key: "deleteForce", label: "delete --force of a running container", unit: "ms", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
   { key: "heldRss", label: "memory held per created container (RSS)", unit: "MiB", better: "lower", target: { kind: "max", value: 0.25 }, anchor: { runc: "9.6", crun: "2.2" } },
   { key: "heldPss", label: "memory held per created container (PSS)", unit: "MiB", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
-  { key: "peakRssState", label: "peak RSS of one CLI call (state)", unit: "MiB", better: "lower", target: { kind: "no-regression", tolerance: 0.1 }, anchor: { runc: "9.5", crun: "3.2" } },
-  { key: "peakRssCreate", label: "peak RSS of one CLI call (create)", unit: "MiB", better: "lower", target: { kind: "no-regression", tolerance: 0.1 }, anchor: { runc: "-", crun: "-" } },
-  { key: "list", label: "list with {list} created containers", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "29-34", crun: "8.1-8.6" } },
-  { key: "rate", label: "lifecycles per second, 2 parallel workers", unit: "/s", better: "higher", target: { kind: "ratio-min", vs: "crun", min: 1.0 }, anchor: { runc: "27-45", crun: "59-82" } },
-  { key: "podman", label: "podman run --rm IMG true (--network none)", unit: "ms", better: "lower", target: { kind: "ratio", vs: "crun", max: 1.0 }, anchor: { runc: "measure", crun: "measure" } },
+  { key: "peakRssState", label: "peak RSS of one CLI call (state)", unit: "MiB", better: "lower", target: { kind: "floor-plus", value: 4 }, anchor: { runc: "9.1", crun: "3.1" } },
+  { key: "peakRssCreate", label: "peak RSS of one CLI call (create)", unit: "MiB", better: "lower", target: { kind: "floor-plus", value: 4 }, anchor: { runc: "9.7", crun: "3.3" } },
+  { key: "list", label: "list with {list} created containers", unit: "ms", better: "lower", target: { kind: "ratio", vs: "runc", max: 0.5 }, anchor: { runc: "411", crun: "79.8" } },
+  { key: "stateMany", label: "state with {list} created containers present", unit: "ms", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
+  { key: "burstRate", label: "{burst} parallel creates: creates per second", unit: "/s", better: "higher", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
+  { key: "burstP50", label: "{burst} parallel creates: latency p50", unit: "ms", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
+  { key: "burstP95", label: "{burst} parallel creates: latency p95", unit: "ms", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
+  { key: "rate", label: "lifecycles per second, 2 parallel workers", unit: "/s", better: "higher", target: { kind: "report" }, anchor: { runc: "7.84", crun: "13.0" } },
+  { key: "podman", label: "podman run --rm IMG true (--network none)", unit: "ms", better: "lower", target: { kind: "report" }, anchor: { runc: "-", crun: "-" } },
 ];
 
 /** Median, min, max and count of a list of numbers; undefined for an empty or missing list. */
@@ -49,6 +56,30 @@ export function stats(samples) {
   const mid = s.length >> 1;
   const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
   return { median, min: s[0], max: s[s.length - 1], n: s.length };
+}
+
+/** The q-quantile (0..1) of samples, nearest rank; undefined for none. */
+export function quantile(samples, q) {
+  if (!Array.isArray(samples) || samples.length === 0) return undefined;
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/**
+ * measure.py burst's output -> per-repetition samples of the three burst rows: creates per second,
+ * and the p50 and p95 of that repetition's create latencies.
+ * @param {{rate: number[], latency: number[][], failures?: number}} b
+ */
+export function burstSamples(b) {
+  const reps = b.latency ?? [];
+  return {
+    samples: {
+      burstRate: b.rate ?? [],
+      burstP50: reps.map((l) => quantile(l, 0.5)).filter((v) => v !== undefined),
+      burstP95: reps.map((l) => quantile(l, 0.95)).filter((v) => v !== undefined),
+    },
+    failures: b.failures ?? 0,
+  };
 }
 
 /** hyperfine --export-json -> { <command name>: samples in ms }. */
@@ -68,6 +99,8 @@ export function targetText(fig) {
       return t.min === 1 ? `>= ${t.vs}` : `>= ${t.min}x ${t.vs}`;
     case "max":
       return `<= ${t.value} ${fig.unit}`;
+    case "floor-plus":
+      return `<= floor + ${t.value} ${fig.unit}`;
     case "no-regression":
       return "no regression";
     default:
@@ -88,21 +121,35 @@ export function evaluate(fig, results, previous) {
     const o = results[rt]?.median;
     return t !== undefined && o !== undefined && o > 0 ? t / o : undefined;
   };
-  const ratios = { runc: ratio("runc"), crun: ratio("crun"), base: ratio("base") };
+  const ratios = { runc: ratio("runc"), crun: ratio("crun"), base: ratio("base"), floor: ratio("floor") };
   const tg = fig.target;
   let met = null;
   let note = "";
+  // What the target judges, as a number a reader can check against it ("1.32x floor", "floor + 5.1 MiB").
+  let measured = "";
   if (t !== undefined) {
     if (tg.kind === "ratio") {
       const r = ratios[tg.vs];
-      if (r !== undefined) met = r <= tg.max;
-      else note = `${tg.vs} not measured`;
+      if (r !== undefined) {
+        met = r <= tg.max;
+        measured = `${r.toFixed(2)}x ${tg.vs}`;
+      } else note = `${tg.vs} not measured`;
     } else if (tg.kind === "ratio-min") {
       const r = ratios[tg.vs];
-      if (r !== undefined) met = r >= tg.min;
-      else note = `${tg.vs} not measured`;
+      if (r !== undefined) {
+        met = r >= tg.min;
+        measured = `${r.toFixed(2)}x ${tg.vs}`;
+      } else note = `${tg.vs} not measured`;
     } else if (tg.kind === "max") {
       met = t <= tg.value;
+      measured = `${fmtNum(t)} ${fig.unit}`;
+    } else if (tg.kind === "floor-plus") {
+      const f = results.floor?.median;
+      if (f !== undefined) {
+        met = t <= f + tg.value;
+        measured = `floor + ${fmtNum(t - f)} ${fig.unit}`;
+        note = `floor ${fmtNum(f)} ${fig.unit}`;
+      } else note = "floor not measured";
     } else if (tg.kind === "no-regression") {
       if (previous?.median !== undefined) {
         met = t <= previous.median * (1 + tg.tolerance);
@@ -110,7 +157,7 @@ export function evaluate(fig, results, previous) {
       } else note = "no previous run";
     }
   } else note = "tsrun not measured";
-  return { ratios, met, note };
+  return { ratios, met, measured, note };
 }
 
 /**
@@ -137,7 +184,7 @@ export function buildReport({ meta, samples, failures, previous }) {
     // Runs that failed (e.g. a lifecycle of the throughput figure) are not in the samples: say so.
     const failed = Object.entries(failures?.[fig.key] ?? {}).filter(([, n]) => n > 0);
     if (failed.length) ev.note = [ev.note, `failed: ${failed.map(([rt, n]) => `${rt} ${n}`).join(", ")}`].filter(Boolean).join("; ");
-    const label = fig.label.replace("{list}", String(meta.settings?.listContainers ?? 100));
+    const label = fig.label.replace("{list}", String(meta.settings?.listContainers ?? 100)).replace("{burst}", String(meta.settings?.burstCreates ?? 20));
     rows.push({ key: fig.key, label, unit: fig.unit, better: fig.better, target: targetText(fig), anchor: fig.anchor, results, ...ev, ...(failed.length ? { failures: Object.fromEntries(failed) } : {}) });
   }
   return { ...meta, figures: rows };
@@ -166,6 +213,7 @@ function tableRows(report) {
   return report.figures.map((r) => [
     `${r.label} [${r.unit}]`,
     cell(r.results.tsrun),
+    cell(r.results.floor),
     cell(r.results.runc),
     cell(r.results.crun),
     ...(base ? [cell(r.results.base)] : []),
@@ -173,17 +221,28 @@ function tableRows(report) {
     ratioText(r.ratios.crun),
     ...(base ? [ratioText(r.ratios.base)] : []),
     r.target,
+    r.measured ?? "",
     metText(r.met) + (r.note ? ` (${r.note})` : ""),
   ]);
 }
 const head = (report) =>
   hasBase(report)
-    ? ["figure", "tsrun median (min-max)", "runc", "crun", "base", "tsrun/runc", "tsrun/crun", "tsrun/base", "target", "met"]
-    : ["figure", "tsrun median (min-max)", "runc", "crun", "tsrun/runc", "tsrun/crun", "target", "met"];
+    ? ["figure", "tsrun median (min-max)", "floor", "runc", "crun", "base", "tsrun/runc", "tsrun/crun", "tsrun/base", "target", "measured", "met"]
+    : ["figure", "tsrun median (min-max)", "floor", "runc", "crun", "tsrun/runc", "tsrun/crun", "target", "measured", "met"];
 
+/** Date, machine (kernel, cpu, cores, memory), load at start and end, runs: a table is read with these. */
 function header(report) {
   const load = report.loadavg ? `, load ${report.loadavg.start} -> ${report.loadavg.end}` : "";
-  return `${report.date}, Linux ${report.kernel}, ${report.cpu} (${report.cores} cores)${load}; ${report.runs} runs per time figure${report.quick ? " (--quick)" : ""}`;
+  const host = report.machine ? `${report.machine}: ` : "";
+  return `${report.date}, ${host}Linux ${report.kernel}, ${report.cpu} (${report.cores} cores)${load}; ${report.runs} runs per time figure${report.quick ? " (--quick)" : ""}`;
+}
+
+/** The targets and which are met, one line each (what the bench prints after the table). */
+export function formatTargets(report) {
+  const lines = report.figures
+    .filter((r) => r.met !== null || (r.target !== "report" && r.note))
+    .map((r) => `  ${r.met === true ? "met    " : r.met === false ? "NOT MET" : "unknown"}  ${r.label}: ${r.target}${r.measured ? `, measured ${r.measured}` : ""}${r.note ? ` (${r.note})` : ""}`);
+  return ["targets (issue 20):", ...lines].join("\n") + "\n";
 }
 
 /** The table as aligned plain text (what the bench prints). */
@@ -207,10 +266,12 @@ export function formatMarkdown(report) {
     `|${HEAD.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
     ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
     "",
+    "The floor is an empty Bun-compiled program (`console.log(\"\")`, the same Bun and build flags as bin/tsrun), timed in the same alternating runs as the verbs; ratios are of medians in one run.",
+    "",
   ].join("\n");
 }
 
-const COLORS = { tsrun: "#2b7bb9", runc: "#9a9a9a", crun: "#e08a1e", base: "#7fb3dd" };
+const COLORS = { tsrun: "#2b7bb9", floor: "#5aa05a", runc: "#9a9a9a", crun: "#e08a1e", base: "#7fb3dd" };
 const xml = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
@@ -231,7 +292,9 @@ function panel({ title, unit, series, results, y0, width, target }) {
   let y = y0 + top;
   for (const rt of groups) {
     const gy = y;
-    for (const s of series) {
+    // The floor is one program, measured beside each verb: one bar (from the first series), named as such.
+    const own = rt === "floor" ? series.filter((s) => results[s.key]?.floor).slice(0, 1).map((s) => ({ ...s, name: "empty Bun program", opacity: 1 })) : series;
+    for (const s of own) {
       const st = results[s.key]?.[rt];
       if (!st) continue;
       const w = Math.max(1, x(st.median) - left);
@@ -292,13 +355,27 @@ export function renderSvg(report, width = 760) {
     width,
     target: results.heldRss ? 0.25 : undefined,
   });
-  const height = 28 + a.height + 10 + b.height + 10;
+  const c = panel({
+    title: "One CLI call: state, kill, start, delete, and the floor (an empty Bun-compiled program)",
+    unit: "ms",
+    series: [
+      { key: "state", name: "state" },
+      { key: "kill", name: "kill", opacity: 0.8 },
+      { key: "start", name: "start", opacity: 0.65 },
+      { key: "delete", name: "delete", opacity: 0.5 },
+    ],
+    results,
+    y0: 28 + a.height + 10 + b.height + 10,
+    width,
+  });
+  const height = 28 + a.height + 10 + b.height + 10 + c.height + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="16" font-size="11" fill="#444">${xml(`tsrun bench ${report.date}, Linux ${report.kernel}, ${report.cpu}, ${report.runs} runs (median, min-max)`)}</text>`,
+    `<text x="10" y="16" font-size="11" fill="#444">${xml(`tsrun bench ${report.date}, ${report.machine ? `${report.machine}, ` : ""}Linux ${report.kernel}, ${report.cpu}, load ${report.loadavg?.start ?? "?"}, ${report.runs} runs (median, min-max)`)}</text>`,
     a.svg,
     b.svg,
+    c.svg,
     "</svg>",
     "",
   ].join("\n");

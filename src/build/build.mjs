@@ -5,7 +5,8 @@
 // into it is not the tree's own (a development build keeps the commit it was built at until its
 // sources change: rebuilding 100 MiB after every commit would cost more than the line is worth).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,6 +60,25 @@ function bakedCommit(exe) {
   }
 }
 
+// The flags of the CLI's executable (reasons below, at the bin/tsrun step).
+const cliFlags = [
+  "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
+  "--compile-jit-policy=10", "--compile-exec-argv=--no-deprecation",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+];
+
+// `build.mjs --floor OUT`: only an empty program (console.log("")) compiled by the same Bun with the
+// same flags as bin/tsrun: the floor bench/bench.sh measures every verb against (issue 20).
+const floorAt = process.argv.indexOf("--floor");
+if (floorAt >= 0) {
+  const out = process.argv[floorAt + 1];
+  if (!out) throw new Error("build.mjs --floor OUT");
+  const src = join(dirname(out), "floor-entry.ts");
+  writeFileSync(src, 'console.log("");\n');
+  run(bun, [...cliFlags, src, "--outfile", out]);
+  process.exit(0);
+}
+
 mkdirSync("bin", { recursive: true });
 // Syscall tables for the seccomp compiler, from the kernel headers (gcc's <asm/unistd.h>).
 const syscallTable = "src/security/seccomp/generated/syscalls.js";
@@ -93,16 +113,25 @@ const tsTime = Math.max(newest("src", /\.(ts|js)$/), schemaTime, statSync(syscal
 // --compile-jit-policy=10: JIT tiers up 10x later. A CLI call runs each function a few times and
 // exits; compiling it to faster tiers costs more than it saves (`run` 17.7 -> 15.5 ms, user CPU
 // 11.8 -> 10.8 ms; 100 and 1000 measure the same as 10). tsrun has no long-running JS loop.
-// --compile-exec-argv (any, here a no-op flag): a Bun 1.4 executable built without it refuses to start from
-// a deleted working directory ("The current working directory was deleted"); with it, it starts. The runc
+// --compile-exec-argv (any, here a no-op flag): a Bun 1.4 executable built without it refuses to start
+// from a deleted working directory ("The current working directory was deleted"); with it, it starts. The runc
 // v2 shim of a Kubernetes pod runs every `kill`/`delete` of the pod's containers from the sandbox's bundle
 // dir, which is gone once the sandbox died and was cleaned up: without this the pod could not be stopped.
+
+// The build id: a hash of every source file. It keys the seccomp filter cache in the state root
+// (src/security/seccomp/cache.ts): a filter compiled by another build is never used.
+function sourceHash(dir, h = createHash("sha256")) {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sourceHash(p, h);
+    else if (/\.(ts|js|json)$/.test(e.name)) h.update(p).update("\0").update(readFileSync(p)).update("\0");
+  }
+  return h;
+}
+const buildId = () => sourceHash("src").digest("hex").slice(0, 16);
 const cli = (out, faults) => [
-  "build", "--compile", "--splitting", "--format=esm", "--minify", "--bytecode", "--target=bun-linux-x64",
-  "--compile-jit-policy=10", "--compile-exec-argv=--no-deprecation",
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-  "--define", `TSRUN_FAULT_BUILD=${faults}`, "--define", `TSRUN_COMMIT=${JSON.stringify(commit)}`,
-  "src/cli/tsrun.ts", "--outfile", out,
+  ...cliFlags, "--define", `TSRUN_FAULT_BUILD=${faults}`, "--define", `TSRUN_BUILD_ID="${buildId()}"`,
+  "--define", `TSRUN_COMMIT=${JSON.stringify(commit)}`, "src/cli/tsrun.ts", "--outfile", out,
 ];
 // Built aside and renamed over: a test or container manager running bin/tsrun meanwhile sees the old
 // file or the new one, never half of one.

@@ -11,6 +11,8 @@ import { initPath } from "../init/locate.js";
 import { prepareLayerDirs, removeLayerDirs } from "../fs/layers.js";
 import { type CreatePlan, type CreatePlanInput, planCreate } from "../plan/create-plan.js";
 import { containerProcessState } from "../security/seccomp/process-state.js";
+import { SECCOMP_CACHE_DIR, SeccompCache, buildId } from "../security/seccomp/cache.js";
+import { compileSeccomp } from "../security/seccomp/compile.js";
 import { SECCOMP_FILE } from "../security/seccomp/saved.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId, deletedWhileCreating } from "../state/store.js";
@@ -63,8 +65,21 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const id = checkId(opts.id);
   // Phase times behind --debug: from process start (performance.now()) to here is start-up and module loading.
   ctx.debug(`create ${id}: loading the bundle at ${performance.now().toFixed(2)} ms after process start`);
-  const plan = planCreate(createPlanInput(ctx, opts));
-  return actCreate(ctx, plan, opts);
+  const build = buildId();
+  const cache = build ? new SeccompCache(join(ctx.store.root, SECCOMP_CACHE_DIR), build) : undefined;
+  const plan = planCreate(withSeccompCache(createPlanInput(ctx, opts), cache));
+  const created = await actCreate(ctx, plan, opts);
+  cache?.save(); // the container exists: what was compiled for it is kept for the next create
+  return created;
+}
+
+/**
+ * Compiled seccomp filters kept under the state root, for the build that compiled them (bin/tsrun has a
+ * build id; the library on Node has none and compiles every time). Only a real create reads and writes
+ * the cache: createPlanInput stays free of side effects (--dry-run plans with it).
+ */
+function withSeccompCache(input: CreatePlanInput, cache: SeccompCache | undefined): CreatePlanInput {
+  return cache ? { ...input, host: { ...input.host, compileSeccomp: cache.compiler((p) => compileSeccomp(p)) } } : input;
 }
 
 /** The input of planCreate for these options: the state paths of the id and the facts of this host. */

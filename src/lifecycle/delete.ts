@@ -6,6 +6,7 @@ import { NO_CGROUP, cgroupMembers } from "../cgroups/members.js";
 import { isSameLiveProcess } from "../state/proc.js";
 import { sleepMs } from "../state/sleep.js";
 import { type ContainerRecord, CorruptStateError, checkId } from "../state/store.js";
+import { dropCacheWhenNoContainers } from "../security/seccomp/cache.js";
 import { crashPoint } from "./faults.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
 import { killAndWait } from "./reap.js";
@@ -51,6 +52,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     if (rec.cgroupPath !== NO_CGROUP) await removeCgroup(rec, cgroup);
     crashPoint("delete", "cgroup");
     if (existsSync(store.dir(id))) store.remove(id);
+    dropCacheWhenNoContainers(store.root, store.ids());
     deleted = true;
   } finally {
     unlock();
@@ -85,6 +87,7 @@ async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   }
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
+  dropCacheWhenNoContainers(ctx.store.root, ctx.store.ids());
 }
 
 type HeldDevices = { nd: typeof import("../network/netdevices-move.js"); rec: import("../network/netdevices-move.js").NetDevicesRecord; held?: import("../network/netdevices-move.js").NetnsHandle };

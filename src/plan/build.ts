@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.js";
 import type { Hooks, LinuxDevice, LinuxMemoryPolicy, LinuxSeccomp } from "../spec/types.js";
 import { hooksOf } from "../hooks/kinds.js";
 import { planHooks, SLOT_STATE_CREATED, SLOT_STATE_CREATING } from "../hooks/plan.js";
-import { compileSeccomp } from "../security/seccomp/compile.js";
+import { type CompiledSeccomp, compileSeccomp } from "../security/seccomp/compile.js";
 import type { CgroupMounts } from "../cgroups/mounts.js";
 import { S_IFIFO } from "../fs/devices.js";
 import { fileInLayers, type LayerSetup, planOverlay } from "../fs/layers.js";
@@ -62,6 +62,8 @@ export type { IdMapping } from "./namespaces.js";
 
 export interface PlanInput {
   spec: PlanSpec;
+  /** The seccomp compiler: compileSeccomp, or the caller's cache in front of it (security/seccomp/cache.ts). */
+  compileSeccomp?: (profile: LinuxSeccomp) => CompiledSeccomp;
   rootfs: string;
   bundle: string;
   fifoPath: string;
@@ -174,7 +176,7 @@ export function buildPlan(input: PlanInput): LaunchPlan {
     : undefined;
   const pidfd = planPidfdSocket(input.pidfdSocket, "create");
   // Compiled before anything is planned: a bad profile fails create with its JSON path.
-  const seccomp = spec.process && linux.seccomp ? compileSeccomp(linux.seccomp) : undefined;
+  const seccomp = spec.process && linux.seccomp ? (input.compileSeccomp ?? compileSeccomp)(linux.seccomp) : undefined;
 
   const proc = spec.process;
   // In a new user namespace the init holds every capability of that namespace (a new namespace's

@@ -21,7 +21,8 @@ import { type NetDevicesPlan, planNetDevices } from "../network/netdevices.js";
 import type { LsmState } from "../security/lsm.js";
 import type { HostLimits } from "../security/rlimits.js";
 import { loadBundle } from "../spec/load.js";
-import type { Hook, HookName, LinuxResources, Spec } from "../spec/types.js";
+import type { Hook, HookName, LinuxResources, LinuxSeccomp, Spec } from "../spec/types.js";
+import type { CompiledSeccomp } from "../security/seccomp/compile.js";
 import { checkId } from "../state/store.js";
 import { ConfigError, HostError } from "../errors.js";
 import { buildPlan, type LaunchPlan } from "./build.js";
@@ -70,6 +71,8 @@ export interface CreateHostFacts {
   readonly nestedUserNs?: boolean;
   /** A non-root caller's own ids and subordinate ranges, and newuidmap/newgidmap (src/security/subids.ts). */
   readonly idMapFacts?: IdMapFacts;
+  /** Compiled seccomp filters from a cache (src/security/seccomp/cache.ts); absent: compiled here. */
+  readonly compileSeccomp?: (profile: LinuxSeccomp) => CompiledSeccomp;
 }
 
 export interface CreatePlanInput {
@@ -230,6 +233,7 @@ export function planCreate(input: CreatePlanInput): CreatePlan {
     onlineCpus: host.onlineCpus,
     numaNodes: host.numaNodes,
     isHostNetns: host.isHostNetns,
+    ...(host.compileSeccomp ? { compileSeccomp: host.compileSeccomp } : {}),
   });
   const encoded = encodePlan(launch.records);
 
