@@ -1,0 +1,52 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { HostError } from "../errors.js";
+import { criuLogErrors } from "../plan/criu-args.js";
+import type { RuntimeContext } from "./context.js";
+
+/** The criu binary (global --criu, else criu from PATH). */
+export function criuBinary(ctx: RuntimeContext): string {
+  return ctx.criuPath ?? "criu";
+}
+
+export interface CriuRun {
+  /** "checkpoint c1": how the one line of a failure starts. */
+  what: string;
+  /** Where CRIU writes its log (-o <action>.log): the work dir, else the image dir. */
+  logFile: string;
+  /** fds at index 3 and up of criu's fd table (--inherit-fd); 0-2 are ours. */
+  extraFds?: number[];
+}
+
+/**
+ * Run criu and wait for it. A failure is one line: what failed, CRIU's last error lines, and its log.
+ * criu's own stdio are ours: on restore they are the restored container's (its --inherit-fd keys).
+ */
+export function runCriu(ctx: RuntimeContext, args: readonly string[], run: CriuRun): void {
+  const bin = criuBinary(ctx);
+  ctx.debug(`${run.what}: ${bin} ${args.join(" ")}`);
+  const extra = run.extraFds ?? [];
+  const r = spawnSync(bin, args, { stdio: ["inherit", "inherit", "pipe", ...extra] });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new HostError(`${run.what}: CRIU is needed and ${bin} was not found (install Debian's criu, or give its path with --criu)`);
+    throw new HostError(`${run.what}: cannot run ${bin}: ${r.error.message}`);
+  }
+  if (r.status === 0) return;
+  let log = "";
+  try {
+    log = readFileSync(run.logFile, "utf8");
+  } catch {
+    // criu stopped before it opened its log (a bad flag, an unreadable image dir): its stderr says why
+  }
+  const stderr = (r.stderr?.toString() ?? "").trim().split("\n").filter(Boolean);
+  const errors = criuLogErrors(log);
+  const why = errors.length ? errors.join("; ") : stderr.slice(-2).join("; ") || `exit status ${r.status ?? r.signal}`;
+  throw new HostError(`${run.what}: criu ${args[0]} failed: ${why}${log ? ` (log: ${run.logFile})` : ""}`);
+}
+
+/** criu's log of `action` for these flags. */
+export function criuLogFile(imagePath: string, workPath: string | undefined, action: string): string {
+  return join(workPath ?? imagePath, `${action}.log`);
+}
