@@ -1,7 +1,7 @@
-import { mkdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, PathError, systemReason } from "../errors.js";
-import { type CheckpointFlags, checkEmptyNs, checkManageCgroupsMode, DESCRIPTORS, IMAGE_NOTE, type ImageNote, dumpArgs, externalMounts, joinedNamespaces } from "../plan/criu-args.js";
+import { type CheckpointFlags, checkEmptyNs, checkManageCgroupsMode, DESCRIPTORS, IMAGE_NOTE, type ImageNote, dumpArgs, externalMounts, externalStdio, type StdioFd, joinedNamespaces } from "../plan/criu-args.js";
 import { loadBundle } from "../spec/load.js";
 import type { Spec } from "../spec/types.js";
 import { type RuntimeContext, checkVerb, liveStatus } from "./context.js";
@@ -31,6 +31,7 @@ export async function checkpointContainer(ctx: RuntimeContext, id: string, flags
     const workPath = flags.workPath !== undefined ? makeDir(flags.workPath, "work path") : undefined;
     const nsInodes: Record<string, number> = {};
     for (const n of joinedNamespaces(spec)) nsInodes[n.criu] = statSync(`/proc/${rec.pid}/ns/${n.criu}`).ino;
+    const stdio = externalStdio(stdioFds(rec.pid), mountIds(rec.pid));
     if (!flags.preDump) {
       // What restore checks the bundle against, and what it gives back in place of the init's stdio.
       const note: ImageNote = {
@@ -38,11 +39,12 @@ export async function checkpointContainer(ctx: RuntimeContext, id: string, flags
         bundle: rec.bundle,
         externalMounts: externalMounts(spec).map((m) => m.destination).sort(),
         joinedNamespaces: joinedNamespaces(spec).map((n) => n.type).sort(),
+        externalStdio: stdio,
       };
       writeFileSync(join(imagePath, IMAGE_NOTE), JSON.stringify(note) + "\n");
       writeFileSync(join(imagePath, DESCRIPTORS), JSON.stringify([0, 1, 2].map((fd) => readlinkOr(`/proc/${rec.pid}/fd/${fd}`))));
     }
-    const args = dumpArgs({ ...flags, imagePath, ...(workPath ? { workPath } : {}) }, { pid: rec.pid, rootfs: rec.rootfs, spec, nsInodes });
+    const args = dumpArgs({ ...flags, imagePath, ...(workPath ? { workPath } : {}) }, { pid: rec.pid, rootfs: rec.rootfs, spec, nsInodes, externalFiles: stdio.map((s) => s.key) });
     runCriu(ctx, args, { what, logFile: criuLogFile(imagePath, workPath, args[0]) });
     deleteAfter = !flags.leaveRunning && !flags.preDump;
   } finally {
@@ -78,4 +80,24 @@ function readlinkOr(path: string): string {
   } catch {
     return "";
   }
+}
+
+/** The init's fds 0-2 (those it has). */
+function stdioFds(pid: number): StdioFd[] {
+  const out: StdioFd[] = [];
+  for (const fd of [0, 1, 2]) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const mnt = /^mnt_id:\s*([0-9]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+      out.push({ fd, link, mntId: mnt ? Number(mnt[1]) : -1, ino: statSync(`/proc/${pid}/fd/${fd}`).ino });
+    } catch {
+      // closed
+    }
+  }
+  return out;
+}
+
+/** The mount ids of the init's mount namespace (first field of its mountinfo). */
+function mountIds(pid: number): Set<number> {
+  return new Set(readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").filter(Boolean).map((l) => Number(l.split(" ", 1)[0])));
 }

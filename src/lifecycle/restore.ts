@@ -44,7 +44,7 @@ export async function restoreContainer(ctx: RuntimeContext, id: string, flags: R
     const mismatch = imageMismatch(note, spec);
     if (mismatch) throw new PathError(imagePath, `cannot restore container ${id} from it: ${mismatch}`);
   }
-  const inherit = stdioInherits(readJson(join(imagePath, DESCRIPTORS)));
+  const inherit = [...stdioInherits(readJson(join(imagePath, DESCRIPTORS))), ...(note?.externalStdio ?? [])];
 
   const { store } = ctx;
   const undo = new UndoStack();
@@ -147,7 +147,7 @@ function readNote(imagePath: string): ImageNote | undefined {
   const file = join(imagePath, IMAGE_NOTE);
   if (!existsSync(file)) return undefined;
   const n = readJson(file) as Partial<ImageNote> | undefined;
-  if (!n || typeof n.id !== "string" || !Array.isArray(n.externalMounts) || !Array.isArray(n.joinedNamespaces)) {
+  if (!n || typeof n.id !== "string" || !Array.isArray(n.externalMounts) || !Array.isArray(n.joinedNamespaces) || !Array.isArray(n.externalStdio)) {
     throw new PathError(file, "checkpoint image is corrupt (unreadable tsrun note)");
   }
   return n as ImageNote;

@@ -55,6 +55,31 @@ export interface ImageNote {
   externalMounts: string[];
   /** The namespaces the container joined by path (CRIU treats their objects as external), sorted. */
   joinedNamespaces: string[];
+  /** The init's fds 0-2 that were files outside the container (a manager's /dev/null, a log file):
+   *  CRIU's external-file keys, which restore binds to its own fds 0-2. */
+  externalStdio: { fd: number; key: string }[];
+}
+
+/** One of the init's fds 0-2 as /proc shows it. */
+export interface StdioFd {
+  fd: number;
+  /** The link text (/proc/PID/fd/N). */
+  link: string;
+  /** mnt_id of /proc/PID/fdinfo/N, and the inode of the file. */
+  mntId: number;
+  ino: number;
+}
+
+/**
+ * Stdio files the container cannot see (opened on a mount outside its mount namespace, such as the
+ * caller's /dev/null): CRIU cannot dump them by path, so they are named as external files
+ * (`file[<mnt_id>:<inode>]`, hex) and restore passes its own fd in their place. Pipes and sockets
+ * are dumped by CRIU and passed again by descriptors.json (stdioInherits).
+ */
+export function externalStdio(fds: readonly StdioFd[], containerMountIds: ReadonlySet<number>): { fd: number; key: string }[] {
+  return fds
+    .filter((f) => f.link.startsWith("/") && !containerMountIds.has(f.mntId))
+    .map((f) => ({ fd: f.fd, key: `file[${f.mntId.toString(16)}:${f.ino.toString(16)}]` }));
 }
 
 export function checkManageCgroupsMode(mode: string | undefined): ManageCgroupsMode | undefined {
@@ -124,6 +149,8 @@ export interface DumpInput {
   spec: Pick<Spec, "mounts" | "linux">;
   /** Inode of each joined namespace (the `ns` names of joinedNamespaces), read by the caller. */
   nsInodes: Record<string, number>;
+  /** externalStdio's keys. */
+  externalFiles: readonly string[];
 }
 
 /** `criu dump` (or `pre-dump`) for the container's init. */
@@ -141,6 +168,7 @@ export function dumpArgs(f: CheckpointFlags, input: DumpInput): string[] {
     const ino = input.nsInodes[n.criu];
     if (ino !== undefined) args.push("--external", `${n.criu}[${ino}]:ext-${n.criu}`);
   }
+  for (const key of input.externalFiles) args.push("--external", key);
   for (const ns of checkEmptyNs(f.emptyNs)) args.push("--empty-ns", ns);
   return args;
 }
