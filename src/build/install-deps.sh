@@ -4,7 +4,7 @@
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini uidmap
 #   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace python3 (differential tests, bench,
 #                                      the reliability suite, the terminal tests) + podman conmon containerd (issue 7)
-#                                      + dbus-daemon (the D-Bus client's tests)
+#                                      + dbus-daemon (the D-Bus client's tests) + criu (checkpoint/restore)
 #
 # Does nothing (and prints nothing) when every package is already installed.
 # Otherwise runs `apt-get update` once, then installs only the missing packages.
@@ -40,6 +40,8 @@ if [ "$want_test" = 1 ]; then
   packages+=(podman conmon containerd)
   # dbus-daemon: a private bus for tsrun's own D-Bus client's tests (test/integration/dbus-client.test.ts).
   packages+=(dbus-daemon)
+  # criu: checkpoint/restore (test/integration/criu.test.ts; `criu check` passes in the cgroup-v2 VM).
+  packages+=(criu)
 fi
 
 missing=()

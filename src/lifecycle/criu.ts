@@ -1,13 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HostError } from "../errors.js";
 import { criuLogErrors } from "../plan/criu-args.js";
 import type { RuntimeContext } from "./context.js";
 
-/** The criu binary (global --criu, else criu from PATH). */
+/** Where criu is looked for when PATH is unset (a manager may call the runtime with an empty environment). */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The criu binary: global --criu, else the first criu on PATH (the default one when PATH is unset). */
 export function criuBinary(ctx: RuntimeContext): string {
-  return ctx.criuPath ?? "criu";
+  if (ctx.criuPath) return ctx.criuPath;
+  for (const dir of (process.env.PATH || DEFAULT_PATH).split(":")) {
+    const file = join(dir || ".", "criu");
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return "criu";
 }
 
 export interface CriuRun {
