@@ -89,7 +89,8 @@ function stdioFds(pid: number): StdioFd[] {
     try {
       const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
       const mnt = /^mnt_id:\s*([0-9]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
-      out.push({ fd, link, mntId: mnt ? Number(mnt[1]) : -1, ino: statSync(`/proc/${pid}/fd/${fd}`).ino });
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      out.push({ fd, link, mntId: mnt ? Number(mnt[1]) : -1, ino: st.ino, mode: st.mode });
     } catch {
       // closed
     }

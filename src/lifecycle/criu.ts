@@ -40,7 +40,9 @@ export function runCriu(ctx: RuntimeContext, args: readonly string[], run: CriuR
   const bin = criuBinary(ctx);
   ctx.debug(`${run.what}: ${bin} ${args.join(" ")}`);
   const extra = run.extraFds ?? [];
-  const r = spawnSync(bin, args, { stdio: ["inherit", "inherit", "pipe", ...extra] });
+  // criu runs ip, iptables-save and tar by name: a caller without PATH (an empty environment) gets the usual one.
+  const env = process.env.PATH ? process.env : { ...process.env, PATH: DEFAULT_PATH };
+  const r = spawnSync(bin, args, { stdio: ["inherit", "inherit", "pipe", ...extra], env });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new HostError(`${run.what}: CRIU is needed and ${bin} was not found (install Debian's criu, or give its path with --criu)`);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ContainerStateError, PathError, TsrunError, UsageError, systemReason } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
@@ -44,7 +44,7 @@ export async function restoreContainer(ctx: RuntimeContext, id: string, flags: R
     const mismatch = imageMismatch(note, spec);
     if (mismatch) throw new PathError(imagePath, `cannot restore container ${id} from it: ${mismatch}`);
   }
-  const inherit = [...stdioInherits(readJson(join(imagePath, DESCRIPTORS))), ...(note?.externalStdio ?? [])];
+  const inherit = stdioInherits(readJson(join(imagePath, DESCRIPTORS)));
 
   const { store } = ctx;
   const undo = new UndoStack();
@@ -61,6 +61,28 @@ export async function restoreContainer(ctx: RuntimeContext, id: string, flags: R
       }
       undo.push(`close ${n.path}`, () => closeSync(fd));
       inherit.push({ fd: 3 + extraFds.length, key: `ext-${n.criu}` });
+      extraFds.push(fd);
+    }
+    // Stdio files outside the container at dump time: this restore's own fd of the same kind stands in
+    // (a manager's new log file), else the file the path names again (the caller's /dev/null).
+    for (const x of note?.externalStdio ?? []) {
+      if (fdMode(x.fd) === x.mode) {
+        inherit.push({ fd: x.fd, key: x.key });
+        continue;
+      }
+      let fd: number | undefined;
+      try {
+        fd = openSync(x.path, x.fd === 0 ? "r" : "a");
+      } catch {
+        // gone
+      }
+      if (fd === undefined || fdMode(fd) !== x.mode) {
+        if (fd !== undefined) closeSync(fd);
+        throw new TsrunError(`${what}: the container's fd ${x.fd} was ${x.path} (mode ${x.mode.toString(8)}); neither this restore's fd ${x.fd} nor that path is such a file`);
+      }
+      const opened = fd;
+      undo.push(`close ${x.path}`, () => closeSync(opened));
+      inherit.push({ fd: 3 + extraFds.length, key: x.key });
       extraFds.push(fd);
     }
     const claimed = store.claim(id);
@@ -132,6 +154,14 @@ function refuseRestore(ctx: RuntimeContext, plan: CreatePlan, terminal: boolean)
   if (plan.network || plan.netDevices) refuse("tsrun.network and linux.netDevices are not supported");
   if (plan.cgroup.systemd) refuse("--systemd-cgroup is not supported yet (the cgroupfs driver only)");
   if (ctx.rootless.nonRootEuid) refuse("restore needs root (CRIU does)");
+}
+
+function fdMode(fd: number): number | undefined {
+  try {
+    return fstatSync(fd).mode;
+  } catch {
+    return undefined;
+  }
 }
 
 function readJson(file: string): unknown {

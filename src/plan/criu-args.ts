@@ -57,7 +57,16 @@ export interface ImageNote {
   joinedNamespaces: string[];
   /** The init's fds 0-2 that were files outside the container (a manager's /dev/null, a log file):
    *  CRIU's external-file keys, which restore binds to its own fds 0-2. */
-  externalStdio: { fd: number; key: string }[];
+  externalStdio: ExternalStdio[];
+}
+
+/** One of the init's stdio files CRIU was told is external, as restore needs it. */
+export interface ExternalStdio {
+  fd: number;
+  key: string;
+  /** What it was (the link text) and its st_mode: CRIU takes only a file of that mode in its place. */
+  path: string;
+  mode: number;
 }
 
 /** One of the init's fds 0-2 as /proc shows it. */
@@ -68,6 +77,7 @@ export interface StdioFd {
   /** mnt_id of /proc/PID/fdinfo/N, and the inode of the file. */
   mntId: number;
   ino: number;
+  mode: number;
 }
 
 /**
@@ -76,10 +86,10 @@ export interface StdioFd {
  * (`file[<mnt_id>:<inode>]`, hex) and restore passes its own fd in their place. Pipes and sockets
  * are dumped by CRIU and passed again by descriptors.json (stdioInherits).
  */
-export function externalStdio(fds: readonly StdioFd[], containerMountIds: ReadonlySet<number>): { fd: number; key: string }[] {
+export function externalStdio(fds: readonly StdioFd[], containerMountIds: ReadonlySet<number>): ExternalStdio[] {
   return fds
     .filter((f) => f.link.startsWith("/") && !containerMountIds.has(f.mntId))
-    .map((f) => ({ fd: f.fd, key: `file[${f.mntId.toString(16)}:${f.ino.toString(16)}]` }));
+    .map((f) => ({ fd: f.fd, key: `file[${f.mntId.toString(16)}:${f.ino.toString(16)}]`, path: f.link, mode: f.mode }));
 }
 
 export function checkManageCgroupsMode(mode: string | undefined): ManageCgroupsMode | undefined {
