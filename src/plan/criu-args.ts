@@ -219,13 +219,18 @@ export function stdioInherits(descriptors: unknown): { fd: number; key: string }
   return out;
 }
 
-/** The lines of a CRIU log worth one line of ours: its errors, the last ones (the cause is usually last). */
-export function criuLogErrors(log: string, max = 2): string[] {
-  return log
+/**
+ * The lines of a CRIU log worth one line of ours: its first error (the cause) and its last (what
+ * failed). Errors of CRIU's feature probes (tun.c: no /dev/net/tun on many hosts) are noise every
+ * run logs, left out.
+ */
+export function criuLogErrors(log: string): string[] {
+  const errors = log
     .split("\n")
-    .filter((l) => /^\([0-9. ]+\) +Error |^Error /.test(l))
-    .map((l) => l.replace(/^\([0-9. ]+\) +/, "").trim())
-    .slice(-max);
+    .filter((l) => /^\([0-9. ]+\) +(?:[0-9]+: )?Error |^Error /.test(l) && !l.includes("(criu/tun.c:"))
+    .map((l) => l.replace(/^\([0-9. ]+\) +(?:[0-9]+: )?/, "").trim());
+  if (errors.length <= 1) return errors;
+  return [errors[0], errors[errors.length - 1]];
 }
 
 /** Restore's check of the image against the bundle: what differs, or undefined. */
