@@ -34,7 +34,8 @@ export interface CriuRun {
 
 /**
  * Run criu and wait for it. A failure is one line: what failed, CRIU's last error lines, and its log.
- * criu's own stdio are ours: on restore they are the restored container's (its --inherit-fd keys).
+ * criu's own stdio are ours, all three: on restore they are the restored container's (its --inherit-fd
+ * keys), and CRIU opens them through /proc/self/fd, which a pipe of node's (a socket) would refuse.
  */
 export function runCriu(ctx: RuntimeContext, args: readonly string[], run: CriuRun): void {
   const bin = criuBinary(ctx);
@@ -42,7 +43,7 @@ export function runCriu(ctx: RuntimeContext, args: readonly string[], run: CriuR
   const extra = run.extraFds ?? [];
   // criu runs ip, iptables-save and tar by name: a caller without PATH (an empty environment) gets the usual one.
   const env = process.env.PATH ? process.env : { ...process.env, PATH: DEFAULT_PATH };
-  const r = spawnSync(bin, args, { stdio: ["inherit", "inherit", "pipe", ...extra], env });
+  const r = spawnSync(bin, args, { stdio: ["inherit", "inherit", "inherit", ...extra], env });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new HostError(`${run.what}: CRIU is needed and ${bin} was not found (install Debian's criu, or give its path with --criu)`);
@@ -55,9 +56,9 @@ export function runCriu(ctx: RuntimeContext, args: readonly string[], run: CriuR
   } catch {
     // criu stopped before it opened its log (a bad flag, an unreadable image dir): its stderr says why
   }
-  const stderr = (r.stderr?.toString() ?? "").trim().split("\n").filter(Boolean);
   const errors = criuLogErrors(log);
-  const why = errors.length ? errors.join("; ") : stderr.slice(-2).join("; ") || `exit status ${r.status ?? r.signal}`;
+  // No log: criu stopped before opening it, and said why on our stderr (which is its own: see above).
+  const why = errors.length ? errors.join("; ") : `exit status ${r.status ?? r.signal}`;
   throw new HostError(`${run.what}: criu ${args[0]} failed: ${why}${log ? ` (log: ${run.logFile})` : ""}`);
 }
 
