@@ -24,6 +24,7 @@ function globalHelp(): string {
     "  --debug                  log debug lines",
     "  --systemd-cgroup         use the systemd cgroup driver (needs systemd)",
     "  --rootless true|false|auto  no writable cgroup assumed (default auto: not root, or root in a user namespace)",
+    "  --criu PATH              the criu binary of checkpoint and restore (default: criu on PATH)",
     "  --version, --help",
     "",
     "`tsrun <verb> --help` describes a verb.",
