@@ -1,12 +1,13 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { ContainerStateError, PathError, TsrunError, UsageError, systemReason } from "../errors.js";
 import { cgroupDriver } from "../cgroups/driver.js";
 import { hostHierarchies } from "../cgroups/hierarchy.js";
 import { NO_CGROUP } from "../cgroups/members.js";
 import { type CreatePlan, planCreate } from "../plan/create-plan.js";
-import { DESCRIPTORS, checkEmptyNs, checkManageCgroupsMode, IMAGE_NOTE, type ImageNote, type RestoreFlags, imageMismatch, joinedNamespaces, restoreArgs, stdioInherits } from "../plan/criu-args.js";
+import { DESCRIPTORS, checkEmptyNs, checkManageCgroupsMode, externalMounts, IMAGE_NOTE, type ImageNote, type RestoreFlags, imageMismatch, joinedNamespaces, restoreArgs, stdioInherits } from "../plan/criu-args.js";
 import { loadBundle } from "../spec/load.js";
+import type { Spec } from "../spec/types.js";
 import { readProcStat } from "../state/proc.js";
 import { type ContainerRecord, checkId } from "../state/store.js";
 import { userName } from "../security/subids.js";
@@ -114,6 +115,7 @@ export async function restoreContainer(ctx: RuntimeContext, id: string, flags: R
     store.write(record);
     if (cgroupPath !== NO_CGROUP) makeCgroup(ctx, plan, cgroup, record, undo, () => {});
 
+    makeMountpoints(plan.rootfs, plan.bundle, spec);
     const pidFile = join(store.dir(id), "criu.pid");
     const args = restoreArgs({ ...flags, imagePath }, { root: plan.rootfs, spec, pidFile, cgroupPath, inheritFds: inherit });
     // CRIU forks the restored tree from itself: with criu in the container's cgroup, so is the tree
@@ -154,6 +156,44 @@ function refuseRestore(ctx: RuntimeContext, plan: CreatePlan, terminal: boolean)
   if (plan.network || plan.netDevices) refuse("tsrun.network and linux.netDevices are not supported");
   if (plan.cgroup.systemd) refuse("--systemd-cgroup is not supported yet (the cgroupfs driver only)");
   if (ctx.rootless.nonRootEuid) refuse("restore needs root (CRIU does)");
+}
+
+/**
+ * CRIU binds each external mount onto its destination and does not make it: a root filesystem that is
+ * not the dumped one (podman's `restore --import` lays out a fresh overlay) lacks the destinations the
+ * container's init made at create (/run/.containerenv, /etc/hosts). Made here, as runc does, a
+ * directory or an empty file after the source's kind; a path that leads out of the root is refused.
+ */
+function makeMountpoints(rootfs: string, bundle: string, spec: Pick<Spec, "mounts">): void {
+  for (const m of externalMounts(spec)) {
+    const target = join(rootfs, m.destination);
+    if (lexists(target)) continue;
+    // The deepest existing ancestor must resolve inside the root: from there on every part is made here.
+    let have = dirname(target);
+    while (!lexists(have)) have = dirname(have);
+    const real = realpathSync(have);
+    if (real !== rootfs && !real.startsWith(`${rootfs}/`)) throw new PathError(m.destination, `mount destination leads out of the root filesystem (${have} is ${real})`);
+    const rest = relative(have, target);
+    const at = join(real, rest);
+    mkdirSync(dirname(at), { recursive: true, mode: 0o755 });
+    let dir = true;
+    try {
+      dir = statSync(resolve(bundle, m.source)).isDirectory();
+    } catch {
+      // a missing source: CRIU says so
+    }
+    if (dir) mkdirSync(at, { mode: 0o755 });
+    else writeFileSync(at, "", { flag: "wx", mode: 0o644 });
+  }
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function fdMode(fd: number): number | undefined {
