@@ -20,7 +20,8 @@ mapfile -t files < <(ls test/integration/cgroup-*.test.ts test/integration/secco
 # Under TCG everything is 10-30x slower: one worker (2 guest CPUs), long test timeouts, and tini
 # as the subreaper for container inits orphaned by `create` (as in test/run-all.sh).
 export V2VM_RW="${V2VM_RW:-} $(dirname "$json")"
-# The group takes ~2.5 min here (132 s of jest, 2026-12-03); the limit leaves room for a slower CI host.
+# The group takes ~2.5 min here (132 s of jest, 2026-12-03) without criu.test.ts, ~10 min with it on a shared
+# CPU (its dumps and podman runs, 2026-12-03); the limit leaves room for a slower CI host.
 export V2VM_TIMEOUT=${V2VM_TIMEOUT:-1500}
 exec "$repo/test/v2vm/run.sh" tini -s -g -- node --experimental-vm-modules node_modules/jest/bin/jest.js \
   --runInBand --forceExit --testTimeout=120000 --json --outputFile="$json" "${files[@]}"
