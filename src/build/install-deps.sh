@@ -4,7 +4,7 @@
 #   src/build/install-deps.sh          build + run: busybox-static iproute2 gcc libc6-dev make tini uidmap
 #   src/build/install-deps.sh --test   the above + runc crun hyperfine jq strace python3 (differential tests, bench,
 #                                      the reliability suite, the terminal tests) + podman conmon containerd (issue 7)
-#                                      + dbus-daemon (the D-Bus client's tests)
+#                                      + dbus-daemon (the D-Bus client's tests) + criu (checkpoint/restore)
 #                                      + containernetworking-plugins (the CRI tests' pod network)
 #
 # Does nothing (and prints nothing) when every package is already installed.
@@ -44,6 +44,8 @@ if [ "$want_test" = 1 ]; then
   # containernetworking-plugins: the bridge, host-local and loopback CNI plugins of the CRI tests' pods
   # (test/integration/cri.test.ts; podman pulls it in too, but the CRI tests name it themselves).
   packages+=(containernetworking-plugins)
+  # criu: checkpoint/restore (test/integration/criu.test.ts; `criu check` passes in the cgroup-v2 VM).
+  packages+=(criu)
 fi
 
 missing=()

@@ -101,6 +101,31 @@ const EXEC_FLAGS: FlagSpec[] = [
   { name: "ignore-paused", kind: "boolean", description: "exec into a paused container too (the process runs once it is resumed)" },
 ];
 
+/** The CRIU flags checkpoint and restore share (runc's). */
+const CRIU_FLAGS: FlagSpec[] = [
+  { name: "tcp-established", kind: "boolean", description: "allow established TCP connections" },
+  { name: "ext-unix-sk", kind: "boolean", description: "allow external unix sockets" },
+  { name: "shell-job", kind: "boolean", description: "allow a shell job (a terminal shared with the caller)" },
+  { name: "file-locks", kind: "boolean", description: "handle file locks" },
+  { name: "auto-dedup", kind: "boolean", description: "deduplicate the memory images against the parent's" },
+  { name: "manage-cgroups-mode", kind: "string", placeholder: "soft|full|strict|ignore", description: "how CRIU handles cgroups (default soft)" },
+  { name: "empty-ns", kind: "list", placeholder: "network", description: "leave this namespace to the runtime: CRIU neither dumps nor restores it" },
+];
+
+function criuFlags(a: ParsedArgs) {
+  return {
+    imagePath: str(a, "image-path") ?? "checkpoint",
+    ...(str(a, "work-path") !== undefined ? { workPath: str(a, "work-path") } : {}),
+    tcpEstablished: bool(a, "tcp-established"),
+    extUnixSk: bool(a, "ext-unix-sk"),
+    shellJob: bool(a, "shell-job"),
+    fileLocks: bool(a, "file-locks"),
+    autoDedup: bool(a, "auto-dedup"),
+    ...(str(a, "manage-cgroups-mode") !== undefined ? { manageCgroupsMode: str(a, "manage-cgroups-mode") } : {}),
+    emptyNs: a.lists["empty-ns"] ?? [],
+  };
+}
+
 export const VERBS: Verb[] = [
   {
     name: "create",
@@ -302,6 +327,60 @@ export const VERBS: Verb[] = [
       const { containerEvents, parseDuration } = await import("../lifecycle/events.js");
       const intervalMs = parseDuration(str(a, "interval") ?? "5s");
       await containerEvents(ctx, a.positionals[0], { once: bool(a, "stats"), intervalMs }, (e) => stdout.write(JSON.stringify(e) + "\n"));
+    },
+  },
+  {
+    name: "checkpoint",
+    description: "Dump a running container's processes with CRIU into --image-path (it is then deleted, unless --leave-running or --pre-dump).",
+    flags: [
+      { name: "image-path", kind: "string", placeholder: "DIR", description: "directory for the CRIU images (made if missing; default: ./checkpoint)" },
+      { name: "work-path", kind: "string", placeholder: "DIR", description: "directory for CRIU's log and work files (default: the image path)" },
+      { name: "parent-path", kind: "string", placeholder: "DIR", description: "the previous pre-dump, relative to the image path: only what changed since is written" },
+      { name: "leave-running", kind: "boolean", description: "leave the processes running after the dump" },
+      { name: "pre-dump", kind: "boolean", description: "dump memory only, and leave the container running (for a later dump with --parent-path)" },
+      ...CRIU_FLAGS,
+    ],
+    positionals: [ID],
+    examples: [
+      ["Checkpoint c1 (it stops)", "tsrun checkpoint --image-path /var/ckpt/c1 c1"],
+      ["Pre-dump, then the final dump", "tsrun checkpoint --pre-dump --image-path /var/ckpt/p c1 && tsrun checkpoint --image-path /var/ckpt/f --parent-path ../p c1"],
+    ],
+    async run(a, ctx) {
+      const { checkpointContainer } = await import("../lifecycle/checkpoint.js");
+      await checkpointContainer(ctx, a.positionals[0], {
+        ...criuFlags(a),
+        leaveRunning: bool(a, "leave-running"),
+        preDump: bool(a, "pre-dump"),
+        ...(str(a, "parent-path") !== undefined ? { parentPath: str(a, "parent-path") } : {}),
+      });
+    },
+  },
+  {
+    name: "restore",
+    description: "Create a running container from a bundle and a checkpoint image: its processes continue where they were dumped.",
+    flags: [
+      { name: "image-path", kind: "string", placeholder: "DIR", description: "directory of the CRIU images (default: ./checkpoint)" },
+      { name: "work-path", kind: "string", placeholder: "DIR", description: "directory for CRIU's log and work files (default: the image path)" },
+      { name: "bundle", short: "b", kind: "string", placeholder: "DIR", description: "bundle directory (default: the current directory)" },
+      { name: "detach", short: "d", kind: "boolean", description: "return once the container is restored (required: see spec-notes)" },
+      { name: "pid-file", kind: "string", placeholder: "FILE", description: "write the restored init's pid to FILE (no newline)" },
+      { name: "console-socket", kind: "string", placeholder: "SOCK", description: "AF_UNIX socket for the pty master (terminal containers are refused for now)" },
+      { name: "no-pivot", kind: "boolean", description: "tell CRIU not to use pivot_root" },
+      { name: "no-subreaper", kind: "boolean", description: "accepted for runc's callers; tsrun never makes itself a subreaper" },
+      ...CRIU_FLAGS,
+    ],
+    positionals: [ID],
+    examples: [["Restore c1", "tsrun restore --detach --image-path /var/ckpt/c1 --bundle /srv/c1 c1"]],
+    async run(a, ctx) {
+      const { restoreContainer } = await import("../lifecycle/restore.js");
+      await restoreContainer(ctx, a.positionals[0], {
+        ...criuFlags(a),
+        bundle: str(a, "bundle") ?? ".",
+        detach: bool(a, "detach"),
+        noPivot: bool(a, "no-pivot"),
+        ...(str(a, "pid-file") !== undefined ? { pidFile: str(a, "pid-file") } : {}),
+        ...(str(a, "console-socket") !== undefined ? { consoleSocket: str(a, "console-socket") } : {}),
+      });
     },
   },
   {

@@ -11,6 +11,8 @@ export interface GlobalFlags {
   systemdCgroup: boolean;
   /** --rootless true|false|auto (runc's; default auto: see src/security/rootless.ts). */
   rootless: RootlessFlag;
+  /** --criu PATH: the criu binary checkpoint and restore run (runc's; default: criu from PATH). */
+  criu?: string;
 }
 
 const WITH_VALUE = new Set(["--root", "--log", "--log-format", "--criu", "--rootless"]);
@@ -62,7 +64,7 @@ export function scanGlobals(argv: readonly string[]): { globals: GlobalFlags; re
         error ??= e as UsageError;
       }
     }
-    // --criu is accepted for compatibility and has no effect (no checkpoint support).
+    else if (name === "--criu") g.criu = value;
   }
   return { globals: g, rest: argv.slice(i), error };
 }

@@ -24,6 +24,7 @@ function globalHelp(): string {
     "  --debug                  log debug lines",
     "  --systemd-cgroup         use the systemd cgroup driver (needs systemd)",
     "  --rootless true|false|auto  no writable cgroup assumed (default auto: not root, or root in a user namespace)",
+    "  --criu PATH              the criu binary of checkpoint and restore (default: criu on PATH)",
     "  --version, --help",
     "",
     "`tsrun <verb> --help` describes a verb.",
@@ -61,15 +62,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const wanted = name === "help" ? args[0] : name;
     const verb = findVerb(wanted);
-    // podman offers checkpointing when `checkpoint --help` exits 0: these must fail, even for --help.
-    if (!verb && (wanted === "checkpoint" || wanted === "restore")) throw new TsrunError(`${wanted} is not supported by this version of tsrun (it has no CRIU support)`);
     if (!verb) throw new TsrunError(`unknown verb "${wanted}" (see tsrun --help)`);
     const parsed = parseVerbArgs(verb, name === "help" ? ["--help"] : args);
     if (parsed.help) {
       stdout.write(verbHelp(verb));
       return 0;
     }
-    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, rootless: globals.rootless, debug: logger.debug, warn: (m) => logger.warn(m) });
+    const runtime = makeContext(globals.root, { systemdCgroup: globals.systemdCgroup, rootless: globals.rootless, ...(globals.criu ? { criuPath: globals.criu } : {}), debug: logger.debug, warn: (m) => logger.warn(m) });
     return (await Promise.race([verb.run(parsed, runtime), strayFailure()])) ?? 0;
   } catch (e) {
     logger.error((e as Error).message);

@@ -16,6 +16,8 @@ export interface RuntimeContext {
   warn: (msg: string) => void;
   /** Who is calling (src/security/rootless.ts): probed on first use, only the verbs that act need it. */
   readonly rootless: Rootless;
+  /** The criu binary of checkpoint and restore (global --criu; default: criu from PATH). */
+  criuPath?: string;
 }
 
 export interface ContextOptions extends Partial<Omit<RuntimeContext, "store" | "rootless">> {
@@ -46,6 +48,7 @@ export function makeContext(root?: string, opts: ContextOptions = {}): RuntimeCo
       return store;
     },
     systemdCgroup: opts.systemdCgroup ?? false,
+    ...(opts.criuPath ? { criuPath: opts.criuPath } : {}),
     debug: opts.debug ?? (() => {}),
     warn: opts.warn ?? (() => {}),
     get rootless() {

@@ -312,7 +312,7 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
  * The container's cgroup: made, device rules in force, then the limits, before tsrun-init starts (it joins,
  * or is cloned into, the cgroup before any container code runs). Each step has its undo.
  */
-function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver, record: ContainerRecord, undo: UndoStack, step: (name: string) => void): void {
+export function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver, record: ContainerRecord, undo: UndoStack, step: (name: string) => void): void {
   const { store } = ctx;
   const { id } = plan;
   // As runc: a frozen cgroup would hold the init stopped for ever; one that already has processes
@@ -351,7 +351,7 @@ function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: CgroupDriver,
 }
 
 /** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */
-function lockNewContainer(ctx: RuntimeContext, id: string, claimed: number): () => void {
+export function lockNewContainer(ctx: RuntimeContext, id: string, claimed: number): () => void {
   const gone = () => new ContainerStateError(id, deletedWhileCreating(id));
   let unlock: () => void;
   try {

@@ -19,7 +19,8 @@ export type Verb =
   | "exec"
   | "exec --ignore-paused"
   | "update"
-  | "events";
+  | "events"
+  | "checkpoint";
 
 /** Allowed (null), or the message for the container `id`. */
 type Rule = null | ((id: string) => string);
@@ -81,6 +82,15 @@ export const VERB_RULES: { readonly [V in Verb]: { readonly [S in Status]: Rule 
     running: OK,
     paused: OK,
     stopped: (id) => `cannot get events of container ${id}: container not running`,
+  },
+  // CRIU dumps a running tree; a created init has not exec'd its process (runc refuses it too). A paused
+  // one would need CRIU to dump through the freezer (runc's freeze_cgroup): not done, said plainly.
+  checkpoint: {
+    creating: notRunning("checkpoint"),
+    created: notRunning("checkpoint"),
+    running: OK,
+    paused: (id) => `cannot checkpoint container ${id}: it is paused (resume it first)`,
+    stopped: notRunning("checkpoint"),
   },
 };
 

@@ -89,6 +89,13 @@ const EXPECTED: Record<Verb, Record<Status, string | undefined>> = {
     paused: OK,
     stopped: "cannot get events of container web-1: container not running",
   },
+  checkpoint: {
+    creating: "cannot checkpoint container web-1: container not running",
+    created: "cannot checkpoint container web-1: container not running",
+    running: OK,
+    paused: "cannot checkpoint container web-1: it is paused (resume it first)",
+    stopped: "cannot checkpoint container web-1: container not running",
+  },
 };
 
 const cells = (Object.keys(EXPECTED) as Verb[]).flatMap((verb) => STATUSES.map((status) => [verb, status, EXPECTED[verb][status]] as const));
