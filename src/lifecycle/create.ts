@@ -149,34 +149,13 @@ async function actCreate(ctx: RuntimeContext, plan: CreatePlan, opts: CreateOpti
     undo.push("remove state directory", () => store.remove(id));
     step("claim");
 
-    const self = readProcStat(process.pid);
-    const record: ContainerRecord = {
-      ociVersion: plan.ociVersion,
-      id,
-      bundle: plan.bundle,
-      rootfs: plan.rootfs,
-      created: new Date().toISOString(),
-      // runc's `owner`: the user who made it (list and state show it).
-      owner: ctx.rootless.euid === 0 ? "root" : (userName(ctx.rootless.euid) ?? `#${ctx.rootless.euid}`),
-      annotations: { ...plan.annotations },
-      status: "creating",
-      pid: 0,
-      pidStartTime: 0,
-      creatorPid: process.pid,
-      creatorStartTime: self?.startTime ?? 0,
-      cgroupPath,
-      cgroupCreated: [],
-      // Recorded before the unit is started: a create killed from there on is cleaned up by delete.
-      ...(systemd ? { systemd: { ...systemd.unit } } : {}),
-      hasProcess: plan.hasProcess,
-      ...(plan.noNewKeyring ? { noNewKeyring: true } : {}),
-    };
-    const { poststart, poststop } = plan.hooks;
-    if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
+    const record = newRecord(ctx, plan);
+    // Recorded before the unit is started: a create killed from there on is cleaned up by delete.
+    if (systemd) record.systemd = { ...systemd.unit };
     store.write(record);
     // A failed create is a container destroyed (runtime.md lifecycle: a failing create-time hook "continues
     // the lifecycle" at destroy and poststop): poststop runs last but one, after every resource is released.
-    if (poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
+    if (plan.hooks.poststop.length) undo.push("run poststop hooks", () => runPoststopHooks(ctx, record));
     step("state");
 
     if (ownCgroup) {
@@ -348,6 +327,32 @@ export function makeCgroup(ctx: RuntimeContext, plan: CreatePlan, cgroup: Cgroup
   cgroup.applyResources(now ?? {}, { warn: ctx.warn });
   if (resources) writeRecordedResources(store.dir(id), resources);
   step("resources");
+}
+
+/** A container's first record, status "creating" and no pid yet (create's, and restore's). */
+export function newRecord(ctx: RuntimeContext, plan: CreatePlan): ContainerRecord {
+  const record: ContainerRecord = {
+    ociVersion: plan.ociVersion,
+    id: plan.id,
+    bundle: plan.bundle,
+    rootfs: plan.rootfs,
+    created: new Date().toISOString(),
+    // runc's `owner`: the user who made it (list and state show it).
+    owner: ctx.rootless.euid === 0 ? "root" : (userName(ctx.rootless.euid) ?? `#${ctx.rootless.euid}`),
+    annotations: { ...plan.annotations },
+    status: "creating",
+    pid: 0,
+    pidStartTime: 0,
+    creatorPid: process.pid,
+    creatorStartTime: readProcStat(process.pid)?.startTime ?? 0,
+    cgroupPath: plan.cgroup.path,
+    cgroupCreated: [],
+    hasProcess: plan.hasProcess,
+    ...(plan.noNewKeyring ? { noNewKeyring: true } : {}),
+  };
+  const { poststart, poststop } = plan.hooks;
+  if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
+  return record;
 }
 
 /** Lock the state dir this create made (inode `claimed`); fails if a delete took it away first. */

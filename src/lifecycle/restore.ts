@@ -9,10 +9,9 @@ import { DESCRIPTORS, checkEmptyNs, checkManageCgroupsMode, externalMounts, IMAG
 import { loadBundle } from "../spec/load.js";
 import type { Spec } from "../spec/types.js";
 import { readProcStat } from "../state/proc.js";
-import { type ContainerRecord, checkId } from "../state/store.js";
-import { userName } from "../security/subids.js";
+import { checkId } from "../state/store.js";
 import type { RuntimeContext } from "./context.js";
-import { createPlanInput, lockNewContainer, makeCgroup } from "./create.js";
+import { createPlanInput, lockNewContainer, makeCgroup, newRecord } from "./create.js";
 import { criuLogFile, runCriu } from "./criu.js";
 import { writePidFile } from "./pid-file.js";
 import { killAndWait } from "./reap.js";
@@ -92,26 +91,7 @@ export async function restoreContainer(ctx: RuntimeContext, id: string, flags: R
 
     const cgroupPath = plan.cgroup.path;
     const cgroup = cgroupDriver(cgroupPath, { rootless: ctx.rootless.cgroups });
-    const record: ContainerRecord = {
-      ociVersion: plan.ociVersion,
-      id,
-      bundle: plan.bundle,
-      rootfs: plan.rootfs,
-      created: new Date().toISOString(),
-      owner: ctx.rootless.euid === 0 ? "root" : (userName(ctx.rootless.euid) ?? `#${ctx.rootless.euid}`),
-      annotations: { ...plan.annotations },
-      status: "creating",
-      pid: 0,
-      pidStartTime: 0,
-      creatorPid: process.pid,
-      creatorStartTime: readProcStat(process.pid)?.startTime ?? 0,
-      cgroupPath,
-      cgroupCreated: [],
-      hasProcess: plan.hasProcess,
-      ...(plan.noNewKeyring ? { noNewKeyring: true } : {}),
-    };
-    const { poststart, poststop } = plan.hooks;
-    if (poststart.length || poststop.length) record.hooks = { poststart: [...poststart], poststop: [...poststop] };
+    const record = newRecord(ctx, plan);
     store.write(record);
     if (cgroupPath !== NO_CGROUP) makeCgroup(ctx, plan, cgroup, record, undo, () => {});
 
