@@ -42,8 +42,9 @@ export class Logger {
   error(msg: string): void {
     // One line, whatever the message holds (a path or an argument may contain a newline).
     msg = msg.replace(/\r?\n|\r/g, "\\n");
-    stderr.write(`tsrun: ${msg}\n`);
+    // The log first: a manager reads the reason there (containerd's shim), whatever stderr is.
     this.write("error", msg);
+    stderr.write(`tsrun: ${msg}\n`);
   }
 
   warn(msg: string): void {

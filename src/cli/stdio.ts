@@ -8,7 +8,9 @@ export interface Out {
   write(text: string): boolean;
 }
 
-function fdWriter(fd: number): Out {
+/** `quiet`: a write that fails is dropped (false), never thrown: for stderr, where a failure must still
+ *  end in the verb's own exit status (a manager's shim may hand tsrun a read-only /dev/null as fd 2). */
+function fdWriter(fd: number, quiet = false): Out {
   return {
     write(text: string): boolean {
       const buf = Buffer.from(text);
@@ -17,7 +19,7 @@ function fdWriter(fd: number): Out {
           off += writeSync(fd, buf, off);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === "EAGAIN") continue;
-          if ((e as NodeJS.ErrnoException).code === "EPIPE") return false;
+          if (quiet || (e as NodeJS.ErrnoException).code === "EPIPE") return false;
           throw e;
         }
       }
@@ -27,4 +29,4 @@ function fdWriter(fd: number): Out {
 }
 
 export const stdout = fdWriter(1);
-export const stderr = fdWriter(2);
+export const stderr = fdWriter(2, true);

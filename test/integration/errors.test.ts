@@ -1,9 +1,10 @@
 // runtime.md's errors, as a user and a manager see them: a non-zero exit, one clear line on stderr
 // that names the field or path, and with --log-format json one JSON error line appended to the log.
+import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Runc } from "../helpers/runc.js";
-import { Scratch, ensureBuilt, waitFor } from "../helpers/tsrun.js";
+import { Scratch, TSRUN, ensureBuilt, waitFor } from "../helpers/tsrun.js";
 
 const s = new Scratch();
 beforeAll(() => ensureBuilt());
@@ -129,6 +130,25 @@ test("--systemd-cgroup fails clearly where systemd does not run", () => {
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(/systemd is not running/);
   expect(s.tsrun(["list", "-q"]).stdout).toBe("");
+});
+
+// containerd's shim runs the runtime with fd 2 a read-only /dev/null: a failure tsrun cannot print must
+// still be a failure (it exited 0 there, and the shim then looked for a pid file), and be in --log.
+test("a failing call with an unwritable stderr still exits non-zero and logs its reason", () => {
+  const log = join(s.dir, "ro-stderr.log");
+  const ro = openSync("/dev/null", "r");
+  try {
+    for (const args of [["state", "nosuch-ro"], ["create", "--bundle", join(s.dir, "no-bundle-here"), s.id("ro")]]) {
+      const r = spawnSync(TSRUN, ["--log", log, "--log-format", "json", "--root", s.root, ...args], { stdio: ["ignore", "ignore", ro], timeout: 30_000 });
+      expect(r.status).toBe(1);
+    }
+  } finally {
+    closeSync(ro);
+  }
+  const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.level)).toEqual(["error", "error"]);
+  expect(lines[0].msg).toMatch(/nosuch-ro/);
+  expect(lines[1].msg).toMatch(/no-bundle-here/);
 });
 
 test("text logs use runc's logfmt shape", () => {
