@@ -52,7 +52,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     if (rec.cgroupPath !== NO_CGROUP) await removeCgroup(rec, cgroup);
     crashPoint("delete", "cgroup");
     if (existsSync(store.dir(id))) store.remove(id);
-    dropCacheWhenNoContainers(store.root, store.ids());
+    dropCacheWhenNoContainers(store.root, () => store.ids());
     deleted = true;
   } finally {
     unlock();
@@ -87,7 +87,7 @@ async function removeCorrupt(ctx: RuntimeContext, id: string): Promise<void> {
   }
   (await import("../network/setup.js")).teardownNetworkOf(ctx.store.root, id);
   ctx.store.remove(id);
-  dropCacheWhenNoContainers(ctx.store.root, ctx.store.ids());
+  dropCacheWhenNoContainers(ctx.store.root, () => ctx.store.ids());
 }
 
 type HeldDevices = { nd: typeof import("../network/netdevices-move.js"); rec: import("../network/netdevices-move.js").NetDevicesRecord; held?: import("../network/netdevices-move.js").NetnsHandle };

@@ -4,11 +4,11 @@
 // containers are deleted inside that namespace (never by Scratch.cleanup, whose delete runs in the machine's
 // namespace and would move a device there), and the namespaces go in afterAll, taking any device with them.
 // Not differential: runc 1.1.5 (the installed runc) predates netDevices.
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, TOP, ensureBuilt, leftovers, waitFor } from "../helpers/tsrun.js";
 import { IP, NSENTER, TSRUN_FAULTS, ensureRelBuilt } from "../helpers/reliability.js";
+import { ip, sh } from "../helpers/host.js";
 
 const s = new Scratch();
 const NS = `tsrun-nd${process.pid}`;
@@ -26,15 +26,6 @@ const OURS = /^(nd\d+|ctr0|dn0|j0|h0|k0|probe0|dev\d+)$/;
 /** The machine's (this process's) links before this file made anything. */
 let hostBefore: string[] = [];
 
-function sh(file: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(file, args, { encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ip(...args: string[]): string {
-  const r = sh(IP, args);
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 /** bin/tsrun (or the fault build) inside the test's namespace, with an empty environment. */
 function tsrun(args: string[], opts: { faults?: string } = {}) {
   const bin = opts.faults !== undefined ? TSRUN_FAULTS : join(TOP, "bin/tsrun");

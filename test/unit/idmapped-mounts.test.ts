@@ -8,13 +8,13 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "../../src/errors.js";
 import { mapText, planIdmappedBind, wantsIdmap } from "../../src/fs/idmapped-mounts.js";
 import { parseMountOptions } from "../../src/fs/mount-options.js";
 import { cgroupMountsOf } from "../../src/cgroups/mounts.js";
 import { Op, type PlanRecord } from "../../src/launch/ops.js";
 import { buildPlan, type PlanInput, type PlanSpec } from "../../src/plan/build.js";
 import { describeRecord } from "../../src/plan/describe/records.js";
+import { fieldOf } from "../helpers/config-error.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const BUSYBOX = JSON.parse(readFileSync(join(repo, "bundles", "busybox", "config.json"), "utf8")) as PlanSpec;
@@ -50,16 +50,6 @@ function plan(s: PlanSpec, extra: Partial<PlanInput> = {}): PlanRecord[] {
 }
 const ofOp = (recs: PlanRecord[], op: Op) => recs.filter((r) => r.op === op);
 const idx = (recs: PlanRecord[], op: Op) => recs.findIndex((r) => r.op === op);
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).toContain((e as ConfigError).field);
-    return (e as ConfigError).field;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("which mounts are idmapped, with which mappings (planIdmappedBind)", () => {
   const F = "/mounts/5";

@@ -258,10 +258,17 @@ export class SeccompCache {
  * "Removed when unused": once the state root holds no container (`ids` empty), the cache goes too,
  * so an idle state root is empty again. Never throws.
  */
-export function dropCacheWhenNoContainers(root: string, ids: readonly string[]): void {
-  if (ids.length > 0) return;
+export function dropCacheWhenNoContainers(root: string, ids: () => readonly string[]): void {
+  // Every delete comes here: the state root is listed only when there is a cache to drop.
+  const dir = join(root, SECCOMP_CACHE_DIR);
   try {
-    rmSync(join(root, SECCOMP_CACHE_DIR), { recursive: true, force: true });
+    lstatSync(dir);
+  } catch {
+    return;
+  }
+  if (ids().length > 0) return;
+  try {
+    rmSync(dir, { recursive: true, force: true });
   } catch {
     // a create is writing to it right now: it stays until the next last delete
   }
